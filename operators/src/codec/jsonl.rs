@@ -1,0 +1,152 @@
+//! JSON lines (one object per line) into typed batches.
+//!
+//! Keys are matched to the schema by name (exact first, then
+//! case-insensitive); a missing key or `null` is NULL; other keys are ignored.
+//! Numbers keep their exact text, so a DECIMAL read from `101.25` is exact.
+//! Timestamps may be ISO-8601 strings or integer epoch milliseconds. Blank
+//! lines are skipped.
+
+use std::io::BufRead;
+
+use arrow_array::RecordBatch;
+use serde_json::Value;
+
+use super::{OnError, RowBatcher};
+use crate::error::{Error, Result};
+use crate::types::{Column, SqlType};
+use crate::value::{parse_text, Scalar};
+
+pub struct JsonLinesReader<R: BufRead> {
+    name: String,
+    input: R,
+    columns: Vec<Column>,
+    batcher: RowBatcher,
+    on_error: OnError,
+    line: String,
+    line_no: u64,
+    rows_read: u64,
+    malformed: u64,
+    done: bool,
+    pending_error: Option<Error>,
+    row: Vec<Scalar>,
+}
+
+impl<R: BufRead> JsonLinesReader<R> {
+    pub fn new(
+        name: impl Into<String>,
+        input: R,
+        columns: &[Column],
+        batch_size: usize,
+        on_error: OnError,
+    ) -> Self {
+        JsonLinesReader {
+            name: name.into(),
+            input,
+            columns: columns.to_vec(),
+            batcher: RowBatcher::new(columns, batch_size),
+            on_error,
+            line: String::new(),
+            line_no: 0,
+            rows_read: 0,
+            malformed: 0,
+            done: false,
+            pending_error: None,
+            row: Vec::new(),
+        }
+    }
+
+    pub fn malformed_rows(&self) -> u64 {
+        self.malformed
+    }
+
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read
+    }
+
+    fn err(&self, column: &str, msg: String) -> Error {
+        Error::Input {
+            source_name: self.name.clone(),
+            row: self.rows_read,
+            line: self.line_no,
+            column: column.to_string(),
+            msg,
+        }
+    }
+
+    fn parse_row(&mut self) -> Result<()> {
+        let obj: serde_json::Map<String, Value> = serde_json::from_str(&self.line)
+            .map_err(|e| self.err("-", format!("invalid JSON object: {e}")))?;
+        self.row.clear();
+        for c in &self.columns {
+            let v = obj.get(&c.name).or_else(|| {
+                obj.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&c.name))
+                    .map(|(_, v)| v)
+            });
+            let s = match v {
+                None | Some(Value::Null) => Scalar::Null,
+                Some(Value::String(s)) => parse_text(s, c.ty).map_err(|m| self.err(&c.name, m))?,
+                Some(Value::Number(n)) => {
+                    if matches!(c.ty, SqlType::Varchar | SqlType::Boolean) {
+                        return Err(
+                            self.err(&c.name, format!("expected {}, found the number {n}", c.ty))
+                        );
+                    }
+                    parse_text(&n.to_string(), c.ty).map_err(|m| self.err(&c.name, m))?
+                }
+                Some(Value::Bool(b)) if c.ty == SqlType::Boolean => Scalar::Boolean(*b),
+                Some(other) => {
+                    return Err(self.err(&c.name, format!("expected {}, found {other}", c.ty)))
+                }
+            };
+            self.row.push(s);
+        }
+        Ok(())
+    }
+
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            self.line.clear();
+            let n = self
+                .input
+                .read_line(&mut self.line)
+                .map_err(|e| Error::Io {
+                    context: format!("{}: line {}", self.name, self.line_no + 1),
+                    source: e,
+                })?;
+            if n == 0 {
+                self.done = true;
+                return Ok(self.batcher.flush());
+            }
+            self.line_no += 1;
+            if self.line.trim().is_empty() {
+                continue;
+            }
+            self.rows_read += 1;
+            match self.parse_row() {
+                Ok(()) => {
+                    if let Some(b) = self.batcher.push(&self.row) {
+                        return Ok(Some(b));
+                    }
+                }
+                Err(_) if self.on_error == OnError::Skip => self.malformed += 1,
+                Err(e) => {
+                    self.done = true;
+                    return match self.batcher.flush() {
+                        Some(b) => {
+                            self.pending_error = Some(e);
+                            Ok(Some(b))
+                        }
+                        None => Err(e),
+                    };
+                }
+            }
+        }
+    }
+}

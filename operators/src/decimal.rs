@@ -1,0 +1,230 @@
+//! Exact decimal arithmetic on scaled integers.
+//!
+//! A DECIMAL(p,s) value `v` stands for `v / 10^s`, held in an `i128`. Nothing
+//! here goes through floating point: rescaling up is a checked multiply,
+//! rescaling down and division round half away from zero, and every
+//! operation reports overflow instead of wrapping.
+
+/// `10^n` for `n` in `0..=38`.
+pub const fn pow10(n: u8) -> i128 {
+    let mut v: i128 = 1;
+    let mut i = 0;
+    while i < n {
+        v *= 10;
+        i += 1;
+    }
+    v
+}
+
+const POW10: [i128; 39] = {
+    let mut t = [0i128; 39];
+    let mut i = 0;
+    while i < 39 {
+        t[i] = pow10(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// `10^n` from a table; `n` must be at most 38.
+#[inline]
+pub fn p10(n: u8) -> i128 {
+    POW10[n as usize]
+}
+
+/// True when `v` has at most `precision` digits.
+#[inline]
+pub fn fits(v: i128, precision: u8) -> bool {
+    let limit = POW10[precision.min(38) as usize];
+    v > -limit && v < limit
+}
+
+/// `n / d` rounded half away from zero. `d` must be non-zero.
+#[inline]
+pub fn div_round(n: i128, d: i128) -> i128 {
+    let q = n / d;
+    let r = n % d;
+    // |2r| >= |d| rounds away from zero; compare without overflowing.
+    let r_abs = r.unsigned_abs();
+    let d_abs = d.unsigned_abs();
+    if r_abs >= d_abs - r_abs {
+        if (n < 0) != (d < 0) {
+            q - 1
+        } else {
+            q + 1
+        }
+    } else {
+        q
+    }
+}
+
+/// Changes the scale of `v` from `from` to `to`: exact when scaling up
+/// (`None` on overflow), rounded half away from zero when scaling down.
+#[inline]
+pub fn rescale(v: i128, from: u8, to: u8) -> Option<i128> {
+    if to >= from {
+        let k = to - from;
+        if k > 38 {
+            return if v == 0 { Some(0) } else { None };
+        }
+        v.checked_mul(p10(k))
+    } else {
+        let k = from - to;
+        if k > 38 {
+            return Some(0);
+        }
+        Some(div_round(v, p10(k)))
+    }
+}
+
+/// Exact quotient `(a / 10^sa) / (b / 10^sb)` at scale `out`, rounded half away
+/// from zero. `None` on overflow; `b` must be non-zero.
+pub fn div_scaled(a: i128, sa: u8, b: i128, sb: u8, out: u8) -> Option<i128> {
+    // result * 10^out = a * 10^(out - sa + sb) / b
+    let shift = out as i32 - sa as i32 + sb as i32;
+    if shift >= 0 {
+        let n = a.checked_mul(*POW10.get(shift as usize)?)?;
+        Some(div_round(n, b))
+    } else {
+        let d = b.checked_mul(*POW10.get((-shift) as usize)?)?;
+        Some(div_round(a, d))
+    }
+}
+
+/// Formats `v` at `scale` with exactly `scale` fraction digits: `"101.2500"`.
+pub fn format(v: i128, scale: u8) -> String {
+    let mut s = String::with_capacity(24);
+    write_to(&mut s, v, scale);
+    s
+}
+
+/// Appends the text of `v` at `scale` to `out`.
+pub fn write_to(out: &mut String, v: i128, scale: u8) {
+    use std::fmt::Write;
+    if scale == 0 {
+        let _ = write!(out, "{v}");
+        return;
+    }
+    let neg = v < 0;
+    let u = v.unsigned_abs();
+    let d = p10(scale) as u128;
+    if neg {
+        out.push('-');
+    }
+    let _ = write!(out, "{}.{:0width$}", u / d, u % d, width = scale as usize);
+}
+
+/// Why a decimal text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    Invalid,
+    Overflow,
+}
+
+/// Parses decimal text (`-12.5`, `3`, `.25`, `1e3`) to a value at `scale`,
+/// rounding extra fraction digits half away from zero.
+pub fn parse(text: &str, scale: u8) -> Result<i128, ParseError> {
+    let t = text.trim();
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (
+            &t[..i],
+            t[i + 1..].parse::<i32>().map_err(|_| ParseError::Invalid)?,
+        ),
+        None => (t, 0),
+    };
+    let (neg, digits) = match mantissa.as_bytes().first() {
+        Some(b'-') => (true, &mantissa[1..]),
+        Some(b'+') => (false, &mantissa[1..]),
+        _ => (false, mantissa),
+    };
+    let (int_part, frac_part) = match digits.find('.') {
+        Some(i) => (&digits[..i], &digits[i + 1..]),
+        None => (digits, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(ParseError::Invalid);
+    }
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(ParseError::Invalid);
+    }
+    // All digits as one integer at scale frac_len - exp, then rescale.
+    let mut acc: i128 = 0;
+    for b in int_part.bytes().chain(frac_part.bytes()) {
+        acc = acc
+            .checked_mul(10)
+            .and_then(|a| a.checked_add((b - b'0') as i128))
+            .ok_or(ParseError::Overflow)?;
+    }
+    let cur_scale = frac_part.len() as i32 - exp;
+    let target = scale as i32;
+    let v = if cur_scale <= target {
+        let k = (target - cur_scale) as u32;
+        if k > 38 {
+            if acc == 0 {
+                0
+            } else {
+                return Err(ParseError::Overflow);
+            }
+        } else {
+            acc.checked_mul(p10(k as u8)).ok_or(ParseError::Overflow)?
+        }
+    } else {
+        let k = (cur_scale - target) as u32;
+        if k > 38 {
+            0
+        } else {
+            div_round(acc, p10(k as u8))
+        }
+    };
+    Ok(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(div_round(4, 3), 1);
+        assert_eq!(div_round(-4, 3), -1);
+        assert_eq!(div_round(7, -2), -4);
+        assert_eq!(div_round(1, 3), 0);
+        assert_eq!(div_round(i128::MAX, 1), i128::MAX);
+    }
+
+    #[test]
+    fn parse_and_format_round_trip() {
+        assert_eq!(parse("101.25", 4), Ok(1012500));
+        assert_eq!(format(1012500, 4), "101.2500");
+        assert_eq!(parse("-0.005", 2), Ok(-1));
+        assert_eq!(format(-1, 2), "-0.01");
+        assert_eq!(parse("1e3", 1), Ok(10000));
+        assert_eq!(parse(".5", 0), Ok(1));
+        assert_eq!(format(-5, 3), "-0.005");
+        assert_eq!(format(42, 0), "42");
+        assert_eq!(parse("abc", 2), Err(ParseError::Invalid));
+        assert_eq!(parse("", 2), Err(ParseError::Invalid));
+        assert_eq!(
+            parse("1000000000000000000000000000000000000000", 0),
+            Err(ParseError::Overflow)
+        );
+    }
+
+    #[test]
+    fn rescale_and_divide() {
+        assert_eq!(rescale(12345, 2, 4), Some(1234500));
+        assert_eq!(rescale(12345, 2, 1), Some(1235));
+        assert_eq!(rescale(-12345, 2, 1), Some(-1235));
+        assert_eq!(rescale(i128::MAX / 2, 0, 2), None);
+        // 10.00 / 3 at scale 6 = 3.333333
+        assert_eq!(div_scaled(1000, 2, 3, 0, 6), Some(3333333));
+        // 2 / 3 = 0.666667
+        assert_eq!(div_scaled(2, 0, 3, 0, 6), Some(666667));
+        assert!(fits(p10(18) - 1, 18));
+        assert!(!fits(p10(18), 18));
+    }
+}

@@ -1,0 +1,166 @@
+//! GROUP BY without a window.
+//!
+//! Contract:
+//! - `EMIT CHANGES` (the default): one output row per input row, carrying that
+//!   row's group key and the group's aggregates right after the row. With an
+//!   event-time column, rows are taken in event-time order (released by the
+//!   watermark, late rows dropped); without one, in arrival order.
+//! - `EMIT FINAL`: one row per group when the bounded input ends, groups in
+//!   order of first appearance.
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+
+use super::{eval_all, Operator};
+use crate::error::Result;
+use crate::expr::Expr;
+use crate::plan::{AggCall, AggPlan, Emit};
+use crate::state::{Acc, EventTimeBuffer, GroupTable};
+
+/// Group table plus one accumulator per aggregate: the state of one set of groups.
+pub(crate) struct Groups {
+    table: GroupTable,
+    accs: Vec<Acc>,
+    ids: Vec<u32>,
+}
+
+impl Groups {
+    pub(crate) fn new(plan: &AggPlan) -> Self {
+        Groups {
+            table: GroupTable::new(plan.keys.iter().map(Expr::ty).collect()),
+            accs: plan
+                .aggs
+                .iter()
+                .map(|c| {
+                    Acc::new(
+                        c.func,
+                        c.arg.as_ref().map(Expr::ty),
+                        c.output,
+                        c.text.clone(),
+                    )
+                })
+                .collect(),
+            ids: Vec::new(),
+        }
+    }
+
+    pub(crate) fn update(&mut self, keys: &[ArrayRef], args: &[Option<ArrayRef>], n: usize) {
+        self.table.intern(keys, n, &mut self.ids);
+        let groups = self.table.len();
+        for (acc, arg) in self.accs.iter_mut().zip(args) {
+            acc.update(&self.ids, arg.as_ref(), groups);
+        }
+    }
+
+    /// Folds rows one by one; the key columns followed by each aggregate's value after each row.
+    pub(crate) fn changes(
+        &mut self,
+        keys: Vec<ArrayRef>,
+        args: &[Option<ArrayRef>],
+        n: usize,
+    ) -> Result<Vec<ArrayRef>> {
+        self.table.intern(&keys, n, &mut self.ids);
+        let groups = self.table.len();
+        let mut cols = keys;
+        for (acc, arg) in self.accs.iter_mut().zip(args) {
+            cols.push(acc.update_and_snapshot(&self.ids, arg.as_ref(), groups)?);
+        }
+        Ok(cols)
+    }
+
+    /// Key columns and aggregate values of every group, in order of first appearance.
+    pub(crate) fn emit_all(&self) -> Result<Vec<ArrayRef>> {
+        let ids: Vec<u32> = (0..self.table.len() as u32).collect();
+        let mut cols = self.table.key_columns(&ids);
+        for acc in &self.accs {
+            cols.push(acc.emit(&ids)?);
+        }
+        Ok(cols)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+pub(crate) fn eval_args(aggs: &[AggCall], batch: &RecordBatch) -> Result<Vec<Option<ArrayRef>>> {
+    aggs.iter()
+        .map(|c| c.arg.as_ref().map(|e| e.eval(batch)).transpose())
+        .collect()
+}
+
+pub struct GroupBy {
+    plan: AggPlan,
+    groups: Groups,
+    buffer: Option<EventTimeBuffer>,
+    schema: SchemaRef,
+}
+
+impl GroupBy {
+    pub fn new(plan: &AggPlan, lateness_ms: i64, schema: SchemaRef) -> Self {
+        let buffer = match (plan.emit, &plan.order) {
+            (Emit::Changes, Some(t)) => Some(EventTimeBuffer::new(t.clone(), lateness_ms)),
+            _ => None,
+        };
+        GroupBy {
+            groups: Groups::new(plan),
+            plan: plan.clone(),
+            buffer,
+            schema,
+        }
+    }
+
+    fn changes(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let keys = eval_all(&self.plan.keys, &batch)?;
+        let args = eval_args(&self.plan.aggs, &batch)?;
+        let cols = self.groups.changes(keys, &args, n)?;
+        out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("aggregate schema"));
+        Ok(())
+    }
+}
+
+impl Operator for GroupBy {
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
+        match self.plan.emit {
+            Emit::Final => {
+                let keys = eval_all(&self.plan.keys, &batch)?;
+                let args = eval_args(&self.plan.aggs, &batch)?;
+                self.groups.update(&keys, &args, batch.num_rows());
+                Ok(())
+            }
+            Emit::Changes => match &mut self.buffer {
+                Some(b) => match b.push(batch)? {
+                    Some(r) => self.changes(r.batch, out),
+                    None => Ok(()),
+                },
+                None => self.changes(batch, out),
+            },
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> Result<()> {
+        match self.plan.emit {
+            Emit::Final => {
+                if self.groups.len() > 0 {
+                    let cols = self.groups.emit_all()?;
+                    out.push(
+                        RecordBatch::try_new(self.schema.clone(), cols).expect("aggregate schema"),
+                    );
+                }
+                Ok(())
+            }
+            Emit::Changes => match self.buffer.as_mut().and_then(|b| b.finish()) {
+                Some(r) => self.changes(r.batch, out),
+                None => Ok(()),
+            },
+        }
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.buffer.as_ref().map_or(0, |b| b.late_rows())
+    }
+}

@@ -1,0 +1,210 @@
+//! GROUP BY over event-time TUMBLING windows `[k·size, (k+1)·size)`, aligned
+//! to the Unix epoch. Output columns: `window_start, window_end`, the keys,
+//! the aggregates.
+//!
+//! Contract:
+//! - `EMIT FINAL` (the default): one row per group per window, emitted when the
+//!   watermark reaches the window's end, windows in time order and groups in
+//!   order of first appearance; every window still open is emitted at the end
+//!   of a bounded input. A row whose window had already closed by the
+//!   watermark before it arrived is late: counted and dropped, never folded
+//!   into another window.
+//! - `EMIT CHANGES`: rows released in event-time order by the watermark; one
+//!   output row per input row with its own group's values in its own window.
+//!   A row older than the watermark is late.
+//!
+//! Each window owns its own group table, dropped whole when the window closes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
+use arrow_schema::SchemaRef;
+
+use super::group_by::{eval_args, Groups};
+use super::{eval_all, Operator};
+use crate::error::Result;
+use crate::plan::{AggPlan, Emit, Tumble};
+use crate::state::EventTimeBuffer;
+
+pub struct Tumbling {
+    plan: AggPlan,
+    window: Tumble,
+    lateness: i64,
+    windows: BTreeMap<i64, Groups>,
+    max_seen: Option<i64>,
+    late: u64,
+    buffer: Option<EventTimeBuffer>,
+    schema: SchemaRef,
+}
+
+impl Tumbling {
+    pub fn new(plan: &AggPlan, lateness_ms: i64, schema: SchemaRef) -> Self {
+        let window = plan.window.clone().expect("tumbling plan has a window");
+        let buffer = (plan.emit == Emit::Changes)
+            .then(|| EventTimeBuffer::new(window.time.clone(), lateness_ms));
+        Tumbling {
+            plan: plan.clone(),
+            window,
+            lateness: lateness_ms,
+            windows: BTreeMap::new(),
+            max_seen: None,
+            late: 0,
+            buffer,
+            schema,
+        }
+    }
+
+    fn start_of(&self, t: i64) -> i64 {
+        t.div_euclid(self.window.size_ms) * self.window.size_ms
+    }
+
+    fn watermark(&self) -> Option<i64> {
+        self.max_seen.map(|m| m.saturating_sub(self.lateness))
+    }
+
+    fn window_columns(&self, start: i64, n: usize) -> [ArrayRef; 2] {
+        [
+            Arc::new(TimestampMillisecondArray::from_value(start, n)),
+            Arc::new(TimestampMillisecondArray::from_value(
+                start + self.window.size_ms,
+                n,
+            )),
+        ]
+    }
+
+    /// Emits and drops every window whose end is at or below `limit`.
+    fn fire(&mut self, limit: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+        while let Some((&start, _)) = self.windows.first_key_value() {
+            if start.saturating_add(self.window.size_ms) > limit {
+                break;
+            }
+            let groups = self.windows.remove(&start).expect("present");
+            if self.plan.emit == Emit::Final && groups.len() > 0 {
+                let mut cols = self.window_columns(start, groups.len()).to_vec();
+                cols.extend(groups.emit_all()?);
+                out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window schema"));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_batch_final(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
+        let (times, nulls) = self.window.time.eval(&batch)?;
+        let mut keep = Vec::with_capacity(times.len());
+        let mut starts = Vec::with_capacity(times.len());
+        for (i, &t) in times.iter().enumerate() {
+            let null = nulls.as_ref().is_some_and(|n| n.is_null(i));
+            let start = self.start_of(t);
+            let closed = self
+                .watermark()
+                .is_some_and(|w| start.saturating_add(self.window.size_ms) <= w);
+            if null || closed {
+                keep.push(false);
+                self.late += 1;
+                continue;
+            }
+            self.max_seen = Some(self.max_seen.map_or(t, |m| m.max(t)));
+            keep.push(true);
+            starts.push(start);
+        }
+        let batch = if starts.len() == times.len() {
+            batch
+        } else {
+            arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
+                .expect("mask has the batch's length")
+        };
+        let n = batch.num_rows();
+        if n > 0 {
+            let keys = eval_all(&self.plan.keys, &batch)?;
+            let args = eval_args(&self.plan.aggs, &batch)?;
+            let first = starts[0];
+            if starts.iter().all(|s| *s == first) {
+                self.windows
+                    .entry(first)
+                    .or_insert_with(|| Groups::new(&self.plan))
+                    .update(&keys, &args, n);
+            } else {
+                let mut distinct = starts.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                for s in distinct {
+                    let idx: UInt32Array =
+                        (0..n as u32).filter(|&i| starts[i as usize] == s).collect();
+                    let take =
+                        |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
+                    let k: Vec<ArrayRef> = keys.iter().map(take).collect();
+                    let a: Vec<Option<ArrayRef>> =
+                        args.iter().map(|x| x.as_ref().map(take)).collect();
+                    self.windows
+                        .entry(s)
+                        .or_insert_with(|| Groups::new(&self.plan))
+                        .update(&k, &a, idx.len());
+                }
+            }
+        }
+        if let Some(w) = self.watermark() {
+            self.fire(w, out)?;
+        }
+        Ok(())
+    }
+
+    /// Processes released rows (in event-time order), one window run at a time.
+    fn changes(
+        &mut self,
+        batch: RecordBatch,
+        times: &[i64],
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        let mut lo = 0;
+        while lo < times.len() {
+            let start = self.start_of(times[lo]);
+            let end = start + self.window.size_ms;
+            let hi = lo + times[lo..].partition_point(|&t| t < end);
+            let part = batch.slice(lo, hi - lo);
+            let keys = eval_all(&self.plan.keys, &part)?;
+            let args = eval_args(&self.plan.aggs, &part)?;
+            let groups = self
+                .windows
+                .entry(start)
+                .or_insert_with(|| Groups::new(&self.plan));
+            let vals = groups.changes(keys, &args, hi - lo)?;
+            let mut cols = self.window_columns(start, hi - lo).to_vec();
+            cols.extend(vals);
+            out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window schema"));
+            lo = hi;
+        }
+        Ok(())
+    }
+}
+
+impl Operator for Tumbling {
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
+        match self.plan.emit {
+            Emit::Final => self.on_batch_final(batch, out),
+            Emit::Changes => {
+                let buffer = self.buffer.as_mut().expect("changes mode buffers");
+                let released = buffer.push(batch)?;
+                let wm = buffer.watermark();
+                if let Some(r) = released {
+                    self.changes(r.batch, &r.times, out)?;
+                }
+                if let Some(w) = wm {
+                    self.fire(w, out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> Result<()> {
+        if let Some(r) = self.buffer.as_mut().and_then(|b| b.finish()) {
+            self.changes(r.batch, &r.times, out)?;
+        }
+        self.fire(i64::MAX, out)
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late + self.buffer.as_ref().map_or(0, |b| b.late_rows())
+    }
+}

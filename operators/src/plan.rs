@@ -1,0 +1,233 @@
+//! A planned query: where rows come from, and the operators they pass through.
+//!
+//! Every query has the same shape: `source → WHERE → stage → HAVING → SELECT list`,
+//! where the stage is nothing (filter/projection), a ROWS window, or a GROUP BY
+//! (with or without a TUMBLING window). The stage's output columns are:
+//!
+//! - `Select`: the source's columns;
+//! - `Rows`: the source's columns, then one column per window function;
+//! - `Aggregate`: `window_start, window_end` (when windowed), the group keys,
+//!   then one column per aggregate.
+//!
+//! HAVING and the SELECT list are bound against the stage's output columns.
+
+use std::fmt;
+
+use crate::expr::Expr;
+use crate::state::{AggFunc, TimeColumn};
+use crate::types::{Column, SqlType};
+
+/// The input file format of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "json" | "ndjson" | "jsonlines" => Some(Format::JsonLines),
+            _ => None,
+        }
+    }
+}
+
+/// A declared source stream: its schema and how to read it.
+#[derive(Clone, Debug)]
+pub struct StreamDef {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub path: Option<String>,
+    pub format: Option<Format>,
+    /// Allowed lateness in milliseconds (watermark = max event time − lateness).
+    pub lateness_ms: i64,
+    /// The column that carries event time, when the stream has one.
+    pub event_time: Option<String>,
+}
+
+impl StreamDef {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// One changelog row per input row, carrying its group's updated values.
+    Changes,
+    /// One row per group when its window closes (or when a bounded input ends).
+    Final,
+}
+
+/// One aggregate or window function call.
+#[derive(Clone, Debug)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub arg: Option<Expr>,
+    pub output: SqlType,
+    /// The call as written, for error messages and EXPLAIN.
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RowsPlan {
+    pub partition_by: Vec<Expr>,
+    pub order_by: TimeColumn,
+    /// Rows in the frame including the current row; `None` is unbounded.
+    pub frame: Option<u64>,
+    pub funcs: Vec<AggCall>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tumble {
+    pub time: TimeColumn,
+    pub size_ms: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct AggPlan {
+    pub keys: Vec<Expr>,
+    pub key_names: Vec<String>,
+    pub aggs: Vec<AggCall>,
+    pub window: Option<Tumble>,
+    pub emit: Emit,
+    /// Event-time order for EMIT CHANGES without a window (`None`: arrival order).
+    pub order: Option<TimeColumn>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Stage {
+    Select,
+    Rows(RowsPlan),
+    Aggregate(AggPlan),
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub source: StreamDef,
+    pub filter: Option<Expr>,
+    pub stage: Stage,
+    pub having: Option<Expr>,
+    pub projection: Vec<Expr>,
+    pub output: Vec<Column>,
+}
+
+impl Plan {
+    /// The columns the stage produces (what HAVING and the SELECT list see).
+    pub fn stage_columns(&self) -> Vec<Column> {
+        stage_columns(&self.source.columns, &self.stage)
+    }
+}
+
+pub(crate) fn stage_columns(input: &[Column], stage: &Stage) -> Vec<Column> {
+    match stage {
+        Stage::Select => input.to_vec(),
+        Stage::Rows(r) => {
+            let mut cols = input.to_vec();
+            for (i, f) in r.funcs.iter().enumerate() {
+                cols.push(Column::new(format!("__win{i}"), f.output));
+            }
+            cols
+        }
+        Stage::Aggregate(a) => {
+            let mut cols = Vec::new();
+            if a.window.is_some() {
+                cols.push(Column::new("window_start", SqlType::Timestamp));
+                cols.push(Column::new("window_end", SqlType::Timestamp));
+            }
+            for (k, name) in a.keys.iter().zip(&a.key_names) {
+                cols.push(Column::new(name.clone(), k.ty()));
+            }
+            for (i, f) in a.aggs.iter().enumerate() {
+                cols.push(Column::new(format!("__agg{i}"), f.output));
+            }
+            cols
+        }
+    }
+}
+
+fn list<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
+    items.iter().map(f).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Output [{}]",
+            list(&self.output, |c| format!("{} {}", c.name, c.ty))
+        )?;
+        writeln!(f, "  Project [{}]", list(&self.projection, expr_text))?;
+        if let Some(h) = &self.having {
+            writeln!(f, "    Having {}", expr_text(h))?;
+        }
+        match &self.stage {
+            Stage::Select => {}
+            Stage::Rows(r) => {
+                let frame = r
+                    .frame
+                    .map_or("UNBOUNDED".to_string(), |n| format!("{n} ROWS"));
+                writeln!(
+                    f,
+                    "    RowsWindow partition=[{}] order={} frame={} funcs=[{}] (released in event-time order by watermark)",
+                    list(&r.partition_by, expr_text),
+                    expr_text(&r.order_by.0),
+                    frame,
+                    list(&r.funcs, |c| format!("{} -> {}", c.text, c.output))
+                )?;
+            }
+            Stage::Aggregate(a) => {
+                let window = match &a.window {
+                    Some(t) => format!(" tumbling={}ms on {}", t.size_ms, expr_text(&t.time.0)),
+                    None => String::new(),
+                };
+                writeln!(
+                    f,
+                    "    Aggregate keys=[{}] aggs=[{}]{} emit={:?}",
+                    list(&a.keys, expr_text),
+                    list(&a.aggs, |c| format!("{} -> {}", c.text, c.output)),
+                    window,
+                    a.emit
+                )?;
+            }
+        }
+        if let Some(w) = &self.filter {
+            writeln!(f, "      Filter {}", expr_text(w))?;
+        }
+        let src = &self.source;
+        write!(
+            f,
+            "        Source {} [{}] lateness={}ms{}",
+            src.name,
+            list(&src.columns, |c| format!("{} {}", c.name, c.ty)),
+            src.lateness_ms,
+            src.path
+                .as_ref()
+                .map_or(String::new(), |p| format!(" path={p}"))
+        )
+    }
+}
+
+/// Short text of a bound expression, for EXPLAIN.
+pub fn expr_text(e: &Expr) -> String {
+    match e {
+        Expr::Column { name, .. } => name.clone(),
+        Expr::Literal { value, .. } => value.to_string(),
+        Expr::Arith { text, .. }
+        | Expr::Cmp { text, .. }
+        | Expr::Neg { text, .. }
+        | Expr::Cast { text, .. } => text.clone(),
+        Expr::And(a, b) => format!("({} AND {})", expr_text(a), expr_text(b)),
+        Expr::Or(a, b) => format!("({} OR {})", expr_text(a), expr_text(b)),
+        Expr::Not(a) => format!("NOT {}", expr_text(a)),
+        Expr::IsNull { expr, negated } => format!(
+            "{} IS {}NULL",
+            expr_text(expr),
+            if *negated { "NOT " } else { "" }
+        ),
+    }
+}

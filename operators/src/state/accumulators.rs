@@ -1,0 +1,424 @@
+//! Vectorised per-group accumulators for COUNT, SUM, AVG, MIN and MAX.
+//!
+//! Contract: state for group `g` sits at index `g` of plain vectors; a batch is
+//! folded with one tight loop per aggregate over `(group id, value)` pairs.
+//! Exact inputs (BIGINT, DECIMAL) are summed in `i128` at the input's scale, so
+//! SUM is exact and AVG is the exact quotient rounded half away from zero.
+//! NULL inputs are skipped; an aggregate over no non-NULL value is NULL
+//! (COUNT is 0). Results that do not fit their type are errors.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow_buffer::NullBuffer;
+
+use crate::decimal;
+use crate::error::{Error, Result};
+use crate::types::SqlType;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl fmt::Display for AggFunc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AggFunc::CountStar => "COUNT(*)",
+            AggFunc::Count => "COUNT",
+            AggFunc::Sum => "SUM",
+            AggFunc::Avg => "AVG",
+            AggFunc::Min => "MIN",
+            AggFunc::Max => "MAX",
+        })
+    }
+}
+
+/// Exact input values (BIGINT, TIMESTAMP, DECIMAL, BOOLEAN) widened to i128.
+pub(crate) enum ExactIn<'a> {
+    I64(&'a [i64]),
+    I128(&'a [i128]),
+    Bool(&'a BooleanArray),
+}
+
+impl ExactIn<'_> {
+    pub(crate) fn of(a: &dyn Array, ty: SqlType) -> ExactIn<'_> {
+        match ty {
+            SqlType::BigInt => ExactIn::I64(a.as_primitive::<Int64Type>().values()),
+            SqlType::Timestamp => {
+                ExactIn::I64(a.as_primitive::<TimestampMillisecondType>().values())
+            }
+            SqlType::Decimal { .. } => ExactIn::I128(a.as_primitive::<Decimal128Type>().values()),
+            SqlType::Boolean => ExactIn::Bool(a.as_boolean()),
+            t => panic!("{t} is not an exact type"),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> i128 {
+        match self {
+            ExactIn::I64(v) => v[i] as i128,
+            ExactIn::I128(v) => v[i],
+            ExactIn::Bool(b) => b.value(i) as i128,
+        }
+    }
+}
+
+pub(crate) fn float_in(a: &dyn Array) -> &[f64] {
+    a.as_primitive::<Float64Type>().values()
+}
+
+enum State {
+    Count(Vec<i64>),
+    Exact { sum: Vec<i128>, nn: Vec<i64> },
+    Float { sum: Vec<f64>, nn: Vec<i64> },
+    ExactMinMax { v: Vec<i128>, has: Vec<bool> },
+    FloatMinMax { v: Vec<f64>, has: Vec<bool> },
+    StrMinMax(Vec<Option<String>>),
+}
+
+/// One aggregate's state for every group.
+pub struct Acc {
+    func: AggFunc,
+    input: Option<SqlType>,
+    output: SqlType,
+    text: String,
+    state: State,
+    /// Set when an exact sum left 128 bits; reported at the next emission.
+    overflow: bool,
+}
+
+impl Acc {
+    pub fn new(func: AggFunc, input: Option<SqlType>, output: SqlType, text: String) -> Self {
+        let state = match (func, input) {
+            (AggFunc::CountStar | AggFunc::Count, _) => State::Count(Vec::new()),
+            (AggFunc::Sum | AggFunc::Avg, Some(SqlType::Double)) => State::Float {
+                sum: Vec::new(),
+                nn: Vec::new(),
+            },
+            (AggFunc::Sum | AggFunc::Avg, _) => State::Exact {
+                sum: Vec::new(),
+                nn: Vec::new(),
+            },
+            (_, Some(SqlType::Double)) => State::FloatMinMax {
+                v: Vec::new(),
+                has: Vec::new(),
+            },
+            (_, Some(SqlType::Varchar)) => State::StrMinMax(Vec::new()),
+            _ => State::ExactMinMax {
+                v: Vec::new(),
+                has: Vec::new(),
+            },
+        };
+        Acc {
+            func,
+            input,
+            output,
+            text,
+            state,
+            overflow: false,
+        }
+    }
+
+    fn resize(&mut self, n: usize) {
+        match &mut self.state {
+            State::Count(c) => c.resize(n, 0),
+            State::Exact { sum, nn } => {
+                sum.resize(n, 0);
+                nn.resize(n, 0);
+            }
+            State::Float { sum, nn } => {
+                sum.resize(n, 0.0);
+                nn.resize(n, 0);
+            }
+            State::ExactMinMax { v, has } => {
+                v.resize(n, 0);
+                has.resize(n, false);
+            }
+            State::FloatMinMax { v, has } => {
+                v.resize(n, 0.0);
+                has.resize(n, false);
+            }
+            State::StrMinMax(v) => v.resize(n, None),
+        }
+    }
+
+    /// Folds row `i` (value from `arg`) into group `g`. Rows with NULL values are skipped.
+    #[inline(always)]
+    fn fold(&mut self, g: usize, i: usize, arg: &Input<'_>) {
+        if !arg.valid(i) {
+            return;
+        }
+        let is_min = self.func == AggFunc::Min;
+        match (&mut self.state, arg) {
+            (State::Count(c), _) => c[g] += 1,
+            (State::Exact { sum, nn }, Input::Exact(x, _)) => {
+                match sum[g].checked_add(x.get(i)) {
+                    Some(v) => sum[g] = v,
+                    None => self.overflow = true,
+                }
+                nn[g] += 1;
+            }
+            (State::Float { sum, nn }, Input::Float(x, _)) => {
+                sum[g] += x[i];
+                nn[g] += 1;
+            }
+            (State::ExactMinMax { v, has }, Input::Exact(x, _)) => {
+                let x = x.get(i);
+                if !has[g] || (is_min && x < v[g]) || (!is_min && x > v[g]) {
+                    v[g] = x;
+                    has[g] = true;
+                }
+            }
+            (State::FloatMinMax { v, has }, Input::Float(x, _)) => {
+                let x = x[i];
+                if !has[g] || (is_min && x < v[g]) || (!is_min && x > v[g]) {
+                    v[g] = x;
+                    has[g] = true;
+                }
+            }
+            (State::StrMinMax(v), Input::Str(s)) => {
+                let x = s.value(i);
+                let replace = match &v[g] {
+                    None => true,
+                    Some(cur) => (is_min && x < cur.as_str()) || (!is_min && x > cur.as_str()),
+                };
+                if replace {
+                    v[g] = Some(x.to_string());
+                }
+            }
+            _ => unreachable!("accumulator state matches its input type"),
+        }
+    }
+
+    /// Folds every row into its group.
+    pub fn update(&mut self, groups: &[u32], arg: Option<&ArrayRef>, num_groups: usize) {
+        self.resize(num_groups);
+        let input = Input::of(arg, self.input);
+        // Specialised loops for the common cases; the general fold otherwise.
+        match (&mut self.state, &input) {
+            (State::Count(c), Input::None) => {
+                for &g in groups {
+                    c[g as usize] += 1;
+                }
+            }
+            (State::Exact { sum, nn }, Input::Exact(x, None)) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    let g = g as usize;
+                    match sum[g].checked_add(x.get(i)) {
+                        Some(v) => sum[g] = v,
+                        None => self.overflow = true,
+                    }
+                    nn[g] += 1;
+                }
+            }
+            _ => {
+                for (i, &g) in groups.iter().enumerate() {
+                    self.fold(g as usize, i, &input);
+                }
+            }
+        }
+    }
+
+    /// Folds rows one at a time and returns, for each row, its group's value
+    /// right after that row (the EMIT CHANGES changelog).
+    pub fn update_and_snapshot(
+        &mut self,
+        groups: &[u32],
+        arg: Option<&ArrayRef>,
+        num_groups: usize,
+    ) -> Result<ArrayRef> {
+        self.resize(num_groups);
+        let input = Input::of(arg, self.input);
+        let mut out = Out::new(groups.len(), self.output);
+        for (i, &g) in groups.iter().enumerate() {
+            self.fold(g as usize, i, &input);
+            self.value_into(g as usize, &mut out)?;
+        }
+        out.finish(self.output, &self.text)
+    }
+
+    /// The values of groups `groups`, in that order.
+    pub fn emit(&self, groups: &[u32]) -> Result<ArrayRef> {
+        let mut out = Out::new(groups.len(), self.output);
+        for &g in groups {
+            self.value_into(g as usize, &mut out)?;
+        }
+        out.finish(self.output, &self.text)
+    }
+
+    #[inline]
+    fn value_into(&self, g: usize, out: &mut Out) -> Result<()> {
+        match &self.state {
+            State::Count(c) => out.push_exact(c[g] as i128),
+            State::Exact { sum, nn } => {
+                if nn[g] == 0 {
+                    out.push_null();
+                } else if self.overflow {
+                    return Err(Error::eval(&self.text, "sum overflows 128 bits"));
+                } else if self.func == AggFunc::Sum {
+                    out.push_exact(sum[g]);
+                } else {
+                    match self.output {
+                        SqlType::Decimal { scale, .. } => {
+                            let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
+                            let q = decimal::div_scaled(sum[g], in_scale, nn[g] as i128, 0, scale)
+                                .ok_or_else(|| Error::eval(&self.text, "average overflows"))?;
+                            out.push_exact(q);
+                        }
+                        _ => out.push_float(sum[g] as f64 / nn[g] as f64),
+                    }
+                }
+            }
+            State::Float { sum, nn } => {
+                if nn[g] == 0 {
+                    out.push_null();
+                } else if self.func == AggFunc::Sum {
+                    out.push_float(sum[g]);
+                } else {
+                    out.push_float(sum[g] / nn[g] as f64);
+                }
+            }
+            State::ExactMinMax { v, has } => {
+                if has[g] {
+                    out.push_exact(v[g])
+                } else {
+                    out.push_null()
+                }
+            }
+            State::FloatMinMax { v, has } => {
+                if has[g] {
+                    out.push_float(v[g])
+                } else {
+                    out.push_null()
+                }
+            }
+            State::StrMinMax(v) => out.push_str(v[g].as_deref()),
+        }
+        Ok(())
+    }
+}
+
+/// An aggregate's argument column, typed once per batch.
+enum Input<'a> {
+    None,
+    Exact(ExactIn<'a>, Option<&'a NullBuffer>),
+    Float(&'a [f64], Option<&'a NullBuffer>),
+    Str(&'a StringArray),
+}
+
+impl<'a> Input<'a> {
+    fn of(arg: Option<&'a ArrayRef>, ty: Option<SqlType>) -> Self {
+        match (arg, ty) {
+            (Some(a), Some(SqlType::Double)) => Input::Float(float_in(a.as_ref()), a.nulls()),
+            (Some(a), Some(SqlType::Varchar)) => Input::Str(a.as_string::<i32>()),
+            (Some(a), Some(t)) => Input::Exact(ExactIn::of(a.as_ref(), t), a.nulls()),
+            _ => Input::None,
+        }
+    }
+
+    #[inline(always)]
+    fn valid(&self, i: usize) -> bool {
+        match self {
+            Input::None => true,
+            Input::Exact(_, n) | Input::Float(_, n) => n.is_none_or(|n| n.is_valid(i)),
+            Input::Str(s) => s.is_valid(i),
+        }
+    }
+}
+
+/// Output values of one aggregate, typed by its SQL output type.
+pub(crate) struct Out {
+    exact: Vec<i128>,
+    float: Vec<f64>,
+    strs: Vec<Option<String>>,
+    valid: Vec<bool>,
+}
+
+impl Out {
+    pub(crate) fn new(n: usize, ty: SqlType) -> Self {
+        let (e, f) = match ty {
+            SqlType::Double => (0, n),
+            SqlType::Varchar => (0, 0),
+            _ => (n, 0),
+        };
+        Out {
+            exact: Vec::with_capacity(e),
+            float: Vec::with_capacity(f),
+            strs: Vec::new(),
+            valid: Vec::with_capacity(n),
+        }
+    }
+    #[inline(always)]
+    pub(crate) fn push_exact(&mut self, v: i128) {
+        self.exact.push(v);
+        self.valid.push(true);
+    }
+    #[inline(always)]
+    pub(crate) fn push_float(&mut self, v: f64) {
+        self.float.push(v);
+        self.valid.push(true);
+    }
+    #[inline(always)]
+    pub(crate) fn push_null(&mut self) {
+        self.exact.push(0);
+        self.float.push(0.0);
+        self.strs.push(None);
+        self.valid.push(false);
+    }
+    pub(crate) fn push_str(&mut self, v: Option<&str>) {
+        self.valid.push(v.is_some());
+        self.strs.push(v.map(str::to_string));
+    }
+
+    pub(crate) fn finish(self, ty: SqlType, text: &str) -> Result<ArrayRef> {
+        let nulls = if self.valid.iter().all(|v| *v) {
+            None
+        } else {
+            Some(NullBuffer::from(self.valid))
+        };
+        Ok(match ty {
+            SqlType::BigInt | SqlType::Timestamp => {
+                let mut v = Vec::with_capacity(self.exact.len());
+                for x in &self.exact {
+                    v.push(
+                        i64::try_from(*x)
+                            .map_err(|_| Error::eval(text, "result overflows BIGINT"))?,
+                    );
+                }
+                if ty == SqlType::BigInt {
+                    Arc::new(Int64Array::new(v.into(), nulls))
+                } else {
+                    Arc::new(arrow_array::TimestampMillisecondArray::new(v.into(), nulls))
+                }
+            }
+            SqlType::Decimal { precision, scale } => {
+                if let Some(bad) = self.exact.iter().find(|x| !decimal::fits(**x, precision)) {
+                    return Err(Error::eval(
+                        text,
+                        format!("{} does not fit {ty}", decimal::format(*bad, scale)),
+                    ));
+                }
+                Arc::new(
+                    arrow_array::Decimal128Array::new(self.exact.into(), nulls)
+                        .with_precision_and_scale(precision, scale as i8)
+                        .expect("valid decimal type"),
+                )
+            }
+            SqlType::Double => Arc::new(Float64Array::new(self.float.into(), nulls)),
+            SqlType::Boolean => Arc::new(BooleanArray::new(
+                self.exact.iter().map(|x| *x != 0).collect(),
+                nulls,
+            )),
+            SqlType::Varchar => Arc::new(StringArray::from(self.strs)),
+        })
+    }
+}

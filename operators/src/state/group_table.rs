@@ -1,0 +1,278 @@
+//! Group keys to dense group ids.
+//!
+//! Contract: [`GroupTable::intern`] maps each row of a batch of key columns to a
+//! group id in `0..len()`, ids given in order of first appearance; equal keys
+//! (NULL equal to NULL, as GROUP BY treats them) get equal ids. Keys are
+//! encoded column-at-a-time into one byte arena; the hash table stores only
+//! ids, so there is no heap object per group.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
+use arrow_array::{Array, ArrayRef};
+use hashbrown::HashTable;
+
+use crate::column::ColumnBuilder;
+use crate::types::SqlType;
+use crate::value::Scalar;
+
+pub struct GroupTable {
+    types: Vec<SqlType>,
+    map: HashTable<u32>,
+    hashes: Vec<u64>,
+    /// Encoded keys of every group, back to back; group g is `arena[ends[g-1]..ends[g]]`.
+    arena: Vec<u8>,
+    ends: Vec<usize>,
+    state: foldhash::quality::FixedState,
+    // Scratch buffers reused across batches.
+    rows: Vec<u8>,
+    offsets: Vec<usize>,
+}
+
+impl GroupTable {
+    pub fn new(types: Vec<SqlType>) -> Self {
+        GroupTable {
+            types,
+            map: HashTable::new(),
+            hashes: Vec::new(),
+            arena: Vec::new(),
+            ends: Vec::new(),
+            state: foldhash::quality::FixedState::with_seed(0x5eed_c0de),
+            rows: Vec::new(),
+            offsets: Vec::new(),
+        }
+    }
+
+    /// Number of groups seen.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn key(&self, g: usize) -> &[u8] {
+        let start = if g == 0 { 0 } else { self.ends[g - 1] };
+        &self.arena[start..self.ends[g]]
+    }
+
+    /// Appends the group id of every row of `keys` to `out`.
+    pub fn intern(&mut self, keys: &[ArrayRef], num_rows: usize, out: &mut Vec<u32>) {
+        out.clear();
+        out.reserve(num_rows);
+        if keys.is_empty() {
+            // A global aggregate: one group.
+            if self.ends.is_empty() && num_rows > 0 {
+                self.ends.push(0);
+                self.hashes.push(0);
+            }
+            out.extend(std::iter::repeat_n(0, num_rows));
+            return;
+        }
+        let mut rows = std::mem::take(&mut self.rows);
+        let mut offsets = std::mem::take(&mut self.offsets);
+        encode_rows(keys, &self.types, num_rows, &mut rows, &mut offsets);
+        use std::hash::BuildHasher;
+        for i in 0..num_rows {
+            let key = &rows[offsets[i]..offsets[i + 1]];
+            let h = self.state.hash_one(key);
+            let found = self.map.find(h, |&g| {
+                let g = g as usize;
+                let start = if g == 0 { 0 } else { self.ends[g - 1] };
+                &self.arena[start..self.ends[g]] == key
+            });
+            let id = match found {
+                Some(&g) => g,
+                None => {
+                    let g = self.ends.len() as u32;
+                    self.arena.extend_from_slice(key);
+                    self.ends.push(self.arena.len());
+                    self.hashes.push(h);
+                    let hashes = &self.hashes;
+                    self.map.insert_unique(h, g, |&x| hashes[x as usize]);
+                    g
+                }
+            };
+            out.push(id);
+        }
+        self.rows = rows;
+        self.offsets = offsets;
+    }
+
+    /// The key columns of groups `groups`, in that order.
+    pub fn key_columns(&self, groups: &[u32]) -> Vec<ArrayRef> {
+        let mut builders: Vec<ColumnBuilder> = self
+            .types
+            .iter()
+            .map(|t| ColumnBuilder::new(*t, groups.len()))
+            .collect();
+        for &g in groups {
+            let mut key = self.key(g as usize);
+            for (b, t) in builders.iter_mut().zip(&self.types) {
+                let (v, rest) = decode_value(key, *t);
+                key = rest;
+                b.push(&v);
+            }
+        }
+        builders.into_iter().map(ColumnBuilder::finish).collect()
+    }
+}
+
+/// Encodes each row's key as `[valid byte, value bytes]` per column, column by column.
+fn encode_rows(
+    keys: &[ArrayRef],
+    types: &[SqlType],
+    n: usize,
+    rows: &mut Vec<u8>,
+    offsets: &mut Vec<usize>,
+) {
+    // Row widths first, so every column can then be written in one pass.
+    offsets.clear();
+    offsets.resize(n + 1, 0);
+    for (a, t) in keys.iter().zip(types) {
+        match t {
+            SqlType::Varchar => {
+                let s = a.as_string::<i32>();
+                for i in 0..n {
+                    offsets[i + 1] += 1 + 4 + if s.is_valid(i) { s.value(i).len() } else { 0 };
+                }
+            }
+            t => {
+                let w = 1 + fixed_width(*t);
+                for o in offsets[1..].iter_mut() {
+                    *o += w;
+                }
+            }
+        }
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    rows.clear();
+    rows.resize(offsets[n], 0);
+    let mut cursor: Vec<usize> = offsets[..n].to_vec();
+    for (a, t) in keys.iter().zip(types) {
+        macro_rules! fixed {
+            ($arr:expr, $bytes:expr) => {{
+                let arr = $arr;
+                for i in 0..n {
+                    let c = cursor[i];
+                    if arr.is_valid(i) {
+                        rows[c] = 1;
+                        let b = $bytes(arr.value(i));
+                        rows[c + 1..c + 1 + b.len()].copy_from_slice(&b);
+                    }
+                    cursor[i] = c + 1 + fixed_width(*t);
+                }
+            }};
+        }
+        match t {
+            SqlType::BigInt => fixed!(a.as_primitive::<Int64Type>(), |v: i64| v.to_le_bytes()),
+            SqlType::Timestamp => fixed!(a.as_primitive::<TimestampMillisecondType>(), |v: i64| v
+                .to_le_bytes()),
+            SqlType::Double => fixed!(a.as_primitive::<Float64Type>(), |v: f64| {
+                // -0.0 and 0.0 are one group; all NaNs are one group.
+                let v = if v == 0.0 {
+                    0.0
+                } else if v.is_nan() {
+                    f64::NAN
+                } else {
+                    v
+                };
+                v.to_bits().to_le_bytes()
+            }),
+            SqlType::Decimal { .. } => {
+                fixed!(a.as_primitive::<Decimal128Type>(), |v: i128| v
+                    .to_le_bytes())
+            }
+            SqlType::Boolean => fixed!(a.as_boolean(), |v: bool| [v as u8]),
+            SqlType::Varchar => {
+                let s = a.as_string::<i32>();
+                for (i, cur) in cursor.iter_mut().enumerate() {
+                    let c = *cur;
+                    let v = if s.is_valid(i) { s.value(i) } else { "" };
+                    rows[c] = s.is_valid(i) as u8;
+                    rows[c + 1..c + 5].copy_from_slice(&(v.len() as u32).to_le_bytes());
+                    rows[c + 5..c + 5 + v.len()].copy_from_slice(v.as_bytes());
+                    *cur = c + 5 + v.len();
+                }
+            }
+        }
+    }
+}
+
+fn fixed_width(t: SqlType) -> usize {
+    match t {
+        SqlType::BigInt | SqlType::Timestamp | SqlType::Double => 8,
+        SqlType::Decimal { .. } => 16,
+        SqlType::Boolean => 1,
+        SqlType::Varchar => unreachable!("variable width"),
+    }
+}
+
+fn decode_value(key: &[u8], t: SqlType) -> (Scalar, &[u8]) {
+    let valid = key[0] == 1;
+    let body = &key[1..];
+    let (len, v) = match t {
+        SqlType::Varchar => {
+            let l = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
+            (
+                4 + l,
+                Scalar::Varchar(String::from_utf8_lossy(&body[4..4 + l]).into_owned()),
+            )
+        }
+        SqlType::BigInt => (
+            8,
+            Scalar::BigInt(i64::from_le_bytes(body[..8].try_into().unwrap())),
+        ),
+        SqlType::Timestamp => (
+            8,
+            Scalar::Timestamp(i64::from_le_bytes(body[..8].try_into().unwrap())),
+        ),
+        SqlType::Double => (
+            8,
+            Scalar::Double(f64::from_bits(u64::from_le_bytes(
+                body[..8].try_into().unwrap(),
+            ))),
+        ),
+        SqlType::Decimal { scale, .. } => (
+            16,
+            Scalar::Decimal(i128::from_le_bytes(body[..16].try_into().unwrap()), scale),
+        ),
+        SqlType::Boolean => (1, Scalar::Boolean(body[0] != 0)),
+    };
+    (if valid { v } else { Scalar::Null }, &body[len..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn equal_keys_share_ids_in_first_seen_order() {
+        let mut t = GroupTable::new(vec![SqlType::Varchar, SqlType::BigInt]);
+        let a: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("x"),
+            Some("y"),
+            Some("x"),
+            None,
+            None,
+        ]));
+        let b: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(2),
+        ]));
+        let mut ids = Vec::new();
+        t.intern(&[a, b], 5, &mut ids);
+        assert_eq!(ids, vec![0, 1, 0, 2, 2]);
+        let cols = t.key_columns(&[2, 0]);
+        assert!(cols[0].is_null(0));
+        assert_eq!(cols[0].as_string::<i32>().value(1), "x");
+        assert_eq!(cols[1].as_primitive::<Int64Type>().value(0), 2);
+    }
+}

@@ -1,0 +1,41 @@
+//! Operator state, kept apart from the operators that drive it.
+//!
+//! - [`GroupTable`]: group keys to dense group ids, keys stored once in an arena.
+//! - [`GroupAccs`]: one vectorised accumulator per aggregate, indexed by group id.
+//! - [`Sliding`]: per-partition ROWS-frame state (running sums, monotonic deques).
+//! - [`EventTimeBuffer`]: holds rows until the watermark passes them, then
+//!   releases them in event-time order.
+
+mod accumulators;
+mod event_time;
+mod group_table;
+mod sliding;
+
+pub use accumulators::{Acc, AggFunc};
+pub use event_time::{EventTimeBuffer, Released, TimeColumn};
+pub use group_table::GroupTable;
+pub use sliding::Sliding;
+
+use crate::types::SqlType;
+
+/// The SQL type an aggregate produces for an input of type `input`
+/// (`None` for `COUNT(*)`), or why the combination is not allowed.
+pub fn agg_output_type(func: AggFunc, input: Option<SqlType>) -> Result<SqlType, String> {
+    use AggFunc::*;
+    let Some(t) = input else {
+        return match func {
+            CountStar => Ok(SqlType::BigInt),
+            f => Err(format!("{f} needs an argument")),
+        };
+    };
+    match (func, t) {
+        (CountStar | Count, _) => Ok(SqlType::BigInt),
+        (Sum, SqlType::BigInt) => Ok(SqlType::BigInt),
+        (Sum, SqlType::Decimal { scale, .. }) => Ok(SqlType::decimal(38, scale)),
+        (Sum, SqlType::Double) => Ok(SqlType::Double),
+        (Avg, SqlType::BigInt | SqlType::Double) => Ok(SqlType::Double),
+        (Avg, SqlType::Decimal { scale, .. }) => Ok(SqlType::decimal(38, scale.max(6))),
+        (Min | Max, t) => Ok(t),
+        (f, t) => Err(format!("{f} is not defined for {t}")),
+    }
+}

@@ -1,0 +1,75 @@
+//! Run figures: counters per core and an ingest-to-emit latency histogram.
+//!
+//! Each core writes only its own counters and histogram (no lock, no shared
+//! atomic); a run's figures are merged once at the end.
+
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+/// Figures of one core.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    pub core: usize,
+    pub records_in: u64,
+    pub records_out: u64,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencySummary {
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    /// Output rows measured.
+    pub count: u64,
+}
+
+/// Figures of one run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunStats {
+    pub records_in: u64,
+    pub records_out: u64,
+    pub late_rows: u64,
+    pub malformed_rows: u64,
+    pub elapsed_secs: f64,
+    pub cores: Vec<CoreStats>,
+    pub latency_us: LatencySummary,
+}
+
+/// Ingest-to-emit latency of output rows, in microseconds.
+pub(crate) struct Latency {
+    hist: Histogram<u64>,
+}
+
+impl Latency {
+    pub(crate) fn new() -> Self {
+        Latency {
+            // 1 µs .. 1 hour, 3 significant digits.
+            hist: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
+        }
+    }
+
+    /// Records `rows` output rows whose input batch was ingested at `ingest`.
+    pub(crate) fn record(&mut self, ingest: Instant, rows: u64) {
+        if rows == 0 {
+            return;
+        }
+        let us = (ingest.elapsed().as_micros() as u64).clamp(1, 3_600_000_000);
+        self.hist.saturating_record_n(us, rows);
+    }
+
+    pub(crate) fn summary(&self) -> LatencySummary {
+        if self.hist.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            p50: self.hist.value_at_quantile(0.50),
+            p99: self.hist.value_at_quantile(0.99),
+            p999: self.hist.value_at_quantile(0.999),
+            max: self.hist.max(),
+            count: self.hist.len(),
+        }
+    }
+}

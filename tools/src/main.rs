@@ -1,0 +1,174 @@
+//! `percore`: run continuous SQL queries, generate data, explain plans.
+//!
+//! Exit codes: 0 success, 1 runtime error (bad input row, overflow, I/O),
+//! 2 usage or SQL error. Data goes to stdout (or `--output`); messages go to
+//! stderr.
+
+mod gen;
+mod input;
+mod output;
+mod run;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "percore", version, about = "Thread-per-core streaming SQL", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a query. Without --sql/--file/--scenario it runs the TUMBLING
+    /// scenario (3a) on the built-in market_data generator.
+    Run(RunArgs),
+    /// Generate a built-in data set as CSV or JSON lines.
+    Gen(GenArgs),
+    /// Print the plan of a query.
+    Explain(QueryArgs),
+}
+
+#[derive(Args, Clone)]
+struct QueryArgs {
+    /// The SQL text (CREATE STREAM statements and one SELECT, separated by `;`).
+    #[arg(long, conflicts_with_all = ["file", "scenario"])]
+    sql: Option<String>,
+    /// A file holding the SQL.
+    #[arg(long, conflicts_with = "scenario")]
+    file: Option<PathBuf>,
+    /// One of the built-in scenario queries (see `percore run --list-scenarios`).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Bind a stream to a CSV or JSON-lines file: NAME=PATH (repeatable).
+    #[arg(long = "source", value_name = "NAME=PATH")]
+    sources: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutFormat {
+    Jsonl,
+    Csv,
+    Table,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OnErrorArg {
+    Fail,
+    Skip,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    query: QueryArgs,
+    /// Cores to run on (only 1 until the thread-per-core runtime lands).
+    #[arg(long, default_value_t = 1)]
+    cores: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Jsonl)]
+    format: OutFormat,
+    /// Write output here instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Write run statistics (JSON) here.
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// Rows the built-in generator produces.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// Seed of the built-in generator.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Rows per input batch.
+    #[arg(long, default_value_t = 8_192)]
+    batch_size: usize,
+    /// What to do with a malformed input row: stop (exit 1) or count and skip it.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Fail)]
+    on_error: OnErrorArg,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    list_scenarios: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GenFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// `orders` or `market_data`.
+    dataset: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
+    format: GenFormat,
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// market_data: number of symbols.
+    #[arg(long, default_value_t = 100)]
+    symbols: u32,
+    /// market_data: number of traders.
+    #[arg(long, default_value_t = 50)]
+    traders: u32,
+    /// market_data: rows per minute of event time.
+    #[arg(long, default_value_t = 100_000)]
+    rows_per_minute: u64,
+    /// market_data: how far (ms) timestamps may run behind (out of order).
+    #[arg(long, default_value_t = percore_operators::catalog::MARKET_DATA_DISORDER_MS)]
+    disorder_ms: i64,
+}
+
+/// An error with the exit code it maps to.
+pub(crate) struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub(crate) fn runtime(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<percore_operators::Error> for Failure {
+    fn from(e: percore_operators::Error) -> Self {
+        Failure {
+            code: if e.is_usage() { 2 } else { 1 },
+            message: e.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Gen(a) => gen::gen(a),
+        Command::Explain(q) => run::explain(q),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("percore: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

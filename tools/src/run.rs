@@ -1,0 +1,139 @@
+//! `percore run` and `percore explain`.
+
+use std::io::IsTerminal;
+
+use percore_operators::codec::OnError;
+use percore_operators::{sql, Plan};
+use percore_runtime::{run_local, RunError, RunStats};
+
+use crate::input::{self, InputOptions};
+use crate::output::{open_output, Sink};
+use crate::{scenarios, Failure, OnErrorArg, QueryArgs, RunArgs};
+
+/// The SQL to run: `--sql`, `--file`, `--scenario`, or the default scenario.
+fn query_text(q: &QueryArgs) -> Result<String, Failure> {
+    if let Some(s) = &q.sql {
+        return Ok(s.clone());
+    }
+    if let Some(f) = &q.file {
+        return std::fs::read_to_string(f)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())));
+    }
+    let name = q.scenario.as_deref().unwrap_or(scenarios::DEFAULT);
+    scenarios::find(name).map(str::to_string).ok_or_else(|| {
+        let names: Vec<&str> = scenarios::SCENARIOS.iter().map(|(n, _)| *n).collect();
+        Failure::usage(format!(
+            "unknown scenario `{name}`; choose one of: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+fn plan_of(q: &QueryArgs) -> Result<Plan, Failure> {
+    let mut plan = sql::compile(&query_text(q)?)?;
+    input::bind(&mut plan, &input::parse_bindings(&q.sources)?)?;
+    Ok(plan)
+}
+
+pub(crate) fn explain(q: QueryArgs) -> Result<(), Failure> {
+    let plan = plan_of(&q)?;
+    println!("{plan}");
+    if plan.source.path.is_none() {
+        println!("        (input: built-in generator)");
+    }
+    Ok(())
+}
+
+pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
+    if a.list_scenarios {
+        for (name, _) in scenarios::SCENARIOS {
+            println!("{name}");
+        }
+        return Ok(());
+    }
+    if a.cores != 1 {
+        return Err(Failure::usage(format!(
+            "--cores {}: this build runs on one core; the thread-per-core runtime is not built yet (use --cores 1)",
+            a.cores
+        )));
+    }
+    if a.batch_size == 0 {
+        return Err(Failure::usage("--batch-size must be at least 1"));
+    }
+    let plan = plan_of(&a.query)?;
+    let opts = InputOptions {
+        rows: a.rows,
+        seed: a.seed,
+        batch_size: a.batch_size,
+        on_error: match a.on_error {
+            OnErrorArg::Fail => OnError::Fail,
+            OnErrorArg::Skip => OnError::Skip,
+        },
+    };
+    let mut source = input::open(&plan, &opts)?;
+    let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
+    let result = run_local(&plan, source.as_mut(), &mut |b| sink.write(b));
+    let (stats, error) = match result {
+        Ok(s) => (s, None),
+        Err(f) => (f.stats, Some(f.error)),
+    };
+    let finished = sink.finish();
+    if let Some(path) = &a.stats {
+        write_stats(path, &stats)?;
+    }
+    report(&stats);
+    match error {
+        Some(RunError::Sink(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Some(RunError::Sink(e)) => Err(Failure::runtime(format!("writing output: {e}"))),
+        Some(RunError::Engine(e)) => Err(Failure::runtime(e.to_string())),
+        None => finished
+            .or_else(crate::output::quiet_on_broken_pipe)
+            .map_err(|e| Failure::runtime(format!("writing output: {e}"))),
+    }
+}
+
+/// Dropped rows are always reported; the summary only on a terminal.
+fn report(s: &RunStats) {
+    if s.late_rows > 0 {
+        eprintln!(
+            "percore: {} late rows dropped (behind the watermark)",
+            s.late_rows
+        );
+    }
+    if s.malformed_rows > 0 {
+        eprintln!("percore: {} malformed rows skipped", s.malformed_rows);
+    }
+    if std::io::stderr().is_terminal() {
+        let rate = s.records_in as f64 / s.elapsed_secs.max(1e-9);
+        eprintln!(
+            "percore: {} records in, {} out in {:.3} s ({:.0} rec/s)",
+            s.records_in, s.records_out, s.elapsed_secs, rate
+        );
+    }
+}
+
+fn write_stats(path: &std::path::Path, s: &RunStats) -> Result<(), Failure> {
+    let json = serde_json::json!({
+        "records_in": s.records_in,
+        "records_out": s.records_out,
+        "late_rows_dropped": s.late_rows,
+        "malformed_rows": s.malformed_rows,
+        "elapsed_seconds": s.elapsed_secs,
+        "throughput_records_per_second": s.records_in as f64 / s.elapsed_secs.max(1e-9),
+        "cores": s.cores.iter().map(|c| serde_json::json!({
+            "core": c.core,
+            "records_in": c.records_in,
+            "records_out": c.records_out,
+        })).collect::<Vec<_>>(),
+        "latency_us": {
+            "p50": s.latency_us.p50,
+            "p99": s.latency_us.p99,
+            "p999": s.latency_us.p999,
+            "max": s.latency_us.max,
+            "count": s.latency_us.count,
+        },
+    });
+    let text = serde_json::to_string_pretty(&json).expect("stats serialise");
+    std::fs::write(path, text + "\n")
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
+}
