@@ -42,3 +42,55 @@ pub trait Operator {
 pub(crate) fn eval_all(exprs: &[Expr], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
     exprs.iter().map(|e| e.eval(batch)).collect()
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Small helpers for operator unit tests: SQL in, CSV rows in, text rows out.
+
+    use arrow_array::RecordBatch;
+
+    use crate::codec::csv::CsvReader;
+    use crate::codec::write::value_text;
+    use crate::codec::OnError;
+    use crate::ops::Pipeline;
+    use crate::types::SqlType;
+
+    /// Runs `sql` (whose script declares the stream) over `csv` rows split into
+    /// batches of `batch_size`; returns output rows as `a|b|c` text and late rows.
+    pub(crate) fn run(sql: &str, csv: &str, batch_size: usize) -> (Vec<String>, u64) {
+        let plan = crate::sql::compile(sql).unwrap();
+        let mut r = CsvReader::new(
+            "test.csv",
+            csv.as_bytes(),
+            &plan.source.columns,
+            batch_size,
+            OnError::Fail,
+        )
+        .unwrap();
+        let mut p = Pipeline::new(&plan);
+        let mut out: Vec<RecordBatch> = Vec::new();
+        while let Some(b) = r.next_batch().unwrap() {
+            out.extend(p.push(b).unwrap());
+        }
+        out.extend(p.finish().unwrap());
+        let mut rows = Vec::new();
+        for b in &out {
+            let types: Vec<SqlType> = b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| SqlType::from_arrow(f.data_type()).unwrap())
+                .collect();
+            for i in 0..b.num_rows() {
+                let cells: Vec<String> = b
+                    .columns()
+                    .iter()
+                    .zip(&types)
+                    .map(|(c, t)| value_text(c.as_ref(), *t, i).unwrap_or_else(|| "NULL".into()))
+                    .collect();
+                rows.push(cells.join("|"));
+            }
+        }
+        (rows, p.stats().late_rows)
+    }
+}

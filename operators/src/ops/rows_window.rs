@@ -84,3 +84,56 @@ impl Operator for RowsWindow {
         self.buffer.late_rows()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::run;
+
+    const DDL: &str =
+        "CREATE STREAM t (k VARCHAR, v DECIMAL(10,2), ts BIGINT) WITH (lateness = '10ms');";
+    const Q: &str = "SELECT k, v, MIN(v) OVER w AS mn, MAX(v) OVER w AS mx, AVG(v) OVER w AS a, COUNT(*) OVER w AS c FROM t";
+
+    fn sql(frame: &str) -> String {
+        format!(
+            "{DDL} {}",
+            Q.replace(
+                "OVER w",
+                &format!("OVER (PARTITION BY k ORDER BY ts {frame})")
+            )
+        )
+    }
+
+    #[test]
+    fn frames_slide_and_min_max_expire() {
+        let csv = "k,v,ts\na,3,1\na,1,2\na,2,3\na,5,4\nb,9,4\na,4,5\n";
+        let (rows, late) = run(&sql("ROWS BETWEEN 1 PRECEDING AND CURRENT ROW"), csv, 2);
+        assert_eq!(late, 0);
+        assert_eq!(
+            rows,
+            vec![
+                "a|3.00|3.00|3.00|3.000000|1",
+                "a|1.00|1.00|3.00|2.000000|2",
+                "a|2.00|1.00|2.00|1.500000|2",
+                "a|5.00|2.00|5.00|3.500000|2",
+                "b|9.00|9.00|9.00|9.000000|1",
+                "a|4.00|4.00|5.00|4.500000|2",
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_are_taken_in_event_time_order_and_late_ones_dropped() {
+        // ts 3 arrives before ts 2 (within the 10 ms lateness); ts 1 arrives after 30 (late).
+        let csv = "k,v,ts\na,3,3\na,2,2\na,7,30\na,1,1\n";
+        let (rows, late) = run(&sql("ROWS UNBOUNDED PRECEDING"), csv, 1);
+        assert_eq!(late, 1);
+        assert_eq!(
+            rows,
+            vec![
+                "a|2.00|2.00|2.00|2.000000|1",
+                "a|3.00|2.00|3.00|2.500000|2",
+                "a|7.00|2.00|7.00|4.000000|3"
+            ]
+        );
+    }
+}
