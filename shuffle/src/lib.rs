@@ -1,10 +1,34 @@
 //! # percore-shuffle
 //!
-//! Moves data between cores: the mapping of key hashes to destination cores,
-//! and (to come with the thread-per-core runtime) the N×N mesh of bounded SPSC
-//! rings carrying batches. Knows nothing of SQL.
+//! Moves data between cores and knows nothing of SQL:
+//!
+//! - [`owner_of`]: which core owns a key hash;
+//! - [`split_by_owner`]: one Arrow batch into one batch per destination core;
+//! - [`Mesh`] / [`Endpoint`]: one bounded lock-free SPSC ring per ordered pair
+//!   of cores (N×N), carrying [`Message`]s — batches and the watermarks that
+//!   follow them. A full ring is backpressure; a sender waiting on one keeps
+//!   draining its own inbound rings, so no cycle of full rings can deadlock.
+//!   An idle core parks its thread and is unparked when a message arrives.
+//!
+//! ```
+//! use percore_shuffle::{Mesh, Message};
+//!
+//! let mesh = Mesh::<u32>::new(2, 4);
+//! let a = mesh.endpoint(0);
+//! let b = mesh.endpoint(1);
+//! a.try_send(1, Message::Data(7)).unwrap();
+//! a.try_send(1, Message::End).unwrap();
+//! assert!(matches!(b.try_recv(0), Some(Message::Data(7))));
+//! assert!(matches!(b.try_recv(0), Some(Message::End)));
+//! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
+
+mod mesh;
+mod split;
+
+pub use mesh::{Endpoint, Mesh, Message};
+pub use split::split_by_owner;
 
 /// The core that owns a key with hash `hash` among `cores` cores.
 ///
