@@ -280,8 +280,7 @@ mod tests {
                             None => ep.park(Duration::from_millis(5)),
                         }
                     }
-                    let got = st.got;
-                    got
+                    st.got
                 })
             })
             .collect();
