@@ -41,7 +41,7 @@ pub mod types;
 pub mod value;
 
 pub use error::{Error, Pos, Result};
-pub use ops::{Pipeline, PipelineStats};
+pub use ops::{Pipeline, PipelineOptions, PipelineStats};
 pub use plan::{Emit, Format, Plan, Stage, StreamDef};
 pub use types::{Column, SqlType};
 pub use value::Scalar;

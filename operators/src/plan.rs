@@ -117,6 +117,25 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The expressions whose values decide which core owns a row: the
+    /// PARTITION BY or GROUP BY keys. `None` when rows need no exchange.
+    pub fn exchange_keys(&self) -> Option<&[Expr]> {
+        match &self.stage {
+            Stage::Select => None,
+            Stage::Rows(r) => Some(&r.partition_by),
+            Stage::Aggregate(a) => Some(&a.keys),
+        }
+    }
+
+    /// The event-time column whose watermark drives the stage, if any.
+    pub fn watermark_time(&self) -> Option<&TimeColumn> {
+        match &self.stage {
+            Stage::Select => None,
+            Stage::Rows(r) => Some(&r.order_by),
+            Stage::Aggregate(a) => a.window.as_ref().map(|w| &w.time).or(a.order.as_ref()),
+        }
+    }
+
     /// The columns the stage produces (what HAVING and the SELECT list see).
     pub fn stage_columns(&self) -> Vec<Column> {
         stage_columns(&self.source.columns, &self.stage)

@@ -24,6 +24,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod metrics;
+mod parallel;
 mod source;
 
 use std::time::Instant;
@@ -32,7 +33,10 @@ use arrow_array::RecordBatch;
 use percore_operators::{Pipeline, Plan};
 
 pub use metrics::{CoreStats, LatencySummary, RunStats};
-pub use source::{GeneratorSource, Source};
+pub use parallel::{available_cpus, run_parallel, ParallelConfig};
+pub use source::{
+    FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
+};
 
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,12 @@ pub enum RunError {
     /// The sink could not take the output.
     #[error("writing output: {0}")]
     Sink(#[from] std::io::Error),
+    /// A core failed (error or panic); the run stopped.
+    #[error("core {core}: {message}")]
+    Core { core: usize, message: String },
+    /// Another core failed first and the run was stopped.
+    #[error("stopped because another core failed")]
+    Aborted,
 }
 
 /// A failed run: the error, and the figures up to the failure.

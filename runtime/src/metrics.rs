@@ -60,6 +60,11 @@ impl Latency {
         self.hist.saturating_record_n(us, rows);
     }
 
+    /// Adds another core's measurements.
+    pub(crate) fn merge(&mut self, other: &Latency) {
+        self.hist.add(&other.hist).expect("histograms share bounds");
+    }
+
     pub(crate) fn summary(&self) -> LatencySummary {
         if self.hist.is_empty() {
             return LatencySummary::default();

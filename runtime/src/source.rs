@@ -29,3 +29,66 @@ impl Source for GeneratorSource {
         Ok(self.0.next())
     }
 }
+
+/// One core's share of the input, opened on that core.
+pub struct Partition {
+    pub source: Box<dyn Source>,
+    /// Global sequence number of the share's first row. Rows are numbered in
+    /// input order, so sequence numbers break event-time ties the same way on
+    /// any number of cores.
+    pub first_seq: i64,
+}
+
+/// An input that can be split among cores. It is shared by every core (so
+/// `Send + Sync`); each core opens its own share, which never leaves it.
+pub trait PartitionedSource: Send + Sync {
+    /// Share `part` of `parts`, or `None` when that core reads nothing.
+    fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>>;
+}
+
+/// The built-in generator split into contiguous row ranges, one per core.
+pub struct GeneratorPartitions {
+    pub dataset: percore_operators::codec::generator::Dataset,
+    pub seed: u64,
+    pub rows: u64,
+    pub batch_size: usize,
+    pub config: percore_operators::codec::generator::MarketConfig,
+}
+
+impl PartitionedSource for GeneratorPartitions {
+    fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
+        let lo = self.rows * part as u64 / parts as u64;
+        let hi = self.rows * (part as u64 + 1) / parts as u64;
+        let g = Generator::range(
+            self.dataset,
+            self.seed,
+            lo,
+            hi,
+            self.batch_size,
+            self.config,
+        );
+        Ok(Some(Partition {
+            source: Box::new(GeneratorSource::new(g)),
+            first_seq: lo as i64,
+        }))
+    }
+}
+
+/// An input read whole by the first core (a file, until files are split by
+/// byte range); the other cores only take their share of the keyed work.
+pub struct FirstCoreOnly<F>(pub F);
+
+impl<F> PartitionedSource for FirstCoreOnly<F>
+where
+    F: Fn() -> Result<Box<dyn Source>> + Send + Sync,
+{
+    fn open(&self, part: usize, _parts: usize) -> Result<Option<Partition>> {
+        if part != 0 {
+            return Ok(None);
+        }
+        Ok(Some(Partition {
+            source: (self.0)()?,
+            first_seq: 0,
+        }))
+    }
+}

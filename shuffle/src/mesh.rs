@@ -39,6 +39,7 @@ pub struct Mesh<T> {
     parked: Box<[AtomicBool]>,
     threads: Box<[OnceLock<Thread>]>,
     handed_out: Box<[AtomicBool]>,
+    aborted: AtomicBool,
 }
 
 impl<T> Mesh<T> {
@@ -53,7 +54,21 @@ impl<T> Mesh<T> {
             parked: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             threads: (0..cores).map(|_| OnceLock::new()).collect(),
             handed_out: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            aborted: AtomicBool::new(false),
         })
+    }
+
+    /// Stops the run: every waiting [`Endpoint::send`] gives up, and parked
+    /// cores are woken so they can notice.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        for t in self.threads.iter().filter_map(OnceLock::get) {
+            t.unpark();
+        }
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Relaxed)
     }
 
     pub fn cores(&self) -> usize {
@@ -99,6 +114,11 @@ impl<T> Endpoint<T> {
         self.mesh.cores
     }
 
+    /// The mesh this endpoint belongs to (to abort the run).
+    pub fn mesh(&self) -> &Mesh<T> {
+        &self.mesh
+    }
+
     /// Registers the calling thread as this core's, so senders can wake it.
     /// Call once, from the thread that will use this endpoint.
     pub fn bind_thread(&self) {
@@ -123,14 +143,23 @@ impl<T> Endpoint<T> {
 
     /// Sends, waiting while the ring is full. While it waits, every message
     /// arriving on this core's inbound rings is handed to `inbox` (with its
-    /// sender), so peers blocked on this core make progress.
-    pub fn send(&self, to: usize, msg: Message<T>, inbox: &mut dyn FnMut(usize, Message<T>)) {
+    /// sender), so peers blocked on this core make progress. Once the mesh
+    /// is aborted, a send that would wait hands the message back.
+    pub fn send(
+        &self,
+        to: usize,
+        msg: Message<T>,
+        inbox: &mut dyn FnMut(usize, Message<T>),
+    ) -> Result<(), Message<T>> {
         let mut msg = msg;
         let mut idle = 0u32;
         loop {
             match self.try_send(to, msg) {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
                 Err(m) => msg = m,
+            }
+            if self.mesh.is_aborted() {
+                return Err(msg);
             }
             let mut drained = false;
             while let Some((from, m)) = self.try_recv_any() {
@@ -211,9 +240,10 @@ mod tests {
             let h = std::thread::spawn(move || {
                 tx.bind_thread();
                 for i in 0..20_000 {
-                    tx.send(1, Message::Data(i), &mut |_, _| panic!("nothing inbound"));
+                    tx.send(1, Message::Data(i), &mut |_, _| panic!("nothing inbound"))
+                        .unwrap();
                 }
-                tx.send(1, Message::End, &mut |_, _| {});
+                tx.send(1, Message::End, &mut |_, _| {}).unwrap();
             });
             rx.bind_thread();
             let mut expect = 0;
@@ -267,12 +297,14 @@ mod tests {
                     for i in 0..per_pair {
                         for to in 0..ep.cores() {
                             if !skewed || to == 0 {
-                                ep.send(to, Message::Data(i), &mut |f, m| st.take(f, m));
+                                ep.send(to, Message::Data(i), &mut |f, m| st.take(f, m))
+                                    .unwrap();
                             }
                         }
                     }
                     for to in 0..ep.cores() {
-                        ep.send(to, Message::End, &mut |f, m| st.take(f, m));
+                        ep.send(to, Message::End, &mut |f, m| st.take(f, m))
+                            .unwrap();
                     }
                     while st.ended < ep.cores() {
                         match ep.try_recv_any() {
@@ -325,6 +357,25 @@ mod tests {
                 "not woken: {:?}",
                 t.elapsed()
             );
+            h.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn abort_releases_a_blocked_sender() {
+        within(30, || {
+            let mesh = Mesh::<u8>::new(2, 1);
+            let tx = mesh.endpoint(0);
+            tx.try_send(1, Message::Data(0)).unwrap();
+            let m = mesh.clone();
+            let h = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                m.abort();
+            });
+            assert!(matches!(
+                tx.send(1, Message::Data(1), &mut |_, _| {}),
+                Err(Message::Data(1))
+            ));
             h.join().unwrap();
         });
     }

@@ -38,6 +38,7 @@ impl Source for JsonlSource {
 }
 
 /// How the built-in generator and file readers are set up.
+#[derive(Clone)]
 pub(crate) struct InputOptions {
     pub rows: u64,
     pub seed: u64,
@@ -92,6 +93,31 @@ fn format_of(plan: &Plan, path: &str) -> std::result::Result<Format, Failure> {
             "cannot tell the format of {path}: name it .csv or .jsonl, or declare format = 'csv' | 'jsonl' in CREATE STREAM"
         ))
     })
+}
+
+/// The plan's input split among `cores` cores: the generator by row range;
+/// a file is read by the first core (and checked here, before the run).
+pub(crate) fn partitioned(
+    plan: &Plan,
+    opt: &InputOptions,
+) -> std::result::Result<std::sync::Arc<dyn percore_runtime::PartitionedSource>, Failure> {
+    let src = &plan.source;
+    if src.path.is_none() {
+        if let Some(dataset) = Dataset::from_name(&src.name) {
+            return Ok(std::sync::Arc::new(percore_runtime::GeneratorPartitions {
+                dataset,
+                seed: opt.seed,
+                rows: opt.rows,
+                batch_size: opt.batch_size,
+                config: MarketConfig::default(),
+            }));
+        }
+    }
+    drop(open(plan, opt)?);
+    let (plan, opt) = (plan.clone(), opt.clone());
+    Ok(std::sync::Arc::new(percore_runtime::FirstCoreOnly(
+        move || open(&plan, &opt).map_err(|f| percore_operators::Error::Config(f.message)),
+    )))
 }
 
 /// Opens the plan's input.

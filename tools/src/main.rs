@@ -66,9 +66,12 @@ enum OnErrorArg {
 struct RunArgs {
     #[command(flatten)]
     query: QueryArgs,
-    /// Cores to run on (only 1 until the thread-per-core runtime lands).
-    #[arg(long, default_value_t = 1)]
-    cores: usize,
+    /// Cores to run on, each a pinned executor (default: every available CPU).
+    #[arg(long)]
+    cores: Option<usize>,
+    /// CPUs to pin the cores to, e.g. 0,2,4 (default: those the process may use).
+    #[arg(long, value_delimiter = ',')]
+    cpus: Option<Vec<usize>>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Jsonl)]
     format: OutFormat,

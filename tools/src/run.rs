@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use percore_operators::codec::OnError;
 use percore_operators::{sql, Plan};
-use percore_runtime::{run_local, RunError, RunStats};
+use percore_runtime::{run_local, run_parallel, ParallelConfig, RunError, RunStats};
 
 use crate::input::{self, InputOptions};
 use crate::output::{open_output, Sink};
@@ -51,11 +51,13 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    if a.cores != 1 {
-        return Err(Failure::usage(format!(
-            "--cores {}: this build runs on one core; the thread-per-core runtime is not built yet (use --cores 1)",
-            a.cores
-        )));
+    let cpus = a
+        .cpus
+        .clone()
+        .unwrap_or_else(percore_runtime::available_cpus);
+    let cores = a.cores.unwrap_or(cpus.len().max(1));
+    if cores == 0 {
+        return Err(Failure::usage("--cores must be at least 1"));
     }
     if a.batch_size == 0 {
         return Err(Failure::usage("--batch-size must be at least 1"));
@@ -70,9 +72,22 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
             OnErrorArg::Skip => OnError::Skip,
         },
     };
-    let mut source = input::open(&plan, &opts)?;
-    let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
-    let result = run_local(&plan, source.as_mut(), &mut |b| sink.write(b));
+    let result = if cores == 1 {
+        let mut source = input::open(&plan, &opts)?;
+        let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
+        let r = run_local(&plan, source.as_mut(), &mut |b| sink.write(b));
+        (r, sink)
+    } else {
+        let input = input::partitioned(&plan, &opts)?;
+        let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
+        let cfg = ParallelConfig {
+            cpus: Some(cpus),
+            ..ParallelConfig::new(cores)
+        };
+        let r = run_parallel(&plan, input, &cfg, &mut |b| sink.write(b));
+        (r, sink)
+    };
+    let (result, mut sink) = result;
     let (stats, error) = match result {
         Ok(s) => (s, None),
         Err(f) => (f.stats, Some(f.error)),
@@ -85,7 +100,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
     match error {
         Some(RunError::Sink(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Some(RunError::Sink(e)) => Err(Failure::runtime(format!("writing output: {e}"))),
-        Some(RunError::Engine(e)) => Err(Failure::runtime(e.to_string())),
+        Some(e) => Err(Failure::runtime(e.to_string())),
         None => finished
             .or_else(crate::output::quiet_on_broken_pipe)
             .map_err(|e| Failure::runtime(format!("writing output: {e}"))),

@@ -108,7 +108,23 @@ fn stats_file_has_counts_and_latency() {
     let out = json_lines(&stdout(&o)).len() as u64;
     assert_eq!(s["records_out"].as_u64(), Some(out));
     assert_eq!(s["late_rows_dropped"], 0);
-    assert_eq!(s["cores"][0]["records_in"], 50_000);
+    // Two cores, each with its share of the generator's rows.
+    let cores = s["cores"].as_array().unwrap();
+    assert_eq!(cores.len(), 2);
+    assert!(
+        cores.iter().all(|c| c["records_in"].as_u64().unwrap() > 0),
+        "{s}"
+    );
+    let total: u64 = cores
+        .iter()
+        .map(|c| c["records_in"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 50_000);
+    let out_total: u64 = cores
+        .iter()
+        .map(|c| c["records_out"].as_u64().unwrap())
+        .sum();
+    assert_eq!(out_total, out);
     for p in ["p50", "p99", "p999", "max"] {
         assert!(
             s["latency_us"][p].as_u64().is_some_and(|v| v >= 1),
@@ -189,9 +205,13 @@ fn sql_errors_exit_2_with_line_and_column() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let o = percore(&["run", "--cores", "2"]);
+    let o = percore(&["run", "--cores", "0"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--cores 2"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--cores must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = percore(&[
         "run",
@@ -328,7 +348,15 @@ fn late_rows_are_counted_and_reported() {
         "CREATE STREAM t (sym VARCHAR, ts TIMESTAMP) WITH (path = '{csv}', lateness = '10 seconds');
          SELECT sym, COUNT(*) AS n FROM t GROUP BY sym WINDOW TUMBLING (ts, INTERVAL '1' MINUTE)"
     );
-    let o = percore(&["run", "--sql", &sql, "--stats", stats.to_str().unwrap()]);
+    let o = percore(&[
+        "run",
+        "--sql",
+        &sql,
+        "--stats",
+        stats.to_str().unwrap(),
+        "--cores",
+        "1",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rows = json_lines(&stdout(&o));
     // 10:00:40 arrives after the watermark (10:01:20) closed [10:00, 10:01): dropped, not moved.
@@ -339,6 +367,31 @@ fn late_rows_are_counted_and_reported() {
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     assert_eq!(s["late_rows_dropped"], 1);
+
+    // On two cores a watermark is the minimum over cores, so whether that row
+    // is late depends on when the idle core reports; it is never lost either way.
+    let o = percore(&[
+        "run",
+        "--sql",
+        &sql,
+        "--stats",
+        stats.to_str().unwrap(),
+        "--cores",
+        "2",
+        "--batch-size",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = json_lines(&stdout(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let counted: i64 = rows.iter().map(|r| r["n"].as_i64().unwrap()).sum();
+    assert_eq!(counted + s["late_rows_dropped"].as_i64().unwrap(), 4);
+    assert_eq!(
+        rows.last().unwrap()["n"],
+        2,
+        "the 10:01 window has both of its rows"
+    );
 }
 
 #[test]

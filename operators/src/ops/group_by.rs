@@ -110,6 +110,12 @@ impl GroupBy {
         }
     }
 
+    /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
+    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
+        self.buffer = self.buffer.map(|b| b.externally_driven(seq));
+        self
+    }
+
     fn changes(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         let n = batch.num_rows();
         if n == 0 {
@@ -139,6 +145,13 @@ impl Operator for GroupBy {
                 },
                 None => self.changes(batch, out),
             },
+        }
+    }
+
+    fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+        match self.buffer.as_mut().and_then(|b| b.advance(w)) {
+            Some(r) => self.changes(r.batch, out),
+            None => Ok(()),
         }
     }
 

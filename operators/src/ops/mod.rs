@@ -13,7 +13,7 @@ mod tumbling;
 
 pub use filter::Filter;
 pub use group_by::GroupBy;
-pub use pipeline::{Pipeline, PipelineStats};
+pub use pipeline::{Pipeline, PipelineOptions, PipelineStats};
 pub use project::Project;
 pub use rows_window::RowsWindow;
 pub use tumbling::Tumbling;
@@ -27,6 +27,11 @@ use crate::expr::Expr;
 pub trait Operator {
     /// Processes one batch, appending any output batches to `out`.
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()>;
+
+    /// The watermark (from outside) reached `w`: release or fire what it passes.
+    fn on_watermark(&mut self, _w: i64, _out: &mut Vec<RecordBatch>) -> Result<()> {
+        Ok(())
+    }
 
     /// End of a bounded input: flush everything still held.
     fn on_end(&mut self, _out: &mut Vec<RecordBatch>) -> Result<()> {

@@ -20,26 +20,52 @@ pub struct PipelineStats {
     pub late_rows: u64,
 }
 
+/// How a pipeline is driven when it is one of several (one per core).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Leave WHERE out: it already ran before the exchange.
+    pub skip_filter: bool,
+    /// Watermarks come from [`Pipeline::on_watermark`], not from the rows.
+    pub external_watermark: bool,
+    /// A column (after the source's own) holding each row's global sequence
+    /// number, which breaks event-time ties.
+    pub seq_column: Option<usize>,
+}
+
 pub struct Pipeline {
     ops: Vec<Box<dyn Operator>>,
     stats: PipelineStats,
 }
 
 impl Pipeline {
+    /// The whole query on one core, watermarks taken from the rows.
     pub fn new(plan: &Plan) -> Self {
+        Self::with_options(plan, PipelineOptions::default())
+    }
+
+    pub fn with_options(plan: &Plan, opt: PipelineOptions) -> Self {
         let mut ops: Vec<Box<dyn Operator>> = Vec::new();
-        if let Some(f) = &plan.filter {
+        if let (Some(f), false) = (&plan.filter, opt.skip_filter) {
             ops.push(Box::new(Filter::new(f.clone())));
         }
         let stage_schema = arrow_schema(&plan.stage_columns());
         let lateness = plan.source.lateness_ms;
+        let ext = opt.external_watermark;
+        let seq = opt.seq_column;
         match &plan.stage {
             Stage::Select => {}
-            Stage::Rows(r) => ops.push(Box::new(RowsWindow::new(r, lateness, stage_schema))),
-            Stage::Aggregate(a) if a.window.is_some() => {
-                ops.push(Box::new(Tumbling::new(a, lateness, stage_schema)))
+            Stage::Rows(r) => {
+                let op = RowsWindow::new(r, lateness, stage_schema);
+                ops.push(Box::new(if ext { op.externally_driven(seq) } else { op }))
             }
-            Stage::Aggregate(a) => ops.push(Box::new(GroupBy::new(a, lateness, stage_schema))),
+            Stage::Aggregate(a) if a.window.is_some() => {
+                let op = Tumbling::new(a, lateness, stage_schema);
+                ops.push(Box::new(if ext { op.externally_driven(seq) } else { op }))
+            }
+            Stage::Aggregate(a) => {
+                let op = GroupBy::new(a, lateness, stage_schema);
+                ops.push(Box::new(if ext { op.externally_driven(seq) } else { op }))
+            }
         }
         if let Some(h) = &plan.having {
             ops.push(Box::new(Filter::new(h.clone())));
@@ -72,6 +98,18 @@ impl Pipeline {
         let out = self.run_from(0, vec![batch])?;
         self.count(&out);
         Ok(out)
+    }
+
+    /// The watermark reached `w` (externally driven pipelines).
+    pub fn on_watermark(&mut self, w: i64) -> Result<Vec<RecordBatch>> {
+        let mut all = Vec::new();
+        for i in 0..self.ops.len() {
+            let mut fired = Vec::new();
+            self.ops[i].on_watermark(w, &mut fired)?;
+            all.extend(self.run_from(i + 1, fired)?);
+        }
+        self.count(&all);
+        Ok(all)
     }
 
     /// End of input: flushes every operator in order.

@@ -23,6 +23,8 @@ pub struct RowsWindow {
     buffer: EventTimeBuffer,
     schema: SchemaRef,
     ids: Vec<u32>,
+    /// Input columns passed through (a hidden sequence column is not).
+    passthrough: usize,
 }
 
 impl RowsWindow {
@@ -46,16 +48,23 @@ impl RowsWindow {
             partition_by: plan.partition_by.clone(),
             funcs,
             buffer: EventTimeBuffer::new(plan.order_by.clone(), lateness_ms),
+            passthrough: schema.fields().len() - plan.funcs.len(),
             schema,
             ids: Vec::new(),
         }
+    }
+
+    /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
+    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
+        self.buffer = self.buffer.externally_driven(seq);
+        self
     }
 
     fn process(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         let n = batch.num_rows();
         let keys = eval_all(&self.partition_by, &batch)?;
         self.partitions.intern(&keys, n, &mut self.ids);
-        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+        let mut cols: Vec<ArrayRef> = batch.columns()[..self.passthrough].to_vec();
         for (f, arg) in &mut self.funcs {
             let a = arg.as_ref().map(|e| e.eval(&batch)).transpose()?;
             cols.push(f.update_and_snapshot(&self.ids, a.as_ref(), self.partitions.len())?);
@@ -68,6 +77,13 @@ impl RowsWindow {
 impl Operator for RowsWindow {
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         if let Some(r) = self.buffer.push(batch)? {
+            self.process(r.batch, out)?;
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+        if let Some(r) = self.buffer.advance(w) {
             self.process(r.batch, out)?;
         }
         Ok(())

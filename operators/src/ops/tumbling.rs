@@ -36,6 +36,8 @@ pub struct Tumbling {
     late: u64,
     buffer: Option<EventTimeBuffer>,
     schema: SchemaRef,
+    /// `Some` when the watermark comes from [`Operator::on_watermark`].
+    external: Option<Option<i64>>,
 }
 
 impl Tumbling {
@@ -52,7 +54,15 @@ impl Tumbling {
             late: 0,
             buffer,
             schema,
+            external: None,
         }
+    }
+
+    /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
+    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
+        self.buffer = self.buffer.map(|b| b.externally_driven(seq));
+        self.external = Some(None);
+        self
     }
 
     fn start_of(&self, t: i64) -> i64 {
@@ -60,6 +70,9 @@ impl Tumbling {
     }
 
     fn watermark(&self) -> Option<i64> {
+        if let Some(ext) = self.external {
+            return ext;
+        }
         self.max_seen.map(|m| m.saturating_sub(self.lateness))
     }
 
@@ -143,7 +156,7 @@ impl Tumbling {
                 }
             }
         }
-        if let Some(w) = self.watermark() {
+        if let (None, Some(w)) = (self.external, self.watermark()) {
             self.fire(w, out)?;
         }
         Ok(())
@@ -195,6 +208,18 @@ impl Operator for Tumbling {
                 Ok(())
             }
         }
+    }
+
+    fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+        if let Some(b) = self.buffer.as_mut() {
+            if let Some(r) = b.advance(w) {
+                self.changes(r.batch, &r.times, out)?;
+            }
+        } else {
+            let w = self.external.flatten().map_or(w, |c| c.max(w));
+            self.external = Some(Some(w));
+        }
+        self.fire(w, out)
     }
 
     fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> Result<()> {

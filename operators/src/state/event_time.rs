@@ -8,6 +8,13 @@
 //! below the current watermark are released sorted by time, ties kept in
 //! arrival order; [`EventTimeBuffer::finish`] releases the rest (the end of a
 //! bounded input is a watermark of +∞).
+//!
+//! With an external watermark (several cores feeding one operator), the
+//! watermark is only what [`EventTimeBuffer::advance`] says: a row below it
+//! is late, and rows strictly below it are released (a row exactly at the
+//! watermark may still arrive from another core). Ties are then broken by
+//! the row's sequence column, so the order is the same however the input was
+//! split.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
@@ -54,6 +61,10 @@ pub struct EventTimeBuffer {
     max_seen: Option<i64>,
     pending: Vec<Released>,
     late: u64,
+    /// `Some` when the watermark comes from outside (see [`Self::advance`]).
+    external: Option<Option<i64>>,
+    /// Column holding each row's global sequence number, for ties.
+    seq: Option<usize>,
 }
 
 impl EventTimeBuffer {
@@ -64,11 +75,34 @@ impl EventTimeBuffer {
             max_seen: None,
             pending: Vec::new(),
             late: 0,
+            external: None,
+            seq: None,
         }
+    }
+
+    /// Takes the watermark from [`Self::advance`] instead of the rows, and
+    /// breaks time ties by the sequence column `seq`.
+    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
+        self.external = Some(None);
+        self.seq = seq;
+        self
+    }
+
+    /// Raises the external watermark to `w`; returns the rows it releases.
+    pub fn advance(&mut self, w: i64) -> Option<Released> {
+        let cur = self
+            .external
+            .expect("advance needs an externally driven buffer");
+        let w = cur.map_or(w, |c| c.max(w));
+        self.external = Some(Some(w));
+        self.release(Some(w.saturating_sub(1)))
     }
 
     /// Current watermark, `None` before the first row.
     pub fn watermark(&self) -> Option<i64> {
+        if let Some(ext) = self.external {
+            return ext;
+        }
         self.max_seen.map(|m| m.saturating_sub(self.lateness))
     }
 
@@ -108,6 +142,9 @@ impl EventTimeBuffer {
         if batch.num_rows() > 0 {
             self.pending.push(Released { batch, times });
         }
+        if self.external.is_some() {
+            return Ok(None);
+        }
         Ok(self.release(self.watermark()))
     }
 
@@ -141,7 +178,13 @@ impl EventTimeBuffer {
             .collect();
         self.pending.clear();
         let mut idx: Vec<u32> = (0..times.len() as u32).collect();
-        idx.sort_by_key(|&i| times[i as usize]); // stable: ties keep arrival order
+        match self.seq {
+            Some(c) => {
+                let seqs = batch.column(c).as_primitive::<Int64Type>().values();
+                idx.sort_by_key(|&i| (times[i as usize], seqs[i as usize]));
+            }
+            None => idx.sort_by_key(|&i| times[i as usize]), // stable: ties keep arrival order
+        }
         let k = idx.partition_point(|&i| times[i as usize] <= limit);
         let take = |ix: &[u32]| Released {
             batch: arrow_select::take::take_record_batch(&batch, &UInt32Array::from(ix.to_vec()))

@@ -118,6 +118,22 @@ impl GroupTable {
     }
 }
 
+/// A hash of each row's key that every core computes alike (for routing rows
+/// to the core that owns their key). Seeded apart from the group tables' own
+/// hash, so routing does not thin out the bits those tables use.
+pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mut Vec<u64>) {
+    use std::hash::BuildHasher;
+    out.clear();
+    if keys.is_empty() {
+        out.resize(num_rows, 0);
+        return;
+    }
+    let state = foldhash::quality::FixedState::with_seed(0x0dd_c0de_5eed);
+    let (mut rows, mut offsets) = (Vec::new(), Vec::new());
+    encode_rows(keys, types, num_rows, &mut rows, &mut offsets);
+    out.extend((0..num_rows).map(|i| state.hash_one(&rows[offsets[i]..offsets[i + 1]])));
+}
+
 /// Encodes each row's key as `[valid byte, value bytes]` per column, column by column.
 fn encode_rows(
     keys: &[ArrayRef],

@@ -13,7 +13,7 @@ mod sliding;
 
 pub use accumulators::{Acc, AggFunc};
 pub use event_time::{EventTimeBuffer, Released, TimeColumn};
-pub use group_table::GroupTable;
+pub use group_table::{hash_keys, GroupTable};
 pub use sliding::Sliding;
 
 use crate::types::SqlType;

@@ -1,0 +1,468 @@
+//! The thread-per-core run: one pinned glommio executor per core, each owning
+//! its share of the input and of the keyed state, exchanging batches through
+//! the shuffle mesh.
+//!
+//! Contract:
+//! - every core reads its own input share, applies WHERE, and routes each row
+//!   to the core owning its key (PARTITION BY / GROUP BY keys hashed alike on
+//!   every core); queries without keys need no exchange;
+//! - after the batches it covers, each core sends every peer its watermark
+//!   (max event time read − lateness); a keyed operator's watermark is the
+//!   minimum over its senders, and end of input is a final watermark;
+//! - rows carry a global sequence number (hidden column after the source's),
+//!   so event-time ties resolve as on one core: the answer is the same on any
+//!   number of cores (for input out of order within the lateness bound);
+//! - an error or panic on any core aborts the mesh; every core stops and the
+//!   run fails with the first error, naming its core.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use glommio::{LocalExecutorBuilder, Placement};
+use percore_operators::expr::Expr;
+use percore_operators::state::hash_keys;
+use percore_operators::{Pipeline, PipelineOptions, Plan};
+use percore_shuffle::{split_by_owner, Endpoint, Mesh, Message};
+
+use crate::metrics::{CoreStats, Latency, RunStats};
+use crate::source::PartitionedSource;
+use crate::{Failed, RunError};
+
+/// How a parallel run is laid out.
+#[derive(Clone, Debug)]
+pub struct ParallelConfig {
+    pub cores: usize,
+    /// CPUs to pin cores to, in order; cores beyond the list run unpinned.
+    /// `None`: the CPUs `core_affinity` finds.
+    pub cpus: Option<Vec<usize>>,
+    /// Messages per ring.
+    pub ring_capacity: usize,
+    /// Bytes of I/O memory glommio registers per executor (kept small so a
+    /// low `ulimit -l` suffices).
+    pub io_memory: usize,
+}
+
+impl ParallelConfig {
+    pub fn new(cores: usize) -> Self {
+        ParallelConfig {
+            cores,
+            cpus: None,
+            ring_capacity: 64,
+            io_memory: 256 << 10,
+        }
+    }
+}
+
+/// The CPUs this process may run on.
+pub fn available_cpus() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+type Batch = (RecordBatch, Instant);
+
+struct CoreReport {
+    stats: CoreStats,
+    late: u64,
+    malformed: u64,
+    latency: Latency,
+}
+
+/// Runs `plan` on `cfg.cores` cores; output batches reach `sink` on the
+/// calling thread, in no particular order across cores.
+pub fn run_parallel(
+    plan: &Plan,
+    input: Arc<dyn PartitionedSource>,
+    cfg: &ParallelConfig,
+    sink: &mut dyn FnMut(&RecordBatch) -> std::io::Result<()>,
+) -> Result<RunStats, Box<Failed>> {
+    let started = Instant::now();
+    let n = cfg.cores.max(1);
+    let cpus = cfg.cpus.clone().unwrap_or_else(available_cpus);
+    // Endpoint n is this thread, which only receives output.
+    let mesh = Mesh::<Batch>::new(n + 1, cfg.ring_capacity.max(1));
+    let main = mesh.endpoint(n);
+    main.bind_thread();
+    let mut handles = Vec::new();
+    let mut first_error: Option<RunError> = None;
+    for core in 0..n {
+        let placement = match cpus.get(core) {
+            Some(&cpu) => Placement::Fixed(cpu),
+            None => Placement::Unbound,
+        };
+        let ep = mesh.endpoint(core);
+        let plan = plan.clone();
+        let input = input.clone();
+        let spawned = LocalExecutorBuilder::new(placement)
+            .name(&format!("percore-{core}"))
+            .io_memory(cfg.io_memory)
+            .spawn(move || async move { run_core(core, n, &plan, input.as_ref(), ep) });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                first_error = Some(RunError::Core {
+                    core,
+                    message: format!(
+                        "cannot start a glommio executor: {e} (percore needs io_uring, Linux 5.8+, and \
+                         `ulimit -l` of at least 512 KiB per core)"
+                    ),
+                });
+                mesh.abort();
+                break;
+            }
+        }
+    }
+    // Take output until every started core has said End.
+    let mut ended = 0;
+    let mut latency = Latency::new();
+    let mut sink_error = None;
+    while ended < handles.len() {
+        match main.try_recv_any() {
+            Some((_, Message::Data((b, ingest)))) => {
+                if sink_error.is_none() {
+                    match sink(&b) {
+                        Ok(()) => latency.record(ingest, b.num_rows() as u64),
+                        Err(e) => {
+                            sink_error = Some(e);
+                            mesh.abort();
+                        }
+                    }
+                }
+            }
+            Some((_, Message::End)) => ended += 1,
+            Some((_, Message::Watermark(_))) => {}
+            None => main.park(Duration::from_millis(5)),
+        }
+    }
+    let mut stats = RunStats::default();
+    for (core, h) in handles.into_iter().enumerate() {
+        let report = match h.join() {
+            Ok(r) => r,
+            Err(e) => Err(RunError::Core {
+                core,
+                message: format!("executor failed: {e}"),
+            }),
+        };
+        match report {
+            Ok(r) => {
+                stats.records_in += r.stats.records_in;
+                stats.records_out += r.stats.records_out;
+                stats.late_rows += r.late;
+                stats.malformed_rows += r.malformed;
+                latency.merge(&r.latency);
+                stats.cores.push(r.stats);
+            }
+            Err(e) => {
+                stats.cores.push(CoreStats {
+                    core,
+                    ..CoreStats::default()
+                });
+                // An abort is the echo of another core's error: keep the cause.
+                if first_error.is_none() || matches!(first_error, Some(RunError::Aborted)) {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    stats.elapsed_secs = started.elapsed().as_secs_f64();
+    stats.latency_us = latency.summary();
+    if let Some(e) = sink_error {
+        return Err(Box::new(Failed {
+            error: RunError::Sink(e),
+            stats,
+        }));
+    }
+    match first_error {
+        None => Ok(stats),
+        Some(error) => Err(Box::new(Failed { error, stats })),
+    }
+}
+
+/// One core's whole run; always ends by telling the output thread.
+fn run_core(
+    core: usize,
+    n: usize,
+    plan: &Plan,
+    input: &dyn PartitionedSource,
+    ep: Endpoint<Batch>,
+) -> Result<CoreReport, RunError> {
+    ep.bind_thread();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        Worker::new(core, n, plan, &ep).run(input)
+    }));
+    let result = match result {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(RunError::Aborted)) => Err(RunError::Aborted),
+        Ok(Err(e)) => {
+            ep.mesh().abort();
+            Err(match e {
+                RunError::Engine(e) => RunError::Core {
+                    core,
+                    message: e.to_string(),
+                },
+                other => other,
+            })
+        }
+        Err(panic) => {
+            ep.mesh().abort();
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(RunError::Core {
+                core,
+                message: format!("panicked: {msg}"),
+            })
+        }
+    };
+    // The output thread always drains, so this completes.
+    let mut end = Message::End;
+    while let Err(m) = ep.try_send(n, end) {
+        end = m;
+        std::thread::yield_now();
+    }
+    result
+}
+
+struct Worker<'a> {
+    core: usize,
+    n: usize,
+    plan: &'a Plan,
+    ep: &'a Endpoint<Batch>,
+    post: Pipeline,
+    keys: Option<Vec<Expr>>,
+    /// Messages taken off the rings while this core waited to send.
+    inbox: VecDeque<(usize, Message<Batch>)>,
+    from_wm: Vec<i64>,
+    ended: usize,
+    wm: i64,
+    stats: CoreStats,
+    latency: Latency,
+}
+
+impl<'a> Worker<'a> {
+    fn new(core: usize, n: usize, plan: &'a Plan, ep: &'a Endpoint<Batch>) -> Self {
+        let keys = plan.exchange_keys().map(<[Expr]>::to_vec);
+        let post = Pipeline::with_options(
+            plan,
+            PipelineOptions {
+                skip_filter: keys.is_some(),
+                external_watermark: true,
+                seq_column: Some(plan.source.columns.len()),
+            },
+        );
+        Worker {
+            core,
+            n,
+            plan,
+            ep,
+            post,
+            keys,
+            inbox: VecDeque::new(),
+            from_wm: vec![i64::MIN; n],
+            ended: 0,
+            wm: i64::MIN,
+            stats: CoreStats {
+                core,
+                ..CoreStats::default()
+            },
+            latency: Latency::new(),
+        }
+    }
+
+    fn send(&mut self, to: usize, msg: Message<Batch>) -> Result<(), RunError> {
+        let inbox = &mut self.inbox;
+        self.ep
+            .send(to, msg, &mut |from, m| inbox.push_back((from, m)))
+            .map_err(|_| RunError::Aborted)
+    }
+
+    fn emit(&mut self, out: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
+        for b in out {
+            if b.num_rows() == 0 {
+                continue;
+            }
+            self.stats.records_out += b.num_rows() as u64;
+            self.latency.record(ingest, b.num_rows() as u64);
+            self.send(self.n, Message::Data((b, ingest)))?;
+        }
+        Ok(())
+    }
+
+    /// Applies the watermark as soon as a message moves it, so a batch that
+    /// followed a watermark on its ring is judged against that watermark.
+    fn advance(&mut self) -> Result<(), RunError> {
+        let w = self.from_wm.iter().copied().min().unwrap_or(i64::MIN);
+        if w > self.wm && w > i64::MIN && w < i64::MAX {
+            self.wm = w;
+            let out = self.post.on_watermark(w)?;
+            self.emit(out, Instant::now())?;
+        }
+        Ok(())
+    }
+
+    fn run(mut self, input: &dyn PartitionedSource) -> Result<CoreReport, RunError> {
+        let lateness = self.plan.source.lateness_ms;
+        let time = self.plan.watermark_time().cloned();
+        let filter = self.plan.filter.clone();
+        let key_types: Vec<_> = self.keys.iter().flatten().map(Expr::ty).collect();
+        let mut source = input.open(self.core, self.n)?;
+        let mut seq = source.as_ref().map_or(0, |p| p.first_seq);
+        let mut max_seen: Option<i64> = None;
+        let mut sent_wm = i64::MIN;
+        let mut hashes = Vec::new();
+        let mut malformed = 0;
+        if source.is_none() && self.keys.is_some() {
+            for d in 0..self.n {
+                self.send(d, Message::End)?;
+            }
+        }
+        loop {
+            if self.ep.mesh().is_aborted() {
+                return Err(RunError::Aborted);
+            }
+            let mut busy = false;
+            if let Some(part) = source.as_mut() {
+                match part.source.next_batch()? {
+                    Some(batch) => {
+                        busy = true;
+                        let ingest = Instant::now();
+                        let rows = batch.num_rows();
+                        self.stats.records_in += rows as u64;
+                        let batch = with_seq(batch, seq);
+                        seq += rows as i64;
+                        match &self.keys {
+                            None => {
+                                let out = self.post.push(batch)?;
+                                self.emit(out, ingest)?;
+                            }
+                            Some(keys) => {
+                                if let Some(t) = &time {
+                                    let (times, nulls) = t.eval(&batch)?;
+                                    for (i, ts) in times.iter().enumerate() {
+                                        if nulls.as_ref().is_none_or(|nb| nb.is_valid(i)) {
+                                            max_seen = Some(max_seen.map_or(*ts, |m| m.max(*ts)));
+                                        }
+                                    }
+                                }
+                                let batch = match &filter {
+                                    Some(f) => {
+                                        let mask = f.eval(&batch)?;
+                                        let mask = mask
+                                            .as_any()
+                                            .downcast_ref::<arrow_array::BooleanArray>()
+                                            .expect("boolean WHERE");
+                                        arrow_select::filter::filter_record_batch(&batch, mask)
+                                            .expect("mask fits")
+                                    }
+                                    None => batch,
+                                };
+                                let key_cols: Vec<ArrayRef> = keys
+                                    .iter()
+                                    .map(|k| k.eval(&batch))
+                                    .collect::<Result<_, _>>()?;
+                                hash_keys(&key_cols, &key_types, batch.num_rows(), &mut hashes);
+                                for (d, part) in split_by_owner(&batch, &hashes, self.n)
+                                    .into_iter()
+                                    .enumerate()
+                                {
+                                    if let Some(p) = part {
+                                        self.send(d, Message::Data((p, ingest)))?;
+                                    }
+                                }
+                                if let Some(m) = max_seen {
+                                    let w = m.saturating_sub(lateness);
+                                    if w > sent_wm {
+                                        sent_wm = w;
+                                        for d in 0..self.n {
+                                            self.send(d, Message::Watermark(w))?;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        malformed = part.source.malformed_rows();
+                        source = None;
+                        if self.keys.is_some() {
+                            for d in 0..self.n {
+                                self.send(d, Message::End)?;
+                            }
+                        }
+                    }
+                }
+            }
+            while let Some((from, msg)) = self.inbox.pop_front().or_else(|| self.ep.try_recv_any())
+            {
+                busy = true;
+                match msg {
+                    Message::Data((b, ingest)) => {
+                        let out = self.post.push(b)?;
+                        self.emit(out, ingest)?;
+                    }
+                    Message::Watermark(w) => {
+                        self.from_wm[from] = self.from_wm[from].max(w);
+                        self.advance()?;
+                    }
+                    Message::End => {
+                        self.from_wm[from] = i64::MAX;
+                        self.ended += 1;
+                        self.advance()?;
+                    }
+                }
+            }
+            let done = match self.keys {
+                Some(_) => self.ended == self.n,
+                None => source.is_none(),
+            };
+            if done {
+                let out = self.post.finish()?;
+                self.emit(out, Instant::now())?;
+                break;
+            }
+            if !busy {
+                self.ep.park(Duration::from_millis(1));
+            }
+        }
+        Ok(CoreReport {
+            late: self.post.stats().late_rows,
+            stats: self.stats,
+            malformed,
+            latency: self.latency,
+        })
+    }
+}
+
+/// Appends the hidden sequence column: rows `first..first + n`.
+fn with_seq(batch: RecordBatch, first: i64) -> RecordBatch {
+    let n = batch.num_rows() as i64;
+    let seq: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + n));
+    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow_schema::Field::new(
+        "__seq",
+        arrow_schema::DataType::Int64,
+        false,
+    )));
+    let mut cols = batch.columns().to_vec();
+    cols.push(seq);
+    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols)
+        .expect("one more column")
+}
+
+/// Per-core state is built inside its executor and never leaves it.
+#[allow(dead_code)]
+fn assert_not_send() {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    // Ambiguous, so a compile error, if `Worker` ever became `Send`.
+    let _ = <Worker<'static> as AmbiguousIfSend<_>>::some_item;
+}
