@@ -174,3 +174,21 @@ pub fn sorted_text(rows: &[Row]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Trades whose timestamps run behind the latest one by at most `disorder`
+/// ms (no NULL times), so no row is late with lateness ≥ `disorder`.
+pub fn bounded_trades(max_len: usize, disorder: i64) -> impl Strategy<Value = Vec<Trade>> {
+    (
+        trades(max_len),
+        prop::collection::vec(0..=disorder, max_len),
+        prop::collection::vec(0i64..300, max_len),
+    )
+        .prop_map(|(mut ts, jitter, steps)| {
+            let mut nominal = 1_705_312_800_000i64;
+            for (i, t) in ts.iter_mut().enumerate() {
+                nominal += steps[i] / 100; // often equal times: ties must resolve alike
+                t.ts = Some(nominal - jitter[i]);
+            }
+            ts
+        })
+}
