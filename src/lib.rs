@@ -20,7 +20,8 @@ pub use arrow_array::RecordBatch;
 pub use percore_operators::codec::generator::Dataset;
 pub use percore_operators::{sql, Error, Pipeline, Plan, SqlType};
 pub use percore_runtime::{
-    run_local, Failed, GeneratorPartitions, ParallelConfig, PartitionedSource, RunError, RunStats, Source,
+    run_local, Failed, GeneratorPartitions, ParallelConfig, PartitionedSource, RunError, RunStats,
+    Source,
 };
 
 /// A thread-per-core runtime to embed: runs queries on pinned cores and hands
@@ -33,7 +34,9 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime on `cores` cores, pinned to the CPUs the process may use.
     pub fn new(cores: usize) -> Self {
-        Runtime { config: ParallelConfig::new(cores) }
+        Runtime {
+            config: ParallelConfig::new(cores),
+        }
     }
 
     /// A runtime laid out by `config` (CPUs, ring sizes, I/O memory).
@@ -90,11 +93,15 @@ impl Runtime {
         let (plan, config) = (plan.clone(), self.config.clone());
         let driver = std::thread::spawn(move || {
             runtime::run_parallel(&plan, input, &config, &mut |b| {
-                tx.send(b.clone())
-                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "results dropped"))
+                tx.send(b.clone()).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "results dropped")
+                })
             })
         });
-        Results { rx, driver: Some(driver) }
+        Results {
+            rx,
+            driver: Some(driver),
+        }
     }
 }
 
@@ -116,6 +123,10 @@ impl Results {
     /// Waits for the run to end: its figures, or why it failed.
     pub fn finish(mut self) -> Result<RunStats, Box<Failed>> {
         while self.rx.recv().is_ok() {}
-        self.driver.take().expect("finish once").join().expect("the driver thread does not panic")
+        self.driver
+            .take()
+            .expect("finish once")
+            .join()
+            .expect("the driver thread does not panic")
     }
 }

@@ -6,6 +6,7 @@
 
 mod gen;
 mod input;
+mod interrupt;
 mod output;
 mod run;
 mod scenarios;

@@ -72,13 +72,20 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
             OnErrorArg::Skip => OnError::Skip,
         },
     };
+    let stop = crate::interrupt::install();
     let result = if cores == 1 {
-        let mut source = input::open(&plan, &opts)?;
+        let mut source = crate::interrupt::Stoppable {
+            inner: input::open(&plan, &opts)?,
+            stop: stop.clone(),
+        };
         let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
-        let r = run_local(&plan, source.as_mut(), &mut |b| sink.write(b));
+        let r = run_local(&plan, &mut source, &mut |b| sink.write(b));
         (r, sink)
     } else {
-        let input = input::partitioned(&plan, &opts)?;
+        let input = std::sync::Arc::new(crate::interrupt::StoppableParts {
+            inner: input::partitioned(&plan, &opts)?,
+            stop: stop.clone(),
+        });
         let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
         let cfg = ParallelConfig {
             cpus: Some(cpus),
@@ -101,9 +108,18 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         Some(RunError::Sink(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Some(RunError::Sink(e)) => Err(Failure::runtime(format!("writing output: {e}"))),
         Some(e) => Err(Failure::runtime(e.to_string())),
-        None => finished
-            .or_else(crate::output::quiet_on_broken_pipe)
-            .map_err(|e| Failure::runtime(format!("writing output: {e}"))),
+        None => {
+            finished
+                .or_else(crate::output::quiet_on_broken_pipe)
+                .map_err(|e| Failure::runtime(format!("writing output: {e}")))?;
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(Failure {
+                    code: 130,
+                    message: "interrupted: sources stopped, every window flushed".into(),
+                });
+            }
+            Ok(())
+        }
     }
 }
 

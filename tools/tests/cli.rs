@@ -486,3 +486,58 @@ fn explain_and_output_formats() {
     ]);
     assert!(stdout(&o).contains("| order_id"), "{}", stdout(&o));
 }
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[test]
+fn ctrl_c_drains_flushes_and_exits_130_and_a_second_exits_at_once() {
+    use std::process::Stdio;
+    for cores in ["1", "2"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_percore"))
+            .args([
+                "run",
+                "--scenario",
+                "s2_group_by_final",
+                "--rows",
+                "100000000000",
+                "--cores",
+                cores,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        signal(child.id(), "-INT");
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+        // EMIT FINAL groups were flushed: every (trader, symbol) pair once.
+        assert_eq!(json_lines(&stdout(&o)).len(), 5000, "cores {cores}");
+    }
+    // A second Ctrl-C does not wait for the drain.
+    let child = Command::new(env!("CARGO_BIN_EXE_percore"))
+        .args([
+            "run",
+            "--scenario",
+            "s2_group_by_final",
+            "--rows",
+            "100000000000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    signal(child.id(), "-INT");
+    signal(child.id(), "-INT");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+}
