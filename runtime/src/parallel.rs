@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,8 @@ pub struct ParallelConfig {
     /// Bytes of I/O memory glommio registers per executor (kept small so a
     /// low `ulimit -l` suffices).
     pub io_memory: usize,
+    /// Print per-core throughput to stderr about once a second.
+    pub progress: bool,
 }
 
 impl ParallelConfig {
@@ -52,6 +55,7 @@ impl ParallelConfig {
             cpus: None,
             ring_capacity: 64,
             io_memory: 256 << 10,
+            progress: false,
         }
     }
 }
@@ -87,6 +91,7 @@ pub fn run_parallel(
     let mesh = Mesh::<Batch>::new(n + 1, cfg.ring_capacity.max(1));
     let main = mesh.endpoint(n);
     main.bind_thread();
+    let counters: Arc<[Counter]> = (0..n).map(|_| Counter::default()).collect();
     let mut handles = Vec::new();
     let mut first_error: Option<RunError> = None;
     for core in 0..n {
@@ -97,10 +102,13 @@ pub fn run_parallel(
         let ep = mesh.endpoint(core);
         let plan = plan.clone();
         let input = input.clone();
+        let counter = counters.clone();
         let spawned = LocalExecutorBuilder::new(placement)
             .name(&format!("percore-{core}"))
             .io_memory(cfg.io_memory)
-            .spawn(move || async move { run_core(core, n, &plan, input.as_ref(), ep) });
+            .spawn(
+                move || async move { run_core(core, n, &plan, input.as_ref(), ep, &counter[core]) },
+            );
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -120,7 +128,11 @@ pub fn run_parallel(
     let mut ended = 0;
     let mut latency = Latency::new();
     let mut sink_error = None;
+    let mut progress = Progress::new(n);
     while ended < handles.len() {
+        if cfg.progress {
+            progress.tick(&counters);
+        }
         match main.try_recv_any() {
             Some((_, Message::Data((b, ingest)))) => {
                 if sink_error.is_none() {
@@ -189,10 +201,11 @@ fn run_core(
     plan: &Plan,
     input: &dyn PartitionedSource,
     ep: Endpoint<Batch>,
+    counter: &Counter,
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        Worker::new(core, n, plan, &ep).run(input)
+        Worker::new(core, n, plan, &ep, counter).run(input)
     }));
     let result = match result {
         Ok(Ok(r)) => Ok(r),
@@ -243,10 +256,17 @@ struct Worker<'a> {
     wm: i64,
     stats: CoreStats,
     latency: Latency,
+    counter: &'a Counter,
 }
 
 impl<'a> Worker<'a> {
-    fn new(core: usize, n: usize, plan: &'a Plan, ep: &'a Endpoint<Batch>) -> Self {
+    fn new(
+        core: usize,
+        n: usize,
+        plan: &'a Plan,
+        ep: &'a Endpoint<Batch>,
+        counter: &'a Counter,
+    ) -> Self {
         let keys = plan.exchange_keys().map(<[Expr]>::to_vec);
         let post = Pipeline::with_options(
             plan,
@@ -272,6 +292,7 @@ impl<'a> Worker<'a> {
                 ..CoreStats::default()
             },
             latency: Latency::new(),
+            counter,
         }
     }
 
@@ -334,6 +355,9 @@ impl<'a> Worker<'a> {
                         let ingest = Instant::now();
                         let rows = batch.num_rows();
                         self.stats.records_in += rows as u64;
+                        self.counter
+                            .records_in
+                            .store(self.stats.records_in, Ordering::Relaxed);
                         let batch = with_seq(batch, seq);
                         seq += rows as i64;
                         match &self.keys {
@@ -436,6 +460,47 @@ impl<'a> Worker<'a> {
             malformed,
             latency: self.latency,
         })
+    }
+}
+
+/// One core's running count, written only by that core (a plain store, never
+/// a contended read-modify-write) and read by the progress reporter.
+#[derive(Default)]
+#[repr(align(64))]
+struct Counter {
+    records_in: AtomicU64,
+}
+
+/// Per-core throughput on stderr, about once a second.
+struct Progress {
+    last: Instant,
+    prev: Vec<u64>,
+}
+
+impl Progress {
+    fn new(n: usize) -> Self {
+        Progress {
+            last: Instant::now(),
+            prev: vec![0; n],
+        }
+    }
+
+    fn tick(&mut self, counters: &[Counter]) {
+        let dt = self.last.elapsed().as_secs_f64();
+        if dt < 1.0 {
+            return;
+        }
+        let mut parts = Vec::new();
+        for (c, (counter, prev)) in counters.iter().zip(self.prev.iter_mut()).enumerate() {
+            let now = counter.records_in.load(Ordering::Relaxed);
+            parts.push(format!(
+                "core {c} {:.1}M rec/s ({now} in)",
+                (now - *prev) as f64 / dt / 1e6
+            ));
+            *prev = now;
+        }
+        eprintln!("percore: {}", parts.join("; "));
+        self.last = Instant::now();
     }
 }
 

@@ -94,6 +94,9 @@ struct RunArgs {
     /// What to do with a malformed input row: stop (exit 1) or count and skip it.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail)]
     on_error: OnErrorArg,
+    /// Show per-core throughput on stderr while running (cores > 1).
+    #[arg(long)]
+    progress: bool,
     /// List the built-in scenarios and exit.
     #[arg(long)]
     list_scenarios: bool,

@@ -89,6 +89,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
         let cfg = ParallelConfig {
             cpus: Some(cpus),
+            progress: a.progress,
             ..ParallelConfig::new(cores)
         };
         let r = run_parallel(&plan, input, &cfg, &mut |b| sink.write(b));
