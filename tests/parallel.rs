@@ -37,6 +37,7 @@ impl PartitionedSource for Split {
                 to_batches(&self.trades[lo..hi], self.batch_size).into_iter(),
             )),
             first_seq: lo as i64,
+            seq_stride: 1,
         }))
     }
 }

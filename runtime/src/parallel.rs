@@ -46,6 +46,10 @@ pub struct ParallelConfig {
     pub io_memory: usize,
     /// Print per-core throughput to stderr about once a second.
     pub progress: bool,
+    /// Watermark alignment: a core stops reading its input while its own
+    /// watermark is more than this far (event-time ms) ahead of the slowest
+    /// core's, so state for windows far in the future cannot pile up.
+    pub align_ms: i64,
 }
 
 impl ParallelConfig {
@@ -56,6 +60,7 @@ impl ParallelConfig {
             ring_capacity: 64,
             io_memory: 256 << 10,
             progress: false,
+            align_ms: 60_000,
         }
     }
 }
@@ -103,12 +108,13 @@ pub fn run_parallel(
         let plan = plan.clone();
         let input = input.clone();
         let counter = counters.clone();
+        let align_ms = cfg.align_ms;
         let spawned = LocalExecutorBuilder::new(placement)
             .name(&format!("percore-{core}"))
             .io_memory(cfg.io_memory)
-            .spawn(
-                move || async move { run_core(core, n, &plan, input.as_ref(), ep, &counter[core]) },
-            );
+            .spawn(move || async move {
+                run_core(core, n, &plan, input.as_ref(), ep, &counter[core], align_ms)
+            });
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -202,10 +208,13 @@ fn run_core(
     input: &dyn PartitionedSource,
     ep: Endpoint<Batch>,
     counter: &Counter,
+    align_ms: i64,
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        Worker::new(core, n, plan, &ep, counter).run(input)
+        let mut w = Worker::new(core, n, plan, &ep, counter);
+        w.align_ms = align_ms;
+        w.run(input)
     }));
     let result = match result {
         Ok(Ok(r)) => Ok(r),
@@ -257,6 +266,7 @@ struct Worker<'a> {
     stats: CoreStats,
     latency: Latency,
     counter: &'a Counter,
+    align_ms: i64,
 }
 
 impl<'a> Worker<'a> {
@@ -293,6 +303,7 @@ impl<'a> Worker<'a> {
             },
             latency: Latency::new(),
             counter,
+            align_ms: 60_000,
         }
     }
 
@@ -334,6 +345,7 @@ impl<'a> Worker<'a> {
         let key_types: Vec<_> = self.keys.iter().flatten().map(Expr::ty).collect();
         let mut source = input.open(self.core, self.n)?;
         let mut seq = source.as_ref().map_or(0, |p| p.first_seq);
+        let stride = source.as_ref().map_or(1, |p| p.seq_stride);
         let mut max_seen: Option<i64> = None;
         let mut sent_wm = i64::MIN;
         let mut hashes = Vec::new();
@@ -348,7 +360,11 @@ impl<'a> Worker<'a> {
                 return Err(RunError::Aborted);
             }
             let mut busy = false;
-            if let Some(part) = source.as_mut() {
+            // Watermark alignment: wait for the slowest core before reading on.
+            let ahead = time.is_some()
+                && self.keys.is_some()
+                && sent_wm > self.wm.saturating_add(self.align_ms);
+            if let Some(part) = source.as_mut().filter(|_| !ahead) {
                 match part.source.next_batch()? {
                     Some(batch) => {
                         busy = true;
@@ -358,8 +374,8 @@ impl<'a> Worker<'a> {
                         self.counter
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
-                        let batch = with_seq(batch, seq);
-                        seq += rows as i64;
+                        let batch = with_seq(batch, seq, stride);
+                        seq += rows as i64 * stride;
                         match &self.keys {
                             None => {
                                 let out = self.post.push(batch)?;
@@ -504,10 +520,12 @@ impl Progress {
     }
 }
 
-/// Appends the hidden sequence column: rows `first..first + n`.
-fn with_seq(batch: RecordBatch, first: i64) -> RecordBatch {
+/// Appends the hidden sequence column: `first, first + stride, ...`.
+fn with_seq(batch: RecordBatch, first: i64, stride: i64) -> RecordBatch {
     let n = batch.num_rows() as i64;
-    let seq: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + n));
+    let seq: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        (0..n).map(|k| first + k * stride),
+    ));
     let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
     fields.push(Arc::new(arrow_schema::Field::new(
         "__seq",

@@ -37,6 +37,9 @@ pub struct Partition {
     /// input order, so sequence numbers break event-time ties the same way on
     /// any number of cores.
     pub first_seq: i64,
+    /// Distance between the sequence numbers of consecutive rows of the share
+    /// (1 for a contiguous share, `parts` for an interleaved one).
+    pub seq_stride: i64,
 }
 
 /// An input that can be split among cores. It is shared by every core (so
@@ -46,7 +49,9 @@ pub trait PartitionedSource: Send + Sync {
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>>;
 }
 
-/// The built-in generator split into contiguous row ranges, one per core.
+/// The built-in generator split among cores by interleaving rows: core `p` of
+/// `n` generates rows `p, p + n, p + 2n, ...`, so every core moves through
+/// event time together and watermarks (the minimum over cores) keep up.
 pub struct GeneratorPartitions {
     pub dataset: percore_operators::codec::generator::Dataset,
     pub seed: u64,
@@ -57,19 +62,19 @@ pub struct GeneratorPartitions {
 
 impl PartitionedSource for GeneratorPartitions {
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
-        let lo = self.rows * part as u64 / parts as u64;
-        let hi = self.rows * (part as u64 + 1) / parts as u64;
         let g = Generator::range(
             self.dataset,
             self.seed,
-            lo,
-            hi,
+            part as u64,
+            self.rows,
             self.batch_size,
             self.config,
-        );
+        )
+        .with_stride(parts as u64);
         Ok(Some(Partition {
             source: Box::new(GeneratorSource::new(g)),
-            first_seq: lo as i64,
+            first_seq: part as i64,
+            seq_stride: parts as i64,
         }))
     }
 }
@@ -89,6 +94,7 @@ where
         Ok(Some(Partition {
             source: (self.0)()?,
             first_seq: 0,
+            seq_stride: 1,
         }))
     }
 }

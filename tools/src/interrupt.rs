@@ -51,6 +51,7 @@ impl PartitionedSource for StoppableParts {
                 stop: self.stop.clone(),
             }),
             first_seq: p.first_seq,
+            seq_stride: p.seq_stride,
         }))
     }
 }

@@ -94,6 +94,9 @@ struct RunArgs {
     /// What to do with a malformed input row: stop (exit 1) or count and skip it.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail)]
     on_error: OnErrorArg,
+    /// Batches each core-to-core ring holds (backpressure beyond that).
+    #[arg(long, default_value_t = 16)]
+    ring_capacity: usize,
     /// Show per-core throughput on stderr while running (cores > 1).
     #[arg(long)]
     progress: bool,

@@ -90,6 +90,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         let cfg = ParallelConfig {
             cpus: Some(cpus),
             progress: a.progress,
+            ring_capacity: a.ring_capacity.max(1),
             ..ParallelConfig::new(cores)
         };
         let r = run_parallel(&plan, input, &cfg, &mut |b| sink.write(b));

@@ -541,3 +541,38 @@ fn ctrl_c_drains_flushes_and_exits_130_and_a_second_exits_at_once() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130));
 }
+
+#[test]
+fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
+    let list = percore(&["run", "--list-scenarios"]);
+    for name in stdout(&list).lines() {
+        let mut answers = Vec::new();
+        for cores in ["1", "2", "3"] {
+            let o = percore(&[
+                "run",
+                "--scenario",
+                name,
+                "--rows",
+                "30000",
+                "--cores",
+                cores,
+                "--batch-size",
+                "1000",
+            ]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{name} on {cores}: {}",
+                stderr(&o)
+            );
+            let mut lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+            lines.sort();
+            assert!(!lines.is_empty());
+            answers.push(lines);
+        }
+        assert!(
+            answers.iter().all(|a| *a == answers[0]),
+            "{name}: cores disagree"
+        );
+    }
+}

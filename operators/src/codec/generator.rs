@@ -95,6 +95,8 @@ pub struct Generator {
     dataset: Dataset,
     seed: u64,
     next: u64,
+    /// Distance between consecutive rows generated (1: every row).
+    stride: u64,
     end: u64,
     batch_size: usize,
     config: MarketConfig,
@@ -134,6 +136,7 @@ impl Generator {
             dataset,
             seed,
             next: start,
+            stride: 1,
             end,
             batch_size: batch_size.max(1),
             symbols: (0..config.symbols).map(symbol_name).collect(),
@@ -142,7 +145,14 @@ impl Generator {
         }
     }
 
-    fn orders_batch(&self, rows: std::ops::Range<u64>) -> Vec<ArrayRef> {
+    /// Every `stride`-th row from here on (`stride` partitions that each take
+    /// one residue advance through event time together).
+    pub fn with_stride(mut self, stride: u64) -> Self {
+        self.stride = stride.max(1);
+        self
+    }
+
+    fn orders_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
         let s = self.seed;
         vec![
             Arc::new(Int64Array::from_iter_values(
@@ -165,7 +175,7 @@ impl Generator {
         ]
     }
 
-    fn market_batch(&self, rows: std::ops::Range<u64>) -> Vec<ArrayRef> {
+    fn market_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
         let s = self.seed;
         let c = self.config;
         let sym = |i: u64| (mix(s, i, 1) % c.symbols as u64) as u32;
@@ -208,9 +218,13 @@ impl Iterator for Generator {
         if self.next >= self.end {
             return None;
         }
-        let hi = (self.next + self.batch_size as u64).min(self.end);
-        let rows = self.next..hi;
-        self.next = hi;
+        let hi = self
+            .next
+            .saturating_add(self.batch_size as u64 * self.stride)
+            .min(self.end);
+        let rows = (self.next..hi).step_by(self.stride as usize);
+        let count = rows.clone().count() as u64;
+        self.next += count * self.stride;
         let (name, cols) = match self.dataset {
             Dataset::Orders => ("orders", self.orders_batch(rows)),
             Dataset::MarketData => ("market_data", self.market_batch(rows)),
@@ -247,6 +261,30 @@ mod tests {
         let schema = whole[0].schema();
         let joined = arrow_select::concat::concat_batches(&schema, &parts).unwrap();
         assert_eq!(joined, whole[0]);
+    }
+
+    #[test]
+    fn interleaved_partitions_cover_every_row_once() {
+        let whole: Vec<RecordBatch> = Generator::market_data(3, 1001, 100).collect();
+        let whole = arrow_select::concat::concat_batches(&whole[0].schema(), &whole).unwrap();
+        for parts in 1..=4u64 {
+            let mut rows = 0;
+            for p in 0..parts {
+                let g =
+                    Generator::range(Dataset::MarketData, 3, p, 1001, 64, MarketConfig::default())
+                        .with_stride(parts);
+                let mut k = 0;
+                for b in g {
+                    for i in 0..b.num_rows() {
+                        let global = (p + (k + i as u64) * parts) as usize;
+                        assert_eq!(b.slice(i, 1), whole.slice(global, 1));
+                    }
+                    k += b.num_rows() as u64;
+                }
+                rows += k;
+            }
+            assert_eq!(rows, 1001);
+        }
     }
 
     #[test]
