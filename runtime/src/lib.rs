@@ -33,7 +33,9 @@ use arrow_array::RecordBatch;
 use percore_operators::{Pipeline, Plan};
 
 pub use metrics::{CoreStats, LatencySummary, RunStats};
-pub use parallel::{available_cpus, run_parallel, ParallelConfig};
+pub use parallel::{
+    available_cpus, run_parallel, run_parallel_with, Encoder, Output, ParallelConfig,
+};
 pub use source::{
     FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
 };

@@ -72,7 +72,26 @@ pub fn available_cpus() -> Vec<usize> {
         .unwrap_or_default()
 }
 
-type Batch = (RecordBatch, Instant);
+/// Turns result batches into output bytes on the core that produced them, so
+/// the output thread only writes (formatting is spread over the cores).
+pub type Encoder = Arc<dyn Fn(&RecordBatch, &mut Vec<u8>) + Send + Sync>;
+
+/// A result as the output thread receives it.
+pub enum Output<'a> {
+    Batch(&'a RecordBatch),
+    /// `rows` result rows already encoded by their core.
+    Encoded {
+        bytes: &'a [u8],
+        rows: usize,
+    },
+}
+
+enum Payload {
+    Rows(RecordBatch),
+    Bytes(Vec<u8>, usize),
+}
+
+type Batch = (Payload, Instant);
 
 struct CoreReport {
     stats: CoreStats,
@@ -88,6 +107,21 @@ pub fn run_parallel(
     input: Arc<dyn PartitionedSource>,
     cfg: &ParallelConfig,
     sink: &mut dyn FnMut(&RecordBatch) -> std::io::Result<()>,
+) -> Result<RunStats, Box<Failed>> {
+    run_parallel_with(plan, input, cfg, None, &mut |o| match o {
+        Output::Batch(b) => sink(b),
+        Output::Encoded { .. } => unreachable!("no encoder"),
+    })
+}
+
+/// Like [`run_parallel`]; with an `encoder`, each core encodes its results
+/// and `sink` receives [`Output::Encoded`] bytes.
+pub fn run_parallel_with(
+    plan: &Plan,
+    input: Arc<dyn PartitionedSource>,
+    cfg: &ParallelConfig,
+    encoder: Option<Encoder>,
+    sink: &mut dyn FnMut(Output<'_>) -> std::io::Result<()>,
 ) -> Result<RunStats, Box<Failed>> {
     let started = Instant::now();
     let n = cfg.cores.max(1);
@@ -109,11 +143,23 @@ pub fn run_parallel(
         let input = input.clone();
         let counter = counters.clone();
         let align_ms = cfg.align_ms;
+        let encoder = encoder.clone();
         let spawned = LocalExecutorBuilder::new(placement)
             .name(&format!("percore-{core}"))
             .io_memory(cfg.io_memory)
             .spawn(move || async move {
-                run_core(core, n, &plan, input.as_ref(), ep, &counter[core], align_ms)
+                run_core(
+                    core,
+                    n,
+                    &plan,
+                    input.as_ref(),
+                    ep,
+                    CoreSetup {
+                        counter: &counter[core],
+                        align_ms,
+                        encoder,
+                    },
+                )
             });
         match spawned {
             Ok(h) => handles.push(h),
@@ -140,10 +186,16 @@ pub fn run_parallel(
             progress.tick(&counters);
         }
         match main.try_recv_any() {
-            Some((_, Message::Data((b, ingest)))) => {
+            Some((_, Message::Data((payload, ingest)))) => {
                 if sink_error.is_none() {
-                    match sink(&b) {
-                        Ok(()) => latency.record(ingest, b.num_rows() as u64),
+                    let (out, rows) = match &payload {
+                        Payload::Rows(b) => (Output::Batch(b), b.num_rows()),
+                        Payload::Bytes(bytes, rows) => {
+                            (Output::Encoded { bytes, rows: *rows }, *rows)
+                        }
+                    };
+                    match sink(out) {
+                        Ok(()) => latency.record(ingest, rows as u64),
                         Err(e) => {
                             sink_error = Some(e);
                             mesh.abort();
@@ -200,6 +252,13 @@ pub fn run_parallel(
     }
 }
 
+/// What a core gets besides the plan and its endpoint.
+struct CoreSetup<'a> {
+    counter: &'a Counter,
+    align_ms: i64,
+    encoder: Option<Encoder>,
+}
+
 /// One core's whole run; always ends by telling the output thread.
 fn run_core(
     core: usize,
@@ -207,13 +266,13 @@ fn run_core(
     plan: &Plan,
     input: &dyn PartitionedSource,
     ep: Endpoint<Batch>,
-    counter: &Counter,
-    align_ms: i64,
+    setup: CoreSetup<'_>,
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut w = Worker::new(core, n, plan, &ep, counter);
-        w.align_ms = align_ms;
+        let mut w = Worker::new(core, n, plan, &ep, setup.counter);
+        w.align_ms = setup.align_ms;
+        w.encoder = setup.encoder;
         w.run(input)
     }));
     let result = match result {
@@ -267,6 +326,7 @@ struct Worker<'a> {
     latency: Latency,
     counter: &'a Counter,
     align_ms: i64,
+    encoder: Option<Encoder>,
 }
 
 impl<'a> Worker<'a> {
@@ -304,6 +364,7 @@ impl<'a> Worker<'a> {
             latency: Latency::new(),
             counter,
             align_ms: 60_000,
+            encoder: None,
         }
     }
 
@@ -321,7 +382,15 @@ impl<'a> Worker<'a> {
             }
             self.stats.records_out += b.num_rows() as u64;
             self.latency.record(ingest, b.num_rows() as u64);
-            self.send(self.n, Message::Data((b, ingest)))?;
+            let payload = match &self.encoder {
+                Some(enc) => {
+                    let mut bytes = Vec::with_capacity(b.num_rows() * 64);
+                    enc(&b, &mut bytes);
+                    Payload::Bytes(bytes, b.num_rows())
+                }
+                None => Payload::Rows(b),
+            };
+            self.send(self.n, Message::Data((payload, ingest)))?;
         }
         Ok(())
     }
@@ -412,7 +481,7 @@ impl<'a> Worker<'a> {
                                     .enumerate()
                                 {
                                     if let Some(p) = part {
-                                        self.send(d, Message::Data((p, ingest)))?;
+                                        self.send(d, Message::Data((Payload::Rows(p), ingest)))?;
                                     }
                                 }
                                 if let Some(m) = max_seen {
@@ -442,9 +511,12 @@ impl<'a> Worker<'a> {
             {
                 busy = true;
                 match msg {
-                    Message::Data((b, ingest)) => {
+                    Message::Data((Payload::Rows(b), ingest)) => {
                         let out = self.post.push(b)?;
                         self.emit(out, ingest)?;
+                    }
+                    Message::Data((Payload::Bytes(..), _)) => {
+                        unreachable!("cores exchange rows; only the output thread gets bytes")
                     }
                     Message::Watermark(w) => {
                         self.from_wm[from] = self.from_wm[from].max(w);

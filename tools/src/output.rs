@@ -3,10 +3,12 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use percore_operators::codec::write::{value_text, write_jsonl, CsvWriter};
 use percore_operators::{Column, SqlType};
+use percore_runtime::{Encoder, Output};
 
 use crate::{Failure, OutFormat};
 
@@ -31,55 +33,87 @@ pub(crate) fn quiet_on_broken_pipe(e: io::Error) -> io::Result<()> {
     }
 }
 
+fn encode_csv(batch: &RecordBatch, buf: &mut Vec<u8>) {
+    let mut w = CsvWriter::rows_only(buf);
+    w.write(batch).expect("writing CSV to memory cannot fail");
+    w.flush().expect("writing CSV to memory cannot fail");
+}
+
 /// Writes result batches in one format.
-pub(crate) enum Sink {
-    Jsonl {
-        out: Box<dyn Write>,
-        buf: Vec<u8>,
-    },
-    Csv(Box<CsvWriter<Box<dyn Write>>>, Vec<String>),
+pub(crate) struct Sink {
+    format: OutFormat,
+    out: Box<dyn Write>,
+    columns: Vec<Column>,
+    buf: Vec<u8>,
+    header_written: bool,
     /// Tables need every row before they can size columns.
-    Table {
-        out: Box<dyn Write>,
-        columns: Vec<Column>,
-        rows: Vec<Vec<String>>,
-    },
+    table_rows: Vec<Vec<String>>,
 }
 
 impl Sink {
     pub(crate) fn new(format: OutFormat, out: Box<dyn Write>, columns: &[Column]) -> Self {
-        match format {
-            OutFormat::Jsonl => Sink::Jsonl {
-                out,
-                buf: Vec::with_capacity(1 << 16),
-            },
-            OutFormat::Csv => Sink::Csv(
-                Box::new(CsvWriter::new(out)),
-                columns.iter().map(|c| c.name.clone()).collect(),
-            ),
-            OutFormat::Table => Sink::Table {
-                out,
-                columns: columns.to_vec(),
-                rows: Vec::new(),
-            },
+        Sink {
+            format,
+            out,
+            columns: columns.to_vec(),
+            buf: Vec::with_capacity(1 << 16),
+            header_written: false,
+            table_rows: Vec::new(),
+        }
+    }
+
+    /// How each core can format its own results (`None`: send batches).
+    pub(crate) fn encoder(&self) -> Option<Encoder> {
+        match self.format {
+            OutFormat::Jsonl => Some(Arc::new(write_jsonl)),
+            OutFormat::Csv => Some(Arc::new(encode_csv)),
+            OutFormat::Table => None,
+        }
+    }
+
+    fn csv_header(&mut self) -> io::Result<()> {
+        if self.format == OutFormat::Csv && !self.header_written {
+            let names: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            w.write_record(&names)?;
+            let header = w
+                .into_inner()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            self.out.write_all(&header)?;
+            self.header_written = true;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_output(&mut self, o: Output<'_>) -> io::Result<()> {
+        match o {
+            Output::Batch(b) => self.write(b),
+            Output::Encoded { bytes, .. } => {
+                self.csv_header()?;
+                self.out.write_all(bytes)
+            }
         }
     }
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        match self {
-            Sink::Jsonl { out, buf } => {
-                buf.clear();
-                write_jsonl(batch, buf);
-                out.write_all(buf)
+        match self.format {
+            OutFormat::Jsonl | OutFormat::Csv => {
+                self.csv_header()?;
+                self.buf.clear();
+                if self.format == OutFormat::Jsonl {
+                    write_jsonl(batch, &mut self.buf);
+                } else {
+                    encode_csv(batch, &mut self.buf);
+                }
+                self.out.write_all(&self.buf)
             }
-            Sink::Csv(w, _) => w.write(batch),
-            Sink::Table { columns, rows, .. } => {
+            OutFormat::Table => {
                 for i in 0..batch.num_rows() {
-                    rows.push(
+                    self.table_rows.push(
                         batch
                             .columns()
                             .iter()
-                            .zip(columns.iter())
+                            .zip(self.columns.iter())
                             .map(|(a, c)| {
                                 value_text(a.as_ref(), c.ty, i).unwrap_or_else(|| "NULL".into())
                             })
@@ -92,29 +126,23 @@ impl Sink {
     }
 
     pub(crate) fn finish(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Jsonl { out, .. } => out.flush(),
-            Sink::Csv(w, names) => {
-                w.header(names)?;
-                w.flush()
-            }
-            Sink::Table { out, columns, rows } => {
-                let mut t = comfy_table::Table::new();
-                t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
-                t.set_header(columns.iter().map(|c| c.name.clone()));
-                for (i, c) in columns.iter().enumerate() {
-                    if c.ty.is_numeric() || c.ty == SqlType::Timestamp {
-                        if let Some(col) = t.column_mut(i) {
-                            col.set_cell_alignment(comfy_table::CellAlignment::Right);
-                        }
+        self.csv_header()?;
+        if self.format == OutFormat::Table {
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+            t.set_header(self.columns.iter().map(|c| c.name.clone()));
+            for (i, c) in self.columns.iter().enumerate() {
+                if c.ty.is_numeric() || c.ty == SqlType::Timestamp {
+                    if let Some(col) = t.column_mut(i) {
+                        col.set_cell_alignment(comfy_table::CellAlignment::Right);
                     }
                 }
-                for r in rows.drain(..) {
-                    t.add_row(r);
-                }
-                writeln!(out, "{t}")?;
-                out.flush()
             }
+            for r in self.table_rows.drain(..) {
+                t.add_row(r);
+            }
+            writeln!(self.out, "{t}")?;
         }
+        self.out.flush()
     }
 }

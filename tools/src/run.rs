@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use percore_operators::codec::OnError;
 use percore_operators::{sql, Plan};
-use percore_runtime::{run_local, run_parallel, ParallelConfig, RunError, RunStats};
+use percore_runtime::{run_local, run_parallel_with, ParallelConfig, RunError, RunStats};
 
 use crate::input::{self, InputOptions};
 use crate::output::{open_output, Sink};
@@ -93,7 +93,8 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
             ring_capacity: a.ring_capacity.max(1),
             ..ParallelConfig::new(cores)
         };
-        let r = run_parallel(&plan, input, &cfg, &mut |b| sink.write(b));
+        let encoder = sink.encoder();
+        let r = run_parallel_with(&plan, input, &cfg, encoder, &mut |o| sink.write_output(o));
         (r, sink)
     };
     let (result, mut sink) = result;

@@ -485,6 +485,27 @@ fn explain_and_output_formats() {
         "table",
     ]);
     assert!(stdout(&o).contains("| order_id"), "{}", stdout(&o));
+
+    // On several cores each core formats its own rows; the header comes once.
+    let sorted = |cores: &str| {
+        let o = percore(&[
+            "run",
+            "--scenario",
+            "s0_select",
+            "--rows",
+            "5000",
+            "--format",
+            "csv",
+            "--cores",
+            cores,
+        ]);
+        let text = stdout(&o);
+        assert_eq!(text.matches("order_id,customer_id").count(), 1);
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted("1"), sorted("2"));
 }
 
 fn signal(pid: u32, sig: &str) {

@@ -133,6 +133,13 @@ impl<W: Write> CsvWriter<W> {
         }
     }
 
+    /// A writer of data rows only (the header is written elsewhere).
+    pub fn rows_only(w: W) -> Self {
+        let mut c = Self::new(w);
+        c.header_written = true;
+        c
+    }
+
     /// Writes the header (column names) if it has not been written yet.
     pub fn header(&mut self, names: &[String]) -> std::io::Result<()> {
         if !self.header_written {
