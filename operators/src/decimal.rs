@@ -111,7 +111,12 @@ pub fn write_to(out: &mut String, v: i128, scale: u8) {
     if neg {
         out.push('-');
     }
-    let _ = write!(out, "{}.{:0width$}", u / d, u % d, width = scale as usize);
+    // 64-bit division and formatting when the value allows: much cheaper.
+    if let (Ok(u), Ok(d)) = (u64::try_from(u), u64::try_from(d)) {
+        let _ = write!(out, "{}.{:0width$}", u / d, u % d, width = scale as usize);
+    } else {
+        let _ = write!(out, "{}.{:0width$}", u / d, u % d, width = scale as usize);
+    }
 }
 
 /// Why a decimal text could not be read.

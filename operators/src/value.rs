@@ -44,9 +44,53 @@ pub fn format_timestamp(ms: i64) -> String {
     s
 }
 
+/// Year, month, day of a count of days since 1970-01-01 (proleptic Gregorian;
+/// H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+fn push_digits(out: &mut String, v: u32, width: usize) {
+    let mut buf = [b'0'; 4];
+    let mut v = v;
+    for i in (0..width).rev() {
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[..width]).expect("ASCII digits"));
+}
+
 /// Appends the ISO-8601 text of `ms` to `out`.
 pub fn write_timestamp(out: &mut String, ms: i64) {
     use std::fmt::Write;
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000) as u32;
+    let (y, mo, d) = civil_from_days(days);
+    if (0..=9999).contains(&y) {
+        push_digits(out, y as u32, 4);
+        out.push('-');
+        push_digits(out, mo, 2);
+        out.push('-');
+        push_digits(out, d, 2);
+        out.push('T');
+        push_digits(out, in_day / 3_600_000, 2);
+        out.push(':');
+        push_digits(out, in_day / 60_000 % 60, 2);
+        out.push(':');
+        push_digits(out, in_day / 1_000 % 60, 2);
+        out.push('.');
+        push_digits(out, in_day % 1_000, 3);
+        out.push('Z');
+        return;
+    }
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(dt) => {
             let _ = write!(out, "{}", dt.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
@@ -148,6 +192,28 @@ mod tests {
         assert_eq!(parse_timestamp(&ms.to_string()), Some(ms));
         assert_eq!(parse_timestamp("2024-01-15T10:01:00.123Z"), Some(ms + 123));
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn fast_timestamp_text_matches_chrono() {
+        let mut x: i64 = 0x1234_5678;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Years 1 to 9999, either side of the epoch, leap days included.
+            let ms = (x >> 1).rem_euclid(315_537_897_600_000) - 62_135_596_800_000;
+            let want = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(format_timestamp(ms), want, "{ms}");
+        }
+        assert_eq!(
+            format_timestamp(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]
