@@ -144,32 +144,50 @@ pub fn run_parallel_with(
         let counter = counters.clone();
         let align_ms = cfg.align_ms;
         let encoder = encoder.clone();
-        let spawned = LocalExecutorBuilder::new(placement)
-            .name(&format!("percore-{core}"))
-            .io_memory(cfg.io_memory)
-            .spawn(move || async move {
-                run_core(
-                    core,
-                    n,
-                    &plan,
-                    input.as_ref(),
-                    ep,
-                    CoreSetup {
-                        counter: &counter[core],
-                        align_ms,
-                        encoder,
-                    },
-                )
+        let io_memory = cfg.io_memory;
+        // The executor is made inside the thread, so a failure to make it
+        // (no io_uring, low memlock limit) is reported like any core error.
+        let spawned = std::thread::Builder::new()
+            .name(format!("percore-{core}"))
+            .spawn(move || {
+                let made = LocalExecutorBuilder::new(placement)
+                    .name(&format!("percore-{core}"))
+                    .io_memory(io_memory)
+                    .make();
+                match made {
+                    Ok(executor) => executor.run(async move {
+                        run_core(
+                            core,
+                            n,
+                            &plan,
+                            input.as_ref(),
+                            ep,
+                            CoreSetup {
+                                counter: &counter[core],
+                                align_ms,
+                                encoder,
+                            },
+                        )
+                    }),
+                    Err(e) => {
+                        ep.mesh().abort();
+                        send_end(&ep, n);
+                        Err(RunError::Core {
+                            core,
+                            message: format!(
+                                "cannot start a glommio executor: {e}. percore needs io_uring (Linux 5.8+) \
+                                 and locked memory for it: raise `ulimit -l` to at least 512 KiB per core"
+                            ),
+                        })
+                    }
+                }
             });
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
                 first_error = Some(RunError::Core {
                     core,
-                    message: format!(
-                        "cannot start a glommio executor: {e} (percore needs io_uring, Linux 5.8+, and \
-                         `ulimit -l` of at least 512 KiB per core)"
-                    ),
+                    message: format!("cannot start a thread: {e}"),
                 });
                 mesh.abort();
                 break;
@@ -212,9 +230,9 @@ pub fn run_parallel_with(
     for (core, h) in handles.into_iter().enumerate() {
         let report = match h.join() {
             Ok(r) => r,
-            Err(e) => Err(RunError::Core {
+            Err(_) => Err(RunError::Core {
                 core,
-                message: format!("executor failed: {e}"),
+                message: "the executor thread panicked".into(),
             }),
         };
         match report {
@@ -301,13 +319,18 @@ fn run_core(
             })
         }
     };
-    // The output thread always drains, so this completes.
+    send_end(&ep, n);
+    result
+}
+
+/// Tells the output thread (endpoint `n`) this core is done. The output
+/// thread always drains, so this completes.
+fn send_end(ep: &Endpoint<Batch>, n: usize) {
     let mut end = Message::End;
     while let Err(m) = ep.try_send(n, end) {
         end = m;
         std::thread::yield_now();
     }
-    result
 }
 
 struct Worker<'a> {

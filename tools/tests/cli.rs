@@ -597,3 +597,24 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
         );
     }
 }
+
+#[test]
+fn a_low_memlock_limit_is_a_clear_error_not_a_hang() {
+    let cmd = format!(
+        "ulimit -l 64 && exec {} run --scenario s0_select --rows 1000 --cores 2",
+        env!("CARGO_BIN_EXE_percore")
+    );
+    let child = Command::new("sh")
+        .args(["-c", &cmd])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("cannot start a glommio executor") && e.contains("ulimit -l"),
+        "{e}"
+    );
+}
