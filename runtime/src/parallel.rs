@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use glommio::{LocalExecutorBuilder, Placement};
 use percore_operators::expr::Expr;
+use percore_operators::ops::{Filter, Operator};
 use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, PipelineOptions, Plan};
 use percore_shuffle::{split_by_owner, Endpoint, Mesh, Message};
@@ -433,7 +434,7 @@ impl<'a> Worker<'a> {
     fn run(mut self, input: &dyn PartitionedSource) -> Result<CoreReport, RunError> {
         let lateness = self.plan.source.lateness_ms;
         let time = self.plan.watermark_time().cloned();
-        let filter = self.plan.filter.clone();
+        let mut filter = self.plan.filter.clone().map(Filter::new);
         let key_types: Vec<_> = self.keys.iter().flatten().map(Expr::ty).collect();
         let mut source = input.open(self.core, self.n)?;
         let mut seq = source.as_ref().map_or(0, |p| p.first_seq);
@@ -482,29 +483,27 @@ impl<'a> Worker<'a> {
                                         }
                                     }
                                 }
-                                let batch = match &filter {
-                                    Some(f) => {
-                                        let mask = f.eval(&batch)?;
-                                        let mask = mask
-                                            .as_any()
-                                            .downcast_ref::<arrow_array::BooleanArray>()
-                                            .expect("boolean WHERE");
-                                        arrow_select::filter::filter_record_batch(&batch, mask)
-                                            .expect("mask fits")
-                                    }
-                                    None => batch,
-                                };
-                                let key_cols: Vec<ArrayRef> = keys
-                                    .iter()
-                                    .map(|k| k.eval(&batch))
-                                    .collect::<Result<_, _>>()?;
-                                hash_keys(&key_cols, &key_types, batch.num_rows(), &mut hashes);
-                                for (d, part) in split_by_owner(&batch, &hashes, self.n)
-                                    .into_iter()
-                                    .enumerate()
-                                {
-                                    if let Some(p) = part {
-                                        self.send(d, Message::Data((Payload::Rows(p), ingest)))?;
+                                // WHERE runs here, before the exchange.
+                                let mut kept = Vec::with_capacity(1);
+                                match filter.as_mut() {
+                                    Some(f) => f.on_batch(batch, &mut kept)?,
+                                    None => kept.push(batch),
+                                }
+                                // A batch WHERE emptied still moves the watermark.
+                                if let Some(batch) = kept.pop() {
+                                    let key_cols: Vec<ArrayRef> = keys
+                                        .iter()
+                                        .map(|k| k.eval(&batch))
+                                        .collect::<Result<_, _>>()?;
+                                    hash_keys(&key_cols, &key_types, batch.num_rows(), &mut hashes);
+                                    let parts = split_by_owner(&batch, &hashes, self.n);
+                                    for (d, part) in parts.into_iter().enumerate() {
+                                        if let Some(p) = part {
+                                            self.send(
+                                                d,
+                                                Message::Data((Payload::Rows(p), ingest)),
+                                            )?;
+                                        }
                                     }
                                 }
                                 if let Some(m) = max_seen {
