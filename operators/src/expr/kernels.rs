@@ -172,6 +172,19 @@ fn checked_loop<T: Default>(
     Ok(out)
 }
 
+/// Division by zero on any non-NULL row is an error naming the expression.
+fn check_divisors<T: Copy + PartialEq + Default>(
+    b: &Lane<'_, T>,
+    n: usize,
+    nulls: Option<&NullBuffer>,
+    text: &str,
+) -> Result<()> {
+    if (0..n).any(|i| b.get(i) == T::default() && !nulls.is_some_and(|x| x.is_null(i))) {
+        return Err(Error::eval(text, "division by zero"));
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn arith(
     op: ArithOp,
@@ -216,12 +229,7 @@ pub(crate) fn arith(
                 ArithOp::Sub => checked_loop(n, nb, text, ovf, |i| a.get(i).checked_sub(b.get(i)))?,
                 ArithOp::Mul => checked_loop(n, nb, text, ovf, |i| a.get(i).checked_mul(b.get(i)))?,
                 ArithOp::Div | ArithOp::Mod => {
-                    if let Some(i) =
-                        (0..n).find(|&i| b.get(i) == 0 && !nb.is_some_and(|x| x.is_null(i)))
-                    {
-                        let _ = i;
-                        return Err(Error::eval(text, "division by zero"));
-                    }
+                    check_divisors(&b, n, nb, text)?;
                     let div = op == ArithOp::Div;
                     checked_loop(n, nb, text, ovf, |i| {
                         let d = b.get(i);
@@ -259,33 +267,30 @@ pub(crate) fn arith(
                     let b = exact_lane(r, rty, rs, text)?;
                     checked_loop(n, nb, text, &ovf, |i| fit(a.get(i).checked_mul(b.get(i))))?
                 }
-                ArithOp::Div | ArithOp::Mod => {
+                ArithOp::Div => {
                     let a = exact_lane(l, lty, ls, text)?;
                     let b = exact_lane(r, rty, rs, text)?;
-                    for i in 0..n {
-                        if b.get(i) == 0 && !nb.is_some_and(|x| x.is_null(i)) {
-                            return Err(Error::eval(text, "division by zero"));
+                    check_divisors(&b, n, nb, text)?;
+                    checked_loop(n, nb, text, &ovf, |i| {
+                        let d = b.get(i);
+                        if d == 0 {
+                            return Some(0);
                         }
-                    }
-                    if op == ArithOp::Div {
-                        checked_loop(n, nb, text, &ovf, |i| {
-                            let d = b.get(i);
-                            if d == 0 {
-                                return Some(0);
-                            }
-                            fit(decimal::div_scaled(a.get(i), ls, d, rs, scale))
-                        })?
-                    } else {
-                        let a = exact_lane(l, lty, scale, text)?;
-                        let b = exact_lane(r, rty, scale, text)?;
-                        checked_loop(n, nb, text, &ovf, |i| {
-                            let d = b.get(i);
-                            if d == 0 {
-                                return Some(0);
-                            }
-                            a.get(i).checked_rem(d)
-                        })?
-                    }
+                        fit(decimal::div_scaled(a.get(i), ls, d, rs, scale))
+                    })?
+                }
+                ArithOp::Mod => {
+                    // Both sides at the result scale: the remainder is then exact.
+                    let a = exact_lane(l, lty, scale, text)?;
+                    let b = exact_lane(r, rty, scale, text)?;
+                    check_divisors(&b, n, nb, text)?;
+                    checked_loop(n, nb, text, &ovf, |i| {
+                        let d = b.get(i);
+                        if d == 0 {
+                            return Some(0);
+                        }
+                        a.get(i).checked_rem(d)
+                    })?
                 }
             };
             Ok(Arc::new(
