@@ -2,7 +2,7 @@
 
 use sqlparser::ast::{
     self, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, SelectItem, SetExpr,
-    Spanned, TableFactor, WindowFrameBound, WindowFrameUnits, WindowType,
+    TableFactor, WindowFrameBound, WindowFrameUnits, WindowType,
 };
 
 use super::bind::{bind, lookup, pos, Columns, Resolver};
@@ -159,12 +159,6 @@ pub(crate) fn plan_query(
                     return Err(Error::sql(pos(h), "HAVING needs a BOOLEAN condition"));
                 }
                 having = Some(e);
-            }
-            if r.agg.aggs.len() != agg.aggs.len() {
-                return Err(Error::sql(
-                    sat,
-                    "internal: aggregate list changed during binding",
-                ));
             }
         }
         Stage::Rows(rows) => {
@@ -628,20 +622,22 @@ fn plan_rows(select: &ast::Select, source: &StreamDef) -> Result<RowsPlan> {
                 ),
             )
         })?;
+        let call = agg_call(f, func, source, at)?;
+        let numeric = call
+            .arg
+            .as_ref()
+            .map(Expr::ty)
+            .is_some_and(SqlType::is_numeric);
         if matches!(
             func,
             AggFunc::Min | AggFunc::Max | AggFunc::Sum | AggFunc::Avg
-        ) {
-            let call = agg_call(f, func, source, at)?;
-            let t = call.arg.as_ref().map(Expr::ty);
-            if !t.is_some_and(SqlType::is_numeric) {
-                return Err(Error::sql(
-                    at,
-                    format!("{func} OVER a ROWS window needs a numeric argument"),
-                ));
-            }
+        ) && !numeric
+        {
+            return Err(Error::sql(
+                at,
+                format!("{func} OVER a ROWS window needs a numeric argument"),
+            ));
         }
-        let call = agg_call(f, func, source, at)?;
         if !funcs.iter().any(|c| c.text == call.text) {
             funcs.push(call);
         }
@@ -903,7 +899,6 @@ impl Resolver for AggScope<'_> {
             .position(|c| c.text == call.text)
             .expect("collected while planning the aggregate");
         let i = self.offset_keys + self.agg.keys.len() + k;
-        let _ = f.span();
         Ok(Expr::column(i, self.cols[i].ty, call.text))
     }
 }
