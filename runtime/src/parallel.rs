@@ -289,10 +289,7 @@ fn run_core(
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut w = Worker::new(core, n, plan, &ep, setup.counter);
-        w.align_ms = setup.align_ms;
-        w.encoder = setup.encoder;
-        w.run(input)
+        Worker::new(core, n, plan, &ep, setup).run(input)
     }));
     let result = match result {
         Ok(Ok(r)) => Ok(r),
@@ -359,7 +356,7 @@ impl<'a> Worker<'a> {
         n: usize,
         plan: &'a Plan,
         ep: &'a Endpoint<Batch>,
-        counter: &'a Counter,
+        setup: CoreSetup<'a>,
     ) -> Self {
         let keys = plan.exchange_keys().map(<[Expr]>::to_vec);
         let post = Pipeline::with_options(
@@ -386,9 +383,9 @@ impl<'a> Worker<'a> {
                 ..CoreStats::default()
             },
             latency: Latency::new(),
-            counter,
-            align_ms: 60_000,
-            encoder: None,
+            counter: setup.counter,
+            align_ms: setup.align_ms,
+            encoder: setup.encoder,
         }
     }
 
