@@ -8,25 +8,25 @@ use std::io::Read;
 
 use arrow_array::RecordBatch;
 
-use super::{OnError, RowBatcher};
+use super::{Batches, OnError, Step};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
 use crate::value::{parse_text, Scalar};
 
 pub struct CsvReader<R: Read> {
+    src: CsvRows<R>,
+    batches: Batches,
+}
+
+/// The CSV side of a reader: records to typed rows.
+struct CsvRows<R: Read> {
     name: String,
     reader: csv::Reader<R>,
     columns: Vec<Column>,
     /// For each schema column, its index in the file's records.
     index: Vec<usize>,
-    batcher: RowBatcher,
-    on_error: OnError,
     record: csv::ByteRecord,
-    row: Vec<Scalar>,
     rows_read: u64,
-    malformed: u64,
-    done: bool,
-    pending_error: Option<Error>,
 }
 
 impl<R: Read> CsvReader<R> {
@@ -62,33 +62,61 @@ impl<R: Read> CsvReader<R> {
             index.push(i);
         }
         Ok(CsvReader {
-            name,
-            reader,
-            columns: columns.to_vec(),
-            index,
-            batcher: RowBatcher::new(columns, batch_size),
-            on_error,
-            record: csv::ByteRecord::new(),
-            row: Vec::with_capacity(columns.len()),
-            rows_read: 0,
-            malformed: 0,
-            done: false,
-            pending_error: None,
+            src: CsvRows {
+                name,
+                reader,
+                columns: columns.to_vec(),
+                index,
+                record: csv::ByteRecord::new(),
+                rows_read: 0,
+            },
+            batches: Batches::new(columns, batch_size, on_error),
         })
     }
 
     /// Malformed rows skipped so far (with [`OnError::Skip`]).
     pub fn malformed_rows(&self) -> u64 {
-        self.malformed
+        self.batches.malformed()
     }
 
     /// Data rows read so far, malformed ones included.
     pub fn rows_read(&self) -> u64 {
-        self.rows_read
+        self.src.rows_read
     }
 
-    fn parse_row(&mut self) -> Result<()> {
-        self.row.clear();
+    /// The next batch, `None` at the end of the input.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let src = &mut self.src;
+        self.batches.next(|row| src.next_row(row))
+    }
+}
+
+impl<R: Read> CsvRows<R> {
+    fn next_row(&mut self, row: &mut Vec<Scalar>) -> Result<Step> {
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                Error::Input {
+                    source_name: self.name.clone(),
+                    row: self.rows_read + 1,
+                    line,
+                    column: "-".into(),
+                    msg: e.to_string(),
+                }
+            })?;
+        if !more {
+            return Ok(Step::End);
+        }
+        self.rows_read += 1;
+        Ok(match self.parse_row(row) {
+            Ok(()) => Step::Row,
+            Err(e) => Step::Malformed(e),
+        })
+    }
+
+    fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
         let line = self.record.position().map_or(0, |p| p.line());
         for (c, &i) in self.columns.iter().zip(&self.index) {
             let err = |msg: String| Error::Input {
@@ -110,57 +138,8 @@ impl<R: Read> CsvReader<R> {
             } else {
                 parse_text(text, c.ty).map_err(err)?
             };
-            self.row.push(v);
+            row.push(v);
         }
         Ok(())
-    }
-
-    /// The next batch, `None` at the end of the input.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if let Some(e) = self.pending_error.take() {
-            return Err(e);
-        }
-        if self.done {
-            return Ok(None);
-        }
-        loop {
-            let more = self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(|e| {
-                    let line = e.position().map_or(0, |p| p.line());
-                    Error::Input {
-                        source_name: self.name.clone(),
-                        row: self.rows_read + 1,
-                        line,
-                        column: "-".into(),
-                        msg: e.to_string(),
-                    }
-                })?;
-            if !more {
-                self.done = true;
-                return Ok(self.batcher.flush());
-            }
-            self.rows_read += 1;
-            match self.parse_row() {
-                Ok(()) => {
-                    if let Some(b) = self.batcher.push(&self.row) {
-                        return Ok(Some(b));
-                    }
-                }
-                Err(_) if self.on_error == OnError::Skip => self.malformed += 1,
-                Err(e) => {
-                    // Rows before the bad one still count: hand them out first.
-                    self.done = true;
-                    return match self.batcher.flush() {
-                        Some(b) => {
-                            self.pending_error = Some(e);
-                            Ok(Some(b))
-                        }
-                        None => Err(e),
-                    };
-                }
-            }
-        }
     }
 }

@@ -11,24 +11,24 @@ use std::io::BufRead;
 use arrow_array::RecordBatch;
 use serde_json::Value;
 
-use super::{OnError, RowBatcher};
+use super::{Batches, OnError, Step};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
 use crate::value::{parse_text, Scalar};
 
 pub struct JsonLinesReader<R: BufRead> {
+    src: JsonRows<R>,
+    batches: Batches,
+}
+
+/// The JSON side of a reader: lines to typed rows.
+struct JsonRows<R: BufRead> {
     name: String,
     input: R,
     columns: Vec<Column>,
-    batcher: RowBatcher,
-    on_error: OnError,
     line: String,
     line_no: u64,
     rows_read: u64,
-    malformed: u64,
-    done: bool,
-    pending_error: Option<Error>,
-    row: Vec<Scalar>,
 }
 
 impl<R: BufRead> JsonLinesReader<R> {
@@ -40,29 +40,33 @@ impl<R: BufRead> JsonLinesReader<R> {
         on_error: OnError,
     ) -> Self {
         JsonLinesReader {
-            name: name.into(),
-            input,
-            columns: columns.to_vec(),
-            batcher: RowBatcher::new(columns, batch_size),
-            on_error,
-            line: String::new(),
-            line_no: 0,
-            rows_read: 0,
-            malformed: 0,
-            done: false,
-            pending_error: None,
-            row: Vec::new(),
+            src: JsonRows {
+                name: name.into(),
+                input,
+                columns: columns.to_vec(),
+                line: String::new(),
+                line_no: 0,
+                rows_read: 0,
+            },
+            batches: Batches::new(columns, batch_size, on_error),
         }
     }
 
     pub fn malformed_rows(&self) -> u64 {
-        self.malformed
+        self.batches.malformed()
     }
 
     pub fn rows_read(&self) -> u64 {
-        self.rows_read
+        self.src.rows_read
     }
 
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let src = &mut self.src;
+        self.batches.next(|row| src.next_row(row))
+    }
+}
+
+impl<R: BufRead> JsonRows<R> {
     fn err(&self, column: &str, msg: String) -> Error {
         Error::Input {
             source_name: self.name.clone(),
@@ -73,10 +77,34 @@ impl<R: BufRead> JsonLinesReader<R> {
         }
     }
 
-    fn parse_row(&mut self) -> Result<()> {
+    fn next_row(&mut self, row: &mut Vec<Scalar>) -> Result<Step> {
+        loop {
+            self.line.clear();
+            let n = self
+                .input
+                .read_line(&mut self.line)
+                .map_err(|e| Error::Io {
+                    context: format!("{}: line {}", self.name, self.line_no + 1),
+                    source: e,
+                })?;
+            if n == 0 {
+                return Ok(Step::End);
+            }
+            self.line_no += 1;
+            if self.line.trim().is_empty() {
+                continue;
+            }
+            self.rows_read += 1;
+            return Ok(match self.parse_row(row) {
+                Ok(()) => Step::Row,
+                Err(e) => Step::Malformed(e),
+            });
+        }
+    }
+
+    fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
         let obj: serde_json::Map<String, Value> = serde_json::from_str(&self.line)
             .map_err(|e| self.err("-", format!("invalid JSON object: {e}")))?;
-        self.row.clear();
         for c in &self.columns {
             let v = obj.get(&c.name).or_else(|| {
                 obj.iter()
@@ -99,54 +127,8 @@ impl<R: BufRead> JsonLinesReader<R> {
                     return Err(self.err(&c.name, format!("expected {}, found {other}", c.ty)))
                 }
             };
-            self.row.push(s);
+            row.push(s);
         }
         Ok(())
-    }
-
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if let Some(e) = self.pending_error.take() {
-            return Err(e);
-        }
-        if self.done {
-            return Ok(None);
-        }
-        loop {
-            self.line.clear();
-            let n = self
-                .input
-                .read_line(&mut self.line)
-                .map_err(|e| Error::Io {
-                    context: format!("{}: line {}", self.name, self.line_no + 1),
-                    source: e,
-                })?;
-            if n == 0 {
-                self.done = true;
-                return Ok(self.batcher.flush());
-            }
-            self.line_no += 1;
-            if self.line.trim().is_empty() {
-                continue;
-            }
-            self.rows_read += 1;
-            match self.parse_row() {
-                Ok(()) => {
-                    if let Some(b) = self.batcher.push(&self.row) {
-                        return Ok(Some(b));
-                    }
-                }
-                Err(_) if self.on_error == OnError::Skip => self.malformed += 1,
-                Err(e) => {
-                    self.done = true;
-                    return match self.batcher.flush() {
-                        Some(b) => {
-                            self.pending_error = Some(e);
-                            Ok(Some(b))
-                        }
-                        None => Err(e),
-                    };
-                }
-            }
-        }
     }
 }

@@ -24,8 +24,88 @@ pub enum OnError {
 use arrow_array::RecordBatch;
 
 use crate::column::ColumnBuilder;
+use crate::error::{Error, Result};
 use crate::types::{arrow_schema, Column};
 use crate::value::Scalar;
+
+/// What a reader found when asked for its next row.
+pub(crate) enum Step {
+    /// A row, parsed into the buffer it was given.
+    Row,
+    /// A row that could not be read, and why.
+    Malformed(Error),
+    /// The end of the input.
+    End,
+}
+
+/// What every reader shares: rows into batches, the [`OnError`] policy, and
+/// the rule that rows before a bad one are handed out before its error.
+pub(crate) struct Batches {
+    batcher: RowBatcher,
+    on_error: OnError,
+    malformed: u64,
+    done: bool,
+    pending_error: Option<Error>,
+    row: Vec<Scalar>,
+}
+
+impl Batches {
+    pub(crate) fn new(columns: &[Column], batch_size: usize, on_error: OnError) -> Self {
+        Batches {
+            batcher: RowBatcher::new(columns, batch_size),
+            on_error,
+            malformed: 0,
+            done: false,
+            pending_error: None,
+            row: Vec::with_capacity(columns.len()),
+        }
+    }
+
+    /// Malformed rows skipped so far.
+    pub(crate) fn malformed(&self) -> u64 {
+        self.malformed
+    }
+
+    /// The next batch from rows `read` parses into the buffer it is given;
+    /// `None` at the end of the input.
+    pub(crate) fn next(
+        &mut self,
+        mut read: impl FnMut(&mut Vec<Scalar>) -> Result<Step>,
+    ) -> Result<Option<RecordBatch>> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            self.row.clear();
+            match read(&mut self.row)? {
+                Step::Row => {
+                    if let Some(b) = self.batcher.push(&self.row) {
+                        return Ok(Some(b));
+                    }
+                }
+                Step::End => {
+                    self.done = true;
+                    return Ok(self.batcher.flush());
+                }
+                Step::Malformed(_) if self.on_error == OnError::Skip => self.malformed += 1,
+                Step::Malformed(e) => {
+                    // Rows before the bad one still count: hand them out first.
+                    self.done = true;
+                    return match self.batcher.flush() {
+                        Some(b) => {
+                            self.pending_error = Some(e);
+                            Ok(Some(b))
+                        }
+                        None => Err(e),
+                    };
+                }
+            }
+        }
+    }
+}
 
 /// Collects parsed rows into batches of one schema.
 pub(crate) struct RowBatcher {
