@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use glommio::{LocalExecutorBuilder, Placement};
 use percore_operators::expr::Expr;
-use percore_operators::ops::{Filter, Operator};
+use percore_operators::ops::{Filter, Operator, PartialAgg};
 use percore_operators::state::hash_keys;
-use percore_operators::{Pipeline, PipelineOptions, Plan};
+use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{split_by_owner, Endpoint, Mesh, Message};
 
 use crate::metrics::{CoreStats, Latency, RunStats};
@@ -338,6 +338,10 @@ struct Worker<'a> {
     ep: &'a Endpoint<Batch>,
     post: Pipeline,
     keys: Option<Vec<Expr>>,
+    key_types: Vec<SqlType>,
+    hashes: Vec<u64>,
+    /// Pre-aggregation before the exchange (EMIT FINAL aggregates).
+    partial: Option<PartialAgg>,
     /// Messages taken off the rings while this core waited to send.
     inbox: VecDeque<(usize, Message<Batch>)>,
     from_wm: Vec<i64>,
@@ -359,12 +363,14 @@ impl<'a> Worker<'a> {
         setup: CoreSetup<'a>,
     ) -> Self {
         let keys = plan.exchange_keys().map(<[Expr]>::to_vec);
+        let partial = PartialAgg::for_plan(plan);
         let post = Pipeline::with_options(
             plan,
             PipelineOptions {
                 skip_filter: keys.is_some(),
                 external_watermark: true,
                 seq_column: Some(plan.source.columns.len()),
+                partial_input: partial.is_some(),
             },
         );
         Worker {
@@ -373,7 +379,10 @@ impl<'a> Worker<'a> {
             plan,
             ep,
             post,
+            key_types: keys.iter().flatten().map(Expr::ty).collect(),
             keys,
+            hashes: Vec::new(),
+            partial,
             inbox: VecDeque::new(),
             from_wm: vec![i64::MIN; n],
             ended: 0,
@@ -394,6 +403,51 @@ impl<'a> Worker<'a> {
         self.ep
             .send(to, msg, &mut |from, m| inbox.push_back((from, m)))
             .map_err(|_| RunError::Aborted)
+    }
+
+    /// Sends each row of `batch` to the core owning its key (`key_cols`
+    /// evaluated on `batch`).
+    fn route(
+        &mut self,
+        batch: &RecordBatch,
+        key_cols: &[ArrayRef],
+        ingest: Instant,
+    ) -> Result<(), RunError> {
+        hash_keys(
+            key_cols,
+            &self.key_types,
+            batch.num_rows(),
+            &mut self.hashes,
+        );
+        let parts = split_by_owner(batch, &self.hashes, self.n);
+        for (d, part) in parts.into_iter().enumerate() {
+            if let Some(p) = part {
+                self.send(d, Message::Data((Payload::Rows(p), ingest)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Routes partial-aggregate batches by their key columns.
+    fn route_partials(&mut self, parts: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
+        let range = self.partial.as_ref().map_or(0..0, PartialAgg::key_range);
+        for p in parts {
+            let keys = p.columns()[range.clone()].to_vec();
+            self.route(&p, &keys, ingest)?;
+        }
+        Ok(())
+    }
+
+    /// End of this core's input: partials still held, then End to every core.
+    fn end_input(&mut self) -> Result<(), RunError> {
+        if let Some(p) = self.partial.as_mut() {
+            let parts = p.flush_all()?;
+            self.route_partials(parts, Instant::now())?;
+        }
+        for d in 0..self.n {
+            self.send(d, Message::End)?;
+        }
+        Ok(())
     }
 
     fn emit(&mut self, out: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
@@ -432,18 +486,14 @@ impl<'a> Worker<'a> {
         let lateness = self.plan.source.lateness_ms;
         let time = self.plan.watermark_time().cloned();
         let mut filter = self.plan.filter.clone().map(Filter::new);
-        let key_types: Vec<_> = self.keys.iter().flatten().map(Expr::ty).collect();
         let mut source = input.open(self.core, self.n)?;
         let mut seq = source.as_ref().map_or(0, |p| p.first_seq);
         let stride = source.as_ref().map_or(1, |p| p.seq_stride);
         let mut max_seen: Option<i64> = None;
         let mut sent_wm = i64::MIN;
-        let mut hashes = Vec::new();
         let mut malformed = 0;
         if source.is_none() && self.keys.is_some() {
-            for d in 0..self.n {
-                self.send(d, Message::End)?;
-            }
+            self.end_input()?;
         }
         loop {
             if self.ep.mesh().is_aborted() {
@@ -471,7 +521,7 @@ impl<'a> Worker<'a> {
                                 let out = self.post.push(batch)?;
                                 self.emit(out, ingest)?;
                             }
-                            Some(keys) => {
+                            Some(_) => {
                                 if let Some(t) = &time {
                                     let (times, nulls) = t.eval(&batch)?;
                                     for (i, ts) in times.iter().enumerate() {
@@ -488,18 +538,22 @@ impl<'a> Worker<'a> {
                                 }
                                 // A batch WHERE emptied still moves the watermark.
                                 if let Some(batch) = kept.pop() {
-                                    let key_cols: Vec<ArrayRef> = keys
-                                        .iter()
-                                        .map(|k| k.eval(&batch))
-                                        .collect::<Result<_, _>>()?;
-                                    hash_keys(&key_cols, &key_types, batch.num_rows(), &mut hashes);
-                                    let parts = split_by_owner(&batch, &hashes, self.n);
-                                    for (d, part) in parts.into_iter().enumerate() {
-                                        if let Some(p) = part {
-                                            self.send(
-                                                d,
-                                                Message::Data((Payload::Rows(p), ingest)),
-                                            )?;
+                                    match self.partial.as_mut() {
+                                        Some(p) => {
+                                            p.push(&batch)?;
+                                            if p.is_full() {
+                                                let parts = p.flush_all()?;
+                                                self.route_partials(parts, ingest)?;
+                                            }
+                                        }
+                                        None => {
+                                            let key_cols: Vec<ArrayRef> = self
+                                                .keys
+                                                .iter()
+                                                .flatten()
+                                                .map(|k| k.eval(&batch))
+                                                .collect::<Result<_, _>>()?;
+                                            self.route(&batch, &key_cols, ingest)?;
                                         }
                                     }
                                 }
@@ -507,6 +561,12 @@ impl<'a> Worker<'a> {
                                     let w = m.saturating_sub(lateness);
                                     if w > sent_wm {
                                         sent_wm = w;
+                                        // Windows the watermark closes go
+                                        // out ahead of it.
+                                        if let Some(p) = self.partial.as_mut() {
+                                            let parts = p.flush_through(w)?;
+                                            self.route_partials(parts, ingest)?;
+                                        }
                                         for d in 0..self.n {
                                             self.send(d, Message::Watermark(w))?;
                                         }
@@ -519,9 +579,7 @@ impl<'a> Worker<'a> {
                         malformed = part.source.malformed_rows();
                         source = None;
                         if self.keys.is_some() {
-                            for d in 0..self.n {
-                                self.send(d, Message::End)?;
-                            }
+                            self.end_input()?;
                         }
                     }
                 }
@@ -562,7 +620,7 @@ impl<'a> Worker<'a> {
             }
         }
         Ok(CoreReport {
-            late: self.post.stats().late_rows,
+            late: self.post.stats().late_rows + self.partial.as_ref().map_or(0, |p| p.late_rows()),
             stats: self.stats,
             malformed,
             latency: self.latency,

@@ -78,6 +78,31 @@ impl Groups {
         Ok(cols)
     }
 
+    /// Key columns and partial aggregate states of every group (for another
+    /// core to [`Groups::merge`]).
+    pub(crate) fn partial_all(&self) -> Result<Vec<ArrayRef>> {
+        let ids: Vec<u32> = (0..self.table.len() as u32).collect();
+        let mut cols = self.table.key_columns(&ids);
+        for acc in &self.accs {
+            cols.extend(acc.partial(&ids)?);
+        }
+        Ok(cols)
+    }
+
+    /// Merges partial states: `cols` holds the key columns, then each
+    /// aggregate's partial columns, as [`Groups::partial_all`] makes them.
+    pub(crate) fn merge(&mut self, cols: &[ArrayRef], n: usize) {
+        let k = self.table.width();
+        self.table.intern(&cols[..k], n, &mut self.ids);
+        let groups = self.table.len();
+        let mut at = k;
+        for acc in &mut self.accs {
+            let w = acc.partial_width();
+            acc.merge(&self.ids, &cols[at..at + w], groups);
+            at += w;
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.table.len()
     }
@@ -94,6 +119,8 @@ pub struct GroupBy {
     groups: Groups,
     buffer: Option<EventTimeBuffer>,
     schema: SchemaRef,
+    /// Input rows are partial states from [`super::PartialAgg`] (EMIT FINAL).
+    partial_input: bool,
 }
 
 impl GroupBy {
@@ -107,7 +134,19 @@ impl GroupBy {
             plan: plan.clone(),
             buffer,
             schema,
+            partial_input: false,
         }
+    }
+
+    /// Takes partial states (`keys, partials`) instead of rows.
+    pub fn merging_partials(mut self) -> Self {
+        assert_eq!(
+            self.plan.emit,
+            Emit::Final,
+            "only EMIT FINAL merges partials"
+        );
+        self.partial_input = true;
+        self
     }
 
     /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
@@ -132,6 +171,10 @@ impl GroupBy {
 impl Operator for GroupBy {
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         match self.plan.emit {
+            Emit::Final if self.partial_input => {
+                self.groups.merge(batch.columns(), batch.num_rows());
+                Ok(())
+            }
             Emit::Final => {
                 let keys = eval_all(&self.plan.keys, &batch)?;
                 let args = eval_args(&self.plan.aggs, &batch)?;

@@ -6,6 +6,7 @@
 
 mod filter;
 mod group_by;
+mod partial_agg;
 mod pipeline;
 mod project;
 mod rows_window;
@@ -13,6 +14,7 @@ mod tumbling;
 
 pub use filter::Filter;
 pub use group_by::GroupBy;
+pub use partial_agg::PartialAgg;
 pub use pipeline::{Pipeline, PipelineOptions, PipelineStats};
 pub use project::Project;
 pub use rows_window::RowsWindow;

@@ -30,6 +30,9 @@ pub struct PipelineOptions {
     /// A column (after the source's own) holding each row's global sequence
     /// number, which breaks event-time ties.
     pub seq_column: Option<usize>,
+    /// The stage (an EMIT FINAL aggregate) takes partial states made by
+    /// [`super::PartialAgg`] on the sending cores, not rows.
+    pub partial_input: bool,
 }
 
 pub struct Pipeline {
@@ -60,11 +63,21 @@ impl Pipeline {
             }
             Stage::Aggregate(a) if a.window.is_some() => {
                 let op = Tumbling::new(a, lateness, stage_schema);
-                ops.push(Box::new(if ext { op.externally_driven(seq) } else { op }))
+                let op = if ext { op.externally_driven(seq) } else { op };
+                ops.push(Box::new(if opt.partial_input {
+                    op.merging_partials()
+                } else {
+                    op
+                }))
             }
             Stage::Aggregate(a) => {
                 let op = GroupBy::new(a, lateness, stage_schema);
-                ops.push(Box::new(if ext { op.externally_driven(seq) } else { op }))
+                let op = if ext { op.externally_driven(seq) } else { op };
+                ops.push(Box::new(if opt.partial_input {
+                    op.merging_partials()
+                } else {
+                    op
+                }))
             }
         }
         if let Some(h) = &plan.having {

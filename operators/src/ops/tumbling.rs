@@ -18,6 +18,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
 use arrow_schema::SchemaRef;
 
@@ -38,6 +40,8 @@ pub struct Tumbling {
     schema: SchemaRef,
     /// `Some` when the watermark comes from [`Operator::on_watermark`].
     external: Option<Option<i64>>,
+    /// Input rows are partial states from [`super::PartialAgg`] (EMIT FINAL).
+    partial_input: bool,
 }
 
 impl Tumbling {
@@ -55,6 +59,7 @@ impl Tumbling {
             buffer,
             schema,
             external: None,
+            partial_input: false,
         }
     }
 
@@ -63,6 +68,59 @@ impl Tumbling {
         self.buffer = self.buffer.map(|b| b.externally_driven(seq));
         self.external = Some(None);
         self
+    }
+
+    /// Takes partial states (`window_start, keys, partials`) instead of rows.
+    pub fn merging_partials(mut self) -> Self {
+        assert_eq!(
+            self.plan.emit,
+            Emit::Final,
+            "only EMIT FINAL merges partials"
+        );
+        self.partial_input = true;
+        self
+    }
+
+    /// Merges partial states into their windows. A partial for a window the
+    /// watermark already closed cannot happen (senders flush a window before
+    /// their watermark passes it); were it to, its groups count as late.
+    fn on_partials(&mut self, batch: RecordBatch) -> Result<()> {
+        let starts = batch
+            .column(0)
+            .as_primitive::<TimestampMillisecondType>()
+            .values();
+        let size = self.window.size_ms;
+        let w = self.watermark();
+        let keep: Vec<bool> = starts
+            .iter()
+            .map(|s| !w.is_some_and(|w| s.saturating_add(size) <= w))
+            .collect();
+        let kept = keep.iter().filter(|k| **k).count();
+        self.late += (starts.len() - kept) as u64;
+        let batch = keep_rows(batch, keep, kept);
+        let starts = batch
+            .column(0)
+            .as_primitive::<TimestampMillisecondType>()
+            .values();
+        let mut distinct = starts.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let one = distinct.len() == 1;
+        for s in distinct {
+            let part = if one {
+                batch.clone()
+            } else {
+                let idx: UInt32Array = (0..batch.num_rows() as u32)
+                    .filter(|&i| starts[i as usize] == s)
+                    .collect();
+                arrow_select::take::take_record_batch(&batch, &idx).expect("take")
+            };
+            self.windows
+                .entry(s)
+                .or_insert_with(|| Groups::new(&self.plan))
+                .merge(&part.columns()[1..], part.num_rows());
+        }
+        Ok(())
     }
 
     fn start_of(&self, t: i64) -> i64 {
@@ -121,40 +179,11 @@ impl Tumbling {
             keep.push(true);
             starts.push(start);
         }
-        let batch = if starts.len() == times.len() {
-            batch
-        } else {
-            arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
-                .expect("mask has the batch's length")
-        };
-        let n = batch.num_rows();
-        if n > 0 {
+        let batch = keep_rows(batch, keep, starts.len());
+        if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;
-            let first = starts[0];
-            if starts.iter().all(|s| *s == first) {
-                self.windows
-                    .entry(first)
-                    .or_insert_with(|| Groups::new(&self.plan))
-                    .update(&keys, &args, n);
-            } else {
-                let mut distinct = starts.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                for s in distinct {
-                    let idx: UInt32Array =
-                        (0..n as u32).filter(|&i| starts[i as usize] == s).collect();
-                    let take =
-                        |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
-                    let k: Vec<ArrayRef> = keys.iter().map(take).collect();
-                    let a: Vec<Option<ArrayRef>> =
-                        args.iter().map(|x| x.as_ref().map(take)).collect();
-                    self.windows
-                        .entry(s)
-                        .or_insert_with(|| Groups::new(&self.plan))
-                        .update(&k, &a, idx.len());
-                }
-            }
+            fold_by_window(&mut self.windows, &self.plan, &starts, &keys, &args)?;
         }
         if let (None, Some(w)) = (self.external, self.watermark()) {
             self.fire(w, out)?;
@@ -194,6 +223,7 @@ impl Tumbling {
 impl Operator for Tumbling {
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         match self.plan.emit {
+            Emit::Final if self.partial_input => self.on_partials(batch),
             Emit::Final => self.on_batch_final(batch, out),
             Emit::Changes => {
                 let buffer = self.buffer.as_mut().expect("changes mode buffers");
@@ -232,6 +262,52 @@ impl Operator for Tumbling {
     fn late_rows(&self) -> u64 {
         self.late + self.buffer.as_ref().map_or(0, |b| b.late_rows())
     }
+}
+
+/// `batch` without the rows `keep` marks false (`kept` rows remain).
+pub(crate) fn keep_rows(batch: RecordBatch, keep: Vec<bool>, kept: usize) -> RecordBatch {
+    if kept == batch.num_rows() {
+        batch
+    } else {
+        arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
+            .expect("mask has the batch's length")
+    }
+}
+
+/// Folds row `i` of `keys`/`args` into the groups of window `starts[i]`,
+/// one window's rows at a time.
+pub(crate) fn fold_by_window(
+    windows: &mut BTreeMap<i64, Groups>,
+    plan: &AggPlan,
+    starts: &[i64],
+    keys: &[ArrayRef],
+    args: &[Option<ArrayRef>],
+) -> Result<()> {
+    let n = starts.len();
+    let Some(&first) = starts.first() else {
+        return Ok(());
+    };
+    if starts.iter().all(|s| *s == first) {
+        windows
+            .entry(first)
+            .or_insert_with(|| Groups::new(plan))
+            .update(keys, args, n);
+        return Ok(());
+    }
+    let mut distinct = starts.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    for s in distinct {
+        let idx: UInt32Array = (0..n as u32).filter(|&i| starts[i as usize] == s).collect();
+        let take = |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
+        let k: Vec<ArrayRef> = keys.iter().map(take).collect();
+        let a: Vec<Option<ArrayRef>> = args.iter().map(|x| x.as_ref().map(take)).collect();
+        windows
+            .entry(s)
+            .or_insert_with(|| Groups::new(plan))
+            .update(&k, &a, idx.len());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -255,6 +255,132 @@ impl Acc {
         out.finish(self.output, &self.text)
     }
 
+    /// This aggregate's partial state for groups `groups`, as columns another
+    /// core can [`Acc::merge`]: COUNT `[count]`; SUM/AVG `[sum, non-NULL
+    /// count]` (exact sums as raw `i128`); MIN/MAX `[value or NULL]`.
+    pub fn partial(&self, groups: &[u32]) -> Result<Vec<ArrayRef>> {
+        let idx = |g: &u32| *g as usize;
+        let raw128 = |v: Vec<i128>, nulls: Option<NullBuffer>| -> ArrayRef {
+            Arc::new(arrow_array::Decimal128Array::new(v.into(), nulls))
+        };
+        let i64s = |v: &[i64]| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(
+                groups.iter().map(|g| v[idx(g)]),
+            ))
+        };
+        let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
+            let valid: Vec<bool> = groups.iter().map(|g| has[idx(g)]).collect();
+            (!valid.iter().all(|v| *v)).then(|| NullBuffer::from(valid))
+        };
+        Ok(match &self.state {
+            State::Count(c) => vec![i64s(c)],
+            State::Exact { sum, nn } => {
+                if self.overflow {
+                    return Err(Error::eval(&self.text, "sum overflows 128 bits"));
+                }
+                vec![
+                    raw128(groups.iter().map(|g| sum[idx(g)]).collect(), None),
+                    i64s(nn),
+                ]
+            }
+            State::Float { sum, nn } => vec![
+                Arc::new(Float64Array::from_iter_values(
+                    groups.iter().map(|g| sum[idx(g)]),
+                )),
+                i64s(nn),
+            ],
+            State::ExactMinMax { v, has } => vec![raw128(
+                groups.iter().map(|g| v[idx(g)]).collect(),
+                has_nulls(has),
+            )],
+            State::FloatMinMax { v, has } => vec![Arc::new(Float64Array::new(
+                groups.iter().map(|g| v[idx(g)]).collect(),
+                has_nulls(has),
+            ))],
+            State::StrMinMax(v) => vec![Arc::new(StringArray::from_iter(
+                groups.iter().map(|g| v[idx(g)].as_deref()),
+            ))],
+        })
+    }
+
+    /// How many columns [`Acc::partial`] produces.
+    pub fn partial_width(&self) -> usize {
+        match self.state {
+            State::Exact { .. } | State::Float { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// Merges partial states (columns as [`Acc::partial`] makes them) into
+    /// groups `groups`: row `i` of `cols` goes into group `groups[i]`.
+    pub fn merge(&mut self, groups: &[u32], cols: &[ArrayRef], num_groups: usize) {
+        self.resize(num_groups);
+        let is_min = self.func == AggFunc::Min;
+        let i64s = |a: &ArrayRef| a.as_primitive::<Int64Type>().values().clone();
+        match &mut self.state {
+            State::Count(c) => {
+                for (&g, x) in groups.iter().zip(i64s(&cols[0]).iter()) {
+                    c[g as usize] += x;
+                }
+            }
+            State::Exact { sum, nn } => {
+                let s = cols[0].as_primitive::<Decimal128Type>().values();
+                for (i, (&g, x)) in groups.iter().zip(i64s(&cols[1]).iter()).enumerate() {
+                    let g = g as usize;
+                    match sum[g].checked_add(s[i]) {
+                        Some(v) => sum[g] = v,
+                        None => self.overflow = true,
+                    }
+                    nn[g] += x;
+                }
+            }
+            State::Float { sum, nn } => {
+                let s = float_in(cols[0].as_ref());
+                for (i, (&g, x)) in groups.iter().zip(i64s(&cols[1]).iter()).enumerate() {
+                    sum[g as usize] += s[i];
+                    nn[g as usize] += x;
+                }
+            }
+            State::ExactMinMax { v, has } => {
+                let a = cols[0].as_primitive::<Decimal128Type>();
+                for (i, &g) in groups.iter().enumerate() {
+                    let (g, x) = (g as usize, a.value(i));
+                    if a.is_valid(i) && (!has[g] || (is_min && x < v[g]) || (!is_min && x > v[g])) {
+                        v[g] = x;
+                        has[g] = true;
+                    }
+                }
+            }
+            State::FloatMinMax { v, has } => {
+                let a = cols[0].as_primitive::<Float64Type>();
+                for (i, &g) in groups.iter().enumerate() {
+                    let (g, x) = (g as usize, a.value(i));
+                    if a.is_valid(i) && (!has[g] || (is_min && x < v[g]) || (!is_min && x > v[g])) {
+                        v[g] = x;
+                        has[g] = true;
+                    }
+                }
+            }
+            State::StrMinMax(v) => {
+                let a = cols[0].as_string::<i32>();
+                for (i, &g) in groups.iter().enumerate() {
+                    if !a.is_valid(i) {
+                        continue;
+                    }
+                    let x = a.value(i);
+                    let g = g as usize;
+                    let replace = match &v[g] {
+                        None => true,
+                        Some(cur) => (is_min && x < cur.as_str()) || (!is_min && x > cur.as_str()),
+                    };
+                    if replace {
+                        v[g] = Some(x.to_string());
+                    }
+                }
+            }
+        }
+    }
+
     #[inline]
     fn value_into(&self, g: usize, out: &mut Out) -> Result<()> {
         match &self.state {

@@ -47,6 +47,11 @@ impl GroupTable {
         self.ends.len()
     }
 
+    /// Number of key columns.
+    pub fn width(&self) -> usize {
+        self.types.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
