@@ -93,7 +93,7 @@ impl Tumbling {
         let w = self.watermark();
         let keep: Vec<bool> = starts
             .iter()
-            .map(|s| !w.is_some_and(|w| s.saturating_add(size) <= w))
+            .map(|s| w.is_none_or(|w| s.saturating_add(size) > w))
             .collect();
         let kept = keep.iter().filter(|k| **k).count();
         self.late += (starts.len() - kept) as u64;
