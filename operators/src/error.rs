@@ -71,6 +71,27 @@ impl Error {
         }
     }
 
+    /// An input error whose row and line were counted from a later point of
+    /// the input: moved on by `rows` rows and `lines` lines.
+    pub fn shifted(self, rows: u64, lines: u64) -> Self {
+        match self {
+            Error::Input {
+                source_name,
+                row,
+                line,
+                column,
+                msg,
+            } => Error::Input {
+                source_name,
+                row: row + rows,
+                line: line + lines,
+                column,
+                msg,
+            },
+            other => other,
+        }
+    }
+
     /// True when the error is the user's SQL or configuration (exit code 2 at the CLI).
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Sql { .. } | Error::Config(_))

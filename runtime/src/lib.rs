@@ -1,9 +1,11 @@
 //! # percore-runtime
 //!
-//! Drives a query [`Plan`] from a [`Source`] to a sink callback and measures
-//! it. Today it runs a pipeline on the calling thread (one core); the
-//! thread-per-core executor pool and the shuffle mesh build on the same
-//! [`Source`] and [`RunStats`] contracts.
+//! Drives a query [`Plan`] from its input to a sink and measures it:
+//! [`run_parallel`] on pinned glommio executors, one per core, exchanging
+//! batches through the shuffle mesh; [`run_local`] on the calling thread for
+//! sources that need no executor (the generator). Inputs are
+//! [`PartitionedSource`]s (each core opens its share): the generator split by
+//! row, a [`FileInput`] split by byte range and read through io_uring.
 //!
 //! ```
 //! use percore_operators::{codec::generator::Generator, sql};
@@ -23,6 +25,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod file;
 mod metrics;
 mod parallel;
 mod source;
@@ -32,12 +35,13 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use percore_operators::{Pipeline, Plan};
 
+pub use file::FileInput;
 pub use metrics::{CoreStats, LatencySummary, RunStats};
 pub use parallel::{
     available_cpus, run_parallel, run_parallel_with, Encoder, Output, ParallelConfig,
 };
 pub use source::{
-    FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
+    Fill, FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
 };
 
 /// Why a run stopped early.
@@ -77,7 +81,15 @@ pub fn run_local(
     let mut pipeline = Pipeline::new(plan);
     let mut latency = metrics::Latency::new();
     let result = (|| -> Result<(), RunError> {
-        while let Some(batch) = source.next_batch()? {
+        loop {
+            if source.fill().is_some() {
+                return Err(RunError::Engine(percore_operators::Error::Config(
+                    "this source does I/O on a core's executor: run it with run_parallel".into(),
+                )));
+            }
+            let Some(batch) = source.next_batch()? else {
+                break;
+            };
             let ingest = Instant::now();
             for out in pipeline.push(batch)? {
                 sink(&out)?;

@@ -16,7 +16,9 @@
 //!   run fails with the first error, naming its core.
 
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
+
+use futures_lite::FutureExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,6 +171,7 @@ pub fn run_parallel_with(
                                 encoder,
                             },
                         )
+                        .await
                     }),
                     Err(e) => {
                         ep.mesh().abort();
@@ -279,7 +282,7 @@ struct CoreSetup<'a> {
 }
 
 /// One core's whole run; always ends by telling the output thread.
-fn run_core(
+async fn run_core(
     core: usize,
     n: usize,
     plan: &Plan,
@@ -288,9 +291,9 @@ fn run_core(
     setup: CoreSetup<'_>,
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        Worker::new(core, n, plan, &ep, setup).run(input)
-    }));
+    let result = AssertUnwindSafe(Worker::new(core, n, plan, &ep, setup).run(input))
+        .catch_unwind()
+        .await;
     let result = match result {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(RunError::Aborted)) => Err(RunError::Aborted),
@@ -482,7 +485,7 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    fn run(mut self, input: &dyn PartitionedSource) -> Result<CoreReport, RunError> {
+    async fn run(mut self, input: &dyn PartitionedSource) -> Result<CoreReport, RunError> {
         let lateness = self.plan.source.lateness_ms;
         let time = self.plan.watermark_time().cloned();
         let mut filter = self.plan.filter.clone().map(Filter::new);
@@ -505,6 +508,10 @@ impl<'a> Worker<'a> {
                 && self.keys.is_some()
                 && sent_wm > self.wm.saturating_add(self.align_ms);
             if let Some(part) = source.as_mut().filter(|_| !ahead) {
+                // I/O (a file's next chunk) is awaited here, on this core.
+                while let Some(fill) = part.source.fill() {
+                    fill.await?;
+                }
                 match part.source.next_batch()? {
                     Some(batch) => {
                         busy = true;
@@ -514,7 +521,15 @@ impl<'a> Worker<'a> {
                         self.counter
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
-                        let batch = with_seq(batch, seq, stride);
+                        let batch = match part.source.row_positions() {
+                            Some(pos) => with_seq(batch, Int64Array::from(pos.to_vec())),
+                            None => with_seq(
+                                batch,
+                                Int64Array::from_iter_values(
+                                    (0..rows as i64).map(|k| seq + k * stride),
+                                ),
+                            ),
+                        };
                         seq += rows as i64 * stride;
                         match &self.keys {
                             None => {
@@ -669,12 +684,9 @@ impl Progress {
     }
 }
 
-/// Appends the hidden sequence column: `first, first + stride, ...`.
-fn with_seq(batch: RecordBatch, first: i64, stride: i64) -> RecordBatch {
-    let n = batch.num_rows() as i64;
-    let seq: ArrayRef = Arc::new(Int64Array::from_iter_values(
-        (0..n).map(|k| first + k * stride),
-    ));
+/// Appends the hidden sequence column.
+fn with_seq(batch: RecordBatch, seq: Int64Array) -> RecordBatch {
+    let seq: ArrayRef = Arc::new(seq);
     let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
     fields.push(Arc::new(arrow_schema::Field::new(
         "__seq",

@@ -1,17 +1,40 @@
 //! Sources of input batches.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use arrow_array::RecordBatch;
 use percore_operators::codec::generator::Generator;
 use percore_operators::Result;
 
+/// Work a source must await before it has a batch ready.
+pub type Fill<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+
 /// Something that yields input batches until it is exhausted.
+///
+/// A source doing I/O on a core's executor says so through [`Source::fill`]:
+/// the caller awaits every fill it returns before calling
+/// [`Source::next_batch`]. Sources that compute their rows (the generator)
+/// never need one; only those can run outside an executor ([`crate::run_local`]).
 pub trait Source {
+    /// I/O to await before the next batch is ready; `None` when it is (or
+    /// when the source is exhausted).
+    fn fill(&mut self) -> Option<Fill<'_>> {
+        None
+    }
+
     /// The next batch, `Ok(None)` at the end of a bounded input.
     fn next_batch(&mut self) -> Result<Option<RecordBatch>>;
 
     /// Malformed rows skipped so far.
     fn malformed_rows(&self) -> u64 {
         0
+    }
+
+    /// When the source numbers its own rows (a file: by byte position), the
+    /// numbers of the last batch's rows; `None` to number them by count.
+    fn row_positions(&self) -> Option<&[i64]> {
+        None
     }
 }
 
@@ -79,8 +102,8 @@ impl PartitionedSource for GeneratorPartitions {
     }
 }
 
-/// An input read whole by the first core (a file, until files are split by
-/// byte range); the other cores only take their share of the keyed work.
+/// An input read whole by the first core (one that cannot be split); the
+/// other cores only take their share of the keyed work.
 pub struct FirstCoreOnly<F>(pub F);
 
 impl<F> PartitionedSource for FirstCoreOnly<F>

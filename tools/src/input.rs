@@ -1,41 +1,15 @@
 //! Binds the query's stream to its input: a `--source` file, the stream's
 //! declared `path`, or (for `orders` / `market_data`) the built-in generator.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
-use arrow_array::RecordBatch;
-use percore_operators::codec::csv::CsvReader;
-use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
-use percore_operators::codec::jsonl::JsonLinesReader;
+use percore_operators::codec::generator::{Dataset, MarketConfig};
 use percore_operators::codec::OnError;
-use percore_operators::{Format, Plan, Result};
-use percore_runtime::{GeneratorSource, Source};
+use percore_operators::{Format, Plan};
+use percore_runtime::{FileInput, GeneratorPartitions, PartitionedSource};
 
 use crate::Failure;
-
-struct CsvSource(CsvReader<BufReader<File>>);
-
-impl Source for CsvSource {
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.0.next_batch()
-    }
-    fn malformed_rows(&self) -> u64 {
-        self.0.malformed_rows()
-    }
-}
-
-struct JsonlSource(JsonLinesReader<BufReader<File>>);
-
-impl Source for JsonlSource {
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.0.next_batch()
-    }
-    fn malformed_rows(&self) -> u64 {
-        self.0.malformed_rows()
-    }
-}
 
 /// How the built-in generator and file readers are set up.
 #[derive(Clone)]
@@ -95,36 +69,12 @@ fn format_of(plan: &Plan, path: &str) -> std::result::Result<Format, Failure> {
     })
 }
 
-/// The plan's input split among `cores` cores: the generator by row range;
-/// a file is read by the first core (and checked here, before the run).
+/// The plan's input split among the cores: the generator by row, a file by
+/// byte range (checked here, before the run: it opens, its header fits).
 pub(crate) fn partitioned(
     plan: &Plan,
     opt: &InputOptions,
-) -> std::result::Result<std::sync::Arc<dyn percore_runtime::PartitionedSource>, Failure> {
-    let src = &plan.source;
-    if src.path.is_none() {
-        if let Some(dataset) = Dataset::from_name(&src.name) {
-            return Ok(std::sync::Arc::new(percore_runtime::GeneratorPartitions {
-                dataset,
-                seed: opt.seed,
-                rows: opt.rows,
-                batch_size: opt.batch_size,
-                config: MarketConfig::default(),
-            }));
-        }
-    }
-    drop(open(plan, opt)?);
-    let (plan, opt) = (plan.clone(), opt.clone());
-    Ok(std::sync::Arc::new(percore_runtime::FirstCoreOnly(
-        move || open(&plan, &opt).map_err(|f| percore_operators::Error::Config(f.message)),
-    )))
-}
-
-/// Opens the plan's input.
-pub(crate) fn open(
-    plan: &Plan,
-    opt: &InputOptions,
-) -> std::result::Result<Box<dyn Source>, Failure> {
+) -> std::result::Result<Arc<dyn PartitionedSource>, Failure> {
     let src = &plan.source;
     let Some(path) = &src.path else {
         let dataset = Dataset::from_name(&src.name).ok_or_else(|| {
@@ -133,32 +83,22 @@ pub(crate) fn open(
                 src.name, src.name
             ))
         })?;
-        return Ok(Box::new(GeneratorSource::new(Generator::range(
+        return Ok(Arc::new(GeneratorPartitions {
             dataset,
-            opt.seed,
-            0,
-            opt.rows,
-            opt.batch_size,
-            MarketConfig::default(),
-        ))));
+            seed: opt.seed,
+            rows: opt.rows,
+            batch_size: opt.batch_size,
+            config: MarketConfig::default(),
+        }));
     };
     let format = format_of(plan, path)?;
-    let file = File::open(path).map_err(|e| Failure::usage(format!("cannot open {path}: {e}")))?;
-    let reader = BufReader::with_capacity(1 << 20, file);
-    Ok(match format {
-        Format::Csv => Box::new(CsvSource(CsvReader::new(
-            path.clone(),
-            reader,
-            &src.columns,
-            opt.batch_size,
-            opt.on_error,
-        )?)),
-        Format::JsonLines => Box::new(JsonlSource(JsonLinesReader::new(
-            path.clone(),
-            reader,
-            &src.columns,
-            opt.batch_size,
-            opt.on_error,
-        ))),
-    })
+    let file = FileInput::new(
+        Path::new(path),
+        format,
+        &src.columns,
+        opt.batch_size,
+        opt.on_error,
+    )
+    .map_err(Failure::from)?;
+    Ok(Arc::new(file))
 }

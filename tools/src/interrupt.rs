@@ -26,6 +26,15 @@ pub(crate) struct Stoppable {
 }
 
 impl Source for Stoppable {
+    fn fill(&mut self) -> Option<percore_runtime::Fill<'_>> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.fill()
+    }
+    fn row_positions(&self) -> Option<&[i64]> {
+        self.inner.row_positions()
+    }
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.stop.load(Ordering::Relaxed) {
             return Ok(None);

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use percore_operators::codec::OnError;
 use percore_operators::{sql, Plan};
-use percore_runtime::{run_local, run_parallel_with, ParallelConfig, RunError, RunStats};
+use percore_runtime::{run_parallel_with, ParallelConfig, RunError, RunStats};
 
 use crate::input::{self, InputOptions};
 use crate::output::{open_output, Sink};
@@ -73,31 +73,19 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         },
     };
     let stop = crate::interrupt::install();
-    let result = if cores == 1 {
-        let mut source = crate::interrupt::Stoppable {
-            inner: input::open(&plan, &opts)?,
-            stop: stop.clone(),
-        };
-        let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
-        let r = run_local(&plan, &mut source, &mut |b| sink.write(b));
-        (r, sink)
-    } else {
-        let input = std::sync::Arc::new(crate::interrupt::StoppableParts {
-            inner: input::partitioned(&plan, &opts)?,
-            stop: stop.clone(),
-        });
-        let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
-        let cfg = ParallelConfig {
-            cpus: Some(cpus),
-            progress: a.progress,
-            ring_capacity: a.ring_capacity.max(1),
-            ..ParallelConfig::new(cores)
-        };
-        let encoder = sink.encoder();
-        let r = run_parallel_with(&plan, input, &cfg, encoder, &mut |o| sink.write_output(o));
-        (r, sink)
+    let input = std::sync::Arc::new(crate::interrupt::StoppableParts {
+        inner: input::partitioned(&plan, &opts)?,
+        stop: stop.clone(),
+    });
+    let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
+    let cfg = ParallelConfig {
+        cpus: Some(cpus),
+        progress: a.progress,
+        ring_capacity: a.ring_capacity.max(1),
+        ..ParallelConfig::new(cores)
     };
-    let (result, mut sink) = result;
+    let encoder = sink.encoder();
+    let result = run_parallel_with(&plan, input, &cfg, encoder, &mut |o| sink.write_output(o));
     let (stats, error) = match result {
         Ok(s) => (s, None),
         Err(f) => (f.stats, Some(f.error)),

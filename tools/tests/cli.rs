@@ -271,6 +271,8 @@ fn malformed_rows_stop_with_exit_1_after_earlier_output_or_are_skipped() {
         &binding,
         "--batch-size",
         "1",
+        "--cores",
+        "1",
     ]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
@@ -355,6 +357,10 @@ fn late_rows_are_counted_and_reported() {
         "--stats",
         stats.to_str().unwrap(),
         "--cores",
+        "1",
+        // The watermark moves between input batches: one row per batch makes
+        // it move after every row.
+        "--batch-size",
         "1",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -617,4 +623,106 @@ fn a_low_memlock_limit_is_a_clear_error_not_a_hang() {
         e.contains("cannot start a glommio executor") && e.contains("ulimit -l"),
         "{e}"
     );
+}
+
+#[test]
+fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3000 rows; every core reads its own byte range.
+    let mut text = String::from("order_id,customer_id,order_date,total_amount\n");
+    let mut json = String::new();
+    for i in 1..=3000 {
+        text.push_str(&format!("{i},{},d,{}.25\n", i % 7, 100 + i));
+        json.push_str(&format!(
+            "{{\"order_id\":{i},\"customer_id\":{},\"order_date\":\"d\",\"total_amount\":{}.25}}\n",
+            i % 7,
+            100 + i
+        ));
+        if i % 1000 == 0 {
+            json.push('\n'); // blank lines are skipped, but still lines
+        }
+    }
+    let csv = write(dir.path(), "orders.csv", &text);
+    let jsonl = write(dir.path(), "orders.jsonl", &json);
+    for src in [&csv, &jsonl] {
+        let binding = format!("orders={src}");
+        let mut outs = Vec::new();
+        let sums = "SELECT customer_id, COUNT(*) AS n, SUM(total_amount) AS s FROM orders \
+                    WHERE total_amount > 1000 GROUP BY customer_id EMIT FINAL";
+        for (query, cores) in [
+            ("s0_select", "1"),
+            ("s0_select", "2"),
+            ("s0_select", "3"),
+            (sums, "1"),
+            (sums, "2"),
+            (sums, "3"),
+        ] {
+            let stats = dir.path().join("s.json");
+            let how = if query.starts_with("SELECT") {
+                "--sql"
+            } else {
+                "--scenario"
+            };
+            let o = percore(&[
+                "run",
+                how,
+                query,
+                "--source",
+                &binding,
+                "--cores",
+                cores,
+                "--batch-size",
+                "100",
+                "--stats",
+                stats.to_str().unwrap(),
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+            assert_eq!(s["records_in"], 3000);
+            let per_core: Vec<u64> = s["cores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["records_in"].as_u64().unwrap())
+                .collect();
+            assert!(
+                per_core.iter().all(|&r| r > 500),
+                "every core reads a share: {per_core:?}"
+            );
+            let mut rows: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+            rows.sort();
+            outs.push(rows);
+        }
+        assert_eq!(outs[0].len(), 3000);
+        assert_eq!(outs[0], outs[1]);
+        assert_eq!(outs[0], outs[2]);
+        assert_eq!(outs[3].len(), 7);
+        assert_eq!(outs[3], outs[4]);
+        assert_eq!(outs[3], outs[5]);
+    }
+
+    // A bad value late in the file: read by the last core, named by its place
+    // in the whole file.
+    let bad_csv = text.replace("2900,2,d,3000.25", "2900,2,d,oops");
+    let bad_json = json.replace("\"total_amount\":3000.25", "\"total_amount\":\"oops\"");
+    for (name, body, line) in [("bad.csv", bad_csv, 2901), ("bad.jsonl", bad_json, 2902)] {
+        let path = write(dir.path(), name, &body);
+        let binding = format!("orders={path}");
+        let o = percore(&[
+            "run",
+            "--scenario",
+            "s0_select",
+            "--source",
+            &binding,
+            "--cores",
+            "2",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("row 2900 (line {line})")) && e.contains("`total_amount`"),
+            "{e}"
+        );
+    }
 }

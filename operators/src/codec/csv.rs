@@ -47,21 +47,38 @@ impl<R: Read> CsvReader<R> {
             .headers()
             .map_err(|e| Error::Config(format!("{name}: cannot read the CSV header: {e}")))?
             .clone();
-        let mut index = Vec::new();
-        for c in columns {
-            let i = headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(&c.name))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "{name}: the CSV header has no column `{}` (header: {})",
-                        c.name,
-                        headers.iter().collect::<Vec<_>>().join(",")
-                    ))
-                })?;
-            index.push(i);
-        }
-        Ok(CsvReader {
+        let index = header_index(&name, &headers, columns)?;
+        Ok(Self::with_index(
+            name, reader, columns, index, batch_size, on_error,
+        ))
+    }
+
+    /// A reader of rows without a header line, whose schema columns sit at
+    /// `index` in each record (as [`CsvReader::header_index`] found them).
+    pub fn headerless(
+        name: impl Into<String>,
+        input: R,
+        columns: &[Column],
+        index: Vec<usize>,
+        batch_size: usize,
+        on_error: OnError,
+    ) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(input);
+        Self::with_index(name.into(), reader, columns, index, batch_size, on_error)
+    }
+
+    fn with_index(
+        name: String,
+        reader: csv::Reader<R>,
+        columns: &[Column],
+        index: Vec<usize>,
+        batch_size: usize,
+        on_error: OnError,
+    ) -> Self {
+        CsvReader {
             src: CsvRows {
                 name,
                 reader,
@@ -71,7 +88,23 @@ impl<R: Read> CsvReader<R> {
                 rows_read: 0,
             },
             batches: Batches::new(columns, batch_size, on_error),
-        })
+        }
+    }
+
+    /// For each schema column, its field index in the file's records.
+    pub fn header_index(&self) -> &[usize] {
+        &self.src.index
+    }
+
+    /// The byte position just after the header line (where data rows start),
+    /// once the reader is made.
+    pub fn data_start(&self) -> u64 {
+        self.src.reader.position().byte()
+    }
+
+    /// Byte positions (in this reader's input) where the last batch's rows start.
+    pub fn positions(&self) -> &[i64] {
+        self.batches.positions()
     }
 
     /// Malformed rows skipped so far (with [`OnError::Skip`]).
@@ -89,6 +122,25 @@ impl<R: Read> CsvReader<R> {
         let src = &mut self.src;
         self.batches.next(|row| src.next_row(row))
     }
+}
+
+/// Where each schema column sits among the header's names.
+fn header_index(name: &str, headers: &csv::StringRecord, columns: &[Column]) -> Result<Vec<usize>> {
+    columns
+        .iter()
+        .map(|c| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(&c.name))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{name}: the CSV header has no column `{}` (header: {})",
+                        c.name,
+                        headers.iter().collect::<Vec<_>>().join(",")
+                    ))
+                })
+        })
+        .collect()
 }
 
 impl<R: Read> CsvRows<R> {
@@ -110,8 +162,9 @@ impl<R: Read> CsvRows<R> {
             return Ok(Step::End);
         }
         self.rows_read += 1;
+        let pos = self.record.position().map_or(0, |p| p.byte());
         Ok(match self.parse_row(row) {
-            Ok(()) => Step::Row,
+            Ok(()) => Step::Row(pos),
             Err(e) => Step::Malformed(e),
         })
     }

@@ -29,6 +29,8 @@ struct JsonRows<R: BufRead> {
     line: String,
     line_no: u64,
     rows_read: u64,
+    /// Bytes read so far.
+    offset: u64,
 }
 
 impl<R: BufRead> JsonLinesReader<R> {
@@ -47,6 +49,7 @@ impl<R: BufRead> JsonLinesReader<R> {
                 line: String::new(),
                 line_no: 0,
                 rows_read: 0,
+                offset: 0,
             },
             batches: Batches::new(columns, batch_size, on_error),
         }
@@ -58,6 +61,11 @@ impl<R: BufRead> JsonLinesReader<R> {
 
     pub fn rows_read(&self) -> u64 {
         self.src.rows_read
+    }
+
+    /// Byte positions (in this reader's input) where the last batch's rows start.
+    pub fn positions(&self) -> &[i64] {
+        self.batches.positions()
     }
 
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
@@ -90,13 +98,15 @@ impl<R: BufRead> JsonRows<R> {
             if n == 0 {
                 return Ok(Step::End);
             }
+            let pos = self.offset;
+            self.offset += n as u64;
             self.line_no += 1;
             if self.line.trim().is_empty() {
                 continue;
             }
             self.rows_read += 1;
             return Ok(match self.parse_row(row) {
-                Ok(()) => Step::Row,
+                Ok(()) => Step::Row(pos),
                 Err(e) => Step::Malformed(e),
             });
         }

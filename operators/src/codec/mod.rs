@@ -30,8 +30,9 @@ use crate::value::Scalar;
 
 /// What a reader found when asked for its next row.
 pub(crate) enum Step {
-    /// A row, parsed into the buffer it was given.
-    Row,
+    /// A row, parsed into the buffer it was given, and the byte position in
+    /// the input where its text starts.
+    Row(u64),
     /// A row that could not be read, and why.
     Malformed(Error),
     /// The end of the input.
@@ -47,6 +48,9 @@ pub(crate) struct Batches {
     done: bool,
     pending_error: Option<Error>,
     row: Vec<Scalar>,
+    /// Byte positions of the rows collected so far, and of the last batch's.
+    positions: Vec<i64>,
+    last_positions: Vec<i64>,
 }
 
 impl Batches {
@@ -58,7 +62,20 @@ impl Batches {
             done: false,
             pending_error: None,
             row: Vec::with_capacity(columns.len()),
+            positions: Vec::new(),
+            last_positions: Vec::new(),
         }
+    }
+
+    /// The byte positions where the rows of the last batch start.
+    pub(crate) fn positions(&self) -> &[i64] {
+        &self.last_positions
+    }
+
+    fn flush(&mut self) -> Option<RecordBatch> {
+        let b = self.batcher.flush();
+        self.last_positions = std::mem::take(&mut self.positions);
+        b
     }
 
     /// Malformed rows skipped so far.
@@ -81,20 +98,22 @@ impl Batches {
         loop {
             self.row.clear();
             match read(&mut self.row)? {
-                Step::Row => {
+                Step::Row(pos) => {
+                    self.positions.push(pos as i64);
                     if let Some(b) = self.batcher.push(&self.row) {
+                        self.last_positions = std::mem::take(&mut self.positions);
                         return Ok(Some(b));
                     }
                 }
                 Step::End => {
                     self.done = true;
-                    return Ok(self.batcher.flush());
+                    return Ok(self.flush());
                 }
                 Step::Malformed(_) if self.on_error == OnError::Skip => self.malformed += 1,
                 Step::Malformed(e) => {
                     // Rows before the bad one still count: hand them out first.
                     self.done = true;
-                    return match self.batcher.flush() {
+                    return match self.flush() {
                         Some(b) => {
                             self.pending_error = Some(e);
                             Ok(Some(b))

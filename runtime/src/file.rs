@@ -1,0 +1,469 @@
+//! A CSV or JSON-lines file split among cores by byte range, read through
+//! glommio's io_uring file API.
+//!
+//! Contract:
+//! - the data (after a CSV header) is cut into stripes of [`STRIPE`] bytes
+//!   (less for a small file, so each core gets several);
+//!   stripe `k` owns the lines that *start* in `[data + k·S, data + (k+1)·S)`,
+//!   so every line belongs to exactly one stripe wherever the cuts fall;
+//! - core `p` of `n` reads stripes `p, p + n, p + 2n, ...`: all cores move
+//!   through the file — and through event time, for a file in time order —
+//!   together, so watermark alignment never serialises them;
+//! - reads are `BufferedFile::read_at` calls of at most [`CHUNK`] bytes,
+//!   awaited on the reading core's executor (never a blocking read); a
+//!   chunk's whole lines are parsed there, a partial last line carried on;
+//! - each row's sequence number is its byte position in the file, so ties in
+//!   event time resolve as in a one-core read of the whole file;
+//! - a malformed row's error names its row and line in the whole file (lines
+//!   before it are counted only when there is an error to report).
+//!   Rows are told apart by newlines, so a CSV field holding a newline inside
+//!   quotes is not supported.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use arrow_array::RecordBatch;
+use glommio::io::BufferedFile;
+use percore_operators::codec::csv::CsvReader;
+use percore_operators::codec::jsonl::JsonLinesReader;
+use percore_operators::codec::OnError;
+use percore_operators::{Column, Error, Format, Result};
+
+use crate::source::{Partition, PartitionedSource, Source};
+
+/// Bytes per read.
+pub const CHUNK: usize = 1 << 20;
+
+/// Bytes per stripe (the unit cores take turns at).
+pub const STRIPE: u64 = 1 << 20;
+
+/// A file every core reads its own byte range of.
+#[derive(Clone, Debug)]
+pub struct FileInput {
+    path: PathBuf,
+    name: String,
+    format: Format,
+    columns: Vec<Column>,
+    /// Field index of each schema column (CSV).
+    csv_index: Vec<usize>,
+    /// Where data rows start (after a CSV header).
+    data_start: u64,
+    len: u64,
+    batch_size: usize,
+    on_error: OnError,
+    chunk: usize,
+    /// Stripe size; `None`: chosen per run (see [`FileInput::stripe_for`]).
+    stripe: Option<u64>,
+}
+
+impl FileInput {
+    /// Checks the file (it opens; a CSV header covers `columns`) on the
+    /// calling thread, before any core starts.
+    pub fn new(
+        path: &Path,
+        format: Format,
+        columns: &[Column],
+        batch_size: usize,
+        on_error: OnError,
+    ) -> Result<Self> {
+        let name = path.display().to_string();
+        let io = |e: std::io::Error| Error::Config(format!("cannot open {name}: {e}"));
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        let (csv_index, data_start) = match format {
+            Format::Csv => {
+                let file = std::fs::File::open(path).map_err(io)?;
+                let r = CsvReader::new(&name, file, columns, 1, on_error)?;
+                (r.header_index().to_vec(), r.data_start())
+            }
+            Format::JsonLines => (Vec::new(), 0),
+        };
+        Ok(FileInput {
+            path: path.to_path_buf(),
+            name,
+            format,
+            columns: columns.to_vec(),
+            csv_index,
+            data_start,
+            len,
+            batch_size: batch_size.max(1),
+            on_error,
+            chunk: CHUNK,
+            stripe: None,
+        })
+    }
+
+    /// Reads `chunk` bytes at a time in stripes of `stripe` bytes instead of
+    /// [`CHUNK`] and [`STRIPE`] (tests use tiny ones).
+    pub fn with_sizes(mut self, chunk: usize, stripe: u64) -> Self {
+        self.chunk = chunk.max(1);
+        self.stripe = Some(stripe.max(1));
+        self
+    }
+
+    /// The stripe size for `parts` cores: [`STRIPE`], or less for a small
+    /// file, so that every core still gets about eight stripes.
+    fn stripe_for(&self, parts: usize) -> u64 {
+        self.stripe.unwrap_or_else(|| {
+            let per = (self.len - self.data_start.min(self.len)) / (parts as u64 * 8);
+            per.clamp(4096, STRIPE)
+        })
+    }
+}
+
+impl PartitionedSource for FileInput {
+    fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
+        Ok(Some(Partition {
+            source: Box::new(FileShare {
+                input: self.clone(),
+                stripe: self.stripe_for(parts),
+                next_stripe: part as u64,
+                step: parts.max(1) as u64,
+                pos: 0,
+                limit: 0,
+                in_stripe: false,
+                skip_partial: false,
+                file: None,
+                tail: Vec::new(),
+                tail_pos: 0,
+                ready: VecDeque::new(),
+                positions: Vec::new(),
+                done: false,
+                malformed: 0,
+            }),
+            // Rows are numbered by their byte position instead.
+            first_seq: 0,
+            seq_stride: 0,
+        }))
+    }
+}
+
+/// One core's stripes of the file; lives on that core.
+struct FileShare {
+    input: FileInput,
+    stripe: u64,
+    /// The next stripe to take, and the distance between this core's stripes.
+    next_stripe: u64,
+    step: u64,
+    /// Next byte to read; lines starting at or after `limit` are not ours.
+    pos: u64,
+    limit: u64,
+    in_stripe: bool,
+    /// Bytes before the stripe's first line start are still to be skipped.
+    skip_partial: bool,
+    file: Option<BufferedFile>,
+    /// Bytes read but not parsed, starting at file position `tail_pos`.
+    tail: Vec<u8>,
+    tail_pos: u64,
+    ready: VecDeque<Result<(RecordBatch, Vec<i64>)>>,
+    positions: Vec<i64>,
+    done: bool,
+    malformed: u64,
+}
+
+impl FileShare {
+    /// Where stripe `k` nominally starts (clamped to the file's end).
+    fn stripe_start(&self, k: u64) -> u64 {
+        let i = &self.input;
+        i.data_start
+            .saturating_add(k.saturating_mul(self.stripe))
+            .min(i.len)
+    }
+
+    fn io(&self, e: impl std::fmt::Display) -> Error {
+        Error::Config(format!("reading {}: {e}", self.input.name))
+    }
+
+    async fn read(&self, pos: u64, size: usize) -> Result<glommio::io::ReadResult> {
+        let file = self.file.as_ref().expect("opened");
+        file.read_at(pos, size).await.map_err(|e| self.io(e))
+    }
+
+    /// Newlines in `[0, to)` and non-blank lines in `[from, to)`.
+    async fn count_lines(&self, from: u64, to: u64) -> Result<(u64, u64)> {
+        let (mut lines, mut rows, mut at, mut blank) = (0, 0, 0u64, true);
+        while at < to {
+            let r = self.read(at, CHUNK.min((to - at) as usize)).await?;
+            if r.is_empty() {
+                break;
+            }
+            for (i, &b) in r.iter().enumerate() {
+                if b == b'\n' {
+                    lines += 1;
+                    if !blank && at + i as u64 >= from {
+                        rows += 1;
+                    }
+                    blank = true;
+                } else if !b.is_ascii_whitespace() {
+                    blank = false;
+                }
+            }
+            at += r.len() as u64;
+        }
+        Ok((lines, rows))
+    }
+
+    /// Starts this core's next stripe; false when there is none.
+    fn next_stripe(&mut self) -> bool {
+        let k = self.next_stripe;
+        let start = self.stripe_start(k);
+        if start >= self.input.len {
+            return false;
+        }
+        self.next_stripe += self.step;
+        self.limit = self.stripe_start(k + 1);
+        // A line starts at `start` if the byte before it ends a line.
+        self.skip_partial = k > 0;
+        self.pos = if k > 0 { start - 1 } else { start };
+        self.tail.clear();
+        self.tail_pos = self.pos;
+        self.in_stripe = true;
+        true
+    }
+
+    async fn fill(&mut self) -> Result<()> {
+        if self.file.is_none() {
+            let f = BufferedFile::open(&self.input.path)
+                .await
+                .map_err(|e| self.io(e))?;
+            self.file = Some(f);
+        }
+        if !self.in_stripe && !self.next_stripe() {
+            self.done = true;
+            return Ok(());
+        }
+        let len = self.input.len;
+        let eof = self.pos >= len;
+        if !eof {
+            // Up to the limit in chunks; past it, only enough to end the last line.
+            let want = if self.pos < self.limit {
+                self.input.chunk.min((self.limit - self.pos) as usize)
+            } else {
+                self.input.chunk.min(4096)
+            };
+            let r = self.read(self.pos, want).await?;
+            self.pos = if r.is_empty() {
+                len
+            } else {
+                self.pos + r.len() as u64
+            };
+            self.tail.extend_from_slice(&r);
+        }
+        let eof = self.pos >= len;
+        if self.skip_partial {
+            match memchr(b'\n', &self.tail) {
+                Some(i) => {
+                    self.tail.drain(..=i);
+                    self.tail_pos += i as u64 + 1;
+                    self.skip_partial = false;
+                }
+                None => {
+                    self.tail_pos += self.tail.len() as u64;
+                    self.tail.clear();
+                    if eof {
+                        self.in_stripe = false;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        // Our lines: those starting before `limit`. The line that starts
+        // last before it may end past it.
+        let (whole, stripe_ends) = if self.tail_pos >= self.limit {
+            (0, true)
+        } else {
+            let from = (self.limit - self.tail_pos - 1) as usize;
+            match self.tail.get(from..).and_then(|t| memchr(b'\n', t)) {
+                Some(i) => (from + i + 1, true),
+                None if eof => (self.tail.len(), true),
+                None => (memrchr(b'\n', &self.tail).map_or(0, |i| i + 1), false),
+            }
+        };
+        if whole > 0 {
+            let base = self.tail_pos;
+            let chunk: Vec<u8> = self.tail.drain(..whole).collect();
+            self.tail_pos += whole as u64;
+            if let Err(e) = self.parse(&chunk, base) {
+                // Name the row and line in the whole file.
+                let (lines, rows) = self.count_lines(self.input.data_start, base).await?;
+                self.ready.push_back(Err(e.shifted(rows, lines)));
+                self.done = true;
+                return Ok(());
+            }
+        }
+        if stripe_ends {
+            self.in_stripe = false;
+        }
+        Ok(())
+    }
+
+    /// Parses whole lines at file position `base` into ready batches; an
+    /// error (after the batches before it) is returned with its row and line
+    /// counted from `base`.
+    fn parse(&mut self, chunk: &[u8], base: u64) -> Result<()> {
+        let i = &self.input;
+        let mut push = |b: RecordBatch, pos: &[i64]| {
+            let pos = pos.iter().map(|p| p + base as i64).collect();
+            self.ready.push_back(Ok((b, pos)));
+        };
+        let (malformed, result) = match i.format {
+            Format::Csv => {
+                let mut r = CsvReader::headerless(
+                    &i.name,
+                    chunk,
+                    &i.columns,
+                    i.csv_index.clone(),
+                    i.batch_size,
+                    i.on_error,
+                );
+                let result = loop {
+                    match r.next_batch() {
+                        Ok(Some(b)) => push(b, r.positions()),
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                (r.malformed_rows(), result)
+            }
+            Format::JsonLines => {
+                let mut r =
+                    JsonLinesReader::new(&i.name, chunk, &i.columns, i.batch_size, i.on_error);
+                let result = loop {
+                    match r.next_batch() {
+                        Ok(Some(b)) => push(b, r.positions()),
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                (r.malformed_rows(), result)
+            }
+        };
+        self.malformed += malformed;
+        result
+    }
+}
+
+impl Source for FileShare {
+    fn fill(&mut self) -> Option<Pin<Box<dyn Future<Output = Result<()>> + '_>>> {
+        if !self.ready.is_empty() || self.done {
+            return None;
+        }
+        Some(Box::pin(FileShare::fill(self)))
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        match self.ready.pop_front() {
+            Some(Ok((b, pos))) => {
+                self.positions = pos;
+                Ok(Some(b))
+            }
+            Some(Err(e)) => Err(e),
+            None if self.done => Ok(None),
+            None => Err(Error::Config(format!(
+                "{}: read without awaiting fill() first (a file source runs on a core's executor)",
+                self.input.name
+            ))),
+        }
+    }
+
+    fn malformed_rows(&self) -> u64 {
+        self.malformed
+    }
+
+    fn row_positions(&self) -> Option<&[i64]> {
+        Some(&self.positions)
+    }
+}
+
+fn memchr(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|&x| x == b)
+}
+
+fn memrchr(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().rposition(|&x| x == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use percore_operators::SqlType;
+
+    fn read_all(input: &FileInput, parts: usize) -> Vec<(i64, i64)> {
+        let ex = glommio::LocalExecutorBuilder::default()
+            .io_memory(64 << 10)
+            .make()
+            .unwrap();
+        ex.run(async {
+            let mut rows = Vec::new();
+            for p in 0..parts {
+                let mut share = input.open(p, parts).unwrap().unwrap().source;
+                loop {
+                    while let Some(f) = share.fill() {
+                        f.await.unwrap();
+                    }
+                    let Some(b) = share.next_batch().unwrap() else {
+                        break;
+                    };
+                    let pos = share.row_positions().unwrap().to_vec();
+                    let ids = b.column(0).as_primitive::<Int64Type>();
+                    rows.extend(ids.values().iter().copied().zip(pos));
+                }
+            }
+            rows
+        })
+    }
+
+    #[test]
+    fn every_line_is_read_by_exactly_one_share_at_its_byte_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let cols = vec![Column::new("id", SqlType::BigInt)];
+        let mut seed = 7u64;
+        for rows in [0usize, 1, 2, 5, 37, 400] {
+            // Lines of varied length, some blank (JSON lines skips them).
+            let (mut csv, mut json, mut want) = (String::from("id\n"), String::new(), Vec::new());
+            for i in 0..rows {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let pad = (seed >> 60) as usize;
+                want.push((i as i64, csv.len() as i64, json.len() as i64));
+                csv.push_str(&format!("{i}{}\n", ",x".repeat(pad)));
+                json.push_str(&format!("{{\"id\":{i}{}}}\n", " ".repeat(pad)));
+                if pad % 3 == 0 {
+                    json.push('\n');
+                }
+            }
+            let (c, j) = (dir.path().join("t.csv"), dir.path().join("t.jsonl"));
+            std::fs::write(&c, &csv).unwrap();
+            std::fs::write(&j, &json).unwrap();
+            for (chunk, stripe) in [
+                (1, 1),
+                (3, 7),
+                (64, 5),
+                (7, 64),
+                (CHUNK, 100),
+                (CHUNK, STRIPE),
+            ] {
+                for parts in 1..=5 {
+                    let f = FileInput::new(&c, Format::Csv, &cols, 4, OnError::Fail)
+                        .unwrap()
+                        .with_sizes(chunk, stripe);
+                    let mut got = read_all(&f, parts);
+                    got.sort_by_key(|r| r.1);
+                    let exp: Vec<(i64, i64)> = want.iter().map(|w| (w.0, w.1)).collect();
+                    assert_eq!(got, exp, "csv rows={rows} chunk={chunk} parts={parts}");
+                    let f = FileInput::new(&j, Format::JsonLines, &cols, 4, OnError::Fail)
+                        .unwrap()
+                        .with_sizes(chunk, stripe);
+                    let mut got = read_all(&f, parts);
+                    got.sort_by_key(|r| r.1);
+                    let exp: Vec<(i64, i64)> = want.iter().map(|w| (w.0, w.2)).collect();
+                    assert_eq!(got, exp, "jsonl rows={rows} chunk={chunk} parts={parts}");
+                }
+            }
+        }
+    }
+}
