@@ -49,7 +49,7 @@ pub(crate) struct Batches {
     pending_error: Option<Error>,
     row: Vec<Scalar>,
     /// Byte positions of the rows collected so far, and of the last batch's.
-    positions: Vec<i64>,
+    collecting: Vec<i64>,
     last_positions: Vec<i64>,
 }
 
@@ -62,7 +62,7 @@ impl Batches {
             done: false,
             pending_error: None,
             row: Vec::with_capacity(columns.len()),
-            positions: Vec::new(),
+            collecting: Vec::new(),
             last_positions: Vec::new(),
         }
     }
@@ -74,7 +74,7 @@ impl Batches {
 
     fn flush(&mut self) -> Option<RecordBatch> {
         let b = self.batcher.flush();
-        self.last_positions = std::mem::take(&mut self.positions);
+        self.last_positions = std::mem::take(&mut self.collecting);
         b
     }
 
@@ -99,9 +99,9 @@ impl Batches {
             self.row.clear();
             match read(&mut self.row)? {
                 Step::Row(pos) => {
-                    self.positions.push(pos as i64);
+                    self.collecting.push(pos as i64);
                     if let Some(b) = self.batcher.push(&self.row) {
-                        self.last_positions = std::mem::take(&mut self.positions);
+                        self.last_positions = std::mem::take(&mut self.collecting);
                         return Ok(Some(b));
                     }
                 }
