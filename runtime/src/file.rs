@@ -432,7 +432,7 @@ mod tests {
                 want.push((i as i64, csv.len() as i64, json.len() as i64));
                 csv.push_str(&format!("{i}{}\n", ",x".repeat(pad)));
                 json.push_str(&format!("{{\"id\":{i}{}}}\n", " ".repeat(pad)));
-                if pad % 3 == 0 {
+                if pad.is_multiple_of(3) {
                     json.push('\n');
                 }
             }
