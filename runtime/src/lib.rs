@@ -38,7 +38,7 @@ use percore_operators::{Pipeline, Plan};
 pub use file::FileInput;
 pub use metrics::{CoreStats, LatencySummary, RunStats};
 pub use parallel::{
-    available_cpus, run_parallel, run_parallel_with, Encoder, Output, ParallelConfig,
+    available_cpus, run_parallel, run_parallel_with, Encoder, FileOutput, Output, ParallelConfig,
 };
 pub use source::{
     Fill, FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,

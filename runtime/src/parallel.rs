@@ -53,6 +53,68 @@ pub struct ParallelConfig {
     /// watermark is more than this far (event-time ms) ahead of the slowest
     /// core's, so state for windows far in the future cannot pile up.
     pub align_ms: i64,
+    /// With an encoder: every core writes its encoded results to this file
+    /// itself (through io_uring) instead of sending them to the caller.
+    pub file_output: Option<FileOutput>,
+}
+
+/// A file every core appends its encoded results to: each reserves the
+/// byte range of its next write with one atomic add (no lock), then writes
+/// it with `BufferedFile::write_at` on its own executor. Rows from different
+/// cores interleave in whole batches; a row is never split.
+#[derive(Clone, Debug)]
+pub struct FileOutput {
+    pub path: std::path::PathBuf,
+    /// Where the next write goes (start it after any header).
+    pub next: Arc<AtomicU64>,
+}
+
+/// Bytes a core collects before writing them to a [`FileOutput`].
+const FILE_FLUSH: usize = 256 << 10;
+
+/// One core's handle on the shared output file.
+struct CoreFile {
+    file: glommio::io::BufferedFile,
+    next: Arc<AtomicU64>,
+    buf: Vec<u8>,
+}
+
+impl CoreFile {
+    async fn open(out: &FileOutput) -> Result<Self, RunError> {
+        let file = glommio::io::OpenOptions::new()
+            .write(true)
+            .buffered_open(&out.path)
+            .await
+            .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
+        Ok(CoreFile {
+            file,
+            next: out.next.clone(),
+            buf: Vec::with_capacity(FILE_FLUSH + (64 << 10)),
+        })
+    }
+
+    async fn flush(&mut self) -> Result<(), RunError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let len = self.buf.len();
+        let at = self.next.fetch_add(len as u64, Ordering::Relaxed);
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(FILE_FLUSH + (64 << 10)));
+        let n = self
+            .file
+            .write_at(bytes, at)
+            .await
+            .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
+        // A regular file writes short only when it cannot take more (a full
+        // disk): an error, never a silent loss.
+        if n < len {
+            return Err(RunError::Sink(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                format!("wrote {n} of {len} bytes at offset {at}"),
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl ParallelConfig {
@@ -64,6 +126,7 @@ impl ParallelConfig {
             io_memory: 256 << 10,
             progress: false,
             align_ms: 60_000,
+            file_output: None,
         }
     }
 }
@@ -148,6 +211,7 @@ pub fn run_parallel_with(
         let align_ms = cfg.align_ms;
         let encoder = encoder.clone();
         let io_memory = cfg.io_memory;
+        let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
         // The executor is made inside the thread, so a failure to make it
         // (no io_uring, low memlock limit) is reported like any core error.
         let spawned = std::thread::Builder::new()
@@ -169,6 +233,7 @@ pub fn run_parallel_with(
                                 counter: &counter[core],
                                 align_ms,
                                 encoder,
+                                file_output,
                             },
                         )
                         .await
@@ -279,6 +344,7 @@ struct CoreSetup<'a> {
     counter: &'a Counter,
     align_ms: i64,
     encoder: Option<Encoder>,
+    file_output: Option<FileOutput>,
 }
 
 /// One core's whole run; always ends by telling the output thread.
@@ -355,6 +421,9 @@ struct Worker<'a> {
     counter: &'a Counter,
     align_ms: i64,
     encoder: Option<Encoder>,
+    file_output: Option<FileOutput>,
+    /// This core's writes to the shared output file, once opened.
+    file: Option<CoreFile>,
 }
 
 impl<'a> Worker<'a> {
@@ -398,6 +467,8 @@ impl<'a> Worker<'a> {
             counter: setup.counter,
             align_ms: setup.align_ms,
             encoder: setup.encoder,
+            file_output: setup.file_output,
+            file: None,
         }
     }
 
@@ -453,39 +524,56 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    fn emit(&mut self, out: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
+    async fn emit(&mut self, out: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
         for b in out {
             if b.num_rows() == 0 {
                 continue;
             }
             self.stats.records_out += b.num_rows() as u64;
             self.latency.record(ingest, b.num_rows() as u64);
-            let payload = match &self.encoder {
-                Some(enc) => {
+            match (&self.encoder, &mut self.file) {
+                (Some(enc), Some(f)) => {
+                    enc(&b, &mut f.buf);
+                    if f.buf.len() >= FILE_FLUSH {
+                        f.flush().await?;
+                    }
+                }
+                (Some(enc), None) => {
                     let mut bytes = Vec::with_capacity(b.num_rows() * 64);
                     enc(&b, &mut bytes);
-                    Payload::Bytes(bytes, b.num_rows())
+                    let payload = Payload::Bytes(bytes, b.num_rows());
+                    self.send(self.n, Message::Data((payload, ingest)))?;
                 }
-                None => Payload::Rows(b),
-            };
-            self.send(self.n, Message::Data((payload, ingest)))?;
+                (None, _) => self.send(self.n, Message::Data((Payload::Rows(b), ingest)))?,
+            }
         }
         Ok(())
     }
 
+    /// Writes out what this core's file output holds.
+    async fn flush_output(&mut self) -> Result<(), RunError> {
+        match self.file.as_mut() {
+            Some(f) => f.flush().await,
+            None => Ok(()),
+        }
+    }
+
     /// Applies the watermark as soon as a message moves it, so a batch that
     /// followed a watermark on its ring is judged against that watermark.
-    fn advance(&mut self) -> Result<(), RunError> {
+    async fn advance(&mut self) -> Result<(), RunError> {
         let w = self.from_wm.iter().copied().min().unwrap_or(i64::MIN);
         if w > self.wm && w > i64::MIN && w < i64::MAX {
             self.wm = w;
             let out = self.post.on_watermark(w)?;
-            self.emit(out, Instant::now())?;
+            self.emit(out, Instant::now()).await?;
         }
         Ok(())
     }
 
     async fn run(mut self, input: &dyn PartitionedSource) -> Result<CoreReport, RunError> {
+        if let Some(out) = &self.file_output {
+            self.file = Some(CoreFile::open(out).await?);
+        }
         let lateness = self.plan.source.lateness_ms;
         let time = self.plan.watermark_time().cloned();
         let mut filter = self.plan.filter.clone().map(Filter::new);
@@ -534,7 +622,7 @@ impl<'a> Worker<'a> {
                         match &self.keys {
                             None => {
                                 let out = self.post.push(batch)?;
-                                self.emit(out, ingest)?;
+                                self.emit(out, ingest).await?;
                             }
                             Some(_) => {
                                 if let Some(t) = &time {
@@ -605,19 +693,19 @@ impl<'a> Worker<'a> {
                 match msg {
                     Message::Data((Payload::Rows(b), ingest)) => {
                         let out = self.post.push(b)?;
-                        self.emit(out, ingest)?;
+                        self.emit(out, ingest).await?;
                     }
                     Message::Data((Payload::Bytes(..), _)) => {
                         unreachable!("cores exchange rows; only the output thread gets bytes")
                     }
                     Message::Watermark(w) => {
                         self.from_wm[from] = self.from_wm[from].max(w);
-                        self.advance()?;
+                        self.advance().await?;
                     }
                     Message::End => {
                         self.from_wm[from] = i64::MAX;
                         self.ended += 1;
-                        self.advance()?;
+                        self.advance().await?;
                     }
                 }
             }
@@ -627,10 +715,13 @@ impl<'a> Worker<'a> {
             };
             if done {
                 let out = self.post.finish()?;
-                self.emit(out, Instant::now())?;
+                self.emit(out, Instant::now()).await?;
+                self.flush_output().await?;
                 break;
             }
             if !busy {
+                // Nothing to do: what is collected goes out before waiting.
+                self.flush_output().await?;
                 self.ep.park(Duration::from_millis(1));
             }
         }

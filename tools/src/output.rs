@@ -71,6 +71,18 @@ impl Sink {
         }
     }
 
+    /// Whether cores can write straight to the output file (formats they
+    /// encode themselves; a table needs every row first).
+    pub(crate) fn cores_can_write(&self) -> bool {
+        self.encoder().is_some()
+    }
+
+    /// Writes what comes before the rows (a CSV header) and flushes it.
+    pub(crate) fn write_preamble(&mut self) -> io::Result<()> {
+        self.csv_header()?;
+        self.out.flush()
+    }
+
     fn csv_header(&mut self) -> io::Result<()> {
         if self.format == OutFormat::Csv && !self.header_written {
             let names: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();

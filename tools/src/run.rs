@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use percore_operators::codec::OnError;
 use percore_operators::{sql, Plan};
-use percore_runtime::{run_parallel_with, ParallelConfig, RunError, RunStats};
+use percore_runtime::{run_parallel_with, FileOutput, ParallelConfig, RunError, RunStats};
 
 use crate::input::{self, InputOptions};
 use crate::output::{open_output, Sink};
@@ -78,10 +78,24 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         stop: stop.clone(),
     });
     let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
+    // To a file, every core writes its own results (after the header).
+    let file_output = match &a.output {
+        Some(path) if sink.cores_can_write() => sink
+            .write_preamble()
+            .and_then(|()| std::fs::metadata(path))
+            .map(|m| FileOutput {
+                path: path.clone(),
+                next: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(m.len())),
+            })
+            .map_err(|e| Failure::runtime(format!("writing {}: {e}", path.display())))
+            .map(Some)?,
+        _ => None,
+    };
     let cfg = ParallelConfig {
         cpus: Some(cpus),
         progress: a.progress,
         ring_capacity: a.ring_capacity.max(1),
+        file_output,
         ..ParallelConfig::new(cores)
     };
     let encoder = sink.encoder();

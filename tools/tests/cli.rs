@@ -726,3 +726,51 @@ fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_fil
         );
     }
 }
+
+#[test]
+fn every_core_writes_its_results_to_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["jsonl", "csv"] {
+        let base = [
+            "run",
+            "--scenario",
+            "s0_select",
+            "--rows",
+            "200000",
+            "--batch-size",
+            "500",
+            "--format",
+            format,
+        ];
+        let o = percore(&[&base[..], &["--cores", "1"]].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let want = stdout(&o);
+        let mut want_lines: Vec<&str> = want.lines().collect();
+        assert!(want_lines.len() > 90_000);
+        let header = want_lines[0];
+        want_lines.sort_unstable();
+        for cores in ["1", "2", "3"] {
+            let path = dir.path().join(format!("out-{cores}.{format}"));
+            // Leftover content in the file must go.
+            std::fs::write(&path, "stale ".repeat(1 << 20)).unwrap();
+            let o = percore(
+                &[
+                    &base[..],
+                    &["--cores", cores, "--output", path.to_str().unwrap()],
+                ]
+                .concat(),
+            );
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(stdout(&o).is_empty());
+            let got = std::fs::read_to_string(&path).unwrap();
+            let mut got_lines: Vec<&str> = got.lines().collect();
+            if format == "csv" {
+                // The header once, first.
+                assert_eq!(got_lines[0], header);
+                assert_eq!(got_lines.iter().filter(|l| **l == header).count(), 1);
+            }
+            got_lines.sort_unstable();
+            assert_eq!(got_lines, want_lines, "{format} on {cores} cores");
+        }
+    }
+}
