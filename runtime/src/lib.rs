@@ -114,6 +114,7 @@ pub fn run_local(
             core: 0,
             records_in: p.records_in,
             records_out: p.records_out,
+            buffers_reused: 0,
         }],
         latency_us: latency.summary(),
     };

@@ -13,6 +13,8 @@ pub struct CoreStats {
     pub core: usize,
     pub records_in: u64,
     pub records_out: u64,
+    /// Exchange output buffers taken from vectors other cores handed back.
+    pub buffers_reused: u64,
 }
 
 /// Latency percentiles in microseconds.

@@ -29,7 +29,7 @@ use percore_operators::expr::Expr;
 use percore_operators::ops::{Filter, Operator, PartialAgg};
 use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
-use percore_shuffle::{split_by_owner, Endpoint, Mesh, Message};
+use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Pool};
 
 use crate::metrics::{CoreStats, Latency, RunStats};
 use crate::source::PartitionedSource;
@@ -68,6 +68,12 @@ pub struct FileOutput {
     /// Where the next write goes (start it after any header).
     pub next: Arc<AtomicU64>,
 }
+
+/// Rows the exchange gathers for one destination before sending them.
+const EXCHANGE_ROWS: usize = 4096;
+
+/// Longest a row waits in the exchange's builders.
+const EXCHANGE_WAIT: Duration = Duration::from_millis(1);
 
 /// Bytes a core collects before writing them to a [`FileOutput`].
 const FILE_FLUSH: usize = 256 << 10;
@@ -155,6 +161,8 @@ pub enum Output<'a> {
 enum Payload {
     Rows(RecordBatch),
     Bytes(Vec<u8>, usize),
+    /// Vectors of an exchanged batch, going back to the core that made them.
+    Recycled(Pool),
 }
 
 type Batch = (Payload, Instant);
@@ -280,6 +288,7 @@ pub fn run_parallel_with(
                         Payload::Bytes(bytes, rows) => {
                             (Output::Encoded { bytes, rows: *rows }, *rows)
                         }
+                        Payload::Recycled(_) => unreachable!("only cores recycle"),
                     };
                     match sink(out) {
                         Ok(()) => latency.record(ingest, rows as u64),
@@ -409,6 +418,11 @@ struct Worker<'a> {
     keys: Option<Vec<Expr>>,
     key_types: Vec<SqlType>,
     hashes: Vec<u64>,
+    /// Rows bound for other cores, gathered per destination.
+    exchange: Exchange,
+    parts: Vec<(usize, RecordBatch)>,
+    /// Ingest time of the oldest row the exchange holds.
+    pending_since: Option<Instant>,
     /// Pre-aggregation before the exchange (EMIT FINAL aggregates).
     partial: Option<PartialAgg>,
     /// Messages taken off the rings while this core waited to send.
@@ -454,6 +468,9 @@ impl<'a> Worker<'a> {
             key_types: keys.iter().flatten().map(Expr::ty).collect(),
             keys,
             hashes: Vec::new(),
+            exchange: Exchange::new(n, EXCHANGE_ROWS),
+            parts: Vec::new(),
+            pending_since: None,
             partial,
             inbox: VecDeque::new(),
             from_wm: vec![i64::MIN; n],
@@ -493,12 +510,30 @@ impl<'a> Worker<'a> {
             batch.num_rows(),
             &mut self.hashes,
         );
-        let parts = split_by_owner(batch, &self.hashes, self.n);
-        for (d, part) in parts.into_iter().enumerate() {
-            if let Some(p) = part {
-                self.send(d, Message::Data((Payload::Rows(p), ingest)))?;
-            }
+        self.pending_since.get_or_insert(ingest);
+        let mut full = std::mem::take(&mut self.parts);
+        self.exchange.push(batch, &self.hashes, &mut full);
+        self.send_parts(full)
+    }
+
+    /// Sends everything the exchange's builders hold: before a watermark or
+    /// End (which must follow the rows they cover), when idle, and when the
+    /// oldest row held has waited [`EXCHANGE_WAIT`].
+    fn flush_exchange(&mut self) -> Result<(), RunError> {
+        let mut all = std::mem::take(&mut self.parts);
+        self.exchange.flush(&mut all);
+        self.send_parts(all)?;
+        self.pending_since = None;
+        Ok(())
+    }
+
+    fn send_parts(&mut self, mut parts: Vec<(usize, RecordBatch)>) -> Result<(), RunError> {
+        // Latency is counted from the oldest row's ingest.
+        let ingest = self.pending_since.unwrap_or_else(Instant::now);
+        for (d, b) in parts.drain(..) {
+            self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
         }
+        self.parts = parts;
         Ok(())
     }
 
@@ -518,6 +553,7 @@ impl<'a> Worker<'a> {
             let parts = p.flush_all()?;
             self.route_partials(parts, Instant::now())?;
         }
+        self.flush_exchange()?;
         for d in 0..self.n {
             self.send(d, Message::End)?;
         }
@@ -670,6 +706,7 @@ impl<'a> Worker<'a> {
                                             let parts = p.flush_through(w)?;
                                             self.route_partials(parts, ingest)?;
                                         }
+                                        self.flush_exchange()?;
                                         for d in 0..self.n {
                                             self.send(d, Message::Watermark(w))?;
                                         }
@@ -692,9 +729,22 @@ impl<'a> Worker<'a> {
                 busy = true;
                 match msg {
                     Message::Data((Payload::Rows(b), ingest)) => {
+                        let mine = b.clone();
                         let out = self.post.push(b)?;
                         self.emit(out, ingest).await?;
+                        // Buffers the pipeline let go of go back to their maker.
+                        let pool = reclaim(mine);
+                        if !pool.is_empty() {
+                            if from == self.core {
+                                self.exchange.recycle(pool);
+                            } else {
+                                // A full ring: the vectors are simply freed.
+                                let back = Message::Data((Payload::Recycled(pool), ingest));
+                                let _ = self.ep.try_send(from, back);
+                            }
+                        }
                     }
+                    Message::Data((Payload::Recycled(pool), _)) => self.exchange.recycle(pool),
                     Message::Data((Payload::Bytes(..), _)) => {
                         unreachable!("cores exchange rows; only the output thread gets bytes")
                     }
@@ -719,12 +769,19 @@ impl<'a> Worker<'a> {
                 self.flush_output().await?;
                 break;
             }
+            if self
+                .pending_since
+                .is_some_and(|t| !busy || t.elapsed() >= EXCHANGE_WAIT)
+            {
+                self.flush_exchange()?;
+            }
             if !busy {
                 // Nothing to do: what is collected goes out before waiting.
                 self.flush_output().await?;
                 self.ep.park(Duration::from_millis(1));
             }
         }
+        self.stats.buffers_reused = self.exchange.reused();
         Ok(CoreReport {
             late: self.post.stats().late_rows + self.partial.as_ref().map_or(0, |p| p.late_rows()),
             stats: self.stats,

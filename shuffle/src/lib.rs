@@ -3,7 +3,8 @@
 //! Moves data between cores and knows nothing of SQL:
 //!
 //! - [`owner_of`]: which core owns a key hash;
-//! - [`split_by_owner`]: one Arrow batch into one batch per destination core;
+//! - [`Exchange`]: rows gathered per destination from several batches into
+//!   pooled buffers, which the receiver hands back ([`reclaim`]) for reuse;
 //! - [`Mesh`] / [`Endpoint`]: one bounded lock-free SPSC ring per ordered pair
 //!   of cores (N×N), carrying [`Message`]s — batches and the watermarks that
 //!   follow them. A full ring is backpressure; a sender waiting on one keeps
@@ -24,11 +25,11 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod exchange;
 mod mesh;
-mod split;
 
+pub use exchange::{reclaim, Exchange, Pool};
 pub use mesh::{Endpoint, Mesh, Message};
-pub use split::split_by_owner;
 
 /// The core that owns a key with hash `hash` among `cores` cores.
 ///

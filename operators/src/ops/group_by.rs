@@ -103,6 +103,14 @@ impl Groups {
         }
     }
 
+    /// Forgets every group, keeping memory (key arena, accumulator vectors).
+    pub(crate) fn clear(&mut self) {
+        self.table.clear();
+        for acc in &mut self.accs {
+            acc.clear();
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.table.len()
     }

@@ -11,6 +11,7 @@ mod pipeline;
 mod project;
 mod rows_window;
 mod tumbling;
+mod windows;
 
 pub use filter::Filter;
 pub use group_by::GroupBy;

@@ -17,7 +17,6 @@
 //!   the owning core merges them with `GroupBy`/`Tumbling` built by
 //!   [`super::PipelineOptions::partial_input`].
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -26,7 +25,8 @@ use arrow_schema::{Field, Schema};
 
 use super::eval_all;
 use super::group_by::{eval_args, Groups};
-use super::tumbling::{fold_by_window, keep_rows};
+use super::tumbling::keep_rows;
+use super::windows::Windows;
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
 
@@ -35,7 +35,7 @@ const ALL: i64 = i64::MIN;
 
 pub struct PartialAgg {
     plan: AggPlan,
-    windows: BTreeMap<i64, Groups>,
+    windows: Windows,
     /// Windows ending at or before this have been flushed.
     flushed: Option<i64>,
     late: u64,
@@ -50,7 +50,7 @@ impl PartialAgg {
         match &plan.stage {
             Stage::Aggregate(a) if a.emit == Emit::Final => Some(PartialAgg {
                 plan: a.clone(),
-                windows: BTreeMap::new(),
+                windows: Windows::new(a),
                 flushed: None,
                 late: 0,
             }),
@@ -72,10 +72,7 @@ impl PartialAgg {
         let Some(win) = &self.plan.window else {
             let keys = eval_all(&self.plan.keys, batch)?;
             let args = eval_args(&self.plan.aggs, batch)?;
-            self.windows
-                .entry(ALL)
-                .or_insert_with(|| Groups::new(&self.plan))
-                .update(&keys, &args, n);
+            self.windows.entry(ALL).update(&keys, &args, n);
             return Ok(());
         };
         let (times, nulls) = win.time.eval(batch)?;
@@ -98,14 +95,14 @@ impl PartialAgg {
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;
-            fold_by_window(&mut self.windows, &self.plan, &starts, &keys, &args)?;
+            self.windows.fold(&starts, &keys, &args);
         }
         Ok(())
     }
 
     /// Groups held (over all windows).
     pub fn groups(&self) -> usize {
-        self.windows.values().map(Groups::len).sum()
+        self.windows.groups()
     }
 
     pub fn is_full(&self) -> bool {
@@ -120,24 +117,23 @@ impl PartialAgg {
         let size = win.size_ms;
         self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
         let mut out = Vec::new();
-        while let Some((&start, _)) = self.windows.first_key_value() {
-            if start.saturating_add(size) > w {
-                break;
-            }
-            let groups = self.windows.remove(&start).expect("present");
+        while let Some((start, groups)) = self.windows.pop_closed(size, w) {
             out.push(self.partial_batch(start, &groups)?);
+            self.windows.recycle(groups);
         }
         Ok(out)
     }
 
     /// Partials of every group held.
     pub fn flush_all(&mut self) -> Result<Vec<RecordBatch>> {
-        let windows = std::mem::take(&mut self.windows);
-        windows
-            .iter()
-            .filter(|(_, g)| g.len() > 0)
-            .map(|(start, g)| self.partial_batch(*start, g))
-            .collect()
+        let mut out = Vec::new();
+        for (start, groups) in self.windows.take_all() {
+            if groups.len() > 0 {
+                out.push(self.partial_batch(start, &groups)?);
+            }
+            self.windows.recycle(groups);
+        }
+        Ok(out)
     }
 
     fn partial_batch(&self, start: i64, groups: &Groups) -> Result<RecordBatch> {

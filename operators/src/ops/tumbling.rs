@@ -13,9 +13,9 @@
 //!   output row per input row with its own group's values in its own window.
 //!   A row older than the watermark is late.
 //!
-//! Each window owns its own group table, dropped whole when the window closes.
+//! Each window owns its own group table; when the window closes, the table is
+//! cleared (its bumpalo key arena reset) and reused by a later window.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -23,7 +23,8 @@ use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
 use arrow_schema::SchemaRef;
 
-use super::group_by::{eval_args, Groups};
+use super::group_by::eval_args;
+use super::windows::Windows;
 use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Tumble};
@@ -33,7 +34,7 @@ pub struct Tumbling {
     plan: AggPlan,
     window: Tumble,
     lateness: i64,
-    windows: BTreeMap<i64, Groups>,
+    windows: Windows,
     max_seen: Option<i64>,
     late: u64,
     buffer: Option<EventTimeBuffer>,
@@ -53,7 +54,7 @@ impl Tumbling {
             plan: plan.clone(),
             window,
             lateness: lateness_ms,
-            windows: BTreeMap::new(),
+            windows: Windows::new(plan),
             max_seen: None,
             late: 0,
             buffer,
@@ -117,7 +118,6 @@ impl Tumbling {
             };
             self.windows
                 .entry(s)
-                .or_insert_with(|| Groups::new(&self.plan))
                 .merge(&part.columns()[1..], part.num_rows());
         }
         Ok(())
@@ -146,16 +146,13 @@ impl Tumbling {
 
     /// Emits and drops every window whose end is at or below `limit`.
     fn fire(&mut self, limit: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
-        while let Some((&start, _)) = self.windows.first_key_value() {
-            if start.saturating_add(self.window.size_ms) > limit {
-                break;
-            }
-            let groups = self.windows.remove(&start).expect("present");
+        while let Some((start, groups)) = self.windows.pop_closed(self.window.size_ms, limit) {
             if self.plan.emit == Emit::Final && groups.len() > 0 {
                 let mut cols = self.window_columns(start, groups.len()).to_vec();
                 cols.extend(groups.emit_all()?);
                 out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window schema"));
             }
+            self.windows.recycle(groups);
         }
         Ok(())
     }
@@ -183,7 +180,7 @@ impl Tumbling {
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;
-            fold_by_window(&mut self.windows, &self.plan, &starts, &keys, &args)?;
+            self.windows.fold(&starts, &keys, &args);
         }
         if let (None, Some(w)) = (self.external, self.watermark()) {
             self.fire(w, out)?;
@@ -206,11 +203,7 @@ impl Tumbling {
             let part = batch.slice(lo, hi - lo);
             let keys = eval_all(&self.plan.keys, &part)?;
             let args = eval_args(&self.plan.aggs, &part)?;
-            let groups = self
-                .windows
-                .entry(start)
-                .or_insert_with(|| Groups::new(&self.plan));
-            let vals = groups.changes(keys, &args, hi - lo)?;
+            let vals = self.windows.entry(start).changes(keys, &args, hi - lo)?;
             let mut cols = self.window_columns(start, hi - lo).to_vec();
             cols.extend(vals);
             out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window schema"));
@@ -272,42 +265,6 @@ pub(crate) fn keep_rows(batch: RecordBatch, keep: Vec<bool>, kept: usize) -> Rec
         arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
             .expect("mask has the batch's length")
     }
-}
-
-/// Folds row `i` of `keys`/`args` into the groups of window `starts[i]`,
-/// one window's rows at a time.
-pub(crate) fn fold_by_window(
-    windows: &mut BTreeMap<i64, Groups>,
-    plan: &AggPlan,
-    starts: &[i64],
-    keys: &[ArrayRef],
-    args: &[Option<ArrayRef>],
-) -> Result<()> {
-    let n = starts.len();
-    let Some(&first) = starts.first() else {
-        return Ok(());
-    };
-    if starts.iter().all(|s| *s == first) {
-        windows
-            .entry(first)
-            .or_insert_with(|| Groups::new(plan))
-            .update(keys, args, n);
-        return Ok(());
-    }
-    let mut distinct = starts.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    for s in distinct {
-        let idx: UInt32Array = (0..n as u32).filter(|&i| starts[i as usize] == s).collect();
-        let take = |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
-        let k: Vec<ArrayRef> = keys.iter().map(take).collect();
-        let a: Vec<Option<ArrayRef>> = args.iter().map(|x| x.as_ref().map(take)).collect();
-        windows
-            .entry(s)
-            .or_insert_with(|| Groups::new(plan))
-            .update(&k, &a, idx.len());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

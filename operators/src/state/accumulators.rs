@@ -128,6 +128,12 @@ impl Acc {
         }
     }
 
+    /// Forgets every group's state, keeping the vectors' memory.
+    pub fn clear(&mut self) {
+        self.resize(0);
+        self.overflow = false;
+    }
+
     fn resize(&mut self, n: usize) {
         match &mut self.state {
             State::Count(c) => c.resize(n, 0),

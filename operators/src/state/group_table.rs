@@ -9,6 +9,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef};
+use bumpalo::Bump;
 use hashbrown::HashTable;
 
 use crate::column::ColumnBuilder;
@@ -19,9 +20,10 @@ pub struct GroupTable {
     types: Vec<SqlType>,
     map: HashTable<u32>,
     hashes: Vec<u64>,
-    /// Encoded keys of every group, back to back; group g is `arena[ends[g-1]..ends[g]]`.
-    arena: Vec<u8>,
-    ends: Vec<usize>,
+    /// Where the encoded keys live.
+    arena: Bump,
+    /// Group g's encoded key, in `arena`.
+    keys: Vec<KeyRef>,
     state: foldhash::quality::FixedState,
     // Scratch buffers reused across batches.
     rows: Vec<u8>,
@@ -34,8 +36,8 @@ impl GroupTable {
             types,
             map: HashTable::new(),
             hashes: Vec::new(),
-            arena: Vec::new(),
-            ends: Vec::new(),
+            arena: Bump::new(),
+            keys: Vec::new(),
             state: foldhash::quality::FixedState::with_seed(0x5eed_c0de),
             rows: Vec::new(),
             offsets: Vec::new(),
@@ -44,7 +46,21 @@ impl GroupTable {
 
     /// Number of groups seen.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.keys.len()
+    }
+
+    /// Forgets every group; the arena's memory is kept for the next ones.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.hashes.clear();
+        // Every reference into the arena goes before it is reset.
+        self.keys.clear();
+        self.arena.reset();
+    }
+
+    /// Bytes the arena holds (in use or kept for reuse).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.allocated_bytes()
     }
 
     /// Number of key columns.
@@ -53,12 +69,11 @@ impl GroupTable {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.keys.is_empty()
     }
 
     fn key(&self, g: usize) -> &[u8] {
-        let start = if g == 0 { 0 } else { self.ends[g - 1] };
-        &self.arena[start..self.ends[g]]
+        self.keys[g].bytes()
     }
 
     /// Appends the group id of every row of `keys` to `out`.
@@ -67,8 +82,8 @@ impl GroupTable {
         out.reserve(num_rows);
         if keys.is_empty() {
             // A global aggregate: one group.
-            if self.ends.is_empty() && num_rows > 0 {
-                self.ends.push(0);
+            if self.keys.is_empty() && num_rows > 0 {
+                self.keys.push(KeyRef::EMPTY);
                 self.hashes.push(0);
             }
             out.extend(std::iter::repeat_n(0, num_rows));
@@ -81,17 +96,14 @@ impl GroupTable {
         for i in 0..num_rows {
             let key = &rows[offsets[i]..offsets[i + 1]];
             let h = self.state.hash_one(key);
-            let found = self.map.find(h, |&g| {
-                let g = g as usize;
-                let start = if g == 0 { 0 } else { self.ends[g - 1] };
-                &self.arena[start..self.ends[g]] == key
-            });
+            let keys = &self.keys;
+            let found = self.map.find(h, |&g| keys[g as usize].bytes() == key);
             let id = match found {
                 Some(&g) => g,
                 None => {
-                    let g = self.ends.len() as u32;
-                    self.arena.extend_from_slice(key);
-                    self.ends.push(self.arena.len());
+                    let g = self.keys.len() as u32;
+                    let stored: &[u8] = self.arena.alloc_slice_copy(key);
+                    self.keys.push(KeyRef::new(stored));
                     self.hashes.push(h);
                     let hashes = &self.hashes;
                     self.map.insert_unique(h, g, |&x| hashes[x as usize]);
@@ -120,6 +132,37 @@ impl GroupTable {
             }
         }
         builders.into_iter().map(ColumnBuilder::finish).collect()
+    }
+}
+
+/// A group's encoded key in its table's arena.
+#[derive(Clone, Copy)]
+struct KeyRef {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl KeyRef {
+    const EMPTY: KeyRef = KeyRef {
+        ptr: std::ptr::NonNull::dangling(),
+        len: 0,
+    };
+
+    fn new(bytes: &[u8]) -> Self {
+        KeyRef {
+            ptr: std::ptr::NonNull::from(bytes).cast(),
+            len: bytes.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` was copied into the owning table's bump
+        // arena (or is the empty slice's dangling pointer, valid for len 0).
+        // A bump arena never moves or frees an allocation until it is reset
+        // or dropped, and the table drops every KeyRef (`keys.clear()`)
+        // before resetting its arena; the KeyRefs never leave the table, so
+        // none outlives the arena. The bytes are never written after the copy.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
@@ -295,5 +338,34 @@ mod tests {
         assert!(cols[0].is_null(0));
         assert_eq!(cols[0].as_string::<i32>().value(1), "x");
         assert_eq!(cols[1].as_primitive::<Int64Type>().value(0), 2);
+    }
+
+    #[test]
+    fn a_cleared_table_starts_afresh_and_reuses_its_arena() {
+        let mut t = GroupTable::new(vec![SqlType::Varchar]);
+        let mut ids = Vec::new();
+        let mut peak = 0;
+        for round in 0..50 {
+            let keys: ArrayRef = Arc::new(StringArray::from_iter_values(
+                (0..1000).map(|i| format!("key-{round}-{}", i % 300)),
+            ));
+            t.intern(&[keys], 1000, &mut ids);
+            assert_eq!(t.len(), 300);
+            assert_eq!(ids[299], 299);
+            assert_eq!(ids[300], 0);
+            let cols = t.key_columns(&[0, 299]);
+            assert_eq!(
+                cols[0].as_string::<i32>().value(1),
+                format!("key-{round}-299")
+            );
+            if round == 1 {
+                peak = t.arena_bytes();
+            }
+            if round > 1 {
+                assert!(t.arena_bytes() <= peak, "the arena is reused, not grown");
+            }
+            t.clear();
+            assert!(t.is_empty());
+        }
     }
 }

@@ -1,0 +1,94 @@
+//! The open windows of a tumbling aggregate: one set of groups per window
+//! start, and the cleared sets of closed windows kept for reuse.
+//!
+//! Contract: [`Windows::fold`] folds rows into their windows' groups;
+//! [`Windows::pop_closed`] hands out windows in start order once their end is
+//! at or below a limit; a window's groups given back with
+//! [`Windows::recycle`] are cleared (their key arena reset, their
+//! accumulator vectors emptied, memory kept) and serve the next window that
+//! opens, so a run with bounded groups per window allocates nothing once warm
+//! and its memory stays flat.
+
+use std::collections::BTreeMap;
+
+use arrow_array::{ArrayRef, UInt32Array};
+
+use super::group_by::Groups;
+use crate::plan::AggPlan;
+
+/// Cleared group sets kept (more would only hold memory).
+const SPARE: usize = 4;
+
+pub(crate) struct Windows {
+    plan: AggPlan,
+    open: BTreeMap<i64, Groups>,
+    spare: Vec<Groups>,
+}
+
+impl Windows {
+    pub(crate) fn new(plan: &AggPlan) -> Self {
+        Windows {
+            plan: plan.clone(),
+            open: BTreeMap::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// The groups of the window starting at `start`, opened if need be.
+    pub(crate) fn entry(&mut self, start: i64) -> &mut Groups {
+        let (plan, spare) = (&self.plan, &mut self.spare);
+        self.open
+            .entry(start)
+            .or_insert_with(|| spare.pop().unwrap_or_else(|| Groups::new(plan)))
+    }
+
+    /// Folds row `i` of `keys`/`args` into the window starting at `starts[i]`,
+    /// one window's rows at a time.
+    pub(crate) fn fold(&mut self, starts: &[i64], keys: &[ArrayRef], args: &[Option<ArrayRef>]) {
+        let n = starts.len();
+        let Some(&first) = starts.first() else {
+            return;
+        };
+        if starts.iter().all(|s| *s == first) {
+            self.entry(first).update(keys, args, n);
+            return;
+        }
+        let mut distinct = starts.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for s in distinct {
+            let idx: UInt32Array = (0..n as u32).filter(|&i| starts[i as usize] == s).collect();
+            let take = |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
+            let k: Vec<ArrayRef> = keys.iter().map(take).collect();
+            let a: Vec<Option<ArrayRef>> = args.iter().map(|x| x.as_ref().map(take)).collect();
+            self.entry(s).update(&k, &a, idx.len());
+        }
+    }
+
+    /// The earliest open window if it ends (`start + size`) at or below `limit`.
+    pub(crate) fn pop_closed(&mut self, size: i64, limit: i64) -> Option<(i64, Groups)> {
+        let (&start, _) = self.open.first_key_value()?;
+        if start.saturating_add(size) > limit {
+            return None;
+        }
+        self.open.remove_entry(&start)
+    }
+
+    /// Every open window, in start order.
+    pub(crate) fn take_all(&mut self) -> Vec<(i64, Groups)> {
+        std::mem::take(&mut self.open).into_iter().collect()
+    }
+
+    /// Takes back a closed window's groups for reuse.
+    pub(crate) fn recycle(&mut self, mut groups: Groups) {
+        if self.spare.len() < SPARE {
+            groups.clear();
+            self.spare.push(groups);
+        }
+    }
+
+    /// Groups held over all open windows.
+    pub(crate) fn groups(&self) -> usize {
+        self.open.values().map(Groups::len).sum()
+    }
+}
