@@ -9,8 +9,7 @@
 //! - [`shuffle`]: the SPSC mesh between cores;
 //! - [`Runtime`]: the embedding API below all of them.
 
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 pub use percore_operators as operators;
 pub use percore_runtime as runtime;
@@ -20,28 +19,39 @@ pub use arrow_array::RecordBatch;
 pub use percore_operators::codec::generator::Dataset;
 pub use percore_operators::{sql, Error, Pipeline, Plan, SqlType};
 pub use percore_runtime::{
-    run_local, Failed, GeneratorPartitions, ParallelConfig, PartitionedSource, RunError, RunStats,
-    Source,
+    run_local, Executors, Failed, GeneratorPartitions, ParallelConfig, PartitionedSource, RunError,
+    RunStats, Source,
 };
 
-/// A thread-per-core runtime to embed: runs queries on pinned cores and hands
-/// the result batches to the caller.
+/// A thread-per-core runtime to embed: pinned executors started once, in
+/// [`Runtime::new`], that run queries and hand the result batches to the
+/// caller. Clones share the executors; runs on one runtime take turns (each
+/// uses every core).
 #[derive(Clone, Debug)]
 pub struct Runtime {
     config: ParallelConfig,
+    /// Held for a whole run — the control plane, never the data path.
+    executors: Arc<Mutex<Executors>>,
 }
 
 impl Runtime {
     /// A runtime on `cores` cores, pinned to the CPUs the process may use.
-    pub fn new(cores: usize) -> Self {
-        Runtime {
-            config: ParallelConfig::new(cores),
-        }
+    pub fn new(cores: usize) -> Result<Self, RunError> {
+        Self::with_config(ParallelConfig::new(cores))
     }
 
-    /// A runtime laid out by `config` (CPUs, ring sizes, I/O memory).
-    pub fn with_config(config: ParallelConfig) -> Self {
-        Runtime { config }
+    /// A runtime laid out by `config` (cores, CPUs, ring sizes, I/O memory).
+    pub fn with_config(config: ParallelConfig) -> Result<Self, RunError> {
+        let executors = Executors::start(config.cores, config.cpus.as_deref(), config.io_memory)?;
+        Ok(Runtime {
+            config,
+            executors: Arc::new(Mutex::new(executors)),
+        })
+    }
+
+    /// Cores the runtime runs on.
+    pub fn cores(&self) -> usize {
+        self.config.cores.max(1)
     }
 
     /// The built-in generator for a built-in stream (`orders`, `market_data`).
@@ -63,7 +73,7 @@ impl Runtime {
         input: Arc<dyn PartitionedSource>,
         mut on_batch: impl FnMut(&RecordBatch),
     ) -> Result<RunStats, Box<Failed>> {
-        runtime::run_parallel(plan, input, &self.config, &mut |b| {
+        run_with(&self.executors, &self.config, plan, input, &mut |b| {
             on_batch(b);
             Ok(())
         })
@@ -90,9 +100,9 @@ impl Runtime {
     /// After the last batch, [`Results::finish`] gives the run's figures.
     pub fn iter(&self, plan: &Plan, input: Arc<dyn PartitionedSource>, buffer: usize) -> Results {
         let (tx, rx) = mpsc::sync_channel(buffer.max(1));
-        let (plan, config) = (plan.clone(), self.config.clone());
+        let (plan, config, executors) = (plan.clone(), self.config.clone(), self.executors.clone());
         let driver = std::thread::spawn(move || {
-            runtime::run_parallel(&plan, input, &config, &mut |b| {
+            run_with(&executors, &config, &plan, input, &mut |b| {
                 tx.send(b.clone()).map_err(|_| {
                     std::io::Error::new(std::io::ErrorKind::BrokenPipe, "results dropped")
                 })
@@ -103,6 +113,22 @@ impl Runtime {
             driver: Some(driver),
         }
     }
+}
+
+/// One run on the shared executors, after any run still going.
+fn run_with(
+    executors: &Mutex<Executors>,
+    config: &ParallelConfig,
+    plan: &Plan,
+    input: Arc<dyn PartitionedSource>,
+    sink: &mut dyn FnMut(&RecordBatch) -> std::io::Result<()>,
+) -> Result<RunStats, Box<Failed>> {
+    // A run that panicked on the caller's side leaves the executors fine.
+    let executors = executors.lock().unwrap_or_else(|p| p.into_inner());
+    runtime::run_on(&executors, plan, input, config, None, &mut |o| match o {
+        runtime::Output::Batch(b) => sink(b),
+        runtime::Output::Encoded { .. } => unreachable!("no encoder"),
+    })
 }
 
 /// Result batches of a run driven by [`Runtime::iter`].

@@ -28,6 +28,7 @@
 mod file;
 mod metrics;
 mod parallel;
+mod pool;
 mod source;
 
 use std::time::Instant;
@@ -38,8 +39,10 @@ use percore_operators::{Pipeline, Plan};
 pub use file::FileInput;
 pub use metrics::{CoreStats, LatencySummary, RunStats};
 pub use parallel::{
-    available_cpus, run_parallel, run_parallel_with, Encoder, FileOutput, Output, ParallelConfig,
+    available_cpus, run_on, run_parallel, run_parallel_with, Encoder, FileOutput, Output,
+    ParallelConfig,
 };
+pub use pool::{Executors, Job};
 pub use source::{
     Fill, FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
 };

@@ -20,11 +20,10 @@ use std::panic::AssertUnwindSafe;
 
 use futures_lite::FutureExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-use glommio::{LocalExecutorBuilder, Placement};
 use percore_operators::expr::Expr;
 use percore_operators::ops::{Filter, Operator, PartialAgg};
 use percore_operators::state::hash_keys;
@@ -32,6 +31,7 @@ use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Pool};
 
 use crate::metrics::{CoreStats, Latency, RunStats};
+use crate::pool::{Executors, Job};
 use crate::source::PartitionedSource;
 use crate::{Failed, RunError};
 
@@ -198,85 +198,76 @@ pub fn run_parallel_with(
     sink: &mut dyn FnMut(Output<'_>) -> std::io::Result<()>,
 ) -> Result<RunStats, Box<Failed>> {
     let started = Instant::now();
-    let n = cfg.cores.max(1);
-    let cpus = cfg.cpus.clone().unwrap_or_else(available_cpus);
+    match Executors::start(cfg.cores, cfg.cpus.as_deref(), cfg.io_memory) {
+        Ok(executors) => run_on(&executors, plan, input, cfg, encoder, sink),
+        Err(error) => Err(Box::new(Failed {
+            error,
+            stats: RunStats {
+                elapsed_secs: started.elapsed().as_secs_f64(),
+                ..RunStats::default()
+            },
+        })),
+    }
+}
+
+/// Like [`run_parallel_with`], on executors already started (one run at a
+/// time per pool); `cfg`'s core layout is the pool's, not `cfg.cores`.
+pub fn run_on(
+    executors: &Executors,
+    plan: &Plan,
+    input: Arc<dyn PartitionedSource>,
+    cfg: &ParallelConfig,
+    encoder: Option<Encoder>,
+    sink: &mut dyn FnMut(Output<'_>) -> std::io::Result<()>,
+) -> Result<RunStats, Box<Failed>> {
+    let started = Instant::now();
+    let n = executors.len();
     // Endpoint n is this thread, which only receives output.
     let mesh = Mesh::<Batch>::new(n + 1, cfg.ring_capacity.max(1));
     let main = mesh.endpoint(n);
     main.bind_thread();
     let counters: Arc<[Counter]> = (0..n).map(|_| Counter::default()).collect();
-    let mut handles = Vec::new();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<CoreReport, RunError>)>();
+    let mut submitted = 0;
     let mut first_error: Option<RunError> = None;
     for core in 0..n {
-        let placement = match cpus.get(core) {
-            Some(&cpu) => Placement::Fixed(cpu),
-            None => Placement::Unbound,
-        };
         let ep = mesh.endpoint(core);
         let plan = plan.clone();
         let input = input.clone();
-        let counter = counters.clone();
+        let counters = counters.clone();
         let align_ms = cfg.align_ms;
         let encoder = encoder.clone();
-        let io_memory = cfg.io_memory;
         let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
-        // The executor is made inside the thread, so a failure to make it
-        // (no io_uring, low memlock limit) is reported like any core error.
-        let spawned = std::thread::Builder::new()
-            .name(format!("percore-{core}"))
-            .spawn(move || {
-                let made = LocalExecutorBuilder::new(placement)
-                    .name(&format!("percore-{core}"))
-                    .io_memory(io_memory)
-                    .make();
-                match made {
-                    Ok(executor) => executor.run(async move {
-                        run_core(
-                            core,
-                            n,
-                            &plan,
-                            input.as_ref(),
-                            ep,
-                            CoreSetup {
-                                counter: &counter[core],
-                                align_ms,
-                                encoder,
-                                file_output,
-                            },
-                        )
-                        .await
-                    }),
-                    Err(e) => {
-                        ep.mesh().abort();
-                        send_end(&ep, n);
-                        Err(RunError::Core {
-                            core,
-                            message: format!(
-                                "cannot start a glommio executor: {e}. percore needs io_uring (Linux 5.8+) \
-                                 and locked memory for it: raise `ulimit -l` to at least 512 KiB per core"
-                            ),
-                        })
-                    }
-                }
+        let done = done_tx.clone();
+        let job: Job = Box::new(move || {
+            Box::pin(async move {
+                let setup = CoreSetup {
+                    counter: &counters[core],
+                    align_ms,
+                    encoder,
+                    file_output,
+                };
+                let report = run_core(core, n, &plan, input.as_ref(), ep, setup).await;
+                let _ = done.send((core, report));
+            })
+        });
+        if !executors.submit(core, job) {
+            first_error = Some(RunError::Core {
+                core,
+                message: "its executor has stopped".into(),
             });
-        match spawned {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                first_error = Some(RunError::Core {
-                    core,
-                    message: format!("cannot start a thread: {e}"),
-                });
-                mesh.abort();
-                break;
-            }
+            mesh.abort();
+            break;
         }
+        submitted += 1;
     }
+    drop(done_tx);
     // Take output until every started core has said End.
     let mut ended = 0;
     let mut latency = Latency::new();
     let mut sink_error = None;
     let mut progress = Progress::new(n);
-    while ended < handles.len() {
+    while ended < submitted {
         if cfg.progress {
             progress.tick(&counters);
         }
@@ -305,14 +296,17 @@ pub fn run_parallel_with(
         }
     }
     let mut stats = RunStats::default();
-    for (core, h) in handles.into_iter().enumerate() {
-        let report = match h.join() {
-            Ok(r) => r,
-            Err(_) => Err(RunError::Core {
+    let mut reports: Vec<Option<Result<CoreReport, RunError>>> = (0..n).map(|_| None).collect();
+    for (core, report) in done_rx.iter() {
+        reports[core] = Some(report);
+    }
+    for (core, report) in reports.into_iter().enumerate().take(submitted) {
+        let report = report.unwrap_or_else(|| {
+            Err(RunError::Core {
                 core,
-                message: "the executor thread panicked".into(),
-            }),
-        };
+                message: "its executor thread panicked".into(),
+            })
+        });
         match report {
             Ok(r) => {
                 stats.records_in += r.stats.records_in;
@@ -366,9 +360,10 @@ async fn run_core(
     setup: CoreSetup<'_>,
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
-    let result = AssertUnwindSafe(Worker::new(core, n, plan, &ep, setup).run(input))
-        .catch_unwind()
-        .await;
+    let result =
+        AssertUnwindSafe(async { Worker::new(core, n, plan, &ep, setup).run(input).await })
+            .catch_unwind()
+            .await;
     let result = match result {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(RunError::Aborted)) => Err(RunError::Aborted),
