@@ -118,6 +118,7 @@ pub fn run_local(
             records_in: p.records_in,
             records_out: p.records_out,
             buffers_reused: 0,
+            cpu_secs: 0.0,
         }],
         latency_us: latency.summary(),
     };

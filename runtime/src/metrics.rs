@@ -8,13 +8,15 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 /// Figures of one core.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CoreStats {
     pub core: usize,
     pub records_in: u64,
     pub records_out: u64,
     /// Exchange output buffers taken from vectors other cores handed back.
     pub buffers_reused: u64,
+    /// CPU time the core's thread used during the run.
+    pub cpu_secs: f64,
 }
 
 /// Latency percentiles in microseconds.
@@ -79,4 +81,19 @@ impl Latency {
             count: self.hist.len(),
         }
     }
+}
+
+/// CPU time the calling thread has used so far.
+pub(crate) fn thread_cpu_secs() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration;
+    // CLOCK_THREAD_CPUTIME_ID needs nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }

@@ -360,6 +360,7 @@ async fn run_core(
     setup: CoreSetup<'_>,
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
+    let cpu_start = crate::metrics::thread_cpu_secs();
     let result =
         AssertUnwindSafe(async { Worker::new(core, n, plan, &ep, setup).run(input).await })
             .catch_unwind()
@@ -390,6 +391,10 @@ async fn run_core(
             })
         }
     };
+    let result = result.map(|mut r| {
+        r.stats.cpu_secs = crate::metrics::thread_cpu_secs() - cpu_start;
+        r
+    });
     send_end(&ep, n);
     result
 }

@@ -161,6 +161,7 @@ fn write_stats(path: &std::path::Path, s: &RunStats) -> Result<(), Failure> {
             "records_in": c.records_in,
             "records_out": c.records_out,
             "buffers_reused": c.buffers_reused,
+            "cpu_seconds": c.cpu_secs,
         })).collect::<Vec<_>>(),
         "latency_us": {
             "p50": s.latency_us.p50,

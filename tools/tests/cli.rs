@@ -575,6 +575,8 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
     for name in stdout(&list).lines() {
         let mut answers = Vec::new();
         for cores in ["1", "2", "3"] {
+            let dir = tempfile::tempdir().unwrap();
+            let stats = dir.path().join("s.json");
             let o = percore(&[
                 "run",
                 "--scenario",
@@ -585,6 +587,8 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
                 cores,
                 "--batch-size",
                 "1000",
+                "--stats",
+                stats.to_str().unwrap(),
             ]);
             assert_eq!(
                 o.status.code(),
@@ -592,6 +596,18 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
                 "{name} on {cores}: {}",
                 stderr(&o)
             );
+            // Every core read rows and spent CPU time on them.
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+            let per_core = s["cores"].as_array().unwrap();
+            assert_eq!(per_core.len().to_string(), cores);
+            for c in per_core {
+                assert!(
+                    c["records_in"].as_u64().unwrap() >= 30000 / 4,
+                    "{name}: {c}"
+                );
+                assert!(c["cpu_seconds"].as_f64().unwrap() > 0.0, "{name}: {c}");
+            }
             let mut lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
             lines.sort();
             assert!(!lines.is_empty());
