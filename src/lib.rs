@@ -62,6 +62,7 @@ impl Runtime {
             rows,
             batch_size: 8_192,
             config: Default::default(),
+            rate: None,
         })
     }
 

@@ -1,97 +1,367 @@
-//! `percore-bench`: throughput of the five scenarios on the built-in generator.
-//!
-//! This first cut measures percore on one core (in-memory generator → engine
-//! → materialised output batches) with repeated runs and medians. The lock-based
-//! baselines, timely-dataflow and multi-core scaling come with the
-//! thread-per-core runtime.
+//! `percore-bench`: the five scenarios on the built-in generator's data,
+//! through three engines that share the operator code — `v1` (one engine
+//! behind a global lock), `v2` (per-partition engines behind their own
+//! locks, a shared channel) and `percore` (thread-per-core, no locks) — at
+//! each core count, repeated; plus an end-to-end row (CSV file → engine →
+//! JSON lines file). Reports a Markdown table on stdout and, with `--json`,
+//! every figure. Benchmarks report; they never fail.
 
-use std::time::Instant;
+mod e2e;
+mod engines;
+mod measure;
+mod scenarios;
 
-use anyhow::Result;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
 use clap::Parser;
-use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
-use percore_operators::{sql, Pipeline};
+use percore_operators::sql;
+use percore_runtime::Executors;
+
+use measure::{median_min_max, Run};
 
 #[derive(Parser)]
 #[command(name = "percore-bench", about = "Benchmarks of the percore scenarios")]
 struct Args {
     /// Rows per run.
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 5_000_000)]
     rows: u64,
-    /// Runs per scenario (the median is reported).
+    /// Runs per measurement (median, min and max are reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// A short run for smoke tests.
+    /// Core counts, e.g. `1,2` (default: 1 up to every available CPU).
+    #[arg(long, value_delimiter = ',')]
+    cores: Vec<usize>,
+    /// Engines: v1, v2, percore (default: all).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<String>,
+    /// Scenarios: select, rows_window, group_by, tumbling, emit_changes (default: all).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Leave out the end-to-end CSV → JSON lines row.
+    #[arg(long)]
+    no_e2e: bool,
+    /// Write every figure as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A short run (under a minute) for smoke tests.
     #[arg(long)]
     quick: bool,
+    /// Latency mode: pace the sources at this many records/s (over all
+    /// cores) instead of running flat out, and report the latency there.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// After the throughput runs, run each engine again paced at 10%, 50% and
+    /// 90% of the peak it just reached (about 2 s each), to show latency and
+    /// adaptive batching under load.
+    #[arg(long)]
+    latency_sweep: bool,
 }
 
-const SCENARIOS: &[(&str, &str, Dataset)] = &[
-    (
-        "select",
-        include_str!("../../examples/scenarios/s0_select.sql"),
-        Dataset::Orders,
-    ),
-    (
-        "rows_window",
-        include_str!("../../examples/scenarios/s1_rows_window.sql"),
-        Dataset::MarketData,
-    ),
-    (
-        "group_by",
-        include_str!("../../examples/scenarios/s2_group_by_final.sql"),
-        Dataset::MarketData,
-    ),
-    (
-        "tumbling",
-        include_str!("../../examples/scenarios/s3a_tumbling.sql"),
-        Dataset::MarketData,
-    ),
-    (
-        "emit_changes",
-        include_str!("../../examples/scenarios/s3b_emit_changes.sql"),
-        Dataset::MarketData,
-    ),
-];
+const ENGINES: &[&str] = &["v1", "v2", "percore"];
+
+/// The figures of one (scenario, engine, cores, load) over its runs.
+struct Row {
+    scenario: &'static str,
+    engine: String,
+    cores: usize,
+    /// Paced input: records/s, and the share of the peak it stands for.
+    rate: Option<f64>,
+    load: Option<f64>,
+    runs: Vec<Run>,
+}
+
+impl Row {
+    fn rates(&self) -> (f64, f64, f64) {
+        median_min_max(&self.runs.iter().map(Run::rate).collect::<Vec<_>>())
+    }
+
+    /// The run with the median rate (its latency and memory are reported).
+    fn median_run(&self) -> &Run {
+        let mut v: Vec<&Run> = self.runs.iter().collect();
+        v.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+        v[v.len() / 2]
+    }
+}
 
 fn main() -> Result<()> {
     let a = Args::parse();
     let (rows, runs) = if a.quick {
-        (200_000, 1)
+        (300_000, 1)
     } else {
         (a.rows, a.runs.max(1))
     };
-    println!("| scenario | engine | cores | records | median rec/s | min rec/s | max rec/s | output rows |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, sql_text, dataset) in SCENARIOS {
-        let plan = sql::compile(sql_text)?;
-        // Pre-generate so the generator's cost is not measured.
-        let input: Vec<_> =
-            Generator::range(*dataset, 42, 0, rows, 8_192, MarketConfig::default()).collect();
-        let mut rates = Vec::new();
-        let mut out_rows = 0;
-        for _ in 0..runs {
-            let mut p = Pipeline::new(&plan);
-            let t = Instant::now();
-            let mut n = 0;
-            for b in &input {
-                n += p
-                    .push(b.clone())?
-                    .iter()
-                    .map(|b| b.num_rows())
-                    .sum::<usize>();
-            }
-            n += p.finish()?.iter().map(|b| b.num_rows()).sum::<usize>();
-            rates.push(rows as f64 / t.elapsed().as_secs_f64());
-            out_rows = n;
+    let available = percore_runtime::available_cpus().len().max(1);
+    let cores: Vec<usize> = if a.cores.is_empty() {
+        (1..=available).collect()
+    } else {
+        a.cores.clone()
+    };
+    if cores.contains(&0) {
+        bail!("--cores: every count must be at least 1");
+    }
+    let engines: Vec<String> = if a.engines.is_empty() {
+        ENGINES.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.engines.clone()
+    };
+    for e in &engines {
+        if !ENGINES.contains(&e.as_str()) {
+            bail!("unknown engine `{e}`; choose from {}", ENGINES.join(", "));
         }
-        rates.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "| {name} | percore | 1 | {rows} | {:.0} | {:.0} | {:.0} | {out_rows} |",
-            rates[rates.len() / 2],
-            rates[0],
-            rates[rates.len() - 1]
-        );
+    }
+    let scenarios: Vec<&scenarios::Scenario> = if a.scenarios.is_empty() {
+        scenarios::SCENARIOS.iter().collect()
+    } else {
+        a.scenarios
+            .iter()
+            .map(|n| {
+                scenarios::find(n).with_context(|| {
+                    format!("unknown scenario `{n}`; choose from select, rows_window, group_by, tumbling, emit_changes")
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let mut table: Vec<Row> = Vec::new();
+    for &n in &cores {
+        // One executor pool per core count, started outside the timings.
+        let executors = engines
+            .iter()
+            .any(|e| e == "percore")
+            .then(|| Executors::start(n, None, 256 << 10))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let executors = executors.as_ref();
+        for s in &scenarios {
+            let plan = sql::compile(s.sql)?;
+            for engine in &engines {
+                let spec = Spec {
+                    s,
+                    plan: &plan,
+                    engine,
+                    cores: n,
+                    executors,
+                };
+                let row = spec.measure(rows, runs, a.rate, None)?;
+                if a.latency_sweep {
+                    let peak = row.rates().0;
+                    table.push(row);
+                    for load in [0.1, 0.5, 0.9] {
+                        let rate = peak * load;
+                        // About two seconds of input at that rate.
+                        let paced_rows = ((rate * 2.0) as u64).clamp(1, rows);
+                        table.push(spec.measure(paced_rows, 1, Some(rate), Some(load))?);
+                    }
+                } else {
+                    table.push(row);
+                }
+            }
+        }
+    }
+    if !a.no_e2e {
+        for &n in &cores {
+            for s in &scenarios {
+                let mut row = Row {
+                    scenario: s.name,
+                    engine: "percore_csv_to_jsonl".into(),
+                    cores: n,
+                    rate: None,
+                    load: None,
+                    runs: Vec::new(),
+                };
+                let rss_resets = measure::reset_peak_rss();
+                for _ in 0..runs {
+                    measure::reset_peak_rss();
+                    let mut run = e2e::run(s, rows.min(2_000_000), n)?;
+                    run.peak_rss = rss_resets.then(measure::peak_rss).flatten();
+                    row.runs.push(run);
+                }
+                eprintln!(
+                    "percore-bench: {} end to end {} cores: {:.2}M rec/s",
+                    s.name,
+                    n,
+                    row.rates().0 / 1e6
+                );
+                table.push(row);
+            }
+        }
+    }
+    print_table(&table, runs);
+    if let Some(path) = &a.json {
+        let json = to_json(&table, rows, runs);
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// What to measure: one scenario on one engine at one core count.
+struct Spec<'a> {
+    s: &'static scenarios::Scenario,
+    plan: &'a percore_operators::Plan,
+    engine: &'a str,
+    cores: usize,
+    executors: Option<&'a Executors>,
+}
+
+impl Spec<'_> {
+    fn measure(&self, rows: u64, runs: usize, rate: Option<f64>, load: Option<f64>) -> Result<Row> {
+        let mut row = Row {
+            scenario: self.s.name,
+            engine: self.engine.to_string(),
+            cores: self.cores,
+            rate,
+            load,
+            runs: Vec::new(),
+        };
+        let rss_resets = measure::reset_peak_rss();
+        for _ in 0..runs {
+            measure::reset_peak_rss();
+            let (s, plan, n) = (self.s, self.plan, self.cores);
+            let mut run = match self.engine {
+                "v1" => engines::v1::run(s, plan, rows, n, rate)?,
+                "v2" => engines::v2::run(s, plan, rows, n, rate)?,
+                _ => engines::percore::run(self.executors.expect("started"), s, plan, rows, rate)?,
+            };
+            run.peak_rss = rss_resets.then(measure::peak_rss).flatten();
+            row.runs.push(run);
+        }
+        eprintln!(
+            "percore-bench: {} {} {} cores{}: {:.2}M rec/s, p99 {} µs",
+            row.scenario,
+            row.engine,
+            row.cores,
+            rate.map_or(String::new(), |r| format!(" at {:.2}M rec/s", r / 1e6)),
+            row.rates().0 / 1e6,
+            row.median_run().latency.p99
+        );
+        Ok(row)
+    }
+}
+
+/// Throughput at one core of the same scenario and engine, flat out.
+fn one_core_rates(table: &[Row]) -> BTreeMap<(&str, &str), f64> {
+    table
+        .iter()
+        .filter(|r| r.cores == 1 && r.rate.is_none())
+        .map(|r| ((r.scenario, r.engine.as_str()), r.rates().0))
+        .collect()
+}
+
+fn efficiency(r: &Row, base: &BTreeMap<(&str, &str), f64>) -> Option<f64> {
+    if r.rate.is_some() {
+        return None;
+    }
+    base.get(&(r.scenario, r.engine.as_str()))
+        .map(|one| r.rates().0 / (r.cores as f64 * one))
+}
+
+fn print_table(table: &[Row], runs: usize) {
+    let base = one_core_rates(table);
+    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs.\n");
+    println!("| scenario | engine | cores | load | median | min–max | scaling | p50 | p99 | p99.9 | max | peak RSS MB | output rows | late rows dropped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in table {
+        let (med, lo, hi) = r.rates();
+        let m = r.median_run();
+        let eff = efficiency(r, &base).map_or("–".into(), |e| format!("{:.0}%", e * 100.0));
+        let rss = m
+            .peak_rss
+            .map_or("–".into(), |b| format!("{:.0}", b as f64 / 1e6));
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.scenario,
+            r.engine,
+            r.cores,
+            match (r.load, r.rate) {
+                (Some(l), _) => format!("{:.0}% of peak", l * 100.0),
+                (None, Some(rate)) => format!("{:.2}M rec/s", rate / 1e6),
+                (None, None) => "flat out".into(),
+            },
+            med / 1e6,
+            lo / 1e6,
+            hi / 1e6,
+            eff,
+            m.latency.p50,
+            m.latency.p99,
+            m.latency.p999,
+            m.latency.max,
+            rss,
+            m.output_rows,
+            m.late_rows
+        );
+    }
+    // percore against each baseline at the same core count.
+    let rate = |s: &str, e: &str, n: usize| {
+        table
+            .iter()
+            .find(|r| r.scenario == s && r.engine == e && r.cores == n && r.rate.is_none())
+            .map(|r| r.rates().0)
+    };
+    let mut lines = Vec::new();
+    for r in table
+        .iter()
+        .filter(|r| r.engine == "percore" && r.rate.is_none())
+    {
+        let mut parts = Vec::new();
+        for base in ["v1", "v2"] {
+            if let Some(b) = rate(r.scenario, base, r.cores) {
+                parts.push(format!("{:.2}× {base}", r.rates().0 / b));
+            }
+        }
+        if !parts.is_empty() {
+            lines.push(format!(
+                "| {} | {} | {} |",
+                r.scenario,
+                r.cores,
+                parts.join(", ")
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        println!("\n| scenario | cores | percore vs baselines |\n|---|---|---|");
+        for l in lines {
+            println!("{l}");
+        }
+    }
+}
+
+fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
+    let base = one_core_rates(table);
+    let results: Vec<serde_json::Value> = table
+        .iter()
+        .map(|r| {
+            let (med, lo, hi) = r.rates();
+            let m = r.median_run();
+            serde_json::json!({
+                "scenario": r.scenario,
+                "engine": r.engine,
+                "cores": r.cores,
+                "rate": r.rate,
+                "load": r.load,
+                "records": m.records,
+                "runs": r.runs.len(),
+                "throughput_median": med,
+                "throughput_min": lo,
+                "throughput_max": hi,
+                "scaling_efficiency": efficiency(r, &base),
+                "latency_us": {
+                    "p50": m.latency.p50,
+                    "p99": m.latency.p99,
+                    "p999": m.latency.p999,
+                    "max": m.latency.max,
+                },
+                "output_rows": m.output_rows,
+                "late_rows": m.late_rows,
+                "peak_rss_bytes": m.peak_rss,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "machine": measure::machine(),
+        "rows_per_run": rows,
+        "runs": runs,
+        "results": results,
+    })
 }

@@ -37,7 +37,7 @@ use arrow_array::RecordBatch;
 use percore_operators::{Pipeline, Plan};
 
 pub use file::FileInput;
-pub use metrics::{CoreStats, LatencySummary, RunStats};
+pub use metrics::{CoreStats, Latency, LatencySummary, RunStats};
 pub use parallel::{
     available_cpus, run_on, run_parallel, run_parallel_with, Encoder, FileOutput, Output,
     ParallelConfig,

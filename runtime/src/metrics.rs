@@ -43,12 +43,12 @@ pub struct RunStats {
 }
 
 /// Ingest-to-emit latency of output rows, in microseconds.
-pub(crate) struct Latency {
+pub struct Latency {
     hist: Histogram<u64>,
 }
 
 impl Latency {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Latency {
             // 1 µs .. 1 hour, 3 significant digits.
             hist: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
@@ -56,7 +56,7 @@ impl Latency {
     }
 
     /// Records `rows` output rows whose input batch was ingested at `ingest`.
-    pub(crate) fn record(&mut self, ingest: Instant, rows: u64) {
+    pub fn record(&mut self, ingest: Instant, rows: u64) {
         if rows == 0 {
             return;
         }
@@ -65,11 +65,11 @@ impl Latency {
     }
 
     /// Adds another core's measurements.
-    pub(crate) fn merge(&mut self, other: &Latency) {
+    pub fn merge(&mut self, other: &Latency) {
         self.hist.add(&other.hist).expect("histograms share bounds");
     }
 
-    pub(crate) fn summary(&self) -> LatencySummary {
+    pub fn summary(&self) -> LatencySummary {
         if self.hist.is_empty() {
             return LatencySummary::default();
         }
@@ -80,6 +80,12 @@ impl Latency {
             max: self.hist.max(),
             count: self.hist.len(),
         }
+    }
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

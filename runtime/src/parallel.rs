@@ -632,11 +632,23 @@ impl<'a> Worker<'a> {
                 && self.keys.is_some()
                 && sent_wm > self.wm.saturating_add(self.align_ms);
             if let Some(part) = source.as_mut().filter(|_| !ahead) {
-                // I/O (a file's next chunk) is awaited here, on this core.
-                while let Some(fill) = part.source.fill() {
-                    fill.await?;
-                }
-                match part.source.next_batch()? {
+                // I/O (a file's next chunk, a paced source's wait) is
+                // awaited here, on this core; then the inbox gets its turn.
+                let ready = match part.source.fill() {
+                    Some(fill) => {
+                        fill.await?;
+                        busy = true;
+                        false
+                    }
+                    None => true,
+                };
+                let next = if ready {
+                    part.source.next_batch()?
+                } else {
+                    None
+                };
+                let exhausted = ready && next.is_none();
+                match next {
                     Some(batch) => {
                         busy = true;
                         let ingest = Instant::now();
@@ -715,6 +727,7 @@ impl<'a> Worker<'a> {
                             }
                         }
                     }
+                    None if !exhausted => {}
                     None => {
                         malformed = part.source.malformed_rows();
                         source = None;

@@ -17,8 +17,9 @@ pub type Fill<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 /// [`Source::next_batch`]. Sources that compute their rows (the generator)
 /// never need one; only those can run outside an executor ([`crate::run_local`]).
 pub trait Source {
-    /// I/O to await before the next batch is ready; `None` when it is (or
-    /// when the source is exhausted).
+    /// I/O (or a wait) to await before the next batch may be ready; the
+    /// caller awaits it, may do other work, and asks again. `None` when a
+    /// batch is ready (or the source is exhausted).
     fn fill(&mut self) -> Option<Fill<'_>> {
         None
     }
@@ -81,6 +82,11 @@ pub struct GeneratorPartitions {
     pub rows: u64,
     pub batch_size: usize,
     pub config: percore_operators::codec::generator::MarketConfig,
+    /// Paced: records per second over all cores (`None`: as fast as the
+    /// cores take them). A paced share hands out the rows that have come
+    /// due since it was last asked — a small batch at a low rate, up to
+    /// `batch_size` at a high one — so batching adapts to the load.
+    pub rate: Option<f64>,
 }
 
 impl PartitionedSource for GeneratorPartitions {
@@ -94,8 +100,18 @@ impl PartitionedSource for GeneratorPartitions {
             self.config,
         )
         .with_stride(parts as u64);
+        let source: Box<dyn Source> = match self.rate {
+            Some(rate) => Box::new(Paced {
+                gen: g,
+                per_sec: (rate / parts as f64).max(1e-3),
+                start: None,
+                made: 0,
+                max_batch: self.batch_size.max(1),
+            }),
+            None => Box::new(GeneratorSource::new(g)),
+        };
         Ok(Some(Partition {
-            source: Box::new(GeneratorSource::new(g)),
+            source,
             first_seq: part as i64,
             seq_stride: parts as i64,
         }))
@@ -119,5 +135,50 @@ where
             first_seq: 0,
             seq_stride: 1,
         }))
+    }
+}
+
+/// A generator share that makes rows at a fixed rate (see
+/// [`GeneratorPartitions::rate`]); it waits on the core's executor timer.
+struct Paced {
+    gen: Generator,
+    per_sec: f64,
+    start: Option<std::time::Instant>,
+    made: u64,
+    max_batch: usize,
+}
+
+impl Paced {
+    fn due(&mut self) -> u64 {
+        let start = *self.start.get_or_insert_with(std::time::Instant::now);
+        (start.elapsed().as_secs_f64() * self.per_sec) as u64
+    }
+}
+
+impl Source for Paced {
+    fn fill(&mut self) -> Option<Fill<'_>> {
+        if self.gen.remaining() == 0 || self.due() > self.made {
+            return None;
+        }
+        let start = self.start.expect("set by due()");
+        let next =
+            start + std::time::Duration::from_secs_f64((self.made + 1) as f64 / self.per_sec);
+        let wait = next
+            .saturating_duration_since(std::time::Instant::now())
+            .min(std::time::Duration::from_millis(1));
+        Some(Box::pin(async move {
+            glommio::timer::sleep(wait).await;
+            Ok(())
+        }))
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let n = self
+            .due()
+            .saturating_sub(self.made)
+            .clamp(1, self.max_batch as u64);
+        let b = self.gen.next_rows(n as usize);
+        self.made += b.as_ref().map_or(0, |b| b.num_rows() as u64);
+        Ok(b)
     }
 }

@@ -16,6 +16,7 @@ use crate::Failure;
 pub(crate) struct InputOptions {
     pub rows: u64,
     pub seed: u64,
+    pub rate: Option<f64>,
     pub batch_size: usize,
     pub on_error: OnError,
 }
@@ -89,8 +90,14 @@ pub(crate) fn partitioned(
             rows: opt.rows,
             batch_size: opt.batch_size,
             config: MarketConfig::default(),
+            rate: opt.rate,
         }));
     };
+    if opt.rate.is_some() {
+        return Err(Failure::usage(
+            "--rate paces the built-in generator; it does not apply to a file",
+        ));
+    }
     let format = format_of(plan, path)?;
     let file = FileInput::new(
         Path::new(path),

@@ -88,6 +88,11 @@ struct RunArgs {
     /// Seed of the built-in generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Pace the built-in generator at this many records per second (over all
+    /// cores), to measure latency at a given load; batches then hold the rows
+    /// that came due, up to --batch-size.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Rows per input batch.
     #[arg(long, default_value_t = 8_192)]
     batch_size: usize,

@@ -59,6 +59,11 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
     if cores == 0 {
         return Err(Failure::usage("--cores must be at least 1"));
     }
+    if a.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(Failure::usage(
+            "--rate must be a positive number of records per second",
+        ));
+    }
     if a.batch_size == 0 {
         return Err(Failure::usage("--batch-size must be at least 1"));
     }
@@ -66,6 +71,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
     let opts = InputOptions {
         rows: a.rows,
         seed: a.seed,
+        rate: a.rate,
         batch_size: a.batch_size,
         on_error: match a.on_error {
             OnErrorArg::Fail => OnError::Fail,

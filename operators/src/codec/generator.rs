@@ -211,16 +211,20 @@ impl Generator {
     }
 }
 
-impl Iterator for Generator {
-    type Item = RecordBatch;
+impl Generator {
+    /// Rows this generator has still to make.
+    pub fn remaining(&self) -> u64 {
+        self.end.saturating_sub(self.next).div_ceil(self.stride)
+    }
 
-    fn next(&mut self) -> Option<RecordBatch> {
-        if self.next >= self.end {
+    /// The next batch of at most `n` rows (`None` once every row is made).
+    pub fn next_rows(&mut self, n: usize) -> Option<RecordBatch> {
+        if self.next >= self.end || n == 0 {
             return None;
         }
         let hi = self
             .next
-            .saturating_add(self.batch_size as u64 * self.stride)
+            .saturating_add(n as u64 * self.stride)
             .min(self.end);
         let rows = (self.next..hi).step_by(self.stride as usize);
         let count = rows.clone().count() as u64;
@@ -231,6 +235,14 @@ impl Iterator for Generator {
         };
         let schema = arrow_schema(&builtin_stream(name).expect("built-in stream").columns);
         Some(RecordBatch::try_new(schema, cols).expect("generator matches the built-in schema"))
+    }
+}
+
+impl Iterator for Generator {
+    type Item = RecordBatch;
+
+    fn next(&mut self) -> Option<RecordBatch> {
+        self.next_rows(self.batch_size)
     }
 }
 

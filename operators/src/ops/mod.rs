@@ -26,8 +26,10 @@ use arrow_array::{ArrayRef, RecordBatch};
 use crate::error::Result;
 use crate::expr::Expr;
 
-/// A batch-at-a-time operator.
-pub trait Operator {
+/// A batch-at-a-time operator. `Send`, so an engine can be moved whole to
+/// the thread that owns it (percore builds each core's on that core; the
+/// lock-based benchmark baselines share one).
+pub trait Operator: Send {
     /// Processes one batch, appending any output batches to `out`.
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()>;
 

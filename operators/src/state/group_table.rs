@@ -142,6 +142,13 @@ struct KeyRef {
     len: usize,
 }
 
+// SAFETY: a KeyRef points into the bump arena of the GroupTable holding it
+// (or is the dangling pointer of an empty slice); the table owns the arena and
+// every KeyRef, so they only ever move between threads together, and the
+// bytes are never written after the copy. Nothing is shared: GroupTable is
+// `Send`, not `Sync`.
+unsafe impl Send for KeyRef {}
+
 impl KeyRef {
     const EMPTY: KeyRef = KeyRef {
         ptr: std::ptr::NonNull::dangling(),

@@ -1,0 +1,72 @@
+//! The engines under test. All run the same operator code (`Pipeline`) on
+//! the same generated data; they differ only in how cores share the work:
+//!
+//! - [`v1`]: one engine behind a global lock, fed by N threads;
+//! - [`v2`]: N per-partition engines, each behind its own lock, rows routed
+//!   by key hash through one shared channel;
+//! - [`percore`]: the thread-per-core runtime (pinned executors, SPSC
+//!   rings, no locks).
+//!
+//! Every engine counts records at the source and materialises its results
+//! as output batches, whose rows it counts.
+
+pub mod percore;
+pub mod v1;
+pub mod v2;
+
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
+
+/// Batch size of the generated input, the same for every engine.
+pub const BATCH: usize = 8_192;
+
+/// Share `part` of `parts` of the generated rows (interleaved, like the
+/// runtime's generator partitions, so all shares move through event time
+/// together).
+pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize) -> Generator {
+    Generator::range(
+        dataset,
+        42,
+        part as u64,
+        rows,
+        BATCH,
+        MarketConfig::default(),
+    )
+    .with_stride(parts as u64)
+}
+
+/// A feeder thread's batches: share `part` of `parts`, as fast as it can be
+/// made or paced at `rate` records/s over all parts (then each batch holds
+/// the rows that came due, up to [`BATCH`], like the runtime's paced source).
+pub fn feed(
+    dataset: Dataset,
+    rows: u64,
+    part: usize,
+    parts: usize,
+    rate: Option<f64>,
+) -> Box<dyn Iterator<Item = RecordBatch> + Send> {
+    let mut g = share(dataset, rows, part, parts);
+    let Some(rate) = rate else {
+        return Box::new(g);
+    };
+    let per_sec = (rate / parts as f64).max(1e-3);
+    let start = Instant::now();
+    let mut made = 0u64;
+    Box::new(std::iter::from_fn(move || {
+        if g.remaining() == 0 {
+            return None;
+        }
+        loop {
+            let due = (start.elapsed().as_secs_f64() * per_sec) as u64;
+            if due > made {
+                let b = g.next_rows((due - made).min(BATCH as u64) as usize)?;
+                made += b.num_rows() as u64;
+                return Some(b);
+            }
+            let next = start + Duration::from_secs_f64((made + 1) as f64 / per_sec);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    }))
+}

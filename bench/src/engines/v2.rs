@@ -1,0 +1,151 @@
+//! V2: N per-partition engines, each behind its own lock; N producer
+//! threads route rows by key hash through one shared channel, from which N
+//! worker threads take batches and push them into their partition's engine
+//! (the original engine's redesign).
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Result;
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use percore_operators::expr::Expr;
+use percore_operators::state::hash_keys;
+use percore_operators::{Pipeline, Plan};
+use percore_runtime::Latency;
+
+use crate::measure::Run;
+use crate::scenarios::Scenario;
+
+struct Partition {
+    pipeline: Pipeline,
+    output_rows: u64,
+    latency: Latency,
+}
+
+type Msg = (usize, RecordBatch, Instant);
+
+pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>) -> Result<Run> {
+    let parts: Arc<Vec<Mutex<Partition>>> = Arc::new(
+        (0..cores)
+            .map(|_| {
+                Mutex::new(Partition {
+                    pipeline: Pipeline::new(plan),
+                    output_rows: 0,
+                    latency: Latency::new(),
+                })
+            })
+            .collect(),
+    );
+    let keys: Vec<Expr> = plan
+        .exchange_keys()
+        .map(<[Expr]>::to_vec)
+        .unwrap_or_default();
+    let (tx, rx) = mpsc::sync_channel::<Msg>(cores * 16);
+    let rx = Arc::new(Mutex::new(rx));
+    let started = Instant::now();
+    let records = std::thread::scope(|scope| -> Result<u64> {
+        let workers: Vec<_> = (0..cores)
+            .map(|_| {
+                let (rx, parts) = (rx.clone(), parts.clone());
+                scope.spawn(move || -> Result<()> {
+                    loop {
+                        let msg = rx.lock().expect("channel lock").recv();
+                        let Ok((p, batch, ingest)) = msg else {
+                            return Ok(());
+                        };
+                        let mut part = parts[p].lock().expect("partition lock");
+                        let out = part.pipeline.push(batch)?;
+                        for b in &out {
+                            part.output_rows += b.num_rows() as u64;
+                            part.latency.record(ingest, b.num_rows() as u64);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let producers: Vec<_> = (0..cores)
+            .map(|me| {
+                let (tx, keys) = (tx.clone(), &keys);
+                scope.spawn(move || -> Result<u64> {
+                    let mut records = 0;
+                    let mut hashes = Vec::new();
+                    for batch in super::feed(s.dataset, rows, me, cores, rate) {
+                        let ingest = Instant::now();
+                        records += batch.num_rows() as u64;
+                        for (p, b) in route(&batch, keys, cores, &mut hashes, me)? {
+                            tx.send((p, b, ingest)).expect("workers outlive producers");
+                        }
+                    }
+                    Ok(records)
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut records = 0;
+        for h in producers {
+            records += h.join().expect("producer thread")?;
+        }
+        for h in workers {
+            h.join().expect("worker thread")?;
+        }
+        Ok(records)
+    })?;
+    let mut output_rows = 0;
+    let mut late_rows = 0;
+    let mut latency = Latency::new();
+    for p in parts.iter() {
+        let mut p = p.lock().expect("partition lock");
+        let ingest = Instant::now();
+        let out = p.pipeline.finish()?;
+        for b in &out {
+            p.output_rows += b.num_rows() as u64;
+            p.latency.record(ingest, b.num_rows() as u64);
+        }
+        output_rows += p.output_rows;
+        late_rows += p.pipeline.stats().late_rows;
+        latency.merge(&p.latency);
+    }
+    Ok(Run {
+        records,
+        output_rows,
+        late_rows,
+        secs: started.elapsed().as_secs_f64(),
+        latency: latency.summary(),
+        peak_rss: None,
+    })
+}
+
+/// The batch split by the partition owning each row's key; a keyless query
+/// keeps the batch on the producer's own partition.
+fn route(
+    batch: &RecordBatch,
+    keys: &[Expr],
+    cores: usize,
+    hashes: &mut Vec<u64>,
+    me: usize,
+) -> Result<Vec<(usize, RecordBatch)>> {
+    if keys.is_empty() || cores == 1 {
+        return Ok(vec![(me % cores, batch.clone())]);
+    }
+    let cols: Vec<ArrayRef> = keys
+        .iter()
+        .map(|k| k.eval(batch))
+        .collect::<Result<_, _>>()?;
+    let types: Vec<_> = keys.iter().map(Expr::ty).collect();
+    hash_keys(&cols, &types, batch.num_rows(), hashes);
+    let mut idx: Vec<Vec<u32>> = vec![Vec::new(); cores];
+    for (i, h) in hashes.iter().enumerate() {
+        idx[percore_shuffle::owner_of(*h, cores)].push(i as u32);
+    }
+    Ok(idx
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(p, rows)| {
+            let rows = UInt32Array::from(rows);
+            let b = arrow_select::take::take_record_batch(batch, &rows).expect("rows in range");
+            (p, b)
+        })
+        .collect())
+}

@@ -1,0 +1,67 @@
+//! `percore-bench --quick` runs every scenario on every engine and writes the
+//! JSON report in its documented shape (figures are not judged here:
+//! benchmarks report, they never fail).
+
+use std::process::Command;
+
+#[test]
+fn quick_run_reports_every_scenario_engine_and_core_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_percore-bench"))
+        .args([
+            "--quick",
+            "--cores",
+            "1,2",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("| scenario | engine | cores |"), "{table}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["machine"]["cpus_available"].as_u64().unwrap() >= 1);
+    let results = v["results"].as_array().unwrap();
+    for scenario in [
+        "select",
+        "rows_window",
+        "group_by",
+        "tumbling",
+        "emit_changes",
+    ] {
+        for engine in ["v1", "v2", "percore", "percore_csv_to_jsonl"] {
+            for cores in [1, 2] {
+                let r = results
+                    .iter()
+                    .find(|r| {
+                        r["scenario"] == scenario && r["engine"] == engine && r["cores"] == cores
+                    })
+                    .unwrap_or_else(|| panic!("no {scenario}/{engine}/{cores}"));
+                for key in ["throughput_median", "throughput_min", "throughput_max"] {
+                    assert!(r[key].as_f64().unwrap() > 0.0, "{scenario}/{engine}: {key}");
+                }
+                for key in ["p50", "p99", "p999", "max"] {
+                    assert!(r["latency_us"][key].is_u64(), "{scenario}/{engine}: {key}");
+                }
+                assert!(r["records"].as_u64().unwrap() > 0);
+                assert!(r["output_rows"].is_u64());
+            }
+        }
+        // percore's answer does not depend on the core count.
+        let out = |engine: &str, cores: u64| {
+            results
+                .iter()
+                .find(|r| r["scenario"] == scenario && r["engine"] == engine && r["cores"] == cores)
+                .map(|r| r["output_rows"].as_u64().unwrap())
+        };
+        assert_eq!(out("percore", 1), out("percore", 2), "{scenario}");
+        assert_eq!(
+            out("percore", 1),
+            out("percore_csv_to_jsonl", 2),
+            "{scenario}"
+        );
+    }
+}
