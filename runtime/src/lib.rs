@@ -39,7 +39,7 @@ use percore_operators::{Pipeline, Plan};
 pub use file::FileInput;
 pub use metrics::{CoreStats, Latency, LatencySummary, RunStats};
 pub use parallel::{
-    available_cpus, run_on, run_parallel, run_parallel_with, Encoder, FileOutput, Output,
+    available_cpus, run_on, run_parallel, run_parallel_with, CoreSink, Encoder, FileOutput, Output,
     ParallelConfig,
 };
 pub use pool::{Executors, Job};

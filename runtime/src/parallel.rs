@@ -36,7 +36,7 @@ use crate::source::PartitionedSource;
 use crate::{Failed, RunError};
 
 /// How a parallel run is laid out.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ParallelConfig {
     pub cores: usize,
     /// CPUs to pin cores to, in order; cores beyond the list run unpinned.
@@ -56,7 +56,14 @@ pub struct ParallelConfig {
     /// With an encoder: every core writes its encoded results to this file
     /// itself (through io_uring) instead of sending them to the caller.
     pub file_output: Option<FileOutput>,
+    /// Every core hands its result batches to this function itself, on its
+    /// own thread (nothing reaches the caller's sink): results never cross
+    /// cores. Takes precedence over an encoder and `file_output`.
+    pub core_sink: Option<CoreSink>,
 }
+
+/// A sink every core calls with its own results: `(core, batch)`.
+pub type CoreSink = Arc<dyn Fn(usize, &RecordBatch) -> std::io::Result<()> + Send + Sync>;
 
 /// A file every core appends its encoded results to: each reserves the
 /// byte range of its next write with one atomic add (no lock), then writes
@@ -123,6 +130,21 @@ impl CoreFile {
     }
 }
 
+impl std::fmt::Debug for ParallelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelConfig")
+            .field("cores", &self.cores)
+            .field("cpus", &self.cpus)
+            .field("ring_capacity", &self.ring_capacity)
+            .field("io_memory", &self.io_memory)
+            .field("progress", &self.progress)
+            .field("align_ms", &self.align_ms)
+            .field("file_output", &self.file_output)
+            .field("core_sink", &self.core_sink.as_ref().map(|_| "<fn>"))
+            .finish()
+    }
+}
+
 impl ParallelConfig {
     pub fn new(cores: usize) -> Self {
         ParallelConfig {
@@ -133,6 +155,7 @@ impl ParallelConfig {
             progress: false,
             align_ms: 60_000,
             file_output: None,
+            core_sink: None,
         }
     }
 }
@@ -238,6 +261,7 @@ pub fn run_on(
         let align_ms = cfg.align_ms;
         let encoder = encoder.clone();
         let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
+        let core_sink = cfg.core_sink.clone();
         let done = done_tx.clone();
         let job: Job = Box::new(move || {
             Box::pin(async move {
@@ -246,6 +270,7 @@ pub fn run_on(
                     align_ms,
                     encoder,
                     file_output,
+                    core_sink,
                 };
                 let report = run_core(core, n, &plan, input.as_ref(), ep, setup).await;
                 let _ = done.send((core, report));
@@ -348,6 +373,7 @@ struct CoreSetup<'a> {
     align_ms: i64,
     encoder: Option<Encoder>,
     file_output: Option<FileOutput>,
+    core_sink: Option<CoreSink>,
 }
 
 /// One core's whole run; always ends by telling the output thread.
@@ -428,6 +454,8 @@ struct Worker<'a> {
     /// Messages taken off the rings while this core waited to send.
     inbox: VecDeque<(usize, Message<Batch>)>,
     from_wm: Vec<i64>,
+    /// Ingest time of the last batch each sender sent.
+    last_ingest: Vec<Option<Instant>>,
     ended: usize,
     wm: i64,
     stats: CoreStats,
@@ -436,6 +464,7 @@ struct Worker<'a> {
     align_ms: i64,
     encoder: Option<Encoder>,
     file_output: Option<FileOutput>,
+    core_sink: Option<CoreSink>,
     /// This core's writes to the shared output file, once opened.
     file: Option<CoreFile>,
 }
@@ -474,6 +503,7 @@ impl<'a> Worker<'a> {
             partial,
             inbox: VecDeque::new(),
             from_wm: vec![i64::MIN; n],
+            last_ingest: vec![None; n],
             ended: 0,
             wm: i64::MIN,
             stats: CoreStats {
@@ -485,6 +515,7 @@ impl<'a> Worker<'a> {
             align_ms: setup.align_ms,
             encoder: setup.encoder,
             file_output: setup.file_output,
+            core_sink: setup.core_sink,
             file: None,
         }
     }
@@ -567,6 +598,10 @@ impl<'a> Worker<'a> {
             }
             self.stats.records_out += b.num_rows() as u64;
             self.latency.record(ingest, b.num_rows() as u64);
+            if let Some(sink) = &self.core_sink {
+                sink(self.core, &b).map_err(RunError::Sink)?;
+                continue;
+            }
             match (&self.encoder, &mut self.file) {
                 (Some(enc), Some(f)) => {
                     enc(&b, &mut f.buf);
@@ -596,12 +631,16 @@ impl<'a> Worker<'a> {
 
     /// Applies the watermark as soon as a message moves it, so a batch that
     /// followed a watermark on its ring is judged against that watermark.
-    async fn advance(&mut self) -> Result<(), RunError> {
+    ///
+    /// What a watermark releases is timed from the ingest of the batch that
+    /// moved it: the last batch `from` sent before it.
+    async fn advance(&mut self, from: usize) -> Result<(), RunError> {
         let w = self.from_wm.iter().copied().min().unwrap_or(i64::MIN);
         if w > self.wm && w > i64::MIN && w < i64::MAX {
             self.wm = w;
             let out = self.post.on_watermark(w)?;
-            self.emit(out, Instant::now()).await?;
+            let trigger = self.last_ingest[from].unwrap_or_else(Instant::now);
+            self.emit(out, trigger).await?;
         }
         Ok(())
     }
@@ -742,6 +781,7 @@ impl<'a> Worker<'a> {
                 busy = true;
                 match msg {
                     Message::Data((Payload::Rows(b), ingest)) => {
+                        self.last_ingest[from] = Some(ingest);
                         let mine = b.clone();
                         let out = self.post.push(b)?;
                         self.emit(out, ingest).await?;
@@ -763,12 +803,12 @@ impl<'a> Worker<'a> {
                     }
                     Message::Watermark(w) => {
                         self.from_wm[from] = self.from_wm[from].max(w);
-                        self.advance().await?;
+                        self.advance(from).await?;
                     }
                     Message::End => {
                         self.from_wm[from] = i64::MAX;
                         self.ended += 1;
-                        self.advance().await?;
+                        self.advance(from).await?;
                     }
                 }
             }
