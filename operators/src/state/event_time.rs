@@ -15,6 +15,11 @@
 //! watermark may still arrive from another core). Ties are then broken by
 //! the row's sequence column, so the order is the same however the input was
 //! split.
+//!
+//! Held rows are kept as sorted runs (one per accepted batch, sorted on
+//! arrival — usually already in order); a release takes each run's prefix up
+//! to the watermark, zero-copy when one run holds them all, else merged into
+//! one batch; what stays held is never copied again.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
@@ -55,11 +60,27 @@ pub struct Released {
     pub times: Vec<i64>,
 }
 
+/// Held rows of one accepted batch, sorted by (time, sequence); rows before
+/// `start` have been released.
+struct Run {
+    batch: RecordBatch,
+    times: Vec<i64>,
+    seqs: Option<Vec<i64>>,
+    start: usize,
+}
+
+impl Run {
+    fn key(&self, i: usize) -> (i64, i64) {
+        (self.times[i], self.seqs.as_ref().map_or(0, |s| s[i]))
+    }
+}
+
 pub struct EventTimeBuffer {
     time: TimeColumn,
     lateness: i64,
     max_seen: Option<i64>,
-    pending: Vec<Released>,
+    /// Sorted runs in arrival order.
+    pending: std::collections::VecDeque<Run>,
     late: u64,
     /// `Some` when the watermark comes from outside (see [`Self::advance`]).
     external: Option<Option<i64>>,
@@ -73,7 +94,7 @@ impl EventTimeBuffer {
             time,
             lateness: lateness_ms,
             max_seen: None,
-            pending: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             late: 0,
             external: None,
             seq: None,
@@ -140,7 +161,8 @@ impl EventTimeBuffer {
             (b, t)
         };
         if batch.num_rows() > 0 {
-            self.pending.push(Released { batch, times });
+            let run = self.sorted_run(batch, times);
+            self.pending.push_back(run);
         }
         if self.external.is_some() {
             return Ok(None);
@@ -153,47 +175,94 @@ impl EventTimeBuffer {
         self.release(None)
     }
 
+    /// The batch as a run sorted by (time, sequence); ties without a
+    /// sequence column keep arrival order.
+    fn sorted_run(&self, batch: RecordBatch, times: Vec<i64>) -> Run {
+        let seqs: Option<Vec<i64>> = self.seq.map(|c| {
+            batch
+                .column(c)
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        });
+        let key = |i: usize| (times[i], seqs.as_ref().map_or(0, |s| s[i]));
+        if (1..times.len()).all(|i| key(i - 1) <= key(i)) {
+            return Run {
+                batch,
+                times,
+                seqs,
+                start: 0,
+            };
+        }
+        let mut idx: Vec<u32> = (0..times.len() as u32).collect();
+        idx.sort_by_key(|&i| key(i as usize)); // stable
+        let batch = arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx.clone()))
+            .expect("indices within the batch");
+        Run {
+            batch,
+            times: idx.iter().map(|&i| times[i as usize]).collect(),
+            seqs: seqs.map(|s| idx.iter().map(|&i| s[i as usize]).collect()),
+            start: 0,
+        }
+    }
+
+    /// Releases every held row with time at or below `limit` (all with
+    /// `None`), merged from the runs in (time, sequence, arrival) order.
     fn release(&mut self, limit: Option<i64>) -> Option<Released> {
         let limit = limit.unwrap_or(i64::MAX);
-        if self.pending.is_empty() {
-            return None;
-        }
-        // In-order input: one pending batch, sorted, all released.
-        if self.pending.len() == 1 {
-            let p = &self.pending[0];
-            if p.times.windows(2).all(|w| w[0] <= w[1])
-                && p.times.last().is_some_and(|t| *t <= limit)
-            {
-                return self.pending.pop();
-            }
-        }
-        let schema = self.pending[0].batch.schema();
-        let batch =
-            arrow_select::concat::concat_batches(&schema, self.pending.iter().map(|p| &p.batch))
-                .expect("pending batches share a schema");
-        let times: Vec<i64> = self
+        let ends: Vec<usize> = self
             .pending
             .iter()
-            .flat_map(|p| p.times.iter().copied())
+            .map(|r| r.start + r.times[r.start..].partition_point(|&t| t <= limit))
             .collect();
-        self.pending.clear();
-        let mut idx: Vec<u32> = (0..times.len() as u32).collect();
-        match self.seq {
-            Some(c) => {
-                let seqs = batch.column(c).as_primitive::<Int64Type>().values();
-                idx.sort_by_key(|&i| (times[i as usize], seqs[i as usize]));
+        let with_rows: Vec<usize> = (0..ends.len())
+            .filter(|&k| ends[k] > self.pending[k].start)
+            .collect();
+        let released = match with_rows.as_slice() {
+            [] => return None,
+            // One run holds them all: a zero-copy slice.
+            [k] => {
+                let r = &self.pending[*k];
+                Released {
+                    batch: r.batch.slice(r.start, ends[*k] - r.start),
+                    times: r.times[r.start..ends[*k]].to_vec(),
+                }
             }
-            None => idx.sort_by_key(|&i| times[i as usize]), // stable: ties keep arrival order
-        }
-        let k = idx.partition_point(|&i| times[i as usize] <= limit);
-        let take = |ix: &[u32]| Released {
-            batch: arrow_select::take::take_record_batch(&batch, &UInt32Array::from(ix.to_vec()))
-                .expect("indices within the batch"),
-            times: ix.iter().map(|&i| times[i as usize]).collect(),
+            _ => {
+                // Merge the runs' prefixes: the smallest head each step,
+                // the earlier run on a tie (arrival order).
+                let mut heads: Vec<usize> = self.pending.iter().map(|r| r.start).collect();
+                let total: usize = with_rows.iter().map(|&k| ends[k] - heads[k]).sum();
+                let mut order: Vec<(usize, usize)> = Vec::with_capacity(total);
+                let mut times = Vec::with_capacity(total);
+                for _ in 0..total {
+                    let mut best: Option<usize> = None;
+                    for &k in &with_rows {
+                        if heads[k] < ends[k]
+                            && best.is_none_or(|b| {
+                                self.pending[k].key(heads[k]) < self.pending[b].key(heads[b])
+                            })
+                        {
+                            best = Some(k);
+                        }
+                    }
+                    let k = best.expect("rows remain");
+                    order.push((k, heads[k]));
+                    times.push(self.pending[k].times[heads[k]]);
+                    heads[k] += 1;
+                }
+                let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
+                Released {
+                    batch: arrow_select::interleave::interleave_record_batch(&batches, &order)
+                        .expect("runs share a schema"),
+                    times,
+                }
+            }
         };
-        if k < idx.len() {
-            self.pending.push(take(&idx[k..]));
+        for (r, end) in self.pending.iter_mut().zip(ends) {
+            r.start = end;
         }
-        (k > 0).then(|| take(&idx[..k]))
+        self.pending.retain(|r| r.start < r.times.len());
+        Some(released)
     }
 }
