@@ -63,6 +63,11 @@ struct Args {
     /// adaptive batching under load.
     #[arg(long)]
     latency_sweep: bool,
+    /// Internal: run one measurement (the first of --scenarios, --engines
+    /// and --cores) in this process and print it as JSON. Every run of the
+    /// benchmark is such a child process, so its peak RSS is its own.
+    #[arg(long, hide = true)]
+    child_run: bool,
 }
 
 const ENGINES: &[&str] = &["v1", "v2", "percore"];
@@ -93,6 +98,9 @@ impl Row {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    if a.child_run {
+        return child_run(&a);
+    }
     let (rows, runs) = if a.quick {
         (300_000, 1)
     } else {
@@ -131,23 +139,12 @@ fn main() -> Result<()> {
     };
     let mut table: Vec<Row> = Vec::new();
     for &n in &cores {
-        // One executor pool per core count, started outside the timings.
-        let executors = engines
-            .iter()
-            .any(|e| e == "percore")
-            .then(|| Executors::start(n, None, 256 << 10))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let executors = executors.as_ref();
         for s in &scenarios {
-            let plan = sql::compile(s.sql)?;
             for engine in &engines {
                 let spec = Spec {
                     s,
-                    plan: &plan,
                     engine,
                     cores: n,
-                    executors,
                 };
                 let row = spec.measure(rows, runs, a.rate, None)?;
                 if a.latency_sweep {
@@ -168,28 +165,12 @@ fn main() -> Result<()> {
     if !a.no_e2e {
         for &n in &cores {
             for s in &scenarios {
-                let mut row = Row {
-                    scenario: s.name,
-                    engine: "percore_csv_to_jsonl".into(),
+                let spec = Spec {
+                    s,
+                    engine: E2E,
                     cores: n,
-                    rate: None,
-                    load: None,
-                    runs: Vec::new(),
                 };
-                let rss_resets = measure::reset_peak_rss();
-                for _ in 0..runs {
-                    measure::reset_peak_rss();
-                    let mut run = e2e::run(s, rows.min(2_000_000), n)?;
-                    run.peak_rss = rss_resets.then(measure::peak_rss).flatten();
-                    row.runs.push(run);
-                }
-                eprintln!(
-                    "percore-bench: {} end to end {} cores: {:.2}M rec/s",
-                    s.name,
-                    n,
-                    row.rates().0 / 1e6
-                );
-                table.push(row);
+                table.push(spec.measure(rows.min(2_000_000), runs, None, None)?);
             }
         }
     }
@@ -202,16 +183,18 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// The end-to-end engine: CSV file → percore → JSON-lines file.
+const E2E: &str = "percore_csv_to_jsonl";
+
 /// What to measure: one scenario on one engine at one core count.
 struct Spec<'a> {
     s: &'static scenarios::Scenario,
-    plan: &'a percore_operators::Plan,
     engine: &'a str,
     cores: usize,
-    executors: Option<&'a Executors>,
 }
 
 impl Spec<'_> {
+    /// `runs` runs, each in a child process of its own.
     fn measure(&self, rows: u64, runs: usize, rate: Option<f64>, load: Option<f64>) -> Result<Row> {
         let mut row = Row {
             scenario: self.s.name,
@@ -221,17 +204,8 @@ impl Spec<'_> {
             load,
             runs: Vec::new(),
         };
-        let rss_resets = measure::reset_peak_rss();
         for _ in 0..runs {
-            measure::reset_peak_rss();
-            let (s, plan, n) = (self.s, self.plan, self.cores);
-            let mut run = match self.engine {
-                "v1" => engines::v1::run(s, plan, rows, n, rate)?,
-                "v2" => engines::v2::run(s, plan, rows, n, rate)?,
-                _ => engines::percore::run(self.executors.expect("started"), s, plan, rows, rate)?,
-            };
-            run.peak_rss = rss_resets.then(measure::peak_rss).flatten();
-            row.runs.push(run);
+            row.runs.push(self.child(rows, rate)?);
         }
         eprintln!(
             "percore-bench: {} {} {} cores{}: {:.2}M rec/s, p99 {} µs",
@@ -244,6 +218,69 @@ impl Spec<'_> {
         );
         Ok(row)
     }
+
+    fn child(&self, rows: u64, rate: Option<f64>) -> Result<Run> {
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.args([
+            "--child-run",
+            "--scenarios",
+            self.s.name,
+            "--engines",
+            self.engine,
+        ])
+        .args([
+            "--cores",
+            &self.cores.to_string(),
+            "--rows",
+            &rows.to_string(),
+        ]);
+        if let Some(r) = rate {
+            cmd.args(["--rate", &r.to_string()]);
+        }
+        let out = cmd.output().context("starting a benchmark run")?;
+        if !out.status.success() {
+            bail!(
+                "{} {} on {} cores failed: {}",
+                self.s.name,
+                self.engine,
+                self.cores,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        Ok(Run::from_json(&v))
+    }
+}
+
+/// One measurement in this process, printed as JSON.
+fn child_run(a: &Args) -> Result<()> {
+    let name = a
+        .scenarios
+        .first()
+        .context("--child-run needs --scenarios")?;
+    let s = scenarios::find(name).context("unknown scenario")?;
+    let engine = a
+        .engines
+        .first()
+        .context("--child-run needs --engines")?
+        .as_str();
+    let n = *a.cores.first().context("--child-run needs --cores")?;
+    let plan = sql::compile(s.sql)?;
+    let mut run = match engine {
+        "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
+        "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
+        "percore" => {
+            // Started before the timing, as an embedding service would.
+            let executors =
+                Executors::start(n, None, 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
+            engines::percore::run(&executors, s, &plan, a.rows, a.rate)?
+        }
+        E2E => e2e::run(s, a.rows, n)?,
+        e => bail!("unknown engine `{e}`"),
+    };
+    run.peak_rss = measure::peak_rss();
+    println!("{}", run.to_json());
+    Ok(())
 }
 
 /// Throughput at one core of the same scenario and engine, flat out.

@@ -19,15 +19,45 @@ impl Run {
     pub fn rate(&self) -> f64 {
         self.records as f64 / self.secs.max(1e-9)
     }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "records": self.records,
+            "output_rows": self.output_rows,
+            "late_rows": self.late_rows,
+            "secs": self.secs,
+            "latency_us": {
+                "p50": self.latency.p50,
+                "p99": self.latency.p99,
+                "p999": self.latency.p999,
+                "max": self.latency.max,
+                "count": self.latency.count,
+            },
+            "peak_rss_bytes": self.peak_rss,
+        })
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Run {
+        let u = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+        let l = &v["latency_us"];
+        Run {
+            records: u(&v["records"]),
+            output_rows: u(&v["output_rows"]),
+            late_rows: u(&v["late_rows"]),
+            secs: v["secs"].as_f64().unwrap_or(0.0),
+            latency: LatencySummary {
+                p50: u(&l["p50"]),
+                p99: u(&l["p99"]),
+                p999: u(&l["p999"]),
+                max: u(&l["max"]),
+                count: u(&l["count"]),
+            },
+            peak_rss: v["peak_rss_bytes"].as_u64(),
+        }
+    }
 }
 
-/// Resets the process's peak-RSS mark (Linux: `/proc/self/clear_refs` 5), so
-/// the next [`peak_rss`] reads the peak of what follows. False if unsupported.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// The process's peak RSS (VmHWM) in bytes.
+/// This process's peak RSS (VmHWM) in bytes (each run is a process).
 pub fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
