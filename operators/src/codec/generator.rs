@@ -75,6 +75,13 @@ fn mix(seed: u64, i: u64, salt: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// `h` reduced to `0..n` by multiply-shift (no division; uniform for a
+/// uniform `h`).
+#[inline(always)]
+fn below(h: u64, n: u64) -> u64 {
+    ((h as u128 * n as u128) >> 64) as u64
+}
+
 /// Ticker-like name of symbol `s`: three or four capital letters, distinct per `s`.
 fn symbol_name(s: u32) -> String {
     let mut n = s;
@@ -178,20 +185,29 @@ impl Generator {
     fn market_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
         let s = self.seed;
         let c = self.config;
-        let sym = |i: u64| (mix(s, i, 1) % c.symbols as u64) as u32;
-        let nominal = |i: u64| START_MS + (i as u128 * 60_000 / c.rows_per_minute as u128) as i64;
-        let jitter = |i: u64, salt: u64| (mix(s, i, salt) % (c.disorder_ms as u64 + 1)) as i64;
-        let price = |i: u64| {
-            let base = 10_0000 + (mix(s, sym(i) as u64, 7) % 990_0000) as i128;
-            base + (mix(s, i, 3) % 20_001) as i128 - 10_000
+        let sym = |i: u64| below(mix(s, i, 1), c.symbols as u64) as u32;
+        let rpm = c.rows_per_minute;
+        let nominal = |i: u64| {
+            START_MS
+                + match i.checked_mul(60_000) {
+                    Some(x) => (x / rpm) as i64,
+                    None => (i as u128 * 60_000 / rpm as u128) as i64,
+                }
         };
+        let spread = c.disorder_ms as u64 + 1;
+        let jitter = |i: u64, salt: u64| below(mix(s, i, salt), spread) as i64;
+        // Each symbol's base price, between 10 and 1,000.
+        let bases: Vec<i128> = (0..c.symbols as u64)
+            .map(|k| 10_0000 + below(mix(s, k, 7), 990_0000) as i128)
+            .collect();
+        let price = |i: u64| bases[sym(i) as usize] + below(mix(s, i, 3), 20_001) as i128 - 10_000;
         vec![
             Arc::new(StringArray::from_iter_values(
                 rows.clone().map(|i| &self.symbols[sym(i) as usize]),
             )),
             Arc::new(Int64Array::from_iter_values(
                 rows.clone()
-                    .map(|i| (mix(s, i, 2) % c.traders as u64) as i64 + 1),
+                    .map(|i| below(mix(s, i, 2), c.traders as u64) as i64 + 1),
             )),
             Arc::new(
                 Decimal128Array::from_iter_values(rows.clone().map(price))
@@ -199,7 +215,7 @@ impl Generator {
                     .expect("valid decimal"),
             ),
             Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| (mix(s, i, 4) % 1_000) as i64 + 1),
+                rows.clone().map(|i| below(mix(s, i, 4), 1_000) as i64 + 1),
             )),
             Arc::new(TimestampMillisecondArray::from_iter_values(
                 rows.clone().map(|i| nominal(i) - jitter(i, 5)),
