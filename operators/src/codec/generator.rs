@@ -82,6 +82,36 @@ fn below(h: u64, n: u64) -> u64 {
     ((h as u128 * n as u128) >> 64) as u64
 }
 
+#[inline(always)]
+fn order_customer(s: u64, i: u64) -> i64 {
+    (mix(s, i, 1) % 10_000) as i64 + 1
+}
+
+#[inline(always)]
+fn order_date(s: u64, i: u64) -> u32 {
+    (mix(s, i, 2) % 28) as u32
+}
+
+#[inline(always)]
+fn order_amount(s: u64, i: u64) -> i128 {
+    (mix(s, i, 3) % 20_000) as i128 + 1
+}
+
+#[inline(always)]
+fn market_symbol(s: u64, c: MarketConfig, i: u64) -> u32 {
+    below(mix(s, i, 1), c.symbols as u64) as u32
+}
+
+/// Row `i`'s nominal event time: `rows_per_minute` rows per minute from START_MS.
+#[inline(always)]
+fn market_nominal(c: MarketConfig, i: u64) -> i64 {
+    START_MS
+        + match i.checked_mul(60_000) {
+            Some(x) => (x / c.rows_per_minute) as i64,
+            None => (i as u128 * 60_000 / c.rows_per_minute as u128) as i64,
+        }
+}
+
 /// Ticker-like name of symbol `s`: three or four capital letters, distinct per `s`.
 fn symbol_name(s: u32) -> String {
     let mut n = s;
@@ -98,6 +128,7 @@ fn symbol_name(s: u32) -> String {
 }
 
 /// Iterator of generated batches over rows `start..end`.
+#[derive(Clone)]
 pub struct Generator {
     dataset: Dataset,
     seed: u64,
@@ -109,6 +140,30 @@ pub struct Generator {
     config: MarketConfig,
     symbols: Vec<String>,
     dates: Vec<String>,
+    /// Each symbol's base price (DECIMAL(18,4) units), between 10 and 1,000.
+    bases: Vec<i128>,
+}
+
+/// One `market_data` row in native form (the symbol as its index, see
+/// [`Generator::symbol`]; the price in DECIMAL(18,4) units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarketRow {
+    pub symbol: u32,
+    pub trader_id: i64,
+    pub price: i128,
+    pub quantity: i64,
+    pub timestamp: i64,
+    pub trade_time: i64,
+}
+
+/// One `orders` row in native form (the date as its index, see
+/// [`Generator::date`]; the amount in DECIMAL(18,2) units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub date: u32,
+    pub total_amount: i128,
 }
 
 impl Generator {
@@ -148,8 +203,62 @@ impl Generator {
             batch_size: batch_size.max(1),
             symbols: (0..config.symbols).map(symbol_name).collect(),
             dates: (1..=28).map(|d| format!("2024-01-{d:02}")).collect(),
+            bases: (0..config.symbols as u64)
+                .map(|k| 10_0000 + below(mix(seed, k, 7), 990_0000) as i128)
+                .collect(),
             config,
         }
+    }
+
+    /// The name of symbol index `k`.
+    pub fn symbol(&self, k: u32) -> &str {
+        &self.symbols[k as usize]
+    }
+
+    /// The text of date index `k`.
+    pub fn date(&self, k: u32) -> &str {
+        &self.dates[k as usize]
+    }
+
+    /// Row `i` of `market_data`.
+    #[inline]
+    pub fn market_row(&self, i: u64) -> MarketRow {
+        let (s, c) = (self.seed, self.config);
+        let symbol = market_symbol(s, c, i);
+        let nominal = market_nominal(c, i);
+        let spread = c.disorder_ms as u64 + 1;
+        MarketRow {
+            symbol,
+            trader_id: below(mix(s, i, 2), c.traders as u64) as i64 + 1,
+            price: self.bases[symbol as usize] + below(mix(s, i, 3), 20_001) as i128 - 10_000,
+            quantity: below(mix(s, i, 4), 1_000) as i64 + 1,
+            timestamp: nominal - below(mix(s, i, 5), spread) as i64,
+            trade_time: nominal - below(mix(s, i, 6), spread) as i64,
+        }
+    }
+
+    /// Row `i` of `orders`.
+    #[inline]
+    pub fn order_row(&self, i: u64) -> OrderRow {
+        let s = self.seed;
+        OrderRow {
+            order_id: i as i64 + 1,
+            customer_id: order_customer(s, i),
+            date: order_date(s, i),
+            total_amount: order_amount(s, i),
+        }
+    }
+
+    /// The numbers of the next (at most) `n` rows, taken from this generator.
+    pub fn take_rows(&mut self, n: usize) -> std::iter::StepBy<std::ops::Range<u64>> {
+        let hi = self
+            .next
+            .saturating_add(n as u64 * self.stride)
+            .min(self.end)
+            .max(self.next);
+        let rows = (self.next..hi).step_by(self.stride as usize);
+        self.next += rows.clone().count() as u64 * self.stride;
+        rows
     }
 
     /// Every `stride`-th row from here on (`stride` partitions that each take
@@ -159,6 +268,8 @@ impl Generator {
         self
     }
 
+    /// Column by column (each column one tight loop); the values are
+    /// [`Generator::order_row`]'s.
     fn orders_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
         let s = self.seed;
         vec![
@@ -166,63 +277,50 @@ impl Generator {
                 rows.clone().map(|i| i as i64 + 1),
             )),
             Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| (mix(s, i, 1) % 10_000) as i64 + 1),
+                rows.clone().map(|i| order_customer(s, i)),
             )),
             Arc::new(StringArray::from_iter_values(
-                rows.clone()
-                    .map(|i| &self.dates[(mix(s, i, 2) % 28) as usize]),
+                rows.clone().map(|i| self.date(order_date(s, i))),
             )),
             Arc::new(
-                Decimal128Array::from_iter_values(
-                    rows.map(|i| (mix(s, i, 3) % 20_000) as i128 + 1),
-                )
-                .with_precision_and_scale(18, 2)
-                .expect("valid decimal"),
+                Decimal128Array::from_iter_values(rows.map(|i| order_amount(s, i)))
+                    .with_precision_and_scale(18, 2)
+                    .expect("valid decimal"),
             ),
         ]
     }
 
+    /// Column by column (each column one tight loop); the values are
+    /// [`Generator::market_row`]'s.
     fn market_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
-        let s = self.seed;
-        let c = self.config;
-        let sym = |i: u64| below(mix(s, i, 1), c.symbols as u64) as u32;
-        let rpm = c.rows_per_minute;
-        let nominal = |i: u64| {
-            START_MS
-                + match i.checked_mul(60_000) {
-                    Some(x) => (x / rpm) as i64,
-                    None => (i as u128 * 60_000 / rpm as u128) as i64,
-                }
-        };
+        let (s, c) = (self.seed, self.config);
         let spread = c.disorder_ms as u64 + 1;
-        let jitter = |i: u64, salt: u64| below(mix(s, i, salt), spread) as i64;
-        // Each symbol's base price, between 10 and 1,000.
-        let bases: Vec<i128> = (0..c.symbols as u64)
-            .map(|k| 10_0000 + below(mix(s, k, 7), 990_0000) as i128)
-            .collect();
-        let price = |i: u64| bases[sym(i) as usize] + below(mix(s, i, 3), 20_001) as i128 - 10_000;
+        let sym = |i: u64| market_symbol(s, c, i);
         vec![
             Arc::new(StringArray::from_iter_values(
-                rows.clone().map(|i| &self.symbols[sym(i) as usize]),
+                rows.clone().map(|i| self.symbol(sym(i))),
             )),
             Arc::new(Int64Array::from_iter_values(
                 rows.clone()
                     .map(|i| below(mix(s, i, 2), c.traders as u64) as i64 + 1),
             )),
             Arc::new(
-                Decimal128Array::from_iter_values(rows.clone().map(price))
-                    .with_precision_and_scale(18, 4)
-                    .expect("valid decimal"),
+                Decimal128Array::from_iter_values(rows.clone().map(|i| {
+                    self.bases[sym(i) as usize] + below(mix(s, i, 3), 20_001) as i128 - 10_000
+                }))
+                .with_precision_and_scale(18, 4)
+                .expect("valid decimal"),
             ),
             Arc::new(Int64Array::from_iter_values(
                 rows.clone().map(|i| below(mix(s, i, 4), 1_000) as i64 + 1),
             )),
             Arc::new(TimestampMillisecondArray::from_iter_values(
-                rows.clone().map(|i| nominal(i) - jitter(i, 5)),
+                rows.clone()
+                    .map(|i| market_nominal(c, i) - below(mix(s, i, 5), spread) as i64),
             )),
-            Arc::new(TimestampMillisecondArray::from_iter_values(
-                rows.map(|i| nominal(i) - jitter(i, 6)),
-            )),
+            Arc::new(TimestampMillisecondArray::from_iter_values(rows.map(|i| {
+                market_nominal(c, i) - below(mix(s, i, 6), spread) as i64
+            }))),
         ]
     }
 }
@@ -238,13 +336,7 @@ impl Generator {
         if self.next >= self.end || n == 0 {
             return None;
         }
-        let hi = self
-            .next
-            .saturating_add(n as u64 * self.stride)
-            .min(self.end);
-        let rows = (self.next..hi).step_by(self.stride as usize);
-        let count = rows.clone().count() as u64;
-        self.next += count * self.stride;
+        let rows = self.take_rows(n);
         let (name, cols) = match self.dataset {
             Dataset::Orders => ("orders", self.orders_batch(rows)),
             Dataset::MarketData => ("market_data", self.market_batch(rows)),
@@ -265,6 +357,72 @@ impl Iterator for Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn native_rows_are_the_batch_rows() {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Decimal128Type, Int64Type, TimestampMillisecondType};
+        let g = Generator::range(
+            Dataset::MarketData,
+            9,
+            3,
+            5_000,
+            700,
+            MarketConfig::default(),
+        )
+        .with_stride(3);
+        let rows: Vec<u64> = (3..5_000).step_by(3).collect();
+        let batches: Vec<RecordBatch> = g.clone().collect();
+        let mut k = 0;
+        for b in &batches {
+            for r in 0..b.num_rows() {
+                let m = g.market_row(rows[k]);
+                assert_eq!(b.column(0).as_string::<i32>().value(r), g.symbol(m.symbol));
+                assert_eq!(
+                    b.column(1).as_primitive::<Int64Type>().value(r),
+                    m.trader_id
+                );
+                assert_eq!(
+                    b.column(2).as_primitive::<Decimal128Type>().value(r),
+                    m.price
+                );
+                assert_eq!(b.column(3).as_primitive::<Int64Type>().value(r), m.quantity);
+                assert_eq!(
+                    b.column(4)
+                        .as_primitive::<TimestampMillisecondType>()
+                        .value(r),
+                    m.timestamp
+                );
+                assert_eq!(
+                    b.column(5)
+                        .as_primitive::<TimestampMillisecondType>()
+                        .value(r),
+                    m.trade_time
+                );
+                k += 1;
+            }
+        }
+        assert_eq!(k, rows.len());
+        let g = Generator::new(Dataset::Orders, 5, 3_000, 512);
+        let mut k = 0;
+        for b in g.clone() {
+            for r in 0..b.num_rows() {
+                let o = g.order_row(k);
+                assert_eq!(b.column(0).as_primitive::<Int64Type>().value(r), o.order_id);
+                assert_eq!(
+                    b.column(1).as_primitive::<Int64Type>().value(r),
+                    o.customer_id
+                );
+                assert_eq!(b.column(2).as_string::<i32>().value(r), g.date(o.date));
+                assert_eq!(
+                    b.column(3).as_primitive::<Decimal128Type>().value(r),
+                    o.total_amount
+                );
+                k += 1;
+            }
+        }
+        assert_eq!(k, 3_000);
+    }
 
     #[test]
     fn partitions_concatenate_to_the_whole() {
