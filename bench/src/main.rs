@@ -70,7 +70,7 @@ struct Args {
     child_run: bool,
 }
 
-const ENGINES: &[&str] = &["v1", "v2", "percore"];
+const ENGINES: &[&str] = &["v1", "v2", "timely", "percore"];
 
 /// The figures of one (scenario, engine, cores, load) over its runs.
 struct Row {
@@ -269,6 +269,7 @@ fn child_run(a: &Args) -> Result<()> {
     let mut run = match engine {
         "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
         "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
+        "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
         "percore" => {
             // Started before the timing, as an embedding service would.
             let executors =
@@ -348,7 +349,7 @@ fn print_table(table: &[Row], runs: usize) {
         .filter(|r| r.engine == "percore" && r.rate.is_none())
     {
         let mut parts = Vec::new();
-        for base in ["v1", "v2"] {
+        for base in ["v1", "v2", "timely"] {
             if let Some(b) = rate(r.scenario, base, r.cores) {
                 parts.push(format!("{:.2}× {base}", r.rates().0 / b));
             }

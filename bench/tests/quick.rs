@@ -32,7 +32,7 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
         "tumbling",
         "emit_changes",
     ] {
-        for engine in ["v1", "v2", "percore", "percore_csv_to_jsonl"] {
+        for engine in ["v1", "v2", "timely", "percore", "percore_csv_to_jsonl"] {
             for cores in [1, 2] {
                 let r = results
                     .iter()

@@ -5,12 +5,15 @@
 //! - [`v2`]: N per-partition engines, each behind its own lock, rows routed
 //!   by key hash through one shared channel;
 //! - [`percore`]: the thread-per-core runtime (pinned executors, SPSC
-//!   rings, no locks).
+//!   rings, no locks);
+//! - [`timely`]: the scenarios written directly on timely-dataflow (the
+//!   one engine that does not share percore's operators: the peer to beat).
 //!
 //! Every engine counts records at the source and materialises its results
 //! as output batches, whose rows it counts.
 
 pub mod percore;
+pub mod timely;
 pub mod v1;
 pub mod v2;
 

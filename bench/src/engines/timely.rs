@@ -1,0 +1,435 @@
+//! timely: the five scenarios written directly on timely-dataflow 0.12 — a
+//! worker per thread, rows as native tuples (the symbol as its index, prices
+//! as scaled integers), `Exchange` by key, hash maps for groups, and the
+//! frontier as the watermark: the field's reference Rust dataflow, the peer
+//! to beat. Same generated rows as the other engines (`Generator::market_row`
+//! / `order_row`), same lateness rule at the source (a row behind the
+//! watermark is dropped and counted), same outputs per row and per group.
+//!
+//! Event-time scenarios use the watermark (max event time read − lateness,
+//! in ms after [`BASE`]) as the timely timestamp: a row is sent at the
+//! current watermark, which is at or before its own time, so once the
+//! frontier passes `t` every row with time below `t` has arrived.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use percore_operators::codec::generator::{Dataset, Generator, MarketConfig, START_MS};
+use percore_runtime::Latency;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::{Capability, Filter, Input, Inspect, Map, Operator, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
+
+use super::BATCH;
+use crate::measure::Run;
+use crate::scenarios::Scenario;
+
+/// Event times are carried as ms after this (ten minutes before the data).
+const BASE: i64 = START_MS - 600_000;
+/// The built-in stream's lateness.
+const LATENESS: i64 = 2_000;
+/// How far the input may run ahead of the output before the worker waits:
+/// batches (SELECT, GROUP BY), or ms of event time (the others).
+const LAG: u64 = 64;
+const LAG_MS: u64 = 10_000;
+
+/// (symbol, trader_id, price ×10⁴, quantity, timestamp, trade_time, row number)
+type Trade = (u32, i64, i64, i64, i64, i64, u64);
+/// (order_id, customer_id, date index, total_amount ×10²)
+type Order = (i64, i64, u32, i64);
+/// Aggregates of one group: count, Σ price, Σ quantity, Σ price × quantity.
+type Acc = (u64, i128, i64, i128);
+/// An output row of the GROUP BY scenarios: window start (0 without a
+/// window), trader, symbol, count, AVG(price) ×10⁶, Σ quantity, Σ value.
+type GroupRow = (i64, i64, u32, u64, i128, i64, i128);
+
+/// What one worker saw.
+struct Tally {
+    records: u64,
+    output_rows: u64,
+    late: u64,
+    latency: Latency,
+}
+
+pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<Run> {
+    let name = s.name;
+    let dataset = s.dataset;
+    let started = Instant::now();
+    let guards = timely::execute(timely::Config::process(cores), move |worker| {
+        let (index, peers) = (worker.index(), worker.peers());
+        let ingest: Rc<RefCell<BTreeMap<u64, Instant>>> = Rc::default();
+        let tally = Rc::new(RefCell::new(Tally {
+            records: 0,
+            output_rows: 0,
+            late: 0,
+            latency: Latency::new(),
+        }));
+        let mut probe = ProbeHandle::new();
+        let mut orders = InputHandle::<u64, Order>::new();
+        let mut trades = InputHandle::<u64, Trade>::new();
+        worker.dataflow::<u64, _, _>(|scope| {
+            let (ing, t) = (ingest.clone(), tally.clone());
+            // Counts output rows and times them from the ingest of their epoch.
+            let count = move |time: &u64, n: usize| {
+                let at = ing.borrow().range(..=*time).next_back().map(|(_, i)| *i);
+                let mut t = t.borrow_mut();
+                t.output_rows += n as u64;
+                if let Some(at) = at {
+                    t.latency.record(at, n as u64);
+                }
+            };
+            match name {
+                "select" => {
+                    scope
+                        .input_from(&mut orders)
+                        .filter(|o| o.3 > 10_000) // total_amount > 100.00
+                        .map(|o| (o.0, o.1, o.2, o.3))
+                        .inspect_batch(move |t, xs| count(t, xs.len()))
+                        .probe_with(&mut probe);
+                }
+                "rows_window" => {
+                    rows_window(&scope.input_from(&mut trades))
+                        .inspect_batch(move |t, xs| count(t, xs.len()))
+                        .probe_with(&mut probe);
+                }
+                "group_by" => {
+                    group_final(&scope.input_from(&mut trades))
+                        .inspect_batch(move |t, xs| count(t, xs.len()))
+                        .probe_with(&mut probe);
+                }
+                "tumbling" => {
+                    tumbling(&scope.input_from(&mut trades), false)
+                        .inspect_batch(move |t, xs| count(t, xs.len()))
+                        .probe_with(&mut probe);
+                }
+                _ => {
+                    tumbling(&scope.input_from(&mut trades), true)
+                        .inspect_batch(move |t, xs| count(t, xs.len()))
+                        .probe_with(&mut probe);
+                }
+            }
+        });
+
+        // This worker's share of the rows, interleaved like the other engines'.
+        let mut g = Generator::range(
+            dataset,
+            42,
+            index as u64,
+            rows,
+            BATCH,
+            MarketConfig::default(),
+        )
+        .with_stride(peers as u64);
+        let per_sec = rate.map(|r| (r / peers as f64).max(1e-3));
+        let start = Instant::now();
+        let mut made = 0u64;
+        let mut batch_no = 0u64;
+        let mut max_seen = i64::MIN;
+        // Which event time drives the watermark.
+        let wm_of = |t: &Trade| if name == "rows_window" { t.4 } else { t.5 };
+        let mut order_buf = Vec::with_capacity(BATCH);
+        let mut trade_buf = Vec::with_capacity(BATCH);
+        loop {
+            let n = match per_sec {
+                None => BATCH,
+                Some(ps) => loop {
+                    let due = (start.elapsed().as_secs_f64() * ps) as u64;
+                    if due > made || g.remaining() == 0 {
+                        break (due.saturating_sub(made)).clamp(1, BATCH as u64) as usize;
+                    }
+                    let next = start + Duration::from_secs_f64((made + 1) as f64 / ps);
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                },
+            };
+            let ids = g.take_rows(n);
+            let count = ids.clone().count() as u64;
+            if count == 0 {
+                break;
+            }
+            made += count;
+            tally.borrow_mut().records += count;
+            let now = Instant::now();
+            if dataset == Dataset::Orders {
+                order_buf.extend(ids.map(|i| {
+                    let o = g.order_row(i);
+                    (o.order_id, o.customer_id, o.date, o.total_amount as i64)
+                }));
+                ingest.borrow_mut().insert(*orders.time(), now);
+                orders.send_batch(&mut order_buf);
+                batch_no += 1;
+                orders.advance_to(batch_no);
+            } else {
+                let epoch = *trades.time();
+                let wm = epoch as i64 + BASE;
+                let mut late = 0;
+                for i in ids {
+                    let m = g.market_row(i);
+                    let t = (
+                        m.symbol,
+                        m.trader_id,
+                        m.price as i64,
+                        m.quantity,
+                        m.timestamp,
+                        m.trade_time,
+                        i,
+                    );
+                    let et = wm_of(&t);
+                    max_seen = max_seen.max(et);
+                    if name != "group_by" && et < wm {
+                        late += 1;
+                        continue;
+                    }
+                    trade_buf.push(t);
+                }
+                tally.borrow_mut().late += late;
+                ingest.borrow_mut().insert(epoch, now);
+                trades.send_batch(&mut trade_buf);
+                batch_no += 1;
+                let next = if name == "group_by" {
+                    batch_no
+                } else {
+                    ((max_seen - LATENESS - BASE).max(0) as u64).max(epoch)
+                };
+                trades.advance_to(next);
+            }
+            // Keep at most a few batches in flight.
+            worker.step();
+            let behind = if dataset == Dataset::Orders {
+                *orders.time()
+            } else {
+                *trades.time()
+            };
+            let lag = if name == "group_by" || name == "select" {
+                LAG
+            } else {
+                LAG_MS
+            };
+            while probe.less_than(&behind.saturating_sub(lag)) {
+                worker.step();
+            }
+        }
+        drop(orders);
+        drop(trades);
+        while worker.step() {}
+        let t = Rc::try_unwrap(tally)
+            .ok()
+            .expect("operators are gone")
+            .into_inner();
+        (t.records, t.output_rows, t.late, t.latency)
+    })
+    .map_err(|e| anyhow::anyhow!("timely: {e}"))?;
+    let mut run = Run::default();
+    let mut latency = Latency::new();
+    for r in guards.join() {
+        let (records, out, late, lat) = r.map_err(|e| anyhow::anyhow!("timely worker: {e}"))?;
+        run.records += records;
+        run.output_rows += out;
+        run.late_rows += late;
+        latency.merge(&lat);
+    }
+    run.secs = started.elapsed().as_secs_f64();
+    run.latency = latency.summary();
+    Ok(run)
+}
+
+fn key_hash(trader: i64, symbol: u32) -> u64 {
+    let mut z = (trader as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (symbol as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 29)
+}
+
+fn fold(acc: &mut Acc, t: &Trade) {
+    acc.0 += 1;
+    acc.1 += t.2 as i128;
+    acc.2 += t.3;
+    acc.3 += t.2 as i128 * t.3 as i128;
+}
+
+/// AVG(price) at scale 6 (price has scale 4), rounded half away from zero.
+fn avg(acc: &Acc) -> i128 {
+    let n = acc.0 as i128;
+    let x = acc.1 * 100;
+    (x + x.signum() * n / 2) / n
+}
+
+/// The smallest time of the input frontier, if any.
+fn frontier_min(f: &timely::progress::frontier::MutableAntichain<u64>) -> Option<u64> {
+    f.frontier().iter().min().copied()
+}
+
+/// GROUP BY trader_id, symbol … EMIT FINAL: every group once, at the end.
+fn group_final<G: Scope<Timestamp = u64>>(input: &Stream<G, Trade>) -> Stream<G, GroupRow> {
+    input.unary_frontier(
+        Exchange::new(|t: &Trade| key_hash(t.1, t.0)),
+        "group_final",
+        |cap, _| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut groups: HashMap<(i64, u32), Acc> = HashMap::new();
+            let mut buf = Vec::new();
+            move |input, output| {
+                input.for_each(|_, data| {
+                    data.swap(&mut buf);
+                    for t in buf.drain(..) {
+                        fold(groups.entry((t.1, t.0)).or_default(), &t);
+                    }
+                });
+                match frontier_min(input.frontier()) {
+                    Some(f) => {
+                        if let Some(c) = cap.as_mut() {
+                            if *c.time() < f {
+                                c.downgrade(&f);
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(c) = cap.take() {
+                            let mut s = output.session(&c);
+                            for ((trader, sym), a) in groups.drain() {
+                                s.give((0, trader, sym, a.0, avg(&a), a.2, a.3));
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// GROUP BY trader_id, symbol WINDOW TUMBLING (trade_time, 1 minute): EMIT
+/// FINAL fires each window once the frontier passes its end; EMIT CHANGES
+/// emits every row, in event-time order, with its group's values so far.
+fn tumbling<G: Scope<Timestamp = u64>>(
+    input: &Stream<G, Trade>,
+    changes: bool,
+) -> Stream<G, GroupRow> {
+    input.unary_frontier(
+        Exchange::new(|t: &Trade| key_hash(t.1, t.0)),
+        "tumbling",
+        move |cap, _| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut windows: BTreeMap<i64, HashMap<(i64, u32), Acc>> = BTreeMap::new();
+            let mut held: Vec<Trade> = Vec::new();
+            let mut buf = Vec::new();
+            move |input, output| {
+                input.for_each(|_, data| {
+                    data.swap(&mut buf);
+                    if changes {
+                        held.append(&mut buf);
+                    } else {
+                        for t in buf.drain(..) {
+                            let ws = t.5.div_euclid(60_000) * 60_000;
+                            fold(
+                                windows
+                                    .entry(ws)
+                                    .or_default()
+                                    .entry((t.1, t.0))
+                                    .or_default(),
+                                &t,
+                            );
+                        }
+                    }
+                });
+                let f = frontier_min(input.frontier());
+                let limit = f.map_or(i64::MAX, |f| f as i64 + BASE);
+                if let Some(c) = cap.as_ref() {
+                    if changes && !held.is_empty() {
+                        // Rows below the frontier, in (trade_time, row) order.
+                        held.sort_unstable_by_key(|t| (t.5, t.6));
+                        let k = held.partition_point(|t| t.5 < limit);
+                        let mut s = output.session(c);
+                        for t in held.drain(..k) {
+                            let ws = t.5.div_euclid(60_000) * 60_000;
+                            let a = windows
+                                .entry(ws)
+                                .or_default()
+                                .entry((t.1, t.0))
+                                .or_default();
+                            fold(a, &t);
+                            s.give((ws, t.1, t.0, a.0, avg(a), a.2, a.3));
+                        }
+                    }
+                    let mut s = output.session(c);
+                    while let Some((&ws, _)) = windows.first_key_value() {
+                        if ws + 60_000 > limit {
+                            break;
+                        }
+                        let groups = windows.remove(&ws).expect("present");
+                        if !changes {
+                            for ((trader, sym), a) in groups {
+                                s.give((ws, trader, sym, a.0, avg(&a), a.2, a.3));
+                            }
+                        }
+                    }
+                }
+                match f {
+                    Some(f) => {
+                        if let Some(c) = cap.as_mut() {
+                            if *c.time() < f {
+                                c.downgrade(&f);
+                            }
+                        }
+                    }
+                    None => {
+                        cap = None;
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// AVG/MIN/MAX(price) OVER (PARTITION BY symbol ORDER BY timestamp ROWS 100):
+/// rows released in (timestamp, row) order once the frontier passes them.
+fn rows_window<G: Scope<Timestamp = u64>>(
+    input: &Stream<G, Trade>,
+) -> Stream<G, (u32, i64, i128, i64, i64)> {
+    input.unary_frontier(
+        Exchange::new(|t: &Trade| t.0 as u64),
+        "rows_window",
+        |cap, _| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut frames: HashMap<u32, (VecDeque<i64>, i128)> = HashMap::new();
+            let mut held: Vec<Trade> = Vec::new();
+            let mut buf = Vec::new();
+            move |input, output| {
+                input.for_each(|_, data| {
+                    data.swap(&mut buf);
+                    held.append(&mut buf);
+                });
+                let f = frontier_min(input.frontier());
+                let limit = f.map_or(i64::MAX, |f| f as i64 + BASE);
+                if let Some(c) = cap.as_ref() {
+                    held.sort_unstable_by_key(|t| (t.4, t.6));
+                    let k = held.partition_point(|t| t.4 < limit);
+                    let mut s = output.session(c);
+                    for t in held.drain(..k) {
+                        let (frame, sum) = frames.entry(t.0).or_default();
+                        frame.push_back(t.2);
+                        *sum += t.2 as i128;
+                        if frame.len() > 100 {
+                            *sum -= frame.pop_front().expect("full") as i128;
+                        }
+                        let n = frame.len() as i128;
+                        let lo = *frame.iter().min().expect("not empty");
+                        let hi = *frame.iter().max().expect("not empty");
+                        s.give((t.0, t.2, (*sum * 100 + n / 2) / n, lo, hi));
+                    }
+                }
+                match f {
+                    Some(f) => {
+                        if let Some(c) = cap.as_mut() {
+                            if *c.time() < f {
+                                c.downgrade(&f);
+                            }
+                        }
+                    }
+                    None => cap = None,
+                }
+            }
+        },
+    )
+}
