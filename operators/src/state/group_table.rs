@@ -97,7 +97,9 @@ impl GroupTable {
             let key = &rows[offsets[i]..offsets[i + 1]];
             let h = self.state.hash_one(key);
             let keys = &self.keys;
-            let found = self.map.find(h, |&g| keys[g as usize].bytes() == key);
+            let found = self
+                .map
+                .find(h, |&g| same_key(keys[g as usize].bytes(), key));
             let id = match found {
                 Some(&g) => g,
                 None => {
@@ -170,6 +172,28 @@ impl KeyRef {
         // before resetting its arena; the KeyRefs never leave the table, so
         // none outlives the arena. The bytes are never written after the copy.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// Byte equality of two encoded keys; keys up to 32 bytes (most group keys)
+/// are compared with a few overlapping 8-byte loads instead of a `memcmp`
+/// call.
+#[inline(always)]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=32 => {
+            word(a, 0) == word(b, 0)
+                && word(a, 8) == word(b, 8)
+                && word(a, n - 16) == word(b, n - 16)
+                && word(a, n - 8) == word(b, n - 8)
+        }
+        _ => a == b,
     }
 }
 
@@ -373,6 +397,22 @@ mod tests {
             }
             t.clear();
             assert!(t.is_empty());
+        }
+    }
+
+    #[test]
+    fn short_keys_compare_like_bytes() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(same_key(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 1;
+                assert!(!same_key(&a, &b), "length {n}, byte {i}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same_key(&a, &longer));
         }
     }
 }
