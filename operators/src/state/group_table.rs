@@ -9,6 +9,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef};
+use arrow_buffer::NullBuffer;
 use bumpalo::Bump;
 use hashbrown::HashTable;
 
@@ -221,76 +222,135 @@ fn encode_rows(
     rows: &mut Vec<u8>,
     offsets: &mut Vec<usize>,
 ) {
-    // Row widths first, so every column can then be written in one pass.
-    offsets.clear();
-    offsets.resize(n + 1, 0);
-    for (a, t) in keys.iter().zip(types) {
-        match t {
-            SqlType::Varchar => {
-                let s = a.as_string::<i32>();
-                for i in 0..n {
-                    offsets[i + 1] += 1 + 4 + if s.is_valid(i) { s.value(i).len() } else { 0 };
-                }
-            }
-            t => {
-                let w = 1 + fixed_width(*t);
-                for o in offsets[1..].iter_mut() {
-                    *o += w;
-                }
-            }
+    // Typed views of the columns once; then each row is appended in turn
+    // (no per-row width pass, no zero fill, no cursor array).
+    let cols: Vec<KeyCol<'_>> = keys
+        .iter()
+        .zip(types)
+        .map(|(a, t)| KeyCol::of(a, *t))
+        .collect();
+    // The exact size: fixed widths, plus each string's length.
+    let mut total = 0usize;
+    for (c, t) in cols.iter().zip(types) {
+        total += n * match t {
+            SqlType::Varchar => 1 + 4,
+            t => 1 + fixed_width(*t),
+        };
+        if let KeyCol::Str { offsets, .. } = c {
+            total += (offsets[n] - offsets[0]) as usize;
         }
-    }
-    for i in 0..n {
-        offsets[i + 1] += offsets[i];
     }
     rows.clear();
-    rows.resize(offsets[n], 0);
-    let mut cursor: Vec<usize> = offsets[..n].to_vec();
-    for (a, t) in keys.iter().zip(types) {
-        macro_rules! fixed {
-            ($arr:expr, $bytes:expr) => {{
-                let arr = $arr;
-                for i in 0..n {
-                    let c = cursor[i];
-                    if arr.is_valid(i) {
-                        rows[c] = 1;
-                        let b = $bytes(arr.value(i));
-                        rows[c + 1..c + 1 + b.len()].copy_from_slice(&b);
-                    }
-                    cursor[i] = c + 1 + fixed_width(*t);
-                }
-            }};
+    rows.resize(total, 0);
+    offsets.clear();
+    offsets.reserve(n + 1);
+    offsets.push(0);
+    let mut pos = 0;
+    for i in 0..n {
+        for c in &cols {
+            pos = c.write(i, rows, pos);
         }
+        offsets.push(pos);
+    }
+    debug_assert_eq!(pos, total);
+}
+
+/// A key column, typed once per batch, appending `[valid byte, value bytes]`.
+enum KeyCol<'a> {
+    I64(&'a [i64], Option<&'a NullBuffer>),
+    F64(&'a [f64], Option<&'a NullBuffer>),
+    I128(&'a [i128], Option<&'a NullBuffer>),
+    Bool(&'a arrow_array::BooleanArray),
+    Str {
+        offsets: &'a [i32],
+        data: &'a [u8],
+        nulls: Option<&'a NullBuffer>,
+    },
+}
+
+impl<'a> KeyCol<'a> {
+    fn of(a: &'a ArrayRef, t: SqlType) -> Self {
         match t {
-            SqlType::BigInt => fixed!(a.as_primitive::<Int64Type>(), |v: i64| v.to_le_bytes()),
-            SqlType::Timestamp => fixed!(a.as_primitive::<TimestampMillisecondType>(), |v: i64| v
-                .to_le_bytes()),
-            SqlType::Double => fixed!(a.as_primitive::<Float64Type>(), |v: f64| {
-                // -0.0 and 0.0 are one group; all NaNs are one group.
-                let v = if v == 0.0 {
-                    0.0
-                } else if v.is_nan() {
-                    f64::NAN
-                } else {
-                    v
-                };
-                v.to_bits().to_le_bytes()
-            }),
+            SqlType::BigInt => KeyCol::I64(a.as_primitive::<Int64Type>().values(), a.nulls()),
+            SqlType::Timestamp => KeyCol::I64(
+                a.as_primitive::<TimestampMillisecondType>().values(),
+                a.nulls(),
+            ),
+            SqlType::Double => KeyCol::F64(a.as_primitive::<Float64Type>().values(), a.nulls()),
             SqlType::Decimal { .. } => {
-                fixed!(a.as_primitive::<Decimal128Type>(), |v: i128| v
-                    .to_le_bytes())
+                KeyCol::I128(a.as_primitive::<Decimal128Type>().values(), a.nulls())
             }
-            SqlType::Boolean => fixed!(a.as_boolean(), |v: bool| [v as u8]),
+            SqlType::Boolean => KeyCol::Bool(a.as_boolean()),
             SqlType::Varchar => {
                 let s = a.as_string::<i32>();
-                for (i, cur) in cursor.iter_mut().enumerate() {
-                    let c = *cur;
-                    let v = if s.is_valid(i) { s.value(i) } else { "" };
-                    rows[c] = s.is_valid(i) as u8;
-                    rows[c + 1..c + 5].copy_from_slice(&(v.len() as u32).to_le_bytes());
-                    rows[c + 5..c + 5 + v.len()].copy_from_slice(v.as_bytes());
-                    *cur = c + 5 + v.len();
+                KeyCol::Str {
+                    offsets: s.value_offsets(),
+                    data: s.value_data(),
+                    nulls: s.nulls(),
                 }
+            }
+        }
+    }
+
+    /// Writes row `i`'s encoding at `out[at..]`; returns where it ends.
+    #[inline(always)]
+    fn write(&self, i: usize, out: &mut [u8], at: usize) -> usize {
+        let valid = |n: &Option<&NullBuffer>| n.is_none_or(|n| n.is_valid(i));
+        // A NULL writes a 0 byte and zeros, so all NULLs of a column are equal.
+        match self {
+            KeyCol::I64(v, n) => {
+                let ok = valid(n);
+                out[at] = ok as u8;
+                out[at + 1..at + 9].copy_from_slice(&(if ok { v[i] } else { 0 }).to_le_bytes());
+                at + 9
+            }
+            KeyCol::F64(v, n) => {
+                let ok = valid(n);
+                // -0.0 and 0.0 are one group; all NaNs are one group.
+                let x = v[i];
+                let x = if !ok || x == 0.0 {
+                    0.0
+                } else if x.is_nan() {
+                    f64::NAN
+                } else {
+                    x
+                };
+                out[at] = ok as u8;
+                out[at + 1..at + 9].copy_from_slice(&x.to_bits().to_le_bytes());
+                at + 9
+            }
+            KeyCol::I128(v, n) => {
+                let ok = valid(n);
+                out[at] = ok as u8;
+                out[at + 1..at + 17].copy_from_slice(&(if ok { v[i] } else { 0 }).to_le_bytes());
+                at + 17
+            }
+            KeyCol::Bool(b) => {
+                let ok = b.is_valid(i);
+                out[at] = ok as u8;
+                out[at + 1] = (ok && b.value(i)) as u8;
+                at + 2
+            }
+            KeyCol::Str {
+                offsets,
+                data,
+                nulls,
+            } => {
+                let ok = valid(nulls);
+                let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let v = if ok { &data[lo..hi] } else { &[][..] };
+                out[at] = ok as u8;
+                out[at + 1..at + 5].copy_from_slice(&(v.len() as u32).to_le_bytes());
+                let body = &mut out[at + 5..at + 5 + v.len()];
+                if v.len() <= 16 {
+                    // Short strings (tickers, codes): no memcpy call.
+                    for (d, s) in body.iter_mut().zip(v) {
+                        *d = *s;
+                    }
+                } else {
+                    body.copy_from_slice(v);
+                }
+                at + 5 + v.len()
             }
         }
     }
