@@ -153,6 +153,17 @@ fn i64_lane(op: &Operand) -> Lane<'_, i64> {
     }
 }
 
+/// Most decimal digits a value of exact type `t` can have.
+fn max_digits(t: SqlType) -> Option<u32> {
+    match t {
+        SqlType::Decimal { precision, .. } => Some(precision as u32),
+        // |i64| < 2^63 < 10^19.
+        SqlType::BigInt => Some(19),
+        SqlType::Boolean => Some(1),
+        _ => None,
+    }
+}
+
 /// Runs `f` on every row, turning `None` into an error on non-NULL rows.
 fn checked_loop<T: Default>(
     n: usize,
@@ -265,7 +276,17 @@ pub(crate) fn arith(
                     // Scales add: (a/10^ls)(b/10^rs) = ab/10^(ls+rs); the planner set scale = ls+rs.
                     let a = exact_lane(l, lty, ls, text)?;
                     let b = exact_lane(r, rty, rs, text)?;
-                    checked_loop(n, nb, text, &ovf, |i| fit(a.get(i).checked_mul(b.get(i))))?
+                    match (max_digits(lty), max_digits(rty)) {
+                        // |a| < 10^p and |b| < 10^q, so |ab| < 10^(p+q): when that fits
+                        // the result, no row can overflow and the loop needs no checks.
+                        // (Wrapping only matters on NULL rows, whose values are unused.)
+                        (Some(p), Some(q)) if p + q <= precision as u32 => {
+                            (0..n).map(|i| a.get(i).wrapping_mul(b.get(i))).collect()
+                        }
+                        _ => checked_loop(n, nb, text, &ovf, |i| {
+                            fit(a.get(i).checked_mul(b.get(i)))
+                        })?,
+                    }
                 }
                 ArithOp::Div => {
                     let a = exact_lane(l, lty, ls, text)?;
@@ -452,5 +473,46 @@ pub(crate) fn negate(a: &ArrayRef, ty: SqlType, text: &str) -> Result<ArrayRef> 
             ))
         }
         t => Err(Error::eval(text, format!("cannot negate {t}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::run;
+
+    #[test]
+    fn products_that_cannot_overflow_are_exact_at_the_limits() {
+        // DECIMAL(18,4) × BIGINT: |ab| < 10^37, so no row needs a check.
+        let (rows, _) = run(
+            "CREATE STREAM t (x DECIMAL(18,4), y BIGINT); SELECT x * y AS p FROM t",
+            "x,y\n99999999999999.9999,9223372036854775807\n-99999999999999.9999,-9223372036854775808\n0.0001,-1\n,5\n",
+            2,
+        );
+        assert_eq!(
+            rows,
+            vec![
+                "922337203685477579777662796314522.4193",
+                "922337203685477579877662796314522.4192",
+                "-0.0001",
+                "NULL"
+            ]
+        );
+    }
+
+    #[test]
+    fn products_that_can_overflow_are_still_checked() {
+        let sql = "CREATE STREAM t (x DECIMAL(38,0), y BIGINT); SELECT x * y AS p FROM t";
+        let plan = crate::sql::compile(sql).unwrap();
+        let mut r = crate::codec::csv::CsvReader::new(
+            "t.csv",
+            "x,y\n90000000000000000000000000000000000000,10\n".as_bytes(),
+            &plan.source.columns,
+            8,
+            crate::codec::OnError::Fail,
+        )
+        .unwrap();
+        let mut p = crate::ops::Pipeline::new(&plan);
+        let err = p.push(r.next_batch().unwrap().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("`x * y`"), "{err}");
     }
 }

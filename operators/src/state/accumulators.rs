@@ -217,14 +217,34 @@ impl Acc {
                 }
             }
             (State::Exact { sum, nn }, Input::Exact(x, None)) => {
-                for (i, &g) in groups.iter().enumerate() {
+                // One loop per input width, values zipped with group ids; an
+                // overflow is remembered and reported at emission.
+                let mut overflow = false;
+                let mut fold = |g: u32, v: i128| {
                     let g = g as usize;
-                    match sum[g].checked_add(x.get(i)) {
-                        Some(v) => sum[g] = v,
-                        None => self.overflow = true,
-                    }
+                    let (s, o) = sum[g].overflowing_add(v);
+                    sum[g] = s;
+                    overflow |= o;
                     nn[g] += 1;
+                };
+                match x {
+                    ExactIn::I64(v) => {
+                        for (&g, &v) in groups.iter().zip(v.iter()) {
+                            fold(g, v as i128);
+                        }
+                    }
+                    ExactIn::I128(v) => {
+                        for (&g, &v) in groups.iter().zip(v.iter()) {
+                            fold(g, v);
+                        }
+                    }
+                    ExactIn::Bool(_) => {
+                        for (i, &g) in groups.iter().enumerate() {
+                            fold(g, x.get(i));
+                        }
+                    }
                 }
+                self.overflow |= overflow;
             }
             _ => {
                 for (i, &g) in groups.iter().enumerate() {
@@ -552,5 +572,36 @@ impl Out {
             )),
             SqlType::Varchar => Arc::new(StringArray::from(self.strs)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Decimal128Array;
+
+    #[test]
+    fn an_exact_sum_that_leaves_128_bits_is_an_error_not_a_wrapped_value() {
+        let ty = SqlType::decimal(38, 0);
+        let big = i128::MAX / 2 + 1;
+        let arg: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![big, big, 1])
+                .with_precision_and_scale(38, 0)
+                .unwrap(),
+        );
+        // Group 0 gets both halves (overflows); group 1 a lone 1.
+        let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        acc.update(&[0, 0, 1], Some(&arg), 2);
+        let err = acc.emit(&[0]).unwrap_err();
+        assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
+        // Merged partial states overflow the same way.
+        let mut a = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        a.update(&[0], Some(&arg.slice(0, 1)), 1);
+        let part = a.partial(&[0]).unwrap();
+        let mut owner = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        owner.merge(&[0], &part, 1);
+        assert!(owner.emit(&[0]).is_ok());
+        owner.merge(&[0], &part, 1);
+        assert!(owner.emit(&[0]).is_err());
     }
 }
