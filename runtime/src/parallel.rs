@@ -535,6 +535,10 @@ impl<'a> Worker<'a> {
         key_cols: &[ArrayRef],
         ingest: Instant,
     ) -> Result<(), RunError> {
+        if self.n == 1 {
+            // One core owns every key: no hashing, no gathering.
+            return self.send(0, Message::Data((Payload::Rows(batch.clone()), ingest)));
+        }
         hash_keys(
             key_cols,
             &self.key_types,
@@ -737,10 +741,12 @@ impl<'a> Worker<'a> {
                                             }
                                         }
                                         None => {
+                                            // One core routes nothing: no key values needed.
                                             let key_cols: Vec<ArrayRef> = self
                                                 .keys
                                                 .iter()
                                                 .flatten()
+                                                .filter(|_| self.n > 1)
                                                 .map(|k| k.eval(&batch))
                                                 .collect::<Result<_, _>>()?;
                                             self.route(&batch, &key_cols, ingest)?;
