@@ -194,8 +194,16 @@ impl EventTimeBuffer {
                 start: 0,
             };
         }
-        let mut idx: Vec<u32> = (0..times.len() as u32).collect();
-        idx.sort_by_key(|&i| key(i as usize)); // stable
+        // (time, sequence, position): unique keys, so an unstable sort of
+        // plain tuples keeps ties in arrival order.
+        let mut keyed: Vec<(i64, i64, u32)> = (0..times.len())
+            .map(|i| {
+                let (t, s) = key(i);
+                (t, s, i as u32)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let idx: Vec<u32> = keyed.iter().map(|k| k.2).collect();
         let batch = arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx.clone()))
             .expect("indices within the batch");
         Run {
