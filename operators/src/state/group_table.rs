@@ -240,8 +240,13 @@ fn encode_rows(
             total += (offsets[n] - offsets[0]) as usize;
         }
     }
-    rows.clear();
-    rows.resize(total, 0);
+    // Every byte up to `total` is written below, so a buffer kept from the
+    // last batch is reused as it is (zeroed only where it grows).
+    if rows.len() < total {
+        rows.resize(total, 0);
+    } else {
+        rows.truncate(total);
+    }
     offsets.clear();
     offsets.reserve(n + 1);
     offsets.push(0);
