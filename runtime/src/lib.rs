@@ -29,6 +29,7 @@ mod file;
 mod metrics;
 mod parallel;
 mod pool;
+mod sink;
 mod source;
 
 use std::time::Instant;
@@ -39,10 +40,11 @@ use percore_operators::{Pipeline, Plan};
 pub use file::FileInput;
 pub use metrics::{CoreStats, Latency, LatencySummary, RunStats};
 pub use parallel::{
-    available_cpus, run_on, run_parallel, run_parallel_with, CoreSink, Encoder, FileOutput, Output,
+    available_cpus, run_on, run_parallel, run_parallel_with, CoreSink, Encoder, Output,
     ParallelConfig,
 };
 pub use pool::{Executors, Job};
+pub use sink::FileOutput;
 pub use source::{
     Fill, FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
 };

@@ -17,13 +17,12 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-
-use futures_lite::FutureExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
 use percore_operators::ops::{Filter, Operator, PartialAgg};
 use percore_operators::state::hash_keys;
@@ -32,6 +31,7 @@ use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Pool};
 
 use crate::metrics::{CoreStats, Latency, RunStats};
 use crate::pool::{Executors, Job};
+use crate::sink::{CoreFile, FileOutput};
 use crate::source::PartitionedSource;
 use crate::{Failed, RunError};
 
@@ -65,70 +65,11 @@ pub struct ParallelConfig {
 /// A sink every core calls with its own results: `(core, batch)`.
 pub type CoreSink = Arc<dyn Fn(usize, &RecordBatch) -> std::io::Result<()> + Send + Sync>;
 
-/// A file every core appends its encoded results to: each reserves the
-/// byte range of its next write with one atomic add (no lock), then writes
-/// it with `BufferedFile::write_at` on its own executor. Rows from different
-/// cores interleave in whole batches; a row is never split.
-#[derive(Clone, Debug)]
-pub struct FileOutput {
-    pub path: std::path::PathBuf,
-    /// Where the next write goes (start it after any header).
-    pub next: Arc<AtomicU64>,
-}
-
 /// Rows the exchange gathers for one destination before sending them.
 const EXCHANGE_ROWS: usize = 4096;
 
 /// Longest a row waits in the exchange's builders.
 const EXCHANGE_WAIT: Duration = Duration::from_millis(1);
-
-/// Bytes a core collects before writing them to a [`FileOutput`].
-const FILE_FLUSH: usize = 256 << 10;
-
-/// One core's handle on the shared output file.
-struct CoreFile {
-    file: glommio::io::BufferedFile,
-    next: Arc<AtomicU64>,
-    buf: Vec<u8>,
-}
-
-impl CoreFile {
-    async fn open(out: &FileOutput) -> Result<Self, RunError> {
-        let file = glommio::io::OpenOptions::new()
-            .write(true)
-            .buffered_open(&out.path)
-            .await
-            .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
-        Ok(CoreFile {
-            file,
-            next: out.next.clone(),
-            buf: Vec::with_capacity(FILE_FLUSH + (64 << 10)),
-        })
-    }
-
-    async fn flush(&mut self) -> Result<(), RunError> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let len = self.buf.len();
-        let at = self.next.fetch_add(len as u64, Ordering::Relaxed);
-        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(FILE_FLUSH + (64 << 10)));
-        let n = self
-            .file
-            .write_at(bytes, at)
-            .await
-            .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
-        // A regular file writes short only when it cannot take more (a full
-        // disk): an error, never a silent loss.
-        if n < len {
-            return Err(RunError::Sink(std::io::Error::new(
-                std::io::ErrorKind::WriteZero,
-                format!("wrote {n} of {len} bytes at offset {at}"),
-            )));
-        }
-        Ok(())
-    }
-}
 
 impl std::fmt::Debug for ParallelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -607,12 +548,7 @@ impl<'a> Worker<'a> {
                 continue;
             }
             match (&self.encoder, &mut self.file) {
-                (Some(enc), Some(f)) => {
-                    enc(&b, &mut f.buf);
-                    if f.buf.len() >= FILE_FLUSH {
-                        f.flush().await?;
-                    }
-                }
+                (Some(enc), Some(f)) => f.write(enc, &b).await?,
                 (Some(enc), None) => {
                     let mut bytes = Vec::with_capacity(b.num_rows() * 64);
                     enc(&b, &mut bytes);

@@ -1,0 +1,87 @@
+//! Where a core's results go when they do not go to the caller: a file every
+//! core writes to itself, through glommio's io_uring file API.
+//!
+//! Contract: each core collects its encoded results and writes them in
+//! pieces of about [`FILE_FLUSH`] bytes; the byte range of each piece is
+//! reserved with one atomic add on the shared [`FileOutput::next`] (no lock),
+//! so cores write disjoint ranges concurrently and rows of different cores
+//! interleave in whole batches, a row never split. A short write (a full
+//! disk) is an error, never a silent loss.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::RunError;
+
+/// A file every core appends its encoded results to: each reserves the
+/// byte range of its next write with one atomic add (no lock), then writes
+/// it with `BufferedFile::write_at` on its own executor. Rows from different
+/// cores interleave in whole batches; a row is never split.
+#[derive(Clone, Debug)]
+pub struct FileOutput {
+    pub path: std::path::PathBuf,
+    /// Where the next write goes (start it after any header).
+    pub next: Arc<AtomicU64>,
+}
+
+/// Bytes a core collects before writing them to a [`FileOutput`].
+const FILE_FLUSH: usize = 256 << 10;
+
+/// One core's handle on the shared output file.
+pub(crate) struct CoreFile {
+    file: glommio::io::BufferedFile,
+    next: Arc<AtomicU64>,
+    buf: Vec<u8>,
+}
+
+impl CoreFile {
+    pub(crate) async fn open(out: &FileOutput) -> Result<Self, RunError> {
+        let file = glommio::io::OpenOptions::new()
+            .write(true)
+            .buffered_open(&out.path)
+            .await
+            .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
+        Ok(CoreFile {
+            file,
+            next: out.next.clone(),
+            buf: Vec::with_capacity(FILE_FLUSH + (64 << 10)),
+        })
+    }
+
+    /// Encodes `batch` into what this core holds, writing it out once it
+    /// passes [`FILE_FLUSH`] bytes.
+    pub(crate) async fn write(
+        &mut self,
+        encode: &crate::Encoder,
+        batch: &arrow_array::RecordBatch,
+    ) -> Result<(), RunError> {
+        encode(batch, &mut self.buf);
+        if self.buf.len() >= FILE_FLUSH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn flush(&mut self) -> Result<(), RunError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let len = self.buf.len();
+        let at = self.next.fetch_add(len as u64, Ordering::Relaxed);
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(FILE_FLUSH + (64 << 10)));
+        let n = self
+            .file
+            .write_at(bytes, at)
+            .await
+            .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
+        // A regular file writes short only when it cannot take more (a full
+        // disk): an error, never a silent loss.
+        if n < len {
+            return Err(RunError::Sink(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                format!("wrote {n} of {len} bytes at offset {at}"),
+            )));
+        }
+        Ok(())
+    }
+}
