@@ -83,8 +83,14 @@ pub(crate) mod testing {
             out.extend(p.push(b).unwrap());
         }
         out.extend(p.finish().unwrap());
+        let rows = rows_text(&out);
+        (rows, p.stats().late_rows)
+    }
+
+    /// Every row of `batches` as `a|b|c` text (NULL as `NULL`), in order.
+    pub(crate) fn rows_text(batches: &[RecordBatch]) -> Vec<String> {
         let mut rows = Vec::new();
-        for b in &out {
+        for b in batches {
             let types: Vec<SqlType> = b
                 .schema()
                 .fields()
@@ -101,6 +107,6 @@ pub(crate) mod testing {
                 rows.push(cells.join("|"));
             }
         }
-        (rows, p.stats().late_rows)
+        rows
     }
 }

@@ -163,29 +163,15 @@ impl PartialAgg {
 mod tests {
     use super::*;
     use crate::codec::csv::CsvReader;
-    use crate::codec::write::value_text;
     use crate::codec::OnError;
+    use crate::ops::testing::rows_text;
     use crate::ops::{Pipeline, PipelineOptions};
-    use crate::types::SqlType;
 
     const DDL: &str = "CREATE STREAM t (k VARCHAR, ts BIGINT, v DECIMAL(10,2), d DOUBLE) \
                        WITH (lateness = '5ms', event_time = 'ts');";
 
     fn rows(batches: &[RecordBatch]) -> Vec<String> {
-        let mut out = Vec::new();
-        for b in batches {
-            for i in 0..b.num_rows() {
-                let cells: Vec<String> = b
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        let t = SqlType::from_arrow(c.data_type()).unwrap();
-                        value_text(c.as_ref(), t, i).unwrap_or_else(|| "NULL".into())
-                    })
-                    .collect();
-                out.push(cells.join("|"));
-            }
-        }
+        let mut out = rows_text(batches);
         out.sort();
         out
     }
