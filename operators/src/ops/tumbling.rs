@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
-use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
@@ -103,23 +103,7 @@ impl Tumbling {
             .column(0)
             .as_primitive::<TimestampMillisecondType>()
             .values();
-        let mut distinct = starts.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let one = distinct.len() == 1;
-        for s in distinct {
-            let part = if one {
-                batch.clone()
-            } else {
-                let idx: UInt32Array = (0..batch.num_rows() as u32)
-                    .filter(|&i| starts[i as usize] == s)
-                    .collect();
-                arrow_select::take::take_record_batch(&batch, &idx).expect("take")
-            };
-            self.windows
-                .entry(s)
-                .merge(&part.columns()[1..], part.num_rows());
-        }
+        self.windows.merge(starts, &batch.columns()[1..]);
         Ok(())
     }
 

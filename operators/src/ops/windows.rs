@@ -45,23 +45,36 @@ impl Windows {
     /// Folds row `i` of `keys`/`args` into the window starting at `starts[i]`,
     /// one window's rows at a time.
     pub(crate) fn fold(&mut self, starts: &[i64], keys: &[ArrayRef], args: &[Option<ArrayRef>]) {
-        let n = starts.len();
-        let Some(&first) = starts.first() else {
-            return;
-        };
-        if starts.iter().all(|s| *s == first) {
-            self.entry(first).update(keys, args, n);
-            return;
+        for (s, rows) in by_start(starts) {
+            match rows {
+                None => self.entry(s).update(keys, args, starts.len()),
+                Some(idx) => {
+                    let take =
+                        |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
+                    let k: Vec<ArrayRef> = keys.iter().map(take).collect();
+                    let a: Vec<Option<ArrayRef>> =
+                        args.iter().map(|x| x.as_ref().map(take)).collect();
+                    self.entry(s).update(&k, &a, idx.len());
+                }
+            }
         }
-        let mut distinct = starts.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        for s in distinct {
-            let idx: UInt32Array = (0..n as u32).filter(|&i| starts[i as usize] == s).collect();
-            let take = |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
-            let k: Vec<ArrayRef> = keys.iter().map(take).collect();
-            let a: Vec<Option<ArrayRef>> = args.iter().map(|x| x.as_ref().map(take)).collect();
-            self.entry(s).update(&k, &a, idx.len());
+    }
+
+    /// Merges partial states (`cols`: keys, then partial columns, as
+    /// [`Groups::partial_all`] makes them) of row `i` into the window
+    /// starting at `starts[i]`.
+    pub(crate) fn merge(&mut self, starts: &[i64], cols: &[ArrayRef]) {
+        for (s, rows) in by_start(starts) {
+            match rows {
+                None => self.entry(s).merge(cols, starts.len()),
+                Some(idx) => {
+                    let part: Vec<ArrayRef> = cols
+                        .iter()
+                        .map(|a| arrow_select::take::take(a, &idx, None).expect("take"))
+                        .collect();
+                    self.entry(s).merge(&part, idx.len());
+                }
+            }
         }
     }
 
@@ -91,4 +104,27 @@ impl Windows {
     pub(crate) fn groups(&self) -> usize {
         self.open.values().map(Groups::len).sum()
     }
+}
+
+/// The distinct window starts of `starts`, each with the rows that have it
+/// (`None`: every row — one window, nothing to split).
+fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
+    let Some(&first) = starts.first() else {
+        return Vec::new();
+    };
+    if starts.iter().all(|s| *s == first) {
+        return vec![(first, None)];
+    }
+    let mut distinct = starts.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+        .into_iter()
+        .map(|s| {
+            let idx: UInt32Array = (0..starts.len() as u32)
+                .filter(|&i| starts[i as usize] == s)
+                .collect();
+            (s, Some(idx))
+        })
+        .collect()
 }
