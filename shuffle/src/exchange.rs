@@ -121,6 +121,11 @@ impl Exchange {
         }
     }
 
+    /// Destinations.
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
     /// Rows a builder collects before it is flushed.
     pub fn target_rows(&self) -> usize {
         self.target_rows

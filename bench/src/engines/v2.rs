@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
-use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch};
 use percore_operators::expr::Expr;
 use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, Plan};
 use percore_runtime::Latency;
+use percore_shuffle::Exchange;
 
 use crate::measure::Run;
 use crate::scenarios::Scenario;
@@ -70,10 +71,11 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                 scope.spawn(move || -> Result<u64> {
                     let mut records = 0;
                     let mut hashes = Vec::new();
+                    let mut exchange = Exchange::new(cores, usize::MAX);
                     for batch in super::feed(s.dataset, rows, me, cores, rate) {
                         let ingest = Instant::now();
                         records += batch.num_rows() as u64;
-                        for (p, b) in route(&batch, keys, cores, &mut hashes, me)? {
+                        for (p, b) in route(&batch, keys, &mut exchange, &mut hashes, me)? {
                             tx.send((p, b, ingest)).expect("workers outlive producers");
                         }
                     }
@@ -116,15 +118,17 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
     })
 }
 
-/// The batch split by the partition owning each row's key; a keyless query
-/// keeps the batch on the producer's own partition.
+/// The batch split by the partition owning each row's key (the runtime's
+/// exchange, flushed at once); a keyless query keeps the batch on the
+/// producer's own partition.
 fn route(
     batch: &RecordBatch,
     keys: &[Expr],
-    cores: usize,
+    exchange: &mut Exchange,
     hashes: &mut Vec<u64>,
     me: usize,
 ) -> Result<Vec<(usize, RecordBatch)>> {
+    let cores = exchange.cores();
     if keys.is_empty() || cores == 1 {
         return Ok(vec![(me % cores, batch.clone())]);
     }
@@ -134,18 +138,8 @@ fn route(
         .collect::<Result<_, _>>()?;
     let types: Vec<_> = keys.iter().map(Expr::ty).collect();
     hash_keys(&cols, &types, batch.num_rows(), hashes);
-    let mut idx: Vec<Vec<u32>> = vec![Vec::new(); cores];
-    for (i, h) in hashes.iter().enumerate() {
-        idx[percore_shuffle::owner_of(*h, cores)].push(i as u32);
-    }
-    Ok(idx
-        .into_iter()
-        .enumerate()
-        .filter(|(_, rows)| !rows.is_empty())
-        .map(|(p, rows)| {
-            let rows = UInt32Array::from(rows);
-            let b = arrow_select::take::take_record_batch(batch, &rows).expect("rows in range");
-            (p, b)
-        })
-        .collect())
+    let mut out = Vec::new();
+    exchange.push(batch, hashes, &mut out);
+    exchange.flush(&mut out);
+    Ok(out)
 }
