@@ -42,11 +42,35 @@ pub fn fits(v: i128, precision: u8) -> bool {
 /// `n / d` rounded half away from zero. `d` must be non-zero.
 #[inline]
 pub fn div_round(n: i128, d: i128) -> i128 {
+    // Most quotients (averages, ratios of prices) fit 64 bits: one hardware
+    // division instead of two 128-bit library calls.
+    if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d)) {
+        if n != i64::MIN {
+            return div_round_64(n, d) as i128;
+        }
+    }
     let q = n / d;
     let r = n % d;
     // |2r| >= |d| rounds away from zero; compare without overflowing.
     let r_abs = r.unsigned_abs();
     let d_abs = d.unsigned_abs();
+    if r_abs >= d_abs - r_abs {
+        if (n < 0) != (d < 0) {
+            q - 1
+        } else {
+            q + 1
+        }
+    } else {
+        q
+    }
+}
+
+/// [`div_round`] on 64-bit values (`n` not `i64::MIN`, so `n / d` cannot
+/// overflow).
+#[inline]
+fn div_round_64(n: i64, d: i64) -> i64 {
+    let (q, r) = (n / d, n % d);
+    let (r_abs, d_abs) = (r.unsigned_abs(), d.unsigned_abs());
     if r_abs >= d_abs - r_abs {
         if (n < 0) != (d < 0) {
             q - 1
@@ -83,7 +107,13 @@ pub fn div_scaled(a: i128, sa: u8, b: i128, sb: u8, out: u8) -> Option<i128> {
     // result * 10^out = a * 10^(out - sa + sb) / b
     let shift = out as i32 - sa as i32 + sb as i32;
     if shift >= 0 {
-        let n = a.checked_mul(*POW10.get(shift as usize)?)?;
+        let p = *POW10.get(shift as usize)?;
+        // |a| < 2^63 and p <= 10^18 < 2^60: the product fits 128 bits.
+        let n = if i64::try_from(a).is_ok() && shift <= 18 {
+            a * p
+        } else {
+            a.checked_mul(p)?
+        };
         Some(div_round(n, b))
     } else {
         let d = b.checked_mul(*POW10.get((-shift) as usize)?)?;
@@ -189,6 +219,74 @@ pub fn parse(text: &str, scale: u8) -> Result<i128, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 128-bit rounding division, as written before the 64-bit path.
+    fn div_round_128(n: i128, d: i128) -> i128 {
+        let (q, r) = (n / d, n % d);
+        let (r_abs, d_abs) = (r.unsigned_abs(), d.unsigned_abs());
+        if r_abs >= d_abs - r_abs {
+            if (n < 0) != (d < 0) {
+                q - 1
+            } else {
+                q + 1
+            }
+        } else {
+            q
+        }
+    }
+
+    #[test]
+    fn the_64_bit_path_rounds_like_the_128_bit_one() {
+        let ns = [
+            0i128,
+            1,
+            -1,
+            2,
+            -2,
+            5,
+            -5,
+            7,
+            -7,
+            99,
+            -99,
+            1_000_001,
+            -1_000_001,
+            i64::MAX as i128,
+            i64::MIN as i128 + 1,
+            i64::MIN as i128,
+            i64::MAX as i128 + 1,
+        ];
+        let ds = [
+            1i128,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            10,
+            -10,
+            7,
+            1_000_000,
+            i64::MAX as i128,
+            i64::MIN as i128,
+        ];
+        for &n in &ns {
+            for &d in &ds {
+                assert_eq!(div_round(n, d), div_round_128(n, d), "{n} / {d}");
+            }
+        }
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for _ in 0..100_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = (x as i64 >> (x % 50)) as i128;
+            let d = ((x.rotate_left(17) as i64) >> (x % 61)) as i128;
+            if d != 0 {
+                assert_eq!(div_round(n, d), div_round_128(n, d), "{n} / {d}");
+            }
+        }
+    }
 
     #[test]
     fn rounding_is_half_away_from_zero() {
