@@ -286,6 +286,23 @@ impl Acc {
                 }
                 out.valid.resize(groups.len(), true);
             }
+            (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Avg)
+                if matches!(self.output, SqlType::Decimal { .. }) =>
+            {
+                let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
+                let scale = self.output.exact_scale().expect("decimal");
+                for (i, &g) in groups.iter().enumerate() {
+                    let g = g as usize;
+                    sum[g] = sum[g]
+                        .checked_add(x.get(i))
+                        .ok_or_else(|| Error::eval(&self.text, "sum overflows 128 bits"))?;
+                    nn[g] += 1;
+                    let q = decimal::div_scaled(sum[g], in_scale, nn[g] as i128, 0, scale)
+                        .ok_or_else(|| Error::eval(&self.text, "average overflows"))?;
+                    out.exact.push(q);
+                }
+                out.valid.resize(groups.len(), true);
+            }
             _ => {
                 for (i, &g) in groups.iter().enumerate() {
                     self.fold(g as usize, i, &input);
