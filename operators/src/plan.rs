@@ -136,6 +136,20 @@ impl Plan {
         }
     }
 
+    /// Whether the stage emits rows in event-time order, so that ties in
+    /// event time must be broken the same way on any number of cores (ROWS
+    /// windows, EMIT CHANGES by event time). Other stages are insensitive to
+    /// the order rows arrive in.
+    pub fn orders_rows(&self) -> bool {
+        match &self.stage {
+            Stage::Select => false,
+            Stage::Rows(_) => true,
+            Stage::Aggregate(a) => {
+                a.emit == Emit::Changes && (a.window.is_some() || a.order.is_some())
+            }
+        }
+    }
+
     /// The columns the stage produces (what HAVING and the SELECT list see).
     pub fn stage_columns(&self) -> Vec<Column> {
         stage_columns(&self.source.columns, &self.stage)

@@ -425,7 +425,9 @@ impl<'a> Worker<'a> {
             PipelineOptions {
                 skip_filter: keys.is_some(),
                 external_watermark: true,
-                seq_column: Some(plan.source.columns.len()),
+                // Rows carry their sequence number only where ties in event
+                // time decide the output order.
+                seq_column: plan.orders_rows().then_some(plan.source.columns.len()),
                 partial_input: partial.is_some(),
             },
         );
@@ -591,6 +593,7 @@ impl<'a> Worker<'a> {
         }
         let lateness = self.plan.source.lateness_ms;
         let time = self.plan.watermark_time().cloned();
+        let ordered = self.plan.orders_rows();
         let mut filter = self.plan.filter.clone().map(Filter::new);
         let mut source = input.open(self.core, self.n)?;
         let mut seq = source.as_ref().map_or(0, |p| p.first_seq);
@@ -637,6 +640,7 @@ impl<'a> Worker<'a> {
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
                         let batch = match part.source.row_positions() {
+                            _ if !ordered => batch,
                             Some(pos) => with_seq(batch, Int64Array::from(pos.to_vec())),
                             None => with_seq(
                                 batch,
