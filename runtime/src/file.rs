@@ -317,25 +317,23 @@ impl FileShare {
                     i.batch_size,
                     i.on_error,
                 );
-                let result = loop {
-                    match r.next_batch() {
-                        Ok(Some(b)) => push(b, r.positions()),
-                        Ok(None) => break Ok(()),
-                        Err(e) => break Err(e),
-                    }
-                };
+                let result = drain(
+                    &mut r,
+                    CsvReader::next_batch,
+                    CsvReader::positions,
+                    &mut push,
+                );
                 (r.malformed_rows(), result)
             }
             Format::JsonLines => {
                 let mut r =
                     JsonLinesReader::new(&i.name, chunk, &i.columns, i.batch_size, i.on_error);
-                let result = loop {
-                    match r.next_batch() {
-                        Ok(Some(b)) => push(b, r.positions()),
-                        Ok(None) => break Ok(()),
-                        Err(e) => break Err(e),
-                    }
-                };
+                let result = drain(
+                    &mut r,
+                    JsonLinesReader::next_batch,
+                    JsonLinesReader::positions,
+                    &mut push,
+                );
                 (r.malformed_rows(), result)
             }
         };
@@ -374,6 +372,20 @@ impl Source for FileShare {
     fn row_positions(&self) -> Option<&[i64]> {
         Some(&self.positions)
     }
+}
+
+/// Hands every batch reader `r` reads to `push` with its rows' positions,
+/// until the end of its input or its first error.
+fn drain<R>(
+    r: &mut R,
+    next: impl Fn(&mut R) -> Result<Option<RecordBatch>>,
+    positions: impl for<'a> Fn(&'a R) -> &'a [i64],
+    push: &mut impl FnMut(RecordBatch, &[i64]),
+) -> Result<()> {
+    while let Some(b) = next(r)? {
+        push(b, positions(r));
+    }
+    Ok(())
 }
 
 fn memchr(b: u8, s: &[u8]) -> Option<usize> {
