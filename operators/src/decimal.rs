@@ -42,37 +42,31 @@ pub fn fits(v: i128, precision: u8) -> bool {
 /// `n / d` rounded half away from zero. `d` must be non-zero.
 #[inline]
 pub fn div_round(n: i128, d: i128) -> i128 {
+    let away = (n < 0) != (d < 0);
     // Most quotients (averages, ratios of prices) fit 64 bits: one hardware
-    // division instead of two 128-bit library calls.
+    // division instead of two 128-bit library calls. (`i64::MIN / -1` would
+    // overflow, so that numerator takes the 128-bit path.)
     if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d)) {
         if n != i64::MIN {
-            return div_round_64(n, d) as i128;
+            let (q, r) = (n / d, n % d);
+            return round_quotient(
+                q as i128,
+                r.unsigned_abs() as u128,
+                d.unsigned_abs() as u128,
+                away,
+            );
         }
     }
-    let q = n / d;
-    let r = n % d;
-    // |2r| >= |d| rounds away from zero; compare without overflowing.
-    let r_abs = r.unsigned_abs();
-    let d_abs = d.unsigned_abs();
-    if r_abs >= d_abs - r_abs {
-        if (n < 0) != (d < 0) {
-            q - 1
-        } else {
-            q + 1
-        }
-    } else {
-        q
-    }
+    round_quotient(n / d, (n % d).unsigned_abs(), d.unsigned_abs(), away)
 }
 
-/// [`div_round`] on 64-bit values (`n` not `i64::MIN`, so `n / d` cannot
-/// overflow).
-#[inline]
-fn div_round_64(n: i64, d: i64) -> i64 {
-    let (q, r) = (n / d, n % d);
-    let (r_abs, d_abs) = (r.unsigned_abs(), d.unsigned_abs());
+/// The truncated quotient `q` moved one step away from zero when the
+/// remainder is at least half the divisor (`|2r| >= |d|`, compared without
+/// overflowing); `negative`: the exact quotient is below zero.
+#[inline(always)]
+fn round_quotient(q: i128, r_abs: u128, d_abs: u128, negative: bool) -> i128 {
     if r_abs >= d_abs - r_abs {
-        if (n < 0) != (d < 0) {
+        if negative {
             q - 1
         } else {
             q + 1
