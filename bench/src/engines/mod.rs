@@ -19,8 +19,11 @@ pub mod v2;
 
 use std::time::{Duration, Instant};
 
+use anyhow::Result;
 use arrow_array::RecordBatch;
 use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
+use percore_operators::{Pipeline, Plan};
+use percore_runtime::Latency;
 
 /// Batch size of the generated input, the same for every engine.
 pub const BATCH: usize = 8_192;
@@ -72,4 +75,44 @@ pub fn feed(
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
     }))
+}
+
+/// One pipeline of the lock-based baselines with what it has emitted: the
+/// state each of their locks guards.
+pub struct Engine {
+    pub pipeline: Pipeline,
+    pub output_rows: u64,
+    pub latency: Latency,
+}
+
+impl Engine {
+    pub fn new(plan: &Plan) -> Self {
+        Engine {
+            pipeline: Pipeline::new(plan),
+            output_rows: 0,
+            latency: Latency::new(),
+        }
+    }
+
+    /// Runs one input batch ingested at `ingest`, counting its output.
+    pub fn push(&mut self, batch: RecordBatch, ingest: Instant) -> Result<()> {
+        let out = self.pipeline.push(batch)?;
+        self.count(&out, ingest);
+        Ok(())
+    }
+
+    /// End of input: flushes and counts what is still held.
+    pub fn finish(&mut self) -> Result<()> {
+        let ingest = Instant::now();
+        let out = self.pipeline.finish()?;
+        self.count(&out, ingest);
+        Ok(())
+    }
+
+    fn count(&mut self, out: &[RecordBatch], ingest: Instant) {
+        for b in out {
+            self.output_rows += b.num_rows() as u64;
+            self.latency.record(ingest, b.num_rows() as u64);
+        }
+    }
 }

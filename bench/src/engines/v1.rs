@@ -5,24 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
-use percore_operators::{Pipeline, Plan};
-use percore_runtime::Latency;
+use percore_operators::Plan;
 
+use super::Engine;
 use crate::measure::Run;
 use crate::scenarios::Scenario;
 
-struct Shared {
-    pipeline: Pipeline,
-    output_rows: u64,
-    latency: Latency,
-}
-
 pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>) -> Result<Run> {
-    let shared = Arc::new(Mutex::new(Shared {
-        pipeline: Pipeline::new(plan),
-        output_rows: 0,
-        latency: Latency::new(),
-    }));
+    let shared = Arc::new(Mutex::new(Engine::new(plan)));
     let started = Instant::now();
     std::thread::scope(|scope| -> Result<()> {
         let handles: Vec<_> = (0..cores)
@@ -33,12 +23,10 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                     for batch in super::feed(s.dataset, rows, part, cores, rate) {
                         let ingest = Instant::now();
                         records += batch.num_rows() as u64;
-                        let mut g = shared.lock().expect("no panics while locked");
-                        let out = g.pipeline.push(batch)?;
-                        for b in &out {
-                            g.output_rows += b.num_rows() as u64;
-                            g.latency.record(ingest, b.num_rows() as u64);
-                        }
+                        shared
+                            .lock()
+                            .expect("no panics while locked")
+                            .push(batch, ingest)?;
                     }
                     Ok(records)
                 })
@@ -50,12 +38,7 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
         Ok(())
     })?;
     let mut g = shared.lock().expect("no panics while locked");
-    let ingest = Instant::now();
-    let out = g.pipeline.finish()?;
-    for b in &out {
-        g.output_rows += b.num_rows() as u64;
-        g.latency.record(ingest, b.num_rows() as u64);
-    }
+    g.finish()?;
     let secs = started.elapsed().as_secs_f64();
     let stats = g.pipeline.stats();
     Ok(Run {

@@ -11,33 +11,19 @@ use anyhow::Result;
 use arrow_array::{ArrayRef, RecordBatch};
 use percore_operators::expr::Expr;
 use percore_operators::state::hash_keys;
-use percore_operators::{Pipeline, Plan};
+use percore_operators::Plan;
 use percore_runtime::Latency;
 use percore_shuffle::Exchange;
 
+use super::Engine;
 use crate::measure::Run;
 use crate::scenarios::Scenario;
-
-struct Partition {
-    pipeline: Pipeline,
-    output_rows: u64,
-    latency: Latency,
-}
 
 type Msg = (usize, RecordBatch, Instant);
 
 pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>) -> Result<Run> {
-    let parts: Arc<Vec<Mutex<Partition>>> = Arc::new(
-        (0..cores)
-            .map(|_| {
-                Mutex::new(Partition {
-                    pipeline: Pipeline::new(plan),
-                    output_rows: 0,
-                    latency: Latency::new(),
-                })
-            })
-            .collect(),
-    );
+    let parts: Arc<Vec<Mutex<Engine>>> =
+        Arc::new((0..cores).map(|_| Mutex::new(Engine::new(plan))).collect());
     let keys: Vec<Expr> = plan
         .exchange_keys()
         .map(<[Expr]>::to_vec)
@@ -55,12 +41,10 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                         let Ok((p, batch, ingest)) = msg else {
                             return Ok(());
                         };
-                        let mut part = parts[p].lock().expect("partition lock");
-                        let out = part.pipeline.push(batch)?;
-                        for b in &out {
-                            part.output_rows += b.num_rows() as u64;
-                            part.latency.record(ingest, b.num_rows() as u64);
-                        }
+                        parts[p]
+                            .lock()
+                            .expect("partition lock")
+                            .push(batch, ingest)?;
                     }
                 })
             })
@@ -98,12 +82,7 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
     let mut latency = Latency::new();
     for p in parts.iter() {
         let mut p = p.lock().expect("partition lock");
-        let ingest = Instant::now();
-        let out = p.pipeline.finish()?;
-        for b in &out {
-            p.output_rows += b.num_rows() as u64;
-            p.latency.record(ingest, b.num_rows() as u64);
-        }
+        p.finish()?;
         output_rows += p.output_rows;
         late_rows += p.pipeline.stats().late_rows;
         latency.merge(&p.latency);
