@@ -102,8 +102,7 @@ fn stats_file_has_counts_and_latency() {
         stats.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let s = read_stats(&stats);
     assert_eq!(s["records_in"], 50_000);
     let out = json_lines(&stdout(&o)).len() as u64;
     assert_eq!(s["records_out"].as_u64(), Some(out));
@@ -248,6 +247,11 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// The JSON a run wrote with `--stats`.
+fn read_stats(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -303,8 +307,7 @@ fn malformed_rows_stop_with_exit_1_after_earlier_output_or_are_skipped() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json_lines(&stdout(&o)).len(), 2);
     assert!(stderr(&o).contains("1 malformed rows skipped"));
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let s = read_stats(&stats);
     assert_eq!(s["malformed_rows"], 1);
 }
 
@@ -370,8 +373,7 @@ fn late_rows_are_counted_and_reported() {
     assert_eq!(rows[0]["n"], 1);
     assert_eq!(rows[1]["n"], 2);
     assert!(stderr(&o).contains("1 late rows dropped"), "{}", stderr(&o));
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let s = read_stats(&stats);
     assert_eq!(s["late_rows_dropped"], 1);
 
     // On two cores a watermark is the minimum over cores, so whether that row
@@ -389,8 +391,7 @@ fn late_rows_are_counted_and_reported() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rows = json_lines(&stdout(&o));
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let s = read_stats(&stats);
     let counted: i64 = rows.iter().map(|r| r["n"].as_i64().unwrap()).sum();
     assert_eq!(counted + s["late_rows_dropped"].as_i64().unwrap(), 4);
     assert_eq!(
@@ -597,8 +598,7 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
                 stderr(&o)
             );
             // Every core read rows and spent CPU time on them.
-            let s: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+            let s = read_stats(&stats);
             let per_core = s["cores"].as_array().unwrap();
             assert_eq!(per_core.len().to_string(), cores);
             for c in per_core {
@@ -693,8 +693,7 @@ fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_fil
                 stats.to_str().unwrap(),
             ]);
             assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-            let s: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+            let s = read_stats(&stats);
             assert_eq!(s["records_in"], 3000);
             let per_core: Vec<u64> = s["cores"]
                 .as_array()
