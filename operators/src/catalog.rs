@@ -10,6 +10,30 @@ use crate::types::{Column, SqlType};
 /// Out-of-order bound of the generator's `market_data` timestamps, in ms.
 pub const MARKET_DATA_DISORDER_MS: i64 = 2_000;
 
+/// The hidden columns of a Kafka stream, after its declared ones: the
+/// message's key, partition, offset and timestamp. `SELECT *` leaves them
+/// out; name them to use them (`event_time = '_timestamp'`).
+pub const KAFKA_HIDDEN: [(&str, SqlType); 4] = [
+    ("_key", SqlType::Varchar),
+    ("_partition", SqlType::BigInt),
+    ("_offset", SqlType::BigInt),
+    ("_timestamp", SqlType::Timestamp),
+];
+
+/// [`KAFKA_HIDDEN`] as columns.
+pub fn kafka_hidden_columns() -> Vec<Column> {
+    KAFKA_HIDDEN
+        .iter()
+        .map(|(n, t)| Column::new(*n, *t))
+        .collect()
+}
+
+/// Whether `SELECT *` leaves a column out: internal ones (`__seq`) and
+/// Kafka's message metadata.
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with("__") || KAFKA_HIDDEN.iter().any(|(n, _)| *n == name)
+}
+
 /// The schema of a built-in stream, if `name` is one.
 pub fn builtin_stream(name: &str) -> Option<StreamDef> {
     let name = name.to_ascii_lowercase();
@@ -45,6 +69,7 @@ pub fn builtin_stream(name: &str) -> Option<StreamDef> {
         format: None,
         lateness_ms: lateness,
         event_time,
+        kafka: None,
     })
 }
 

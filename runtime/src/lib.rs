@@ -26,6 +26,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod file;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod metrics;
 mod parallel;
 mod pool;

@@ -26,8 +26,25 @@ pub(crate) fn gen(a: GenArgs) -> Result<(), Failure> {
     let columns = builtin_stream(&a.dataset)
         .expect("a built-in data set")
         .columns;
+    let mut gen = Generator::range(dataset, a.seed, 0, a.rows, 8_192, config);
+    if let Some(url) = a
+        .output
+        .as_deref()
+        .and_then(|p| p.to_str())
+        .filter(|u| crate::kafka::is_kafka(u))
+    {
+        let out = crate::kafka::output(&crate::kafka::parse_url(url)?, &columns, 1)?;
+        let sink = Sink::new(format, Box::new(std::io::sink()), &columns);
+        let encode = sink.encoder().expect("CSV and JSON lines encode per core");
+        let lines = format == OutFormat::Jsonl;
+        for batch in gen.by_ref() {
+            crate::kafka::send(&out, 0, &batch, &*encode, lines)
+                .map_err(|e| Failure::runtime(e.to_string()))?;
+        }
+        return crate::kafka::flush(&out);
+    }
     let mut sink = Sink::new(format, open_output(a.output.as_deref())?, &columns);
-    let written = Generator::range(dataset, a.seed, 0, a.rows, 8_192, config)
+    let written = gen
         .try_for_each(|batch| sink.write(&batch))
         .and_then(|()| sink.finish());
     written

@@ -37,19 +37,53 @@ pub(crate) fn parse_bindings(
         .collect()
 }
 
-/// Applies `--source` bindings to the plan's stream (the path to read from).
+/// Applies `--source` bindings to the script's streams before planning: a
+/// path to read from, or a `kafka://` topic (which adds the hidden columns).
 pub(crate) fn bind(
-    plan: &mut Plan,
+    script: &mut percore_operators::sql::Script,
     bindings: &[(String, String)],
 ) -> std::result::Result<(), Failure> {
-    for (name, path) in bindings {
+    for (name, target) in bindings {
+        let mut def = script.stream(name).ok_or_else(|| {
+            Failure::usage(format!(
+                "--source {name}=...: no stream `{name}` (declare it with CREATE STREAM)"
+            ))
+        })?;
+        if crate::kafka::is_kafka(target) {
+            let url = crate::kafka::parse_url(target)?;
+            let (options, format) = crate::kafka::source_options(&url)?;
+            def.make_kafka(options).map_err(Failure::usage)?;
+            if format.is_some() {
+                def.format = format;
+            }
+        } else {
+            if def.kafka.is_some() {
+                return Err(Failure::usage(format!(
+                    "--source {name}=...: stream `{name}` is a Kafka stream; bind it to kafka://..."
+                )));
+            }
+            def.path = Some(target.clone());
+        }
+        script
+            .streams
+            .retain(|s| !s.name.eq_ignore_ascii_case(name));
+        script.streams.push(def);
+    }
+    Ok(())
+}
+
+/// Checks every binding names the stream the planned query reads.
+pub(crate) fn check_bound(
+    plan: &Plan,
+    bindings: &[(String, String)],
+) -> std::result::Result<(), Failure> {
+    for (name, _) in bindings {
         if !name.eq_ignore_ascii_case(&plan.source.name) {
             return Err(Failure::usage(format!(
                 "--source {name}=...: the query reads stream `{}`, not `{name}`",
                 plan.source.name
             )));
         }
-        plan.source.path = Some(path.clone());
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod gen;
 mod input;
 mod interrupt;
+mod kafka;
 mod output;
 mod run;
 mod scenarios;
@@ -51,7 +52,9 @@ struct QueryArgs {
     /// One of the built-in scenario queries (see `percore run --list-scenarios`).
     #[arg(long)]
     scenario: Option<String>,
-    /// Bind a stream to a CSV or JSON-lines file: NAME=PATH (repeatable).
+    /// Bind a stream to a CSV or JSON-lines file, NAME=PATH, or to a Kafka
+    /// topic, NAME=kafka://HOST:PORT/TOPIC?group_id=G[&format=csv][&kafka.KEY=V]
+    /// (repeatable; Kafka needs the `kafka` build feature).
     #[arg(long = "source", value_name = "NAME=PATH")]
     sources: Vec<String>,
 }
@@ -82,9 +85,15 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Jsonl)]
     format: OutFormat,
-    /// Write output here instead of stdout.
+    /// Write output here instead of stdout: a file, or a Kafka topic,
+    /// kafka://HOST:PORT/TOPIC[?key=COLUMN&partitions=N&kafka.KEY=V] (one
+    /// message per row).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Kafka sources: end once every partition assigned to this process is
+    /// read to its end (then flush, commit offsets and exit).
+    #[arg(long)]
+    stop_at_end: bool,
     /// Write run statistics (JSON) here.
     #[arg(long)]
     stats: Option<PathBuf>,
@@ -132,6 +141,8 @@ struct GenArgs {
     seed: u64,
     #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
     format: GenFormat,
+    /// A file, or a Kafka topic: kafka://HOST:PORT/TOPIC[?key=COLUMN&partitions=N]
+    /// (one message per row, keyed by COLUMN's text, partitioned by murmur2).
     #[arg(long)]
     output: Option<PathBuf>,
     /// market_data: number of symbols.

@@ -30,15 +30,23 @@ fn query_text(q: &QueryArgs) -> Result<String, Failure> {
 }
 
 fn plan_of(q: &QueryArgs) -> Result<Plan, Failure> {
-    let mut plan = sql::compile(&query_text(q)?)?;
-    input::bind(&mut plan, &input::parse_bindings(&q.sources)?)?;
+    let mut script = sql::parse(&query_text(q)?)?;
+    let bindings = input::parse_bindings(&q.sources)?;
+    input::bind(&mut script, &bindings)?;
+    let plan = script.plan()?;
+    input::check_bound(&plan, &bindings)?;
     Ok(plan)
 }
 
 pub(crate) fn explain(q: QueryArgs) -> Result<(), Failure> {
     let plan = plan_of(&q)?;
     println!("{plan}");
-    if plan.source.path.is_none() {
+    if let Some(k) = &plan.source.kafka {
+        println!(
+            "        (input: Kafka topic `{}` at {}, group `{}`)",
+            k.topic, k.brokers, k.group_id
+        );
+    } else if plan.source.path.is_none() {
         println!("        (input: built-in generator)");
     }
     Ok(())
@@ -79,22 +87,56 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         },
     };
     let stop = crate::interrupt::install();
+    let kafka_in = crate::kafka::input(&plan, &opts, cores, a.stop_at_end)?;
+    if a.stop_at_end && kafka_in.is_none() {
+        return Err(Failure::usage(
+            "--stop-at-end applies to Kafka sources (files and the generator end by themselves)",
+        ));
+    }
     let input = std::sync::Arc::new(crate::interrupt::StoppableParts {
-        inner: input::partitioned(&plan, &opts)?,
+        inner: match &kafka_in {
+            Some(k) => crate::kafka::parts(k),
+            None => input::partitioned(&plan, &opts)?,
+        },
         stop: stop.clone(),
     });
-    let mut sink = Sink::new(a.format, open_output(a.output.as_deref())?, &plan.output);
+    let kafka_out = match a.output.as_deref().and_then(|p| p.to_str()) {
+        Some(url) if crate::kafka::is_kafka(url) => {
+            if a.format == crate::OutFormat::Table {
+                return Err(Failure::usage(
+                    "Kafka output takes --format jsonl or csv (one row per message)",
+                ));
+            }
+            let url = crate::kafka::parse_url(url)?;
+            Some(crate::kafka::output(&url, &plan.output, cores)?)
+        }
+        _ => None,
+    };
+    let file_path = a.output.as_deref().filter(|_| kafka_out.is_none());
+    let mut sink = Sink::new(a.format, open_output(file_path)?, &plan.output);
     // To a file, every core writes its own results (after the header).
-    let file_output = match &a.output {
+    let file_output = match file_path {
         Some(path) if sink.cores_can_write() => sink
             .write_preamble()
             .and_then(|()| std::fs::metadata(path))
             .map(|m| FileOutput {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 next: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(m.len())),
             })
             .map_err(|e| Failure::runtime(format!("writing {}: {e}", path.display())))
             .map(Some)?,
+        _ => None,
+    };
+    // To Kafka, every core produces its own rows, one message each.
+    let core_sink = match (&kafka_out, sink.encoder()) {
+        (Some(out), Some(encode)) => {
+            let out = out.clone();
+            let lines = a.format == crate::OutFormat::Jsonl;
+            let f: percore_runtime::CoreSink = std::sync::Arc::new(move |core, b| {
+                crate::kafka::send(&out, core, b, &*encode, lines)
+            });
+            Some(f)
+        }
         _ => None,
     };
     let cfg = ParallelConfig {
@@ -102,15 +144,35 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         progress: a.progress,
         ring_capacity: a.ring_capacity.max(1),
         file_output,
+        core_sink,
         ..ParallelConfig::new(cores)
     };
     let encoder = sink.encoder();
-    let result = run_parallel_with(&plan, input, &cfg, encoder, &mut |o| sink.write_output(o));
-    let (stats, error) = match result {
-        Ok(s) => (s, None),
-        Err(f) => (f.stats, Some(f.error)),
+    let (stats, error) = loop {
+        let result = run_parallel_with(&plan, input.clone(), &cfg, encoder.clone(), &mut |o| {
+            sink.write_output(o)
+        });
+        match result {
+            Ok(s) => break (s, None),
+            Err(f) => {
+                // Partitions a stateful query read from moved: drop the state
+                // and run again from the committed offsets.
+                let revoked = kafka_in.as_ref().is_some_and(crate::kafka::take_revoked);
+                if revoked && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    eprintln!("percore: {}; running again", f.error);
+                    continue;
+                }
+                break (f.stats, Some(f.error));
+            }
+        }
     };
-    let finished = sink.finish();
+    let finished = match &kafka_out {
+        Some(out) if error.is_none() => {
+            crate::kafka::flush(out).map_err(|f| std::io::Error::other(f.message))
+        }
+        Some(_) => Ok(()),
+        None => sink.finish(),
+    };
     if let Some(path) = &a.stats {
         write_stats(path, &stats)?;
     }
@@ -123,6 +185,10 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
             finished
                 .or_else(crate::output::quiet_on_broken_pipe)
                 .map_err(|e| Failure::runtime(format!("writing output: {e}")))?;
+            // Everything read is in flushed output: only now commit.
+            if let Some(k) = &kafka_in {
+                crate::kafka::commit(k)?;
+            }
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(Failure {
                     code: 130,

@@ -205,7 +205,14 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
         format: None,
         lateness_ms: 0,
         event_time: None,
+        kafka: None,
     };
+    let mut connector: Option<(String, Pos)> = None;
+    let mut kafka = crate::plan::KafkaOptions {
+        settle_ms: crate::plan::KAFKA_SETTLE_MS,
+        ..Default::default()
+    };
+    let mut kafka_key: Option<(String, Pos)> = None;
     let options = match &ct.table_options {
         ast::CreateTableOptions::None => Vec::new(),
         ast::CreateTableOptions::With(o) => o.clone(),
@@ -223,7 +230,18 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
                 format!("stream option `{opt}` must be key = 'value'"),
             ));
         };
-        let key_name = key.to_string().to_ascii_lowercase();
+        // `kafka.session.timeout.ms` parses as a dotted name: keep its text
+        // (librdkafka's names are case-sensitive), quotes removed.
+        let raw_key = key
+            .0
+            .iter()
+            .map(|part| match part {
+                ast::ObjectNamePart::Identifier(i) => i.value.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        let key_name = raw_key.to_ascii_lowercase();
         let p = bind::pos(value);
         let text = match value {
             ast::Expr::Value(v) => match &v.value {
@@ -234,6 +252,16 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
             other => other.to_string(),
         };
         match key_name.as_str() {
+            "connector" => connector = Some((text.to_ascii_lowercase(), p)),
+            k if k.starts_with("kafka.") => {
+                // librdkafka's own names are case-sensitive: keep the key's text.
+                kafka.set(&raw_key, &text).map_err(|m| Error::sql(p, m))?;
+                kafka_key.get_or_insert((raw_key.clone(), bind::pos(key)));
+            }
+            "brokers" | "bootstrap_servers" | "topic" | "group_id" | "settle_ms" => {
+                kafka.set(&key_name, &text).map_err(|m| Error::sql(p, m))?;
+                kafka_key.get_or_insert((raw_key.clone(), bind::pos(key)));
+            }
             "path" => def.path = Some(text),
             "format" => {
                 def.format = Some(Format::parse(&text).ok_or_else(|| {
@@ -249,7 +277,8 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
                 })?
             }
             "event_time" | "timestamp" => {
-                if def.column_index(&text).is_none() {
+                let hidden = crate::catalog::KAFKA_HIDDEN.iter().any(|(n, _)| *n == text);
+                if def.column_index(&text).is_none() && !hidden {
                     return Err(Error::sql(
                         p,
                         format!("event_time column `{text}` is not declared"),
@@ -261,18 +290,138 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
                 return Err(Error::sql(
                     bind::pos(key),
                     format!(
-                    "unknown stream option `{other}`; known: path, format, lateness, event_time"
+                    "unknown stream option `{other}`; known: path, format, lateness, event_time, connector (and for Kafka: brokers, topic, group_id, settle_ms, kafka.*)"
                 ),
                 ))
             }
         }
     }
+    match connector {
+        Some((c, _)) if c == "kafka" => {
+            if let Some(m) = kafka.missing() {
+                return Err(Error::sql(
+                    at,
+                    format!("Kafka stream `{}` needs the option {m} = '...'", def.name),
+                ));
+            }
+            if def.path.is_some() {
+                return Err(Error::sql(at, "a Kafka stream has no path"));
+            }
+            def.make_kafka(kafka).map_err(|m| Error::sql(at, m))?;
+        }
+        Some((c, p)) if c == "file" => {
+            if let Some((k, kp)) = kafka_key {
+                return Err(Error::sql(
+                    kp,
+                    format!("option `{k}` needs connector = 'kafka'"),
+                ));
+            }
+            let _ = p;
+        }
+        Some((c, p)) => {
+            return Err(Error::sql(
+                p,
+                format!("unknown connector '{c}'; use 'kafka' (or leave it out for a file)"),
+            ))
+        }
+        None => {
+            if let Some((k, kp)) = kafka_key {
+                return Err(Error::sql(
+                    kp,
+                    format!("option `{k}` needs connector = 'kafka'"),
+                ));
+            }
+        }
+    }
+    // `event_time = '_timestamp'` names a hidden column: it exists only now.
+    if let Some(t) = &def.event_time {
+        if def.column_index(t).is_none() {
+            return Err(Error::sql(
+                at,
+                format!("event_time column `{t}` is not declared (the hidden `_timestamp` needs connector = 'kafka')"),
+            ));
+        }
+    }
     if def.event_time.is_none() {
+        // The first declared TIMESTAMP column (never a hidden one).
         def.event_time = def
-            .columns
+            .data_columns()
             .iter()
             .find(|c| c.ty == crate::types::SqlType::Timestamp)
             .map(|c| c.name.clone());
     }
     Ok(def)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(sql: &str) -> Result<StreamDef> {
+        Ok(parse(sql)?.streams.remove(0))
+    }
+
+    #[test]
+    fn kafka_streams_carry_hidden_columns_and_client_options() {
+        let s = stream(
+            "CREATE STREAM t (sym VARCHAR, px DECIMAL(10,2)) WITH (connector = 'kafka', \
+             topic = 'trades', brokers = 'h:1', group_id = 'g', format = 'csv', \
+             event_time = '_timestamp', kafka.session.timeout.ms = '6000', \"kafka.client.rack\" = 'r1')",
+        )
+        .unwrap();
+        let k = s.kafka.as_ref().unwrap();
+        assert_eq!((k.topic.as_str(), k.brokers.as_str()), ("trades", "h:1"));
+        assert_eq!(k.group_id, "g");
+        assert_eq!(
+            k.client,
+            vec![
+                ("session.timeout.ms".to_string(), "6000".to_string()),
+                ("client.rack".to_string(), "r1".to_string())
+            ]
+        );
+        let names: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["sym", "px", "_key", "_partition", "_offset", "_timestamp"]
+        );
+        assert_eq!(s.data_columns().len(), 2);
+        assert_eq!(s.event_time.as_deref(), Some("_timestamp"));
+        // SELECT * leaves the hidden columns out; naming them works.
+        let script = parse(
+            "CREATE STREAM t (sym VARCHAR) WITH (connector = 'kafka', topic = 't', \
+             brokers = 'h:1', group_id = 'g'); SELECT * FROM t",
+        )
+        .unwrap();
+        assert_eq!(script.plan().unwrap().output.len(), 1);
+        let script = parse(
+            "CREATE STREAM t (sym VARCHAR) WITH (connector = 'kafka', topic = 't', \
+             brokers = 'h:1', group_id = 'g'); SELECT sym, _partition, _offset FROM t",
+        )
+        .unwrap();
+        assert_eq!(script.plan().unwrap().output.len(), 3);
+    }
+
+    #[test]
+    fn kafka_stream_errors_name_the_option() {
+        let err = |sql: &str| stream(sql).err().map(|e| e.to_string()).unwrap();
+        assert!(err(
+            "CREATE STREAM t (a BIGINT) WITH (connector = 'kafka', topic = 't', brokers = 'h:1')"
+        )
+        .contains("needs the option group_id"));
+        assert!(err("CREATE STREAM t (a BIGINT) WITH (topic = 't')")
+            .contains("needs connector = 'kafka'"));
+        assert!(
+            err("CREATE STREAM t (a BIGINT) WITH (connector = 'pigeon')")
+                .contains("unknown connector")
+        );
+        assert!(err("CREATE STREAM t (_offset BIGINT) WITH (connector = 'kafka', topic = 't', brokers = 'h', group_id = 'g')")
+            .contains("reserved"));
+        assert!(
+            err("CREATE STREAM t (a BIGINT) WITH (path = 'x.csv', event_time = '_timestamp')")
+                .contains("`_timestamp` needs connector = 'kafka'")
+        );
+        // Without a declared TIMESTAMP, event time is not taken from Kafka's.
+        let s = stream("CREATE STREAM t (a BIGINT) WITH (connector = 'kafka', topic = 't', brokers = 'h', group_id = 'g')").unwrap();
+        assert_eq!(s.event_time, None);
+    }
 }

@@ -414,7 +414,7 @@ fn project_item(
     match item {
         SelectItem::Wildcard(_) => {
             for (i, c) in stage_cols.iter().enumerate() {
-                if c.name.starts_with("__") {
+                if crate::catalog::is_hidden(&c.name) {
                     continue;
                 }
                 projection.push(Expr::column(i, c.ty, c.name.clone()));
