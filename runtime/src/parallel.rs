@@ -693,7 +693,10 @@ impl<'a> Worker<'a> {
                                         }
                                     }
                                 }
-                                if let Some(m) = max_seen {
+                                // A source of several inputs (Kafka partitions)
+                                // bounds event time by its slowest input.
+                                let seen = part.source.event_time_bound().unwrap_or(max_seen);
+                                if let Some(m) = seen {
                                     let w = m.saturating_sub(lateness);
                                     if w > sent_wm {
                                         sent_wm = w;

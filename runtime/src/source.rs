@@ -37,6 +37,16 @@ pub trait Source {
     fn row_positions(&self) -> Option<&[i64]> {
         None
     }
+
+    /// How far event time has surely come, for a source that interleaves
+    /// inputs each in event-time order only on its own (Kafka partitions):
+    /// the least, over the inputs still being read, of the greatest event
+    /// time seen in each — `Some(None)` while one of them has shown none.
+    /// The watermark is this minus the lateness. `None` (the default): the
+    /// greatest event time of any row read.
+    fn event_time_bound(&self) -> Option<Option<i64>> {
+        None
+    }
 }
 
 /// The built-in generator as a source.

@@ -35,6 +35,9 @@ impl Source for Stoppable {
     fn row_positions(&self) -> Option<&[i64]> {
         self.inner.row_positions()
     }
+    fn event_time_bound(&self) -> Option<Option<i64>> {
+        self.inner.event_time_bound()
+    }
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.stop.load(Ordering::Relaxed) {
             return Ok(None);

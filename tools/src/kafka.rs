@@ -129,6 +129,7 @@ mod enabled {
                 on_error: opt.on_error,
                 stop_at_end,
                 stateful: plan.exchange_keys().is_some(),
+                time: plan.watermark_time().cloned(),
             },
             cores,
         ))))
@@ -140,6 +141,44 @@ mod enabled {
 
     pub(crate) fn take_revoked(i: &Input) -> bool {
         i.take_revoked()
+    }
+
+    pub(crate) fn begin_run(i: &Input) {
+        i.begin_run()
+    }
+
+    /// After a committed bounded run: `true` to run again (partitions with
+    /// uncommitted rows came to this process), `false` when the whole group
+    /// has read the topic to its end. Waits, answering rebalances, while
+    /// other members still read (or `stop` is set).
+    pub(crate) fn wait_for_group(
+        i: &Input,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<bool, Failure> {
+        use percore_runtime::kafka::GroupProgress;
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match i
+                .group_progress()
+                .map_err(|e| Failure::runtime(e.to_string()))?
+            {
+                GroupProgress::Done => return Ok(false),
+                GroupProgress::RunAgain => return Ok(true),
+                GroupProgress::Wait(behind) => {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Ok(false);
+                    }
+                    if !said && started.elapsed() > std::time::Duration::from_secs(5) {
+                        eprintln!(
+                            "percore: read to the end here; waiting for the group to finish partitions {behind:?}"
+                        );
+                        said = true;
+                    }
+                    i.idle(std::time::Duration::from_millis(250));
+                }
+            }
+        }
     }
 
     pub(crate) fn commit(i: &Input) -> Result<usize, Failure> {
@@ -248,6 +287,17 @@ mod enabled {
     }
 
     pub(crate) fn take_revoked(_: &Input) -> bool {
+        unreachable!("{NEVER}")
+    }
+
+    pub(crate) fn begin_run(_: &Input) {
+        unreachable!("{NEVER}")
+    }
+
+    pub(crate) fn wait_for_group(
+        _: &Input,
+        _: &std::sync::atomic::AtomicBool,
+    ) -> Result<bool, Failure> {
         unreachable!("{NEVER}")
     }
 

@@ -137,6 +137,12 @@ impl Sink {
         }
     }
 
+    /// Pushes what is written so far out (not a table's rows: they wait for
+    /// [`Sink::finish`]).
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         self.csv_header()?;
         if self.format == OutFormat::Table {

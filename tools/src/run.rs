@@ -93,6 +93,12 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
             "--stop-at-end applies to Kafka sources (files and the generator end by themselves)",
         ));
     }
+    if kafka_in.is_some() && a.format == crate::OutFormat::Table {
+        // Offsets are committed once rows are written; a table waits for all.
+        return Err(Failure::usage(
+            "a Kafka source streams rows: use --format jsonl or csv",
+        ));
+    }
     let input = std::sync::Arc::new(crate::interrupt::StoppableParts {
         inner: match &kafka_in {
             Some(k) => crate::kafka::parts(k),
@@ -148,28 +154,44 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         ..ParallelConfig::new(cores)
     };
     let encoder = sink.encoder();
+    let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
     let (stats, error) = loop {
+        if let Some(k) = &kafka_in {
+            crate::kafka::begin_run(k);
+        }
         let result = run_parallel_with(&plan, input.clone(), &cfg, encoder.clone(), &mut |o| {
             sink.write_output(o)
         });
-        match result {
-            Ok(s) => break (s, None),
+        let stats = match result {
+            Ok(s) => s,
             Err(f) => {
                 // Partitions a stateful query read from moved: drop the state
                 // and run again from the committed offsets.
                 let revoked = kafka_in.as_ref().is_some_and(crate::kafka::take_revoked);
-                if revoked && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if revoked && !stopped() {
                     eprintln!("percore: {}; running again", f.error);
                     continue;
                 }
                 break (f.stats, Some(f.error));
             }
+        };
+        let Some(k) = &kafka_in else {
+            break (stats, None);
+        };
+        // Everything read is in the output: flush it, and only then commit.
+        let flushed = match &kafka_out {
+            Some(out) => crate::kafka::flush(out),
+            None => sink
+                .flush()
+                .map_err(|e| Failure::runtime(format!("writing output: {e}"))),
+        };
+        flushed.and_then(|()| crate::kafka::commit(k).map(|_| ()))?;
+        if !a.stop_at_end || stopped() || !crate::kafka::wait_for_group(k, &stop)? {
+            break (stats, None);
         }
+        eprintln!("percore: partitions with unread rows came to this process; running again");
     };
     let finished = match &kafka_out {
-        Some(out) if error.is_none() => {
-            crate::kafka::flush(out).map_err(|f| std::io::Error::other(f.message))
-        }
         Some(_) => Ok(()),
         None => sink.finish(),
     };
@@ -185,10 +207,6 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
             finished
                 .or_else(crate::output::quiet_on_broken_pipe)
                 .map_err(|e| Failure::runtime(format!("writing output: {e}")))?;
-            // Everything read is in flushed output: only now commit.
-            if let Some(k) = &kafka_in {
-                crate::kafka::commit(k)?;
-            }
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(Failure {
                     code: 130,

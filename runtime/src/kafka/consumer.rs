@@ -12,6 +12,7 @@ use percore_operators::codec::csv::CsvReader;
 use percore_operators::codec::jsonl::JsonLinesReader;
 use percore_operators::codec::OnError;
 use percore_operators::plan::KafkaOptions;
+use percore_operators::state::TimeColumn;
 use percore_operators::types::arrow_schema;
 use percore_operators::{Column, Error, Format, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
@@ -37,12 +38,24 @@ pub struct KafkaInputOptions {
     pub stop_at_end: bool,
     /// The query keeps keyed state: a revoked partition stops the run.
     pub stateful: bool,
+    /// The event-time column the watermark follows, if any: tracked per
+    /// partition (see [`Source::event_time_bound`]).
+    pub time: Option<TimeColumn>,
 }
 
-/// The error a core stops with when a partition it read from is revoked
-/// from a query with keyed state.
-#[derive(Debug)]
-pub struct Rebalanced;
+/// Where a consumer group stands after this process's bounded run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GroupProgress {
+    /// Every partition of the topic is committed to its end.
+    Done,
+    /// Partitions now assigned here hold uncommitted rows: run again.
+    RunAgain,
+    /// Other members still read these partitions.
+    Wait(Vec<i32>),
+}
+
+/// A transient error repeats on stderr at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(5);
 
 /// How long a consumer may wait for its first assignment.
 const ASSIGN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -84,12 +97,16 @@ impl KafkaInput {
 
     /// Whether the last run stopped because a partition it read from was
     /// revoked (and clears the flag): run again to resume.
+    /// Call before every run: the cores of the new run have finished nothing.
+    pub fn begin_run(&self) {
+        self.group.finished.store(0, Ordering::Relaxed);
+    }
+
     pub fn take_revoked(&self) -> bool {
         let revoked = self.revoked.swap(false, Ordering::Relaxed);
         if revoked {
             // The stopped run's rows are read again: none of it is committed.
             while self.delivered.pop().is_some() {}
-            self.group.finished.store(0, Ordering::Relaxed);
         }
         revoked
     }
@@ -124,6 +141,71 @@ impl KafkaInput {
             }
         }
         Ok(n)
+    }
+
+    /// After a bounded run was committed: where the whole group stands.
+    pub fn group_progress(&self) -> Result<GroupProgress> {
+        let Some(any) = self.consumers.iter().find_map(OnceLock::get) else {
+            return Ok(GroupProgress::Done);
+        };
+        let topic = &self.opts.kafka.topic;
+        let t = Duration::from_secs(10);
+        let meta = any
+            .fetch_metadata(Some(topic), t)
+            .map_err(|e| super::error(format!("reading the partitions of `{topic}`"), e))?;
+        let mut all = TopicPartitionList::new();
+        for m in meta.topics().iter().filter(|m| m.name() == topic) {
+            for p in m.partitions() {
+                all.add_partition(topic, p.id());
+            }
+        }
+        let committed = any
+            .committed_offsets(all, t)
+            .map_err(|e| super::error("reading the group's committed offsets", e))?;
+        let mut behind = Vec::new();
+        for e in committed.elements() {
+            let (low, high) = any
+                .fetch_watermarks(topic, e.partition(), t)
+                .map_err(|err| {
+                    super::error(format!("reading partition {}'s end", e.partition()), err)
+                })?;
+            let at = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => low,
+            };
+            if at < high {
+                behind.push(e.partition());
+            }
+        }
+        if behind.is_empty() {
+            return Ok(GroupProgress::Done);
+        }
+        for c in self.consumers.iter().filter_map(OnceLock::get) {
+            let mine = c
+                .assignment()
+                .map_err(|e| super::error("reading the assignment", e))?;
+            if mine
+                .elements()
+                .iter()
+                .any(|e| behind.contains(&e.partition()))
+            {
+                return Ok(GroupProgress::RunAgain);
+            }
+        }
+        Ok(GroupProgress::Wait(behind))
+    }
+
+    /// Serves every consumer's callbacks (rebalances) for about `d`, while
+    /// no run reads. What a poll returns is dropped: the next run starts
+    /// from the committed offsets.
+    pub fn idle(&self, d: Duration) {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            for c in self.consumers.iter().filter_map(OnceLock::get) {
+                let _ = c.poll(Duration::ZERO);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn consumer(&self, core: usize) -> Result<(Arc<BaseConsumer<CoreContext>>, bool)> {
@@ -184,6 +266,7 @@ impl PartitionedSource for KafkaInput {
                 delivered: self.delivered.clone(),
                 core: part,
                 at_end: HashMap::new(),
+                max_time: HashMap::new(),
                 buf: Vec::new(),
                 msgs: Vec::new(),
                 ready: None,
@@ -192,6 +275,7 @@ impl PartitionedSource for KafkaInput {
                 pending: None,
                 done: false,
                 finished: false,
+                last_warning: None,
                 parts,
                 malformed: 0,
                 opened: Instant::now(),
@@ -376,6 +460,8 @@ struct KafkaSource {
     core: usize,
     /// Per assigned partition: read to its end (no message since its EOF).
     at_end: HashMap<i32, bool>,
+    /// Per partition: the greatest event time read from it.
+    max_time: HashMap<i32, i64>,
     buf: Vec<u8>,
     msgs: Vec<Meta>,
     ready: Option<RecordBatch>,
@@ -387,6 +473,8 @@ struct KafkaSource {
     /// Read to the end and counted in the group's `finished`; the core
     /// still polls (answering rebalances) until every core has finished.
     finished: bool,
+    /// The last transient error reported, and when.
+    last_warning: Option<(String, Instant)>,
     /// Cores in this run.
     parts: usize,
     malformed: u64,
@@ -439,8 +527,18 @@ impl KafkaSource {
                     ))
                 }
                 // Transient trouble (a broker restarting, a timeout):
-                // librdkafka retries; say so and go on.
-                Some(Err(e)) => eprintln!("percore: Kafka: {e} (retrying)"),
+                // librdkafka retries; say so (once in a while) and go on.
+                Some(Err(e)) => {
+                    let text = e.to_string();
+                    let repeat = self
+                        .last_warning
+                        .as_ref()
+                        .is_some_and(|(t, at)| *t == text && at.elapsed() < WARN_EVERY);
+                    if !repeat {
+                        eprintln!("percore: Kafka: {text} (librdkafka retries)");
+                        self.last_warning = Some((text, Instant::now()));
+                    }
+                }
             }
         }
         if self.consumer.context().revoked_read.load(Ordering::Relaxed) && self.opts.stateful {
@@ -589,8 +687,23 @@ impl KafkaSource {
             .collect();
         let mut cols = data.columns().to_vec();
         cols.extend([key, part, off, ts]);
-        RecordBatch::try_new(arrow_schema(&self.opts.columns), cols)
-            .expect("declared columns, then the hidden ones")
+        let batch = RecordBatch::try_new(arrow_schema(&self.opts.columns), cols)
+            .expect("declared columns, then the hidden ones");
+        if let Some(t) = &self.opts.time {
+            // A bad time value fails the run where the pipeline evaluates it.
+            if let Ok((times, nulls)) = t.eval(&batch) {
+                for (row, (time, i)) in times.iter().zip(&idx).enumerate() {
+                    if nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
+                        let m = self
+                            .max_time
+                            .entry(self.msgs[*i].partition)
+                            .or_insert(*time);
+                        *m = (*m).max(*time);
+                    }
+                }
+            }
+        }
+        batch
     }
 
     /// Names the message a reader's error came from.
@@ -676,5 +789,30 @@ impl Source for KafkaSource {
 
     fn row_positions(&self) -> Option<&[i64]> {
         Some(&self.positions)
+    }
+
+    fn event_time_bound(&self) -> Option<Option<i64>> {
+        self.opts.time.as_ref()?;
+        // The least over assigned partitions still being read; one that has
+        // shown no event time yet holds everything back.
+        let assigned = self.consumer.assignment().ok()?;
+        let mut bound: Option<i64> = None;
+        let mut reading = false;
+        for e in assigned.elements() {
+            let p = e.partition();
+            if self.at_end.get(&p).copied().unwrap_or(false) {
+                continue;
+            }
+            reading = true;
+            let Some(t) = self.max_time.get(&p) else {
+                return Some(None);
+            };
+            bound = Some(bound.map_or(*t, |b| b.min(*t)));
+        }
+        if !reading {
+            // Every partition is read to its end: all of it counts.
+            bound = self.max_time.values().copied().max();
+        }
+        Some(bound)
     }
 }

@@ -22,22 +22,29 @@
 //! - **rebalancing**: assignment is cooperative (`cooperative-sticky`): only
 //!   the partitions that move are revoked. A stateless query keeps going. A
 //!   query with keyed state cannot split its state by partition, so when a
-//!   partition it has read from is revoked the run stops with
-//!   [`Rebalanced`] and [`KafkaInput::take_revoked`] says so; the caller drops
-//!   the state and runs again on the same consumers, which first seek back to
-//!   the committed offsets. Nothing is committed for the stopped run: its
-//!   rows are read again by whoever owns them now (output may repeat; state
-//!   is never mixed);
-//! - **bounded runs** (`stop_at_end`): a core ends when its assignment has
-//!   not changed for `settle_ms` and every partition in it has been read to
-//!   its end. Partitions
-//!   assigned to it after that are left for the next run (their offsets are
-//!   untouched).
+//!   partition it has read from is revoked the run stops and
+//!   [`KafkaInput::take_revoked`] says so; the caller drops the state and
+//!   runs again on the same consumers, which first seek back to the
+//!   committed offsets. Nothing is committed for the stopped run: its rows
+//!   are read again by whoever owns them now (output may repeat; state is
+//!   never mixed);
+//! - **event time**: each partition is in event-time order only on its own,
+//!   so the watermark follows the slowest partition still being read (the
+//!   least of each partition's greatest event time), not the greatest time
+//!   of any row;
+//! - **bounded runs** (`stop_at_end`): a core has finished when its
+//!   assignment has not changed for `settle_ms` and every partition in it is
+//!   read to its end; the run ends when every core of the process has
+//!   finished (until then a finished core still answers rebalances). After
+//!   the commit, [`KafkaInput::group_progress`] tells whether the whole group
+//!   is done, or partitions with uncommitted rows came here (a member died:
+//!   run again), or others still read (wait, serving rebalances with
+//!   [`KafkaInput::idle`]).
 
 mod consumer;
 mod producer;
 
-pub use consumer::{KafkaInput, KafkaInputOptions, Rebalanced};
+pub use consumer::{GroupProgress, KafkaInput, KafkaInputOptions};
 pub use producer::{KafkaOutput, KafkaOutputOptions};
 
 use rdkafka::ClientConfig;
