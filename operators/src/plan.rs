@@ -61,6 +61,10 @@ pub struct KafkaOptions {
     /// Other client settings, passed to librdkafka as they are
     /// (`kafka.session.timeout.ms = '6000'` becomes `session.timeout.ms`).
     pub client: Vec<(String, String)>,
+    /// The column whose text keys every message (`key = 'symbol'`): rows
+    /// with equal values share a partition, so when the query's keys include
+    /// it each core owns the keys of what it reads and no exchange is needed.
+    pub key: Option<String>,
     /// How long a new consumer waits, with its partitions paused, for the
     /// group to settle before it reads (so processes started together split
     /// the partitions before any state is built).
@@ -80,6 +84,7 @@ impl KafkaOptions {
             "brokers" | "bootstrap_servers" => self.brokers = value.to_string(),
             "topic" => self.topic = value.to_string(),
             "group_id" | "group" => self.group_id = value.to_string(),
+            "key" => self.key = Some(value.to_string()),
             "settle_ms" => {
                 self.settle_ms = value
                     .parse()
@@ -112,6 +117,14 @@ impl StreamDef {
     /// Turns this stream into one read from Kafka: the hidden columns are
     /// appended (an error if a declared column already uses one's name).
     pub fn make_kafka(&mut self, options: KafkaOptions) -> std::result::Result<(), String> {
+        if let Some(k) = &options.key {
+            if self.column_index(k).is_none() || crate::catalog::is_hidden(k) {
+                return Err(format!(
+                    "key column `{k}` is not a declared column of stream `{}`",
+                    self.name
+                ));
+            }
+        }
         if self.kafka.is_none() {
             for c in crate::catalog::kafka_hidden_columns() {
                 if self.column_index(&c.name).is_some() {
@@ -216,6 +229,21 @@ impl Plan {
             Stage::Rows(r) => Some(&r.partition_by),
             Stage::Aggregate(a) => Some(&a.keys),
         }
+    }
+
+    /// Whether rows already sit on the core that owns their keys when input
+    /// is split by the source columns `cols` (rows with equal values in them
+    /// on one core): true when every one of them is itself a key of the
+    /// exchange, so equal keys imply equal `cols`.
+    pub fn partitioned_by(&self, cols: &[usize]) -> bool {
+        let Some(keys) = self.exchange_keys() else {
+            return false;
+        };
+        !cols.is_empty()
+            && cols.iter().all(|c| {
+                keys.iter()
+                    .any(|k| matches!(k, Expr::Column { index, .. } if index == c))
+            })
     }
 
     /// The event-time column whose watermark drives the stage, if any.

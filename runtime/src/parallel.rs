@@ -5,7 +5,8 @@
 //! Contract:
 //! - every core reads its own input share, applies WHERE, and routes each row
 //!   to the core owning its key (PARTITION BY / GROUP BY keys hashed alike on
-//!   every core); queries without keys need no exchange;
+//!   every core); queries without keys need no exchange, nor does input
+//!   already split by key (`local_keys`: each core owns what it reads);
 //! - after the batches it covers, each core sends every peer its watermark
 //!   (max event time read − lateness); a keyed operator's watermark is the
 //!   minimum over its senders, and end of input is a final watermark;
@@ -60,6 +61,11 @@ pub struct ParallelConfig {
     /// own thread (nothing reaches the caller's sink): results never cross
     /// cores. Takes precedence over an encoder and `file_output`.
     pub core_sink: Option<CoreSink>,
+    /// The input is already split by key: all rows with equal keys reach
+    /// one core (a Kafka topic keyed by a key column, each core reading its
+    /// own partitions), so every core keeps its rows and nothing is
+    /// exchanged but watermarks. Wrong if the input is not split so.
+    pub local_keys: bool,
 }
 
 /// A sink every core calls with its own results: `(core, batch)`.
@@ -82,6 +88,7 @@ impl std::fmt::Debug for ParallelConfig {
             .field("align_ms", &self.align_ms)
             .field("file_output", &self.file_output)
             .field("core_sink", &self.core_sink.as_ref().map(|_| "<fn>"))
+            .field("local_keys", &self.local_keys)
             .finish()
     }
 }
@@ -97,6 +104,7 @@ impl ParallelConfig {
             align_ms: 60_000,
             file_output: None,
             core_sink: None,
+            local_keys: false,
         }
     }
 }
@@ -203,6 +211,7 @@ pub fn run_on(
         let encoder = encoder.clone();
         let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
         let core_sink = cfg.core_sink.clone();
+        let local_keys = cfg.local_keys;
         let done = done_tx.clone();
         let job: Job = Box::new(move || {
             Box::pin(async move {
@@ -212,6 +221,7 @@ pub fn run_on(
                     encoder,
                     file_output,
                     core_sink,
+                    local_keys,
                 };
                 let report = run_core(core, n, &plan, input.as_ref(), ep, setup).await;
                 let _ = done.send((core, report));
@@ -315,6 +325,7 @@ struct CoreSetup<'a> {
     encoder: Option<Encoder>,
     file_output: Option<FileOutput>,
     core_sink: Option<CoreSink>,
+    local_keys: bool,
 }
 
 /// One core's whole run; always ends by telling the output thread.
@@ -408,6 +419,8 @@ struct Worker<'a> {
     core_sink: Option<CoreSink>,
     /// This core's writes to the shared output file, once opened.
     file: Option<CoreFile>,
+    /// Every row read here is this core's own (see [`ParallelConfig::local_keys`]).
+    local: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -460,6 +473,7 @@ impl<'a> Worker<'a> {
             file_output: setup.file_output,
             core_sink: setup.core_sink,
             file: None,
+            local: n == 1 || setup.local_keys,
         }
     }
 
@@ -478,8 +492,8 @@ impl<'a> Worker<'a> {
         key_cols: &[ArrayRef],
         ingest: Instant,
     ) -> Result<(), RunError> {
-        if self.n == 1 {
-            // One core owns every key: no hashing, no gathering.
+        if self.local {
+            // This core owns every key it reads: no hashing, no gathering.
             return self.send(0, Message::Data((Payload::Rows(batch.clone()), ingest)));
         }
         hash_keys(
@@ -681,12 +695,12 @@ impl<'a> Worker<'a> {
                                             }
                                         }
                                         None => {
-                                            // One core routes nothing: no key values needed.
+                                            // A core that keeps its rows routes nothing: no key values needed.
                                             let key_cols: Vec<ArrayRef> = self
                                                 .keys
                                                 .iter()
                                                 .flatten()
-                                                .filter(|_| self.n > 1)
+                                                .filter(|_| !self.local)
                                                 .map(|k| k.eval(&batch))
                                                 .collect::<Result<_, _>>()?;
                                             self.route(&batch, &key_cols, ingest)?;

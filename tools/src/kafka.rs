@@ -130,6 +130,7 @@ mod enabled {
                 stop_at_end,
                 stateful: plan.exchange_keys().is_some(),
                 time: plan.watermark_time().cloned(),
+                key: k.key.as_deref().and_then(|c| plan.source.column_index(c)),
             },
             cores,
         ))))
@@ -137,6 +138,17 @@ mod enabled {
 
     pub(crate) fn parts(i: &Input) -> Arc<dyn percore_runtime::PartitionedSource> {
         i.clone()
+    }
+
+    /// Whether the plan reads a topic keyed by one of its exchange keys, so
+    /// each core owns the keys of the partitions it reads.
+    pub(crate) fn local_keys(plan: &Plan) -> bool {
+        plan.source
+            .kafka
+            .as_ref()
+            .and_then(|k| k.key.as_deref())
+            .and_then(|c| plan.source.column_index(c))
+            .is_some_and(|c| plan.partitioned_by(&[c]))
     }
 
     pub(crate) fn take_revoked(i: &Input) -> bool {
@@ -288,6 +300,10 @@ mod enabled {
 
     pub(crate) fn take_revoked(_: &Input) -> bool {
         unreachable!("{NEVER}")
+    }
+
+    pub(crate) fn local_keys(_: &Plan) -> bool {
+        false
     }
 
     pub(crate) fn begin_run(_: &Input) {

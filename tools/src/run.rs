@@ -46,6 +46,12 @@ pub(crate) fn explain(q: QueryArgs) -> Result<(), Failure> {
             "        (input: Kafka topic `{}` at {}, group `{}`)",
             k.topic, k.brokers, k.group_id
         );
+        if crate::kafka::local_keys(&plan) {
+            println!(
+                "        (no exchange: the topic is keyed by `{}`, a key of the query; each core keeps its partitions' rows)",
+                k.key.as_deref().unwrap_or_default()
+            );
+        }
     } else if plan.source.path.is_none() {
         println!("        (input: built-in generator)");
     }
@@ -151,6 +157,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         ring_capacity: a.ring_capacity.max(1),
         file_output,
         core_sink,
+        local_keys: crate::kafka::local_keys(&plan),
         ..ParallelConfig::new(cores)
     };
     let encoder = sink.encoder();

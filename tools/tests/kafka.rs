@@ -264,6 +264,25 @@ fn kafka_metadata_columns_and_event_time_from_the_message_timestamp() {
         4,
         "murmur2 spreads the keys over 4 partitions"
     );
+    // A message that does not fit the declared columns names where it is.
+    let sql = format!(
+        "CREATE STREAM o (order_id BIGINT, order_date BIGINT) WITH (connector = 'kafka', \
+         topic = '{topic}', brokers = '{}', group_id = '{}', settle_ms = '200'); SELECT * FROM o",
+        brokers(),
+        unique("bad")
+    );
+    let bad = Command::new(BIN)
+        .args(["run", "--sql", &sql, "--stop-at-end", "--cores", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(&format!("Kafka topic {topic} partition "))
+            && err.contains(" offset ")
+            && err.contains("column `order_date`"),
+        "{err}"
+    );
     for offsets in per_partition.values_mut() {
         offsets.sort();
         let expect: Vec<i64> = (0..offsets.len() as i64).collect();
@@ -425,4 +444,53 @@ fn a_killed_process_loses_no_row() {
     ]);
     assert!(rest.stdout.is_empty(), "all offsets were committed");
     let _ = std::io::stderr().flush();
+}
+
+#[test]
+fn a_topic_keyed_by_the_query_key_skips_the_exchange_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (topic, csv) = load(dir.path(), "market_data", 20_000, "symbol");
+    for scenario in ["s1_rows_window", "s2_group_by_final", "s3b_emit_changes"] {
+        let src = format!(
+            "{}&key=symbol",
+            source("market_data", &topic, &unique("k"), 300)
+        );
+        let plan = percore(&["explain", "--scenario", scenario, "--source", &src]);
+        assert!(
+            String::from_utf8_lossy(&plan.stdout).contains("no exchange"),
+            "{scenario}: keyed by symbol, a key of the query"
+        );
+        let out = percore(&[
+            "run",
+            "--scenario",
+            scenario,
+            "--source",
+            &src,
+            "--stop-at-end",
+            "--cores",
+            "2",
+            "--format",
+            "csv",
+        ]);
+        let mut got = lines(&out.stdout);
+        got.remove(0);
+        let (_, expected) = file_answer(scenario, "market_data", &csv);
+        assert_same_rows(got, expected, &format!("{scenario} keyed by symbol"));
+    }
+    // A key the topic is not keyed by is caught, not trusted.
+    let src = format!(
+        "{}&key=trader_id",
+        source("market_data", &topic, &unique("k"), 300)
+    );
+    let out = Command::new(BIN)
+        .args(["run", "--scenario", "s2_group_by_final", "--source", &src])
+        .args(["--stop-at-end", "--cores", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the topic is not keyed by `trader_id`"),
+        "{err}"
+    );
 }

@@ -258,7 +258,7 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
                 kafka.set(&raw_key, &text).map_err(|m| Error::sql(p, m))?;
                 kafka_key.get_or_insert((raw_key.clone(), bind::pos(key)));
             }
-            "brokers" | "bootstrap_servers" | "topic" | "group_id" | "settle_ms" => {
+            "brokers" | "bootstrap_servers" | "topic" | "group_id" | "settle_ms" | "key" => {
                 kafka.set(&key_name, &text).map_err(|m| Error::sql(p, m))?;
                 kafka_key.get_or_insert((raw_key.clone(), bind::pos(key)));
             }
@@ -290,7 +290,7 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
                 return Err(Error::sql(
                     bind::pos(key),
                     format!(
-                    "unknown stream option `{other}`; known: path, format, lateness, event_time, connector (and for Kafka: brokers, topic, group_id, settle_ms, kafka.*)"
+                    "unknown stream option `{other}`; known: path, format, lateness, event_time, connector (and for Kafka: brokers, topic, group_id, key, settle_ms, kafka.*)"
                 ),
                 ))
             }
@@ -399,6 +399,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(script.plan().unwrap().output.len(), 3);
+    }
+
+    #[test]
+    fn a_topic_keyed_by_a_group_key_needs_no_exchange() {
+        let plan = |q: &str| {
+            compile(&format!(
+                "CREATE STREAM t (sym VARCHAR, trader BIGINT, px BIGINT) WITH (connector = 'kafka', \
+                 topic = 't', brokers = 'h', group_id = 'g', key = 'sym'); {q}"
+            ))
+            .unwrap()
+        };
+        let by = |p: &Plan| p.partitioned_by(&[p.source.column_index("sym").unwrap()]);
+        assert!(by(&plan(
+            "SELECT sym, trader, COUNT(*) AS n FROM t GROUP BY trader, sym"
+        )));
+        assert!(by(&plan("SELECT sym, AVG(px) OVER (PARTITION BY sym ORDER BY px ROWS BETWEEN 9 PRECEDING AND CURRENT ROW) AS a FROM t")));
+        // Keys without the topic's key column, a global aggregate, a plain
+        // SELECT: rows of one key may sit on several cores (or no exchange).
+        assert!(!by(&plan(
+            "SELECT trader, COUNT(*) AS n FROM t GROUP BY trader"
+        )));
+        assert!(!by(&plan("SELECT COUNT(*) AS n FROM t")));
+        assert!(!by(&plan("SELECT sym FROM t")));
+        assert!(stream("CREATE STREAM t (a BIGINT) WITH (connector = 'kafka', topic = 't', brokers = 'h', group_id = 'g', key = 'b')")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("key column `b`"));
     }
 
     #[test]

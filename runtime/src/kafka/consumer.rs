@@ -10,6 +10,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMilli
 use crossbeam_queue::SegQueue;
 use percore_operators::codec::csv::CsvReader;
 use percore_operators::codec::jsonl::JsonLinesReader;
+use percore_operators::codec::write::value_text;
 use percore_operators::codec::OnError;
 use percore_operators::plan::KafkaOptions;
 use percore_operators::state::TimeColumn;
@@ -38,6 +39,10 @@ pub struct KafkaInputOptions {
     pub stop_at_end: bool,
     /// The query keeps keyed state: a revoked partition stops the run.
     pub stateful: bool,
+    /// The column (index in `columns`) the topic is keyed by: every row's
+    /// message key must be its text, or the run fails (the exchange may
+    /// have been skipped on that promise).
+    pub key: Option<usize>,
     /// The event-time column the watermark follows, if any: tracked per
     /// partition (see [`Source::event_time_bound`]).
     pub time: Option<TimeColumn>,
@@ -584,6 +589,33 @@ impl KafkaSource {
             .all(|e| self.at_end.get(&e.partition()).copied().unwrap_or(false)))
     }
 
+    /// Checks each row's message key is the text of the key column.
+    fn check_keys(&mut self, batch: &RecordBatch, idx: &[usize]) {
+        let Some(col) = self.opts.key else { return };
+        let ty = self.opts.columns[col].ty;
+        let values = batch.column(col);
+        for (row, i) in idx.iter().enumerate() {
+            let m = &self.msgs[*i];
+            let text = value_text(values.as_ref(), ty, row);
+            if m.key != text {
+                self.pending.get_or_insert_with(|| {
+                    Error::Config(format!(
+                        "Kafka topic {} partition {} offset {}: the message key is {:?} but column `{}` is {:?}: \
+                         the topic is not keyed by `{}` (drop key = '...' from the stream)",
+                        self.opts.kafka.topic,
+                        m.partition,
+                        m.offset,
+                        m.key,
+                        self.opts.columns[col].name,
+                        text,
+                        self.opts.columns[col].name
+                    ))
+                });
+                return;
+            }
+        }
+    }
+
     /// Parses the collected messages into one batch (hidden columns last).
     fn build(&mut self) {
         let data_cols = &self.opts.columns[..self.opts.columns.len() - 4];
@@ -689,6 +721,7 @@ impl KafkaSource {
         cols.extend([key, part, off, ts]);
         let batch = RecordBatch::try_new(arrow_schema(&self.opts.columns), cols)
             .expect("declared columns, then the hidden ones");
+        self.check_keys(&batch, &idx);
         if let Some(t) = &self.opts.time {
             // A bad time value fails the run where the pipeline evaluates it.
             if let Ok((times, nulls)) = t.eval(&batch) {
@@ -774,8 +807,11 @@ impl Source for KafkaSource {
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if let Some(e) = self.pending.take().filter(|_| self.ready.is_none()) {
-            return Err(e);
+        // Rows before a bad one go out first; the error with the next call.
+        if self.ready.is_none() {
+            if let Some(e) = self.pending.take() {
+                return Err(e);
+            }
         }
         for (p, o) in self.handed.drain() {
             self.delivered.push((self.core, p, o));
