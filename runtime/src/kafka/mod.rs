@@ -41,10 +41,12 @@
 //!   run again), or others still read (wait, serving rebalances with
 //!   [`KafkaInput::idle`]).
 
-mod consumer;
+mod group;
+mod input;
 mod producer;
+mod share;
 
-pub use consumer::{GroupProgress, KafkaInput, KafkaInputOptions};
+pub use input::{GroupProgress, KafkaInput, KafkaInputOptions};
 pub use producer::{KafkaOutput, KafkaOutputOptions};
 
 use rdkafka::ClientConfig;
