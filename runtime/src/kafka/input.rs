@@ -216,7 +216,13 @@ impl KafkaInput {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
             .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "cooperative-sticky");
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            // Fetch in larger pieces: a broker answering every fetch at
+            // once with one small batch bounds throughput (Tansu: 0.13M
+            // rec/s at librdkafka's defaults, 0.24M with these); costs at
+            // most `fetch.wait.max.ms` of latency at low load.
+            .set("fetch.min.bytes", "262144")
+            .set("fetch.wait.max.ms", "20");
         for (key, v) in &k.client {
             config.set(key, v);
         }

@@ -71,7 +71,9 @@ impl KafkaOutput {
                 let mut c = super::client_config(&opts.brokers, &[]);
                 c.set("client.id", format!("percore-out{core}"))
                     .set("partitioner", "murmur2_random")
-                    .set("linger.ms", "5");
+                    // Larger batches: fewer, bigger fetches for readers.
+                    .set("linger.ms", "20")
+                    .set("batch.num.messages", "100000");
                 for (k, v) in &opts.client {
                     c.set(k, v);
                 }
