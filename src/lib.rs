@@ -129,6 +129,7 @@ fn run_with(
     runtime::run_on(&executors, plan, input, config, None, &mut |o| match o {
         runtime::Output::Batch(b) => sink(b),
         runtime::Output::Encoded { .. } => unreachable!("no encoder"),
+        runtime::Output::Idle => Ok(()),
     })
 }
 

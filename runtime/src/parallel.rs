@@ -128,6 +128,10 @@ pub enum Output<'a> {
         bytes: &'a [u8],
         rows: usize,
     },
+    /// Nothing arrived for a moment after output did: a buffering sink
+    /// should push out what it holds (results of a long-running query must
+    /// not wait in a buffer for more).
+    Idle,
 }
 
 enum Payload {
@@ -157,6 +161,7 @@ pub fn run_parallel(
     run_parallel_with(plan, input, cfg, None, &mut |o| match o {
         Output::Batch(b) => sink(b),
         Output::Encoded { .. } => unreachable!("no encoder"),
+        Output::Idle => Ok(()),
     })
 }
 
@@ -243,6 +248,8 @@ pub fn run_on(
     let mut latency = Latency::new();
     let mut sink_error = None;
     let mut progress = Progress::new(n);
+    // Output reached the sink since it was last told the run is idle.
+    let mut written = false;
     while ended < submitted {
         if cfg.progress {
             progress.tick(&counters);
@@ -257,6 +264,7 @@ pub fn run_on(
                         }
                         Payload::Recycled(_) => unreachable!("only cores recycle"),
                     };
+                    written = true;
                     match sink(out) {
                         Ok(()) => latency.record(ingest, rows as u64),
                         Err(e) => {
@@ -268,7 +276,16 @@ pub fn run_on(
             }
             Some((_, Message::End)) => ended += 1,
             Some((_, Message::Watermark(_))) => {}
-            None => main.park(Duration::from_millis(5)),
+            None => {
+                if written && sink_error.is_none() {
+                    written = false;
+                    if let Err(e) = sink(Output::Idle) {
+                        sink_error = Some(e);
+                        mesh.abort();
+                    }
+                }
+                main.park(Duration::from_millis(5))
+            }
         }
     }
     let mut stats = RunStats::default();
@@ -577,6 +594,24 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
+    /// Tells every core this core's input has reached watermark `w` (if it
+    /// moves): partial aggregates of the windows it closes go out first.
+    fn announce(&mut self, w: i64, sent: &mut i64, ingest: Instant) -> Result<(), RunError> {
+        if w <= *sent {
+            return Ok(());
+        }
+        *sent = w;
+        if let Some(p) = self.partial.as_mut() {
+            let parts = p.flush_through(w)?;
+            self.route_partials(parts, ingest)?;
+        }
+        self.flush_exchange()?;
+        for d in 0..self.n {
+            self.send(d, Message::Watermark(w))?;
+        }
+        Ok(())
+    }
+
     /// Writes out what this core's file output holds.
     async fn flush_output(&mut self) -> Result<(), RunError> {
         match self.file.as_mut() {
@@ -711,25 +746,39 @@ impl<'a> Worker<'a> {
                                 // bounds event time by its slowest input.
                                 let seen = part.source.event_time_bound().unwrap_or(max_seen);
                                 if let Some(m) = seen {
-                                    let w = m.saturating_sub(lateness);
-                                    if w > sent_wm {
-                                        sent_wm = w;
-                                        // Windows the watermark closes go
-                                        // out ahead of it.
-                                        if let Some(p) = self.partial.as_mut() {
-                                            let parts = p.flush_through(w)?;
-                                            self.route_partials(parts, ingest)?;
-                                        }
-                                        self.flush_exchange()?;
-                                        for d in 0..self.n {
-                                            self.send(d, Message::Watermark(w))?;
-                                        }
-                                    }
+                                    self.announce(
+                                        m.saturating_sub(lateness),
+                                        &mut sent_wm,
+                                        ingest,
+                                    )?;
                                 }
                             }
                         }
                     }
-                    None if !exhausted => {}
+                    None if !exhausted => {
+                        // Waiting on the source: a source of several inputs
+                        // may still move its bound (an input read to its
+                        // end), and one that reads nothing at all (no Kafka
+                        // partitions here) must not hold the others back.
+                        if self.keys.is_some() && time.is_some() {
+                            let w = if part.source.idle() {
+                                self.from_wm
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(d, w)| *d != self.core && **w < i64::MAX)
+                                    .map(|(_, w)| *w)
+                                    .max()
+                            } else {
+                                part.source
+                                    .event_time_bound()
+                                    .flatten()
+                                    .map(|m| m.saturating_sub(lateness))
+                            };
+                            if let Some(w) = w {
+                                self.announce(w, &mut sent_wm, Instant::now())?;
+                            }
+                        }
+                    }
                     None => {
                         malformed = part.source.malformed_rows();
                         source = None;

@@ -47,6 +47,14 @@ pub trait Source {
     fn event_time_bound(&self) -> Option<Option<i64>> {
         None
     }
+
+    /// Whether the source reads nothing at all for now (a Kafka consumer
+    /// without partitions): its core then holds no watermark back — it
+    /// follows the other cores', and rows it reads later behind that are
+    /// late.
+    fn idle(&self) -> bool {
+        false
+    }
 }
 
 /// The built-in generator as a source.

@@ -38,6 +38,9 @@ impl Source for Stoppable {
     fn event_time_bound(&self) -> Option<Option<i64>> {
         self.inner.event_time_bound()
     }
+    fn idle(&self) -> bool {
+        self.inner.idle()
+    }
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.stop.load(Ordering::Relaxed) {
             return Ok(None);

@@ -104,6 +104,8 @@ impl Sink {
                 self.csv_header()?;
                 self.out.write_all(bytes)
             }
+            // A pause in the results: what is buffered goes out now.
+            Output::Idle => self.out.flush(),
         }
     }
 

@@ -192,7 +192,14 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
                 .flush()
                 .map_err(|e| Failure::runtime(format!("writing output: {e}"))),
         };
-        flushed.and_then(|()| crate::kafka::commit(k).map(|_| ()))?;
+        flushed?;
+        // A stopped run of a query with state flushed its open windows as
+        // they were; its state is not kept, so nothing is committed and the
+        // next run starts again from the last commit (repeating, never
+        // splitting, what it emitted).
+        if !(stopped() && plan.exchange_keys().is_some()) {
+            crate::kafka::commit(k)?;
+        }
         if !a.stop_at_end || stopped() || !crate::kafka::wait_for_group(k, &stop)? {
             break (stats, None);
         }

@@ -445,6 +445,17 @@ impl Source for KafkaSource {
         Some(&self.positions)
     }
 
+    fn idle(&self) -> bool {
+        // Settled, and no partition here is being read, nor ever gave rows.
+        self.consumer.context().resumed.load(Ordering::Relaxed)
+            && self.max_time.is_empty()
+            && self.consumer.assignment().is_ok_and(|a| {
+                a.elements()
+                    .iter()
+                    .all(|e| self.at_end.get(&e.partition()).copied().unwrap_or(false))
+            })
+    }
+
     fn event_time_bound(&self) -> Option<Option<i64>> {
         self.opts.time.as_ref()?;
         // The least over assigned partitions still being read; one that has
