@@ -255,6 +255,17 @@ impl PartitionedSource for KafkaInput {
         if !fresh {
             // A run after a stopped one: start again from what is committed.
             seek_to_committed(&consumer, &self.opts.kafka)?;
+            // Partitions a finished core held back are read now.
+            if ctx.resumed.load(Ordering::Relaxed) {
+                let assigned = consumer
+                    .assignment()
+                    .map_err(|e| super::error("reading the assignment", e))?;
+                if assigned.count() > 0 {
+                    consumer
+                        .resume(&assigned)
+                        .map_err(|e| super::error("resuming partitions", e))?;
+                }
+            }
         }
         Ok(Some(Partition {
             source: Box::new(KafkaSource::new(
