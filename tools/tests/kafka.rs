@@ -69,6 +69,13 @@ fn lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// `records_in` of a `--stats` file.
+fn records_in(stats: &Path) -> u64 {
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stats).unwrap()).unwrap();
+    s["records_in"].as_u64().unwrap()
+}
+
 /// Rows as a multiset.
 fn counts(rows: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -213,10 +220,9 @@ fn every_scenario_through_kafka_in_and_out_matches_the_file_answer() {
             "--output",
             &format!("kafka://{}/{out_topic}?partitions=2", brokers()),
         ]);
-        let s: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
         assert_eq!(
-            s["records_in"], 20_000,
+            records_in(&stats),
+            20_000,
             "{scenario}: every record read once"
         );
         let got = read_back(&out_topic, &header);
@@ -342,9 +348,7 @@ fn two_processes_in_one_group_split_the_partitions_and_give_one_answer() {
             let mut l = lines(&std::fs::read(&out).unwrap());
             l.remove(0);
             got.extend(l);
-            let s: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
-            read.push(s["records_in"].as_u64().unwrap());
+            read.push(records_in(&stats));
         }
         assert!(
             read.iter().all(|r| *r > 0),
@@ -405,10 +409,8 @@ fn a_killed_process_loses_no_row() {
     let a2 = spawn(&a2_args, &a2_out);
     wait_ok(b, "B");
     wait_ok(a2, "A restarted");
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&a2_stats).unwrap()).unwrap();
     assert!(
-        s["records_in"].as_u64().unwrap() > 0,
+        records_in(&a2_stats) > 0,
         "the restarted process took over the killed one's partitions"
     );
     let mut got = counts(
