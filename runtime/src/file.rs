@@ -307,36 +307,16 @@ impl FileShare {
             let pos = pos.iter().map(|p| p + base as i64).collect();
             self.ready.push_back(Ok((b, pos)));
         };
-        let (malformed, result) = match i.format {
-            Format::Csv => {
-                let mut r = CsvReader::headerless(
-                    &i.name,
-                    chunk,
-                    &i.columns,
-                    i.csv_index.clone(),
-                    i.batch_size,
-                    i.on_error,
-                );
-                let result = drain(
-                    &mut r,
-                    CsvReader::next_batch,
-                    CsvReader::positions,
-                    &mut push,
-                );
-                (r.malformed_rows(), result)
-            }
-            Format::JsonLines => {
-                let mut r =
-                    JsonLinesReader::new(&i.name, chunk, &i.columns, i.batch_size, i.on_error);
-                let result = drain(
-                    &mut r,
-                    JsonLinesReader::next_batch,
-                    JsonLinesReader::positions,
-                    &mut push,
-                );
-                (r.malformed_rows(), result)
-            }
-        };
+        let (malformed, result) = parse_lines(
+            i.format,
+            &i.name,
+            chunk,
+            &i.columns,
+            i.csv_index.clone(),
+            i.batch_size,
+            i.on_error,
+            &mut push,
+        );
         self.malformed += malformed;
         result
     }
@@ -371,6 +351,40 @@ impl Source for FileShare {
 
     fn row_positions(&self) -> Option<&[i64]> {
         Some(&self.positions)
+    }
+}
+
+/// Parses whole lines of `format` text (CSV without a header, its fields
+/// for the schema columns at `csv_index`) into batches handed to `push`
+/// with their rows' byte positions in `text`, until its end or its first
+/// error. Returns the malformed rows skipped, and that error.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn parse_lines(
+    format: Format,
+    name: &str,
+    text: &[u8],
+    columns: &[Column],
+    csv_index: Vec<usize>,
+    batch_size: usize,
+    on_error: OnError,
+    push: &mut impl FnMut(RecordBatch, &[i64]),
+) -> (u64, Result<()>) {
+    match format {
+        Format::Csv => {
+            let mut r = CsvReader::headerless(name, text, columns, csv_index, batch_size, on_error);
+            let result = drain(&mut r, CsvReader::next_batch, CsvReader::positions, push);
+            (r.malformed_rows(), result)
+        }
+        Format::JsonLines => {
+            let mut r = JsonLinesReader::new(name, text, columns, batch_size, on_error);
+            let result = drain(
+                &mut r,
+                JsonLinesReader::next_batch,
+                JsonLinesReader::positions,
+                push,
+            );
+            (r.malformed_rows(), result)
+        }
     }
 }
 

@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use crossbeam_queue::SegQueue;
-use percore_operators::codec::csv::CsvReader;
-use percore_operators::codec::jsonl::JsonLinesReader;
 use percore_operators::codec::write::value_text;
 use percore_operators::types::arrow_schema;
-use percore_operators::{Error, Format, Result};
+use percore_operators::{Error, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -245,59 +243,26 @@ impl KafkaSource {
 
     /// Parses the collected messages into one batch (hidden columns last).
     fn build(&mut self) {
-        let data_cols = &self.opts.columns[..self.opts.columns.len() - 4];
+        let hidden = percore_operators::catalog::KAFKA_HIDDEN.len();
+        let data_cols = &self.opts.columns[..self.opts.columns.len() - hidden];
         let name = format!("kafka topic {}", self.opts.kafka.topic);
         let mut batches = Vec::new();
         let mut positions: Vec<i64> = Vec::new();
-        let mut error = None;
-        let rows_cap = self.msgs.len().max(1);
-        let mut take = |next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-                        pos: &dyn Fn() -> Vec<i64>| loop {
-            match next() {
-                Ok(Some(b)) => {
-                    batches.push(b);
-                    positions.extend(pos());
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        };
-        let malformed = match self.opts.format {
-            Format::JsonLines => {
-                let r = std::cell::RefCell::new(JsonLinesReader::new(
-                    name,
-                    &self.buf[..],
-                    data_cols,
-                    rows_cap,
-                    self.opts.on_error,
-                ));
-                take(&mut || r.borrow_mut().next_batch(), &|| {
-                    r.borrow().positions().to_vec()
-                });
-                let m = r.borrow().malformed_rows();
-                m
-            }
-            Format::Csv => {
-                let r = std::cell::RefCell::new(CsvReader::headerless(
-                    name,
-                    &self.buf[..],
-                    data_cols,
-                    (0..data_cols.len()).collect(),
-                    rows_cap,
-                    self.opts.on_error,
-                ));
-                take(&mut || r.borrow_mut().next_batch(), &|| {
-                    r.borrow().positions().to_vec()
-                });
-                let m = r.borrow().malformed_rows();
-                m
-            }
-        };
+        let (malformed, result) = crate::file::parse_lines(
+            self.opts.format,
+            &name,
+            &self.buf,
+            data_cols,
+            (0..data_cols.len()).collect(),
+            self.msgs.len().max(1),
+            self.opts.on_error,
+            &mut |b, pos| {
+                batches.push(b);
+                positions.extend_from_slice(pos);
+            },
+        );
         self.malformed += malformed;
-        self.pending = error.map(|e| self.locate(e));
+        self.pending = result.err().map(|e| self.locate(e));
         let mut data: Vec<RecordBatch> = batches;
         let data = match data.len() {
             0 => None,
