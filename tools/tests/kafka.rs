@@ -225,6 +225,13 @@ fn every_scenario_through_kafka_in_and_out_matches_the_file_answer() {
             20_000,
             "{scenario}: every record read once"
         );
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+        assert_eq!(
+            (s["late_rows_dropped"].as_u64(), s["records_out"].as_u64()),
+            (Some(0), Some(expected.len() as u64)),
+            "{scenario}: no row late, every result row produced"
+        );
         let got = read_back(&out_topic, &header);
         assert_same_rows(
             got,
