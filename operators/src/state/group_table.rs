@@ -2,9 +2,12 @@
 //!
 //! Contract: [`GroupTable::intern`] maps each row of a batch of key columns to a
 //! group id in `0..len()`, ids given in order of first appearance; equal keys
-//! (NULL equal to NULL, as GROUP BY treats them) get equal ids. Keys are
-//! encoded column-at-a-time into one byte arena; the hash table stores only
-//! ids, so there is no heap object per group.
+//! (NULL equal to NULL, as GROUP BY treats them) get equal ids. Each row's
+//! key is hashed and compared straight from the batch's columns: small keys
+//! (a few numbers and strings of up to 8 bytes) packed into a few words
+//! ([`super::packed`]), others column by column. Only a new group's key is
+//! encoded (into one byte arena). The hash table stores only ids, so there
+//! is no heap object per group.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
@@ -13,6 +16,7 @@ use arrow_buffer::NullBuffer;
 use bumpalo::Bump;
 use hashbrown::HashTable;
 
+use super::packed::{self, Packed};
 use crate::column::ColumnBuilder;
 use crate::types::SqlType;
 use crate::value::Scalar;
@@ -25,23 +29,32 @@ pub struct GroupTable {
     arena: Bump,
     /// Group g's encoded key, in `arena`.
     keys: Vec<KeyRef>,
-    state: foldhash::quality::FixedState,
+    /// While every key has packed: packed key → group id (the key kept in
+    /// the table itself: one memory access per probe), and `map` is unused.
+    /// `None` once a key did not pack (or the types never do); `map` then
+    /// holds the groups, by the hash of their columns.
+    packed: Option<HashTable<(Packed, u32)>>,
     // Scratch buffers reused across batches.
-    rows: Vec<u8>,
-    offsets: Vec<usize>,
+    row_hashes: Vec<u64>,
+    row_words: Vec<Packed>,
+    key_buf: Vec<u8>,
 }
+
+/// The group tables' hash seed; routing uses another ([`hash_keys`]).
+const TABLE_SEED: u64 = 0x5eed_c0de;
 
 impl GroupTable {
     pub fn new(types: Vec<SqlType>) -> Self {
         GroupTable {
+            packed: packed::packable(&types).then(HashTable::new),
             types,
             map: HashTable::new(),
             hashes: Vec::new(),
             arena: Bump::new(),
             keys: Vec::new(),
-            state: foldhash::quality::FixedState::with_seed(0x5eed_c0de),
-            rows: Vec::new(),
-            offsets: Vec::new(),
+            row_hashes: Vec::new(),
+            row_words: Vec::new(),
+            key_buf: Vec::new(),
         }
     }
 
@@ -57,6 +70,10 @@ impl GroupTable {
         // Every reference into the arena goes before it is reset.
         self.keys.clear();
         self.arena.reset();
+        match &mut self.packed {
+            Some(p) => p.clear(),
+            None => self.packed = packed::packable(&self.types).then(HashTable::new),
+        }
     }
 
     /// Bytes the arena holds (in use or kept for reuse).
@@ -90,33 +107,100 @@ impl GroupTable {
             out.extend(std::iter::repeat_n(0, num_rows));
             return;
         }
-        let mut rows = std::mem::take(&mut self.rows);
-        let mut offsets = std::mem::take(&mut self.offsets);
-        encode_rows(keys, &self.types, num_rows, &mut rows, &mut offsets);
-        use std::hash::BuildHasher;
-        for i in 0..num_rows {
-            let key = &rows[offsets[i]..offsets[i + 1]];
-            let h = self.state.hash_one(key);
+        let cols: Vec<KeyCol<'_>> = keys
+            .iter()
+            .zip(&self.types)
+            .map(|(a, t)| KeyCol::of(a, *t))
+            .collect();
+        if self.packed.is_some() {
+            if self.intern_packed(&cols, num_rows, out) {
+                return;
+            }
+            self.unpack();
+        }
+        let mut hashes = std::mem::take(&mut self.row_hashes);
+        hash_columns(&cols, num_rows, TABLE_SEED, &mut hashes);
+        for (i, &h) in hashes.iter().enumerate() {
             let keys = &self.keys;
             let found = self
                 .map
-                .find(h, |&g| same_key(keys[g as usize].bytes(), key));
+                .find(h, |&g| row_matches(&cols, i, keys[g as usize].bytes()));
             let id = match found {
                 Some(&g) => g,
+                None => self.insert(&cols, i, h),
+            };
+            out.push(id);
+        }
+        self.row_hashes = hashes;
+    }
+
+    /// [`Self::intern`] on packed keys; `false` (nothing done) when a key of
+    /// the batch does not pack.
+    fn intern_packed(&mut self, cols: &[KeyCol<'_>], n: usize, out: &mut Vec<u32>) -> bool {
+        let mut rows = std::mem::take(&mut self.row_words);
+        if !packed::pack(cols, n, &mut rows) {
+            self.row_words = rows;
+            return false;
+        }
+        for (i, row) in rows.iter().enumerate() {
+            let h = packed::hash(row);
+            let table = self.packed.as_mut().expect("packed mode");
+            let id = match table.find(h, |(k, _)| packed::same(k, row)) {
+                Some(&(_, g)) => g,
                 None => {
                     let g = self.keys.len() as u32;
-                    let stored: &[u8] = self.arena.alloc_slice_copy(key);
-                    self.keys.push(KeyRef::new(stored));
-                    self.hashes.push(h);
-                    let hashes = &self.hashes;
-                    self.map.insert_unique(h, g, |&x| hashes[x as usize]);
+                    table.insert_unique(h, (*row, g), |(k, _)| packed::hash(k));
+                    self.encode(cols, i, h);
                     g
                 }
             };
             out.push(id);
         }
-        self.rows = rows;
-        self.offsets = offsets;
+        self.row_words = rows;
+        true
+    }
+
+    /// Adds row `i` of `cols` as a new group with hash `h`.
+    fn insert(&mut self, cols: &[KeyCol<'_>], i: usize, h: u64) -> u32 {
+        let g = self.keys.len() as u32;
+        self.encode(cols, i, h);
+        let group_hashes = &self.hashes;
+        self.map.insert_unique(h, g, |&x| group_hashes[x as usize]);
+        g
+    }
+
+    /// Stores row `i`'s encoded key (and hash `h`) as the next group's.
+    fn encode(&mut self, cols: &[KeyCol<'_>], i: usize, h: u64) {
+        self.key_buf.clear();
+        let width: usize = cols.iter().map(|c| c.width(i)).sum();
+        self.key_buf.resize(width, 0);
+        let mut at = 0;
+        for c in cols {
+            at = c.write(i, &mut self.key_buf, at);
+        }
+        let stored: &[u8] = self.arena.alloc_slice_copy(&self.key_buf);
+        self.keys.push(KeyRef::new(stored));
+        self.hashes.push(h);
+    }
+
+    /// Leaves packed mode for good (until [`Self::clear`]): every group is
+    /// hashed again from its columns, as unpacked rows are.
+    fn unpack(&mut self) {
+        self.packed = None;
+        let all: Vec<u32> = (0..self.keys.len() as u32).collect();
+        let arrays = self.key_columns(&all);
+        let cols: Vec<KeyCol<'_>> = arrays
+            .iter()
+            .zip(&self.types)
+            .map(|(a, t)| KeyCol::of(a, *t))
+            .collect();
+        hash_columns(&cols, all.len(), TABLE_SEED, &mut self.hashes);
+        self.map.clear();
+        for g in all {
+            let hashes = &self.hashes;
+            self.map
+                .insert_unique(hashes[g as usize], g, |&x| hashes[x as usize]);
+        }
     }
 
     /// The key columns of groups `groups`, in that order.
@@ -176,92 +260,132 @@ impl KeyRef {
     }
 }
 
-/// Byte equality of two encoded keys; keys up to 32 bytes (most group keys)
-/// are compared with a few overlapping 8-byte loads instead of a `memcmp`
-/// call.
-#[inline(always)]
-fn same_key(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
-    match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        17..=32 => {
-            word(a, 0) == word(b, 0)
-                && word(a, 8) == word(b, 8)
-                && word(a, n - 16) == word(b, n - 16)
-                && word(a, n - 8) == word(b, n - 8)
-        }
-        _ => a == b,
-    }
-}
-
 /// A hash of each row's key that every core computes alike (for routing rows
 /// to the core that owns their key). Seeded apart from the group tables' own
 /// hash, so routing does not thin out the bits those tables use.
 pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mut Vec<u64>) {
-    use std::hash::BuildHasher;
-    out.clear();
-    if keys.is_empty() {
-        out.resize(num_rows, 0);
-        return;
-    }
-    let state = foldhash::quality::FixedState::with_seed(0x0dd_c0de_5eed);
-    let (mut rows, mut offsets) = (Vec::new(), Vec::new());
-    encode_rows(keys, types, num_rows, &mut rows, &mut offsets);
-    out.extend((0..num_rows).map(|i| state.hash_one(&rows[offsets[i]..offsets[i + 1]])));
-}
-
-/// Encodes each row's key as `[valid byte, value bytes]` per column, column by column.
-fn encode_rows(
-    keys: &[ArrayRef],
-    types: &[SqlType],
-    n: usize,
-    rows: &mut Vec<u8>,
-    offsets: &mut Vec<usize>,
-) {
-    // Typed views of the columns once; then each row is appended in turn
-    // (no per-row width pass, no zero fill, no cursor array).
     let cols: Vec<KeyCol<'_>> = keys
         .iter()
         .zip(types)
         .map(|(a, t)| KeyCol::of(a, *t))
         .collect();
-    // The exact size: fixed widths, plus each string's length.
-    let mut total = 0usize;
-    for (c, t) in cols.iter().zip(types) {
-        total += n * match t {
-            SqlType::Varchar => 1 + 4,
-            t => 1 + fixed_width(*t),
-        };
-        if let KeyCol::Str { offsets, .. } = c {
-            total += (offsets[n] - offsets[0]) as usize;
+    hash_columns(&cols, num_rows, 0x0dd_c0de_5eed, out);
+}
+
+/// Multiplies to 128 bits and folds the halves: the mixing step of
+/// foldhash and wyhash.
+#[inline(always)]
+pub(super) fn fold(a: u64, b: u64) -> u64 {
+    let r = (a as u128).wrapping_mul(b as u128);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+pub(super) const K1: u64 = 0x243f_6a88_85a3_08d3;
+pub(super) const K2: u64 = 0x1319_8a2e_0370_7344;
+/// What a NULL contributes to a hash (its equality is settled by comparing).
+const NULL_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Every row's hash of `cols` into `out`, one column at a time: a tight
+/// loop per column over the batch, no per-row encoding. A row hashes alike
+/// whether or not its column has a null buffer.
+fn hash_columns(cols: &[KeyCol<'_>], n: usize, seed: u64, out: &mut Vec<u64>) {
+    out.clear();
+    out.resize(n, seed);
+    for c in cols {
+        match c {
+            KeyCol::I64(v, None) => {
+                for (h, x) in out.iter_mut().zip(&v[..n]) {
+                    *h = mix(*h, *x as u64);
+                }
+            }
+            KeyCol::I128(v, None) => {
+                for (h, x) in out.iter_mut().zip(&v[..n]) {
+                    *h = mix_i128(*h, *x);
+                }
+            }
+            KeyCol::Str {
+                offsets,
+                data,
+                nulls: None,
+            } => {
+                for (i, h) in out.iter_mut().enumerate() {
+                    let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
+                    *h = mix(*h, hash_bytes(&data[lo..hi]));
+                }
+            }
+            // Nullable or rarer key types: row by row.
+            c => {
+                for (i, h) in out.iter_mut().enumerate() {
+                    *h = c.mix_row(*h, i);
+                }
+            }
         }
     }
-    // Every byte up to `total` is written below, so a buffer kept from the
-    // last batch is reused as it is (zeroed only where it grows).
-    if rows.len() < total {
-        rows.resize(total, 0);
+}
+
+#[inline(always)]
+fn mix(h: u64, word: u64) -> u64 {
+    fold(h ^ word, K1)
+}
+
+#[inline(always)]
+fn mix_i128(h: u64, x: i128) -> u64 {
+    fold(h ^ x as u64, K1 ^ (x >> 64) as u64)
+}
+
+/// A double as a key: -0.0 and 0.0 are one group; all NaNs are one group.
+#[inline(always)]
+pub(super) fn key_f64(x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else if x.is_nan() {
+        f64::NAN
     } else {
-        rows.truncate(total);
+        x
     }
-    offsets.clear();
-    offsets.reserve(n + 1);
-    offsets.push(0);
-    let mut pos = 0;
-    for i in 0..n {
-        for c in &cols {
-            pos = c.write(i, rows, pos);
+}
+
+/// A 64-bit hash of a string's bytes; short strings (tickers, codes) with a
+/// few loads and one multiply.
+#[inline(always)]
+fn hash_bytes(b: &[u8]) -> u64 {
+    let n = b.len();
+    let (lo, hi) = if n >= 8 {
+        if n > 16 {
+            use std::hash::BuildHasher;
+            return foldhash::quality::FixedState::with_seed(K2).hash_one(b);
         }
-        offsets.push(pos);
+        let w = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        (w(0), w(n - 8))
+    } else if n >= 4 {
+        let w = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")) as u64;
+        (w(0), w(n - 4))
+    } else if n > 0 {
+        (
+            b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16,
+            0,
+        )
+    } else {
+        (0, 0)
+    };
+    fold(lo ^ K2 ^ n as u64, hi ^ K1)
+}
+
+/// Whether row `i` of `cols` has the encoded key `stored`.
+#[inline(always)]
+fn row_matches(cols: &[KeyCol<'_>], i: usize, stored: &[u8]) -> bool {
+    let mut at = 0;
+    for c in cols {
+        match c.matches(i, stored, at) {
+            Some(next) => at = next,
+            None => return false,
+        }
     }
-    debug_assert_eq!(pos, total);
+    at == stored.len()
 }
 
 /// A key column, typed once per batch, appending `[valid byte, value bytes]`.
-enum KeyCol<'a> {
+pub(super) enum KeyCol<'a> {
     I64(&'a [i64], Option<&'a NullBuffer>),
     F64(&'a [f64], Option<&'a NullBuffer>),
     I128(&'a [i128], Option<&'a NullBuffer>),
@@ -297,6 +421,84 @@ impl<'a> KeyCol<'a> {
         }
     }
 
+    pub(super) fn valid(&self, i: usize) -> bool {
+        match self {
+            KeyCol::I64(_, n) | KeyCol::F64(_, n) | KeyCol::I128(_, n) => {
+                n.is_none_or(|n| n.is_valid(i))
+            }
+            KeyCol::Bool(b) => b.is_valid(i),
+            KeyCol::Str { nulls, .. } => nulls.is_none_or(|n| n.is_valid(i)),
+        }
+    }
+
+    /// `h` mixed with row `i`'s value (what [`hash_columns`] does).
+    #[inline(always)]
+    fn mix_row(&self, h: u64, i: usize) -> u64 {
+        if !self.valid(i) {
+            return mix(h, NULL_WORD);
+        }
+        match self {
+            KeyCol::I64(v, _) => mix(h, v[i] as u64),
+            KeyCol::F64(v, _) => mix(h, key_f64(v[i]).to_bits()),
+            KeyCol::I128(v, _) => mix_i128(h, v[i]),
+            KeyCol::Bool(b) => mix(h, b.value(i) as u64),
+            KeyCol::Str { offsets, data, .. } => {
+                let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
+                mix(h, hash_bytes(&data[lo..hi]))
+            }
+        }
+    }
+
+    /// Bytes row `i` takes in an encoded key.
+    fn width(&self, i: usize) -> usize {
+        match self {
+            KeyCol::I64(..) | KeyCol::F64(..) => 9,
+            KeyCol::I128(..) => 17,
+            KeyCol::Bool(_) => 2,
+            KeyCol::Str { offsets, .. } => {
+                5 + if self.valid(i) {
+                    (offsets[i + 1] - offsets[i]) as usize
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    /// Whether row `i` equals the value encoded at `stored[at..]`; if so,
+    /// where that value ends.
+    #[inline(always)]
+    fn matches(&self, i: usize, stored: &[u8], at: usize) -> Option<usize> {
+        let ok = self.valid(i);
+        if stored.get(at).copied()? != ok as u8 {
+            return None;
+        }
+        let body = &stored[at + 1..];
+        let word = |b: &[u8]| {
+            b.get(..8)
+                .map(|w| u64::from_le_bytes(w.try_into().expect("8")))
+        };
+        let same = match self {
+            KeyCol::I64(v, _) => word(body)? == if ok { v[i] as u64 } else { 0 },
+            KeyCol::F64(v, _) => word(body)? == if ok { key_f64(v[i]).to_bits() } else { 0 },
+            KeyCol::I128(v, _) => {
+                let w = body.get(..16)?;
+                i128::from_le_bytes(w.try_into().expect("16")) == if ok { v[i] } else { 0 }
+            }
+            KeyCol::Bool(b) => *body.first()? == (ok && b.value(i)) as u8,
+            KeyCol::Str { offsets, data, .. } => {
+                let len = u32::from_le_bytes(body.get(..4)?.try_into().expect("4")) as usize;
+                let v = if ok {
+                    &data[offsets[i] as usize..offsets[i + 1] as usize]
+                } else {
+                    &[][..]
+                };
+                return (len == v.len() && body.get(4..4 + len)? == v).then_some(at + 5 + len);
+            }
+        };
+        same.then(|| at + self.width(i))
+    }
+
     /// Writes row `i`'s encoding at `out[at..]`; returns where it ends.
     #[inline(always)]
     fn write(&self, i: usize, out: &mut [u8], at: usize) -> usize {
@@ -312,14 +514,7 @@ impl<'a> KeyCol<'a> {
             KeyCol::F64(v, n) => {
                 let ok = valid(n);
                 // -0.0 and 0.0 are one group; all NaNs are one group.
-                let x = v[i];
-                let x = if !ok || x == 0.0 {
-                    0.0
-                } else if x.is_nan() {
-                    f64::NAN
-                } else {
-                    x
-                };
+                let x = if ok { key_f64(v[i]) } else { 0.0 };
                 out[at] = ok as u8;
                 out[at + 1..at + 9].copy_from_slice(&x.to_bits().to_le_bytes());
                 at + 9
@@ -358,15 +553,6 @@ impl<'a> KeyCol<'a> {
                 at + 5 + v.len()
             }
         }
-    }
-}
-
-fn fixed_width(t: SqlType) -> usize {
-    match t {
-        SqlType::BigInt | SqlType::Timestamp | SqlType::Double => 8,
-        SqlType::Decimal { .. } => 16,
-        SqlType::Boolean => 1,
-        SqlType::Varchar => unreachable!("variable width"),
     }
 }
 
@@ -465,19 +651,67 @@ mod tests {
         }
     }
 
-    #[test]
-    fn short_keys_compare_like_bytes() {
-        for n in 0..40usize {
-            let a: Vec<u8> = (0..n as u8).collect();
-            assert!(same_key(&a, &a.clone()));
-            for i in 0..n {
-                let mut b = a.clone();
-                b[i] ^= 1;
-                assert!(!same_key(&a, &b), "length {n}, byte {i}");
+    use proptest::prelude::*;
+
+    /// A reference key: the BIGINT, the VARCHAR, the DOUBLE's bits as a key.
+    type Key = (Option<i64>, Option<String>, Option<u64>);
+
+    /// One key cell: NULL or a value; strings of every length class (up to
+    /// 8 bytes unless `long`: keys that stay packed).
+    fn cell(long: bool) -> impl Strategy<Value = (Option<i64>, Option<String>, Option<f64>)> {
+        (
+            proptest::option::of(-3i64..3),
+            proptest::option::of(prop_oneof![
+                Just(String::new()),
+                "[ab]{1,3}",
+                "[ab]{4,8}",
+                if long { "[ab]{9,16}" } else { "[ab]{5,8}" },
+                if long { "[ab]{17,40}" } else { "[ab]{0,8}" },
+            ]),
+            proptest::option::of(prop_oneof![
+                Just(0.0),
+                Just(-0.0),
+                Just(f64::NAN),
+                Just(-f64::NAN),
+                Just(1.5)
+            ]),
+        )
+    }
+
+    proptest! {
+        /// Ids agree with a map from each row's key (NULL equal to NULL,
+        /// -0.0 equal to 0.0, NaNs equal) to its first row, over batches
+        /// with and without null buffers, packed or not, and across the
+        /// switch from packed keys to encoded ones.
+        #[test]
+        fn ids_match_a_map_of_keys(batches in proptest::collection::vec(
+            (any::<bool>(), 0..60usize), 1..5).prop_flat_map(|shapes| {
+                shapes.into_iter().map(|(long, n)| proptest::collection::vec(cell(long), n)).collect::<Vec<_>>()
+            })) {
+            let mut t = GroupTable::new(vec![SqlType::BigInt, SqlType::Varchar, SqlType::Double]);
+            let mut reference: std::collections::HashMap<Key, u32> = Default::default();
+            let norm = |x: Option<f64>| x.map(|x| key_f64(x).to_bits());
+            let mut ids = Vec::new();
+            for rows in batches {
+                let a: ArrayRef = Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()));
+                let b: ArrayRef = Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()));
+                let c: ArrayRef = Arc::new(arrow_array::Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()));
+                t.intern(&[a, b, c], rows.len(), &mut ids);
+                for (row, id) in rows.iter().zip(&ids) {
+                    let next = reference.len() as u32;
+                    let want = *reference.entry((row.0, row.1.clone(), norm(row.2))).or_insert(next);
+                    prop_assert_eq!(*id, want);
+                }
             }
-            let mut longer = a.clone();
-            longer.push(0);
-            assert!(!same_key(&a, &longer));
+            prop_assert_eq!(t.len(), reference.len());
+            // Routing hashes: equal keys, equal hashes, null buffer or not.
+            let with_nulls: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None]));
+            let without: ArrayRef = Arc::new(Int64Array::from(vec![7]));
+            let (mut h1, mut h2) = (Vec::new(), Vec::new());
+            hash_keys(&[with_nulls], &[SqlType::BigInt], 2, &mut h1);
+            hash_keys(&[without], &[SqlType::BigInt], 1, &mut h2);
+            prop_assert_eq!(h1[0], h2[0]);
+            prop_assert_ne!(h1[0], h1[1]);
         }
     }
 }

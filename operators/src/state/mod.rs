@@ -9,6 +9,7 @@
 mod accumulators;
 mod event_time;
 mod group_table;
+mod packed;
 mod sliding;
 
 pub use accumulators::{Acc, AggFunc};
