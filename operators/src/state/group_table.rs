@@ -19,7 +19,6 @@ use hashbrown::HashTable;
 use super::packed::{self, Packed};
 use crate::column::ColumnBuilder;
 use crate::types::SqlType;
-use crate::value::Scalar;
 
 pub struct GroupTable {
     types: Vec<SqlType>,
@@ -27,8 +26,10 @@ pub struct GroupTable {
     hashes: Vec<u64>,
     /// Where the encoded keys live.
     arena: Bump,
-    /// Group g's encoded key, in `arena`.
+    /// Group g's encoded key, in `arena` (unless keys are packed).
     keys: Vec<KeyRef>,
+    /// Group g's packed key (while keys are packed).
+    packed_keys: Vec<Packed>,
     /// While every key has packed: packed key → group id (the key kept in
     /// the table itself: one memory access per probe), and `map` is unused.
     /// `None` once a key did not pack (or the types never do); `map` then
@@ -52,6 +53,7 @@ impl GroupTable {
             hashes: Vec::new(),
             arena: Bump::new(),
             keys: Vec::new(),
+            packed_keys: Vec::new(),
             row_hashes: Vec::new(),
             row_words: Vec::new(),
             key_buf: Vec::new(),
@@ -60,7 +62,7 @@ impl GroupTable {
 
     /// Number of groups seen.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.hashes.len()
     }
 
     /// Forgets every group; the arena's memory is kept for the next ones.
@@ -70,6 +72,7 @@ impl GroupTable {
         // Every reference into the arena goes before it is reset.
         self.keys.clear();
         self.arena.reset();
+        self.packed_keys.clear();
         match &mut self.packed {
             Some(p) => p.clear(),
             None => self.packed = packed::packable(&self.types).then(HashTable::new),
@@ -87,11 +90,7 @@ impl GroupTable {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    fn key(&self, g: usize) -> &[u8] {
-        self.keys[g].bytes()
+        self.hashes.is_empty()
     }
 
     /// Appends the group id of every row of `keys` to `out`.
@@ -142,15 +141,16 @@ impl GroupTable {
             self.row_words = rows;
             return false;
         }
-        for (i, row) in rows.iter().enumerate() {
+        for row in &rows {
             let h = packed::hash(row);
             let table = self.packed.as_mut().expect("packed mode");
             let id = match table.find(h, |(k, _)| packed::same(k, row)) {
                 Some(&(_, g)) => g,
                 None => {
-                    let g = self.keys.len() as u32;
+                    let g = self.hashes.len() as u32;
                     table.insert_unique(h, (*row, g), |(k, _)| packed::hash(k));
-                    self.encode(cols, i, h);
+                    self.packed_keys.push(*row);
+                    self.hashes.push(h);
                     g
                 }
             };
@@ -162,15 +162,16 @@ impl GroupTable {
 
     /// Adds row `i` of `cols` as a new group with hash `h`.
     fn insert(&mut self, cols: &[KeyCol<'_>], i: usize, h: u64) -> u32 {
-        let g = self.keys.len() as u32;
-        self.encode(cols, i, h);
+        let g = self.hashes.len() as u32;
+        self.encode(cols, i);
+        self.hashes.push(h);
         let group_hashes = &self.hashes;
         self.map.insert_unique(h, g, |&x| group_hashes[x as usize]);
         g
     }
 
-    /// Stores row `i`'s encoded key (and hash `h`) as the next group's.
-    fn encode(&mut self, cols: &[KeyCol<'_>], i: usize, h: u64) {
+    /// Stores row `i`'s encoded key as the next group's.
+    fn encode(&mut self, cols: &[KeyCol<'_>], i: usize) {
         self.key_buf.clear();
         let width: usize = cols.iter().map(|c| c.width(i)).sum();
         self.key_buf.resize(width, 0);
@@ -180,20 +181,23 @@ impl GroupTable {
         }
         let stored: &[u8] = self.arena.alloc_slice_copy(&self.key_buf);
         self.keys.push(KeyRef::new(stored));
-        self.hashes.push(h);
     }
 
     /// Leaves packed mode for good (until [`Self::clear`]): every group is
     /// hashed again from its columns, as unpacked rows are.
     fn unpack(&mut self) {
-        self.packed = None;
-        let all: Vec<u32> = (0..self.keys.len() as u32).collect();
+        let all: Vec<u32> = (0..self.len() as u32).collect();
         let arrays = self.key_columns(&all);
+        self.packed = None;
+        self.packed_keys.clear();
         let cols: Vec<KeyCol<'_>> = arrays
             .iter()
             .zip(&self.types)
             .map(|(a, t)| KeyCol::of(a, *t))
             .collect();
+        for i in 0..all.len() {
+            self.encode(&cols, i);
+        }
         hash_columns(&cols, all.len(), TABLE_SEED, &mut self.hashes);
         self.map.clear();
         for g in all {
@@ -210,12 +214,14 @@ impl GroupTable {
             .iter()
             .map(|t| ColumnBuilder::new(*t, groups.len()))
             .collect();
-        for &g in groups {
-            let mut key = self.key(g as usize);
-            for (b, t) in builders.iter_mut().zip(&self.types) {
-                let (v, rest) = decode_value(key, *t);
-                key = rest;
-                b.push(&v);
+        if self.packed.is_some() {
+            packed::append_keys(&self.packed_keys, groups, &mut builders);
+        } else {
+            for &g in groups {
+                let mut key = self.keys[g as usize].bytes();
+                for b in builders.iter_mut() {
+                    key = decode_into(key, b);
+                }
             }
         }
         builders.into_iter().map(ColumnBuilder::finish).collect()
@@ -556,38 +562,34 @@ impl<'a> KeyCol<'a> {
     }
 }
 
-fn decode_value(key: &[u8], t: SqlType) -> (Scalar, &[u8]) {
+/// Appends the value encoded at the front of `key` to `b`; returns the rest.
+fn decode_into<'k>(key: &'k [u8], b: &mut ColumnBuilder) -> &'k [u8] {
     let valid = key[0] == 1;
     let body = &key[1..];
-    let (len, v) = match t {
-        SqlType::Varchar => {
-            let l = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
-            (
-                4 + l,
-                Scalar::Varchar(String::from_utf8_lossy(&body[4..4 + l]).into_owned()),
-            )
+    let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+    let len = match b {
+        ColumnBuilder::Varchar(_) => {
+            4 + u32::from_le_bytes(body[..4].try_into().expect("4 bytes")) as usize
         }
-        SqlType::BigInt => (
-            8,
-            Scalar::BigInt(i64::from_le_bytes(body[..8].try_into().unwrap())),
-        ),
-        SqlType::Timestamp => (
-            8,
-            Scalar::Timestamp(i64::from_le_bytes(body[..8].try_into().unwrap())),
-        ),
-        SqlType::Double => (
-            8,
-            Scalar::Double(f64::from_bits(u64::from_le_bytes(
-                body[..8].try_into().unwrap(),
-            ))),
-        ),
-        SqlType::Decimal { scale, .. } => (
-            16,
-            Scalar::Decimal(i128::from_le_bytes(body[..16].try_into().unwrap()), scale),
-        ),
-        SqlType::Boolean => (1, Scalar::Boolean(body[0] != 0)),
+        ColumnBuilder::Decimal(..) => 16,
+        ColumnBuilder::Boolean(_) => 1,
+        _ => 8,
     };
-    (if valid { v } else { Scalar::Null }, &body[len..])
+    if !valid {
+        b.push_null();
+        return &body[len..];
+    }
+    match b {
+        ColumnBuilder::BigInt(b) => b.append_value(word(0) as i64),
+        ColumnBuilder::Timestamp(b) => b.append_value(word(0) as i64),
+        ColumnBuilder::Double(b) => b.append_value(f64::from_bits(word(0))),
+        ColumnBuilder::Decimal(b, ..) => b.append_value(i128::from_le_bytes(
+            body[..16].try_into().expect("16 bytes"),
+        )),
+        ColumnBuilder::Boolean(b) => b.append_value(body[0] != 0),
+        ColumnBuilder::Varchar(b) => b.append_value(String::from_utf8_lossy(&body[4..len])),
+    }
+    &body[len..]
 }
 
 #[cfg(test)]
@@ -690,6 +692,7 @@ mod tests {
             })) {
             let mut t = GroupTable::new(vec![SqlType::BigInt, SqlType::Varchar, SqlType::Double]);
             let mut reference: std::collections::HashMap<Key, u32> = Default::default();
+            let mut first_seen: Vec<Key> = Vec::new();
             let norm = |x: Option<f64>| x.map(|x| key_f64(x).to_bits());
             let mut ids = Vec::new();
             for rows in batches {
@@ -699,11 +702,31 @@ mod tests {
                 t.intern(&[a, b, c], rows.len(), &mut ids);
                 for (row, id) in rows.iter().zip(&ids) {
                     let next = reference.len() as u32;
-                    let want = *reference.entry((row.0, row.1.clone(), norm(row.2))).or_insert(next);
+                    let key = (row.0, row.1.clone(), norm(row.2));
+                    let want = *reference.entry(key.clone()).or_insert_with(|| {
+                        first_seen.push(key);
+                        next
+                    });
                     prop_assert_eq!(*id, want);
                 }
             }
             prop_assert_eq!(t.len(), reference.len());
+            // Every group's key comes back, in id order.
+            let all: Vec<u32> = (0..t.len() as u32).collect();
+            let cols = t.key_columns(&all);
+            let back: Vec<Key> = (0..all.len())
+                .map(|i| {
+                    let a = cols[0].as_primitive::<Int64Type>();
+                    let b = cols[1].as_string::<i32>();
+                    let c = cols[2].as_primitive::<Float64Type>();
+                    (
+                        a.is_valid(i).then(|| a.value(i)),
+                        b.is_valid(i).then(|| b.value(i).to_string()),
+                        c.is_valid(i).then(|| key_f64(c.value(i)).to_bits()),
+                    )
+                })
+                .collect();
+            prop_assert_eq!(back, first_seen);
             // Routing hashes: equal keys, equal hashes, null buffer or not.
             let with_nulls: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None]));
             let without: ArrayRef = Arc::new(Int64Array::from(vec![7]));

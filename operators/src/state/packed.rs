@@ -11,6 +11,7 @@
 //! hashed with a few multiplies and compared as a handful of words.
 
 use super::group_table::{fold, key_f64, KeyCol, K1, K2};
+use crate::column::ColumnBuilder;
 use crate::types::SqlType;
 
 /// Data words of a packed key (the tag word comes after them).
@@ -133,4 +134,39 @@ pub(super) fn hash(k: &Packed) -> u64 {
     let a = fold(k[0] ^ K1, k[1] ^ K2);
     let b = fold(k[2] ^ K2, k[3] ^ K1);
     fold(a ^ k[WORDS], b ^ K1)
+}
+
+/// Appends the keys of `groups` (indexes into `keys`) to one builder per key
+/// column, decoding the words as [`pack`] laid them out.
+pub(super) fn append_keys(keys: &[Packed], groups: &[u32], builders: &mut [ColumnBuilder]) {
+    let mut w = 0;
+    for (c, b) in builders.iter_mut().enumerate() {
+        let shift = c * TAG_BITS;
+        for &g in groups {
+            let k = &keys[g as usize];
+            let tag = k[WORDS] >> shift;
+            if tag & 1 == 0 {
+                b.push_null();
+                continue;
+            }
+            match b {
+                ColumnBuilder::BigInt(b) => b.append_value(k[w] as i64),
+                ColumnBuilder::Timestamp(b) => b.append_value(k[w] as i64),
+                ColumnBuilder::Double(b) => b.append_value(f64::from_bits(k[w])),
+                ColumnBuilder::Boolean(b) => b.append_value(k[w] != 0),
+                ColumnBuilder::Decimal(b, ..) => {
+                    b.append_value((k[w] as u128 | (k[w + 1] as u128) << 64) as i128)
+                }
+                ColumnBuilder::Varchar(b) => {
+                    let len = ((tag >> 1) & 0xf) as usize;
+                    let bytes = k[w].to_le_bytes();
+                    b.append_value(String::from_utf8_lossy(&bytes[..len]))
+                }
+            }
+        }
+        w += match b {
+            ColumnBuilder::Decimal(..) => 2,
+            _ => 1,
+        };
+    }
 }
