@@ -194,16 +194,7 @@ impl EventTimeBuffer {
                 start: 0,
             };
         }
-        // (time, sequence, position): unique keys, so an unstable sort of
-        // plain tuples keeps ties in arrival order.
-        let mut keyed: Vec<(i64, i64, u32)> = (0..times.len())
-            .map(|i| {
-                let (t, s) = key(i);
-                (t, s, i as u32)
-            })
-            .collect();
-        keyed.sort_unstable();
-        let idx: Vec<u32> = keyed.iter().map(|k| k.2).collect();
+        let idx = sort_order(&times, seqs.as_deref());
         let batch = arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx.clone()))
             .expect("indices within the batch");
         Run {
@@ -272,5 +263,70 @@ impl EventTimeBuffer {
         }
         self.pending.retain(|r| r.start < r.times.len());
         Some(released)
+    }
+}
+/// The positions of rows ordered by (time, sequence, position): unique keys,
+/// so an unstable sort keeps ties in arrival order. When the spans of the
+/// three fit in 64 bits together (a batch's times lie within seconds), each
+/// row's key is packed into one `u64` and those are sorted — one integer
+/// compare per step instead of a tuple's.
+fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
+    let n = times.len();
+    let span = |v: &[i64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        (lo, (hi as i128 - lo as i128) as u128)
+    };
+    let bits = |range: u128| 128 - range.leading_zeros();
+    let (t0, t_range) = span(times);
+    let (s0, s_range) = seqs.map_or((0, 0), span);
+    let (bt, bs, bi) = (bits(t_range), bits(s_range), bits(n as u128));
+    if n > 0 && bt + bs + bi < 64 {
+        let mut keys: Vec<u64> = (0..n)
+            .map(|i| {
+                let t = (times[i] - t0) as u64;
+                let s = seqs.map_or(0, |q| (q[i] - s0) as u64);
+                (t << (bs + bi)) | (s << bi) | i as u64
+            })
+            .collect();
+        keys.sort_unstable();
+        let mask = (1u64 << bi) - 1;
+        return keys.iter().map(|k| (k & mask) as u32).collect();
+    }
+    let mut keyed: Vec<(i64, i64, u32)> = (0..n)
+        .map(|i| (times[i], seqs.map_or(0, |q| q[i]), i as u32))
+        .collect();
+    keyed.sort_unstable();
+    keyed.iter().map(|k| k.2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_order;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The packed sort orders rows as sorting (time, sequence, position)
+        /// tuples does: narrow spans (packed) and spans too wide to pack.
+        #[test]
+        fn packed_order_is_the_tuple_order(
+            rows in proptest::collection::vec((0i64..50, 0i64..5), 0..300),
+            wide in any::<bool>(),
+            with_seq in any::<bool>(),
+        ) {
+            let times: Vec<i64> = rows
+                .iter()
+                .map(|r| if wide { r.0 * (i64::MAX / 64) - i64::MAX / 2 } else { 1_700_000_000_000 + r.0 })
+                .collect();
+            let seqs: Vec<i64> = rows.iter().map(|r| r.1).collect();
+            let seqs = with_seq.then_some(seqs.as_slice());
+            let mut want: Vec<(i64, i64, u32)> = (0..times.len())
+                .map(|i| (times[i], seqs.map_or(0, |s| s[i]), i as u32))
+                .collect();
+            want.sort();
+            let want: Vec<u32> = want.iter().map(|k| k.2).collect();
+            prop_assert_eq!(sort_order(&times, seqs), want);
+        }
     }
 }
