@@ -279,8 +279,9 @@ impl Generator {
             Arc::new(Int64Array::from_iter_values(
                 rows.clone().map(|i| order_customer(s, i)),
             )),
-            Arc::new(StringArray::from_iter_values(
-                rows.clone().map(|i| self.date(order_date(s, i))),
+            Arc::new(short_strings(
+                &self.dates,
+                rows.clone().map(|i| order_date(s, i)),
             )),
             Arc::new(
                 Decimal128Array::from_iter_values(rows.map(|i| order_amount(s, i)))
@@ -297,9 +298,7 @@ impl Generator {
         let spread = c.disorder_ms as u64 + 1;
         let sym = |i: u64| market_symbol(s, c, i);
         vec![
-            Arc::new(StringArray::from_iter_values(
-                rows.clone().map(|i| self.symbol(sym(i))),
-            )),
+            Arc::new(short_strings(&self.symbols, rows.clone().map(sym))),
             Arc::new(Int64Array::from_iter_values(
                 rows.clone()
                     .map(|i| below(mix(s, i, 2), c.traders as u64) as i64 + 1),
@@ -323,6 +322,41 @@ impl Generator {
             }))),
         ]
     }
+}
+
+/// A string column of `names[k]` for each `k` of `keys`, built straight into
+/// its buffers: names of up to 16 bytes (tickers, dates) as one fixed 16-byte
+/// copy each, where a per-value builder would call `memcpy` for every row.
+fn short_strings(names: &[String], keys: impl Iterator<Item = u32> + Clone) -> StringArray {
+    if names.iter().any(|n| n.len() > 16) {
+        return StringArray::from_iter_values(keys.map(|k| &names[k as usize]));
+    }
+    let table: Vec<([u8; 16], usize)> = names
+        .iter()
+        .map(|n| {
+            let mut w = [0u8; 16];
+            w[..n.len()].copy_from_slice(n.as_bytes());
+            (w, n.len())
+        })
+        .collect();
+    let n = keys.clone().count();
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    let mut bytes = vec![0u8; n * 16 + 16];
+    let mut pos = 0;
+    for k in keys {
+        let (w, len) = &table[k as usize];
+        bytes[pos..pos + 16].copy_from_slice(w);
+        pos += len;
+        offsets.push(pos as i32);
+    }
+    bytes.truncate(pos);
+    let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets));
+    // SAFETY: `offsets` start at 0 and never decrease, the last is
+    // `bytes.len()` (at most 16 bytes a row: far below i32::MAX for a
+    // batch), and each range between them holds exactly one whole `String`'s
+    // bytes — valid UTF-8, on char boundaries; there are no nulls.
+    unsafe { StringArray::new_unchecked(offsets, arrow_buffer::Buffer::from_vec(bytes), None) }
 }
 
 impl Generator {
@@ -477,5 +511,19 @@ mod tests {
     fn symbol_names_are_distinct() {
         let names: std::collections::HashSet<String> = (0..1000).map(symbol_name).collect();
         assert_eq!(names.len(), 1000);
+    }
+
+    #[test]
+    fn short_strings_match_a_plain_string_column() {
+        let names: Vec<String> = ["", "A", "ABCD", "2024-01-15", "ABCDEFGHIJKLMNOP", "é"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let keys = [0u32, 5, 1, 4, 2, 3, 3, 0, 4];
+        let want = StringArray::from_iter_values(keys.iter().map(|&k| &names[k as usize]));
+        assert_eq!(short_strings(&names, keys.iter().copied()), want);
+        let long = vec!["x".repeat(17), "y".to_string()];
+        let want = StringArray::from_iter_values(["y", &long[0]]);
+        assert_eq!(short_strings(&long, [1u32, 0].into_iter()), want);
     }
 }
