@@ -6,8 +6,9 @@
 //! key is hashed and compared straight from the batch's columns: small keys
 //! (a few numbers and strings of up to 8 bytes) packed into a few words
 //! ([`super::packed`]), others column by column. Only a new group's key is
-//! encoded (into one byte arena). The hash table stores only ids, so there
-//! is no heap object per group.
+//! stored: its packed words, or else its encoding in one byte arena (a table
+//! whose keys stop packing re-encodes the groups it has, once). There is no
+//! heap object per group.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
