@@ -281,7 +281,10 @@ pub(crate) fn arith(
                         // the result, no row can overflow and the loop needs no checks.
                         // (Wrapping only matters on NULL rows, whose values are unused.)
                         (Some(p), Some(q)) if p + q <= precision as u32 => {
-                            (0..n).map(|i| a.get(i).wrapping_mul(b.get(i))).collect()
+                            match decimal_times_bigint(l, r) {
+                                Some(v) => v,
+                                None => (0..n).map(|i| a.get(i).wrapping_mul(b.get(i))).collect(),
+                            }
                         }
                         _ => checked_loop(n, nb, text, &ovf, |i| {
                             fit(a.get(i).checked_mul(b.get(i)))
@@ -325,6 +328,29 @@ pub(crate) fn arith(
             format!("arithmetic on {t} is not supported"),
         )),
     }
+}
+
+/// A DECIMAL column times a BIGINT column (either side), as the unscaled
+/// products — the result's scale is the decimal's, so no value is rescaled —
+/// in one zip loop over the two value buffers; `None` for other operands.
+/// Only called where no row's product can overflow.
+fn decimal_times_bigint(l: &Operand, r: &Operand) -> Option<Vec<i128>> {
+    let (Operand::Array(a), Operand::Array(b)) = (l, r) else {
+        return None;
+    };
+    let pair = |d: &ArrayRef, i: &ArrayRef| {
+        Some((
+            d.as_primitive_opt::<Decimal128Type>()?.values().clone(),
+            i.as_primitive_opt::<Int64Type>()?.values().clone(),
+        ))
+    };
+    let (d, i) = pair(a, b).or_else(|| pair(b, a))?;
+    Some(
+        d.iter()
+            .zip(i.iter())
+            .map(|(x, y)| x.wrapping_mul(*y as i128))
+            .collect(),
+    )
 }
 
 fn cmp_buf<T: Copy + PartialOrd>(op: CmpOp, a: &Lane<T>, b: &Lane<T>, n: usize) -> BooleanBuffer {
@@ -482,21 +508,26 @@ mod tests {
 
     #[test]
     fn products_that_cannot_overflow_are_exact_at_the_limits() {
-        // DECIMAL(18,4) × BIGINT: |ab| < 10^37, so no row needs a check.
-        let (rows, _) = run(
-            "CREATE STREAM t (x DECIMAL(18,4), y BIGINT); SELECT x * y AS p FROM t",
-            "x,y\n99999999999999.9999,9223372036854775807\n-99999999999999.9999,-9223372036854775808\n0.0001,-1\n,5\n",
-            2,
-        );
-        assert_eq!(
-            rows,
-            vec![
-                "922337203685477579777662796314522.4193",
-                "922337203685477579877662796314522.4192",
-                "-0.0001",
-                "NULL"
-            ]
-        );
+        // DECIMAL(18,4) × BIGINT: |ab| < 10^37, so no row needs a check;
+        // either operand order.
+        for product in ["x * y", "y * x"] {
+            let (rows, _) = run(
+                &format!("CREATE STREAM t (x DECIMAL(18,4), y BIGINT); SELECT {product} AS p FROM t"),
+                "x,y\n99999999999999.9999,9223372036854775807\n-99999999999999.9999,-9223372036854775808\n0.0001,-1\n,5\n3.5,\n",
+                2,
+            );
+            assert_eq!(
+                rows,
+                vec![
+                    "922337203685477579777662796314522.4193",
+                    "922337203685477579877662796314522.4192",
+                    "-0.0001",
+                    "NULL",
+                    "NULL"
+                ],
+                "{product}"
+            );
+        }
     }
 
     #[test]
