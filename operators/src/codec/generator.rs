@@ -328,7 +328,8 @@ impl Generator {
 /// its buffers: names of up to 16 bytes (tickers, dates) as one fixed 16-byte
 /// copy each, where a per-value builder would call `memcpy` for every row.
 fn short_strings(names: &[String], keys: impl Iterator<Item = u32> + Clone) -> StringArray {
-    if names.iter().any(|n| n.len() > 16) {
+    let n = keys.clone().count();
+    if names.iter().any(|n| n.len() > 16) || n >= (i32::MAX as usize) / 16 {
         return StringArray::from_iter_values(keys.map(|k| &names[k as usize]));
     }
     let table: Vec<([u8; 16], usize)> = names
@@ -339,7 +340,6 @@ fn short_strings(names: &[String], keys: impl Iterator<Item = u32> + Clone) -> S
             (w, n.len())
         })
         .collect();
-    let n = keys.clone().count();
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
     let mut bytes = vec![0u8; n * 16 + 16];
@@ -353,9 +353,9 @@ fn short_strings(names: &[String], keys: impl Iterator<Item = u32> + Clone) -> S
     bytes.truncate(pos);
     let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets));
     // SAFETY: `offsets` start at 0 and never decrease, the last is
-    // `bytes.len()` (at most 16 bytes a row: far below i32::MAX for a
-    // batch), and each range between them holds exactly one whole `String`'s
-    // bytes — valid UTF-8, on char boundaries; there are no nulls.
+    // `bytes.len()` (at most 16 bytes a row, and fewer than i32::MAX / 16
+    // rows: no offset wraps), and each range between them holds exactly one
+    // whole `String`'s bytes — valid UTF-8, on char boundaries; no nulls.
     unsafe { StringArray::new_unchecked(offsets, arrow_buffer::Buffer::from_vec(bytes), None) }
 }
 
