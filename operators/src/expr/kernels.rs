@@ -274,21 +274,26 @@ pub(crate) fn arith(
                 }
                 ArithOp::Mul => {
                     // Scales add: (a/10^ls)(b/10^rs) = ab/10^(ls+rs); the planner set scale = ls+rs.
-                    let a = exact_lane(l, lty, ls, text)?;
-                    let b = exact_lane(r, rty, rs, text)?;
-                    match (max_digits(lty), max_digits(rty)) {
-                        // |a| < 10^p and |b| < 10^q, so |ab| < 10^(p+q): when that fits
-                        // the result, no row can overflow and the loop needs no checks.
-                        // (Wrapping only matters on NULL rows, whose values are unused.)
-                        (Some(p), Some(q)) if p + q <= precision as u32 => {
-                            match decimal_times_bigint(l, r) {
-                                Some(v) => v,
-                                None => (0..n).map(|i| a.get(i).wrapping_mul(b.get(i))).collect(),
+                    // |a| < 10^p and |b| < 10^q, so |ab| < 10^(p+q): when that fits
+                    // the result, no row can overflow and the loop needs no checks.
+                    // (Wrapping only matters on NULL rows, whose values are unused.)
+                    let unchecked = matches!(
+                        (max_digits(lty), max_digits(rty)),
+                        (Some(p), Some(q)) if p + q <= precision as u32
+                    );
+                    match unchecked.then(|| decimal_times_bigint(l, r)).flatten() {
+                        Some(v) => v,
+                        None => {
+                            let a = exact_lane(l, lty, ls, text)?;
+                            let b = exact_lane(r, rty, rs, text)?;
+                            if unchecked {
+                                (0..n).map(|i| a.get(i).wrapping_mul(b.get(i))).collect()
+                            } else {
+                                checked_loop(n, nb, text, &ovf, |i| {
+                                    fit(a.get(i).checked_mul(b.get(i)))
+                                })?
                             }
                         }
-                        _ => checked_loop(n, nb, text, &ovf, |i| {
-                            fit(a.get(i).checked_mul(b.get(i)))
-                        })?,
                     }
                 }
                 ArithOp::Div => {
