@@ -57,13 +57,11 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
                 nulls: None,
             } => {
                 for (i, r) in rows.iter_mut().enumerate() {
-                    let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
-                    let len = hi - lo;
-                    if len > 8 {
+                    let Some((word, len)) = short_str(offsets, data, i) else {
                         return false;
-                    }
-                    r[w] = short_str(data, lo, len);
-                    r[WORDS] |= ((len as u64) << 1 | 1) << shift;
+                    };
+                    r[w] = word;
+                    r[WORDS] |= (len << 1 | 1) << shift;
                 }
             }
             col => {
@@ -81,13 +79,11 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
                             r[w + 1] = (v[i] >> 64) as u64;
                         }
                         KeyCol::Str { offsets, data, .. } => {
-                            let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
-                            let len = hi - lo;
-                            if len > 8 {
+                            let Some((word, len)) = short_str(offsets, data, i) else {
                                 return false;
-                            }
-                            r[w] = short_str(data, lo, len);
-                            tag |= (len as u64) << 1;
+                            };
+                            r[w] = word;
+                            tag |= len << 1;
                         }
                     }
                     r[WORDS] |= tag << shift;
@@ -102,12 +98,18 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
     true
 }
 
-/// The `len` (at most 8) bytes at `data[lo..]` as a little-endian word,
-/// zero above them: one unaligned load where 8 bytes are there to read, no
-/// `memcpy` call.
+/// String `i` of a string column (`offsets` into `data`) as a little-endian
+/// word, zero above its bytes, and its length; `None` when it is longer than
+/// 8 bytes. One unaligned load where 8 bytes are there to read, no `memcpy`
+/// call.
 #[inline(always)]
-fn short_str(data: &[u8], lo: usize, len: usize) -> u64 {
-    if let Some(w) = data.get(lo..lo + 8) {
+fn short_str(offsets: &[i32], data: &[u8], i: usize) -> Option<(u64, u64)> {
+    let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
+    let len = hi - lo;
+    if len > 8 {
+        return None;
+    }
+    let word = if let Some(w) = data.get(lo..lo + 8) {
         let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
         if len == 8 {
             w
@@ -119,7 +121,8 @@ fn short_str(data: &[u8], lo: usize, len: usize) -> u64 {
             .iter()
             .rev()
             .fold(0, |acc, b| acc << 8 | *b as u64)
-    }
+    };
+    Some((word, len as u64))
 }
 
 /// Whether two packed keys are equal (word by word, no `memcmp` call).
