@@ -430,6 +430,18 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_too_large_to_count_is_an_error_at_its_bound() {
+        let q = "CREATE STREAM t (sym VARCHAR, px BIGINT, ts BIGINT);\nSELECT sym, AVG(px) OVER (PARTITION BY sym ORDER BY ts ROWS BETWEEN 18446744073709551615 PRECEDING AND CURRENT ROW) AS a FROM t";
+        let e = compile(q).err().unwrap().to_string();
+        assert!(
+            e.contains("PRECEDING is too large") && e.contains("line 2"),
+            "{e}"
+        );
+        let ok = q.replace("18446744073709551615", "18446744073709551614");
+        assert!(compile(&ok).is_ok());
+    }
+
+    #[test]
     fn kafka_stream_errors_name_the_option() {
         let err = |sql: &str| stream(sql).err().map(|e| e.to_string()).unwrap();
         assert!(err(

@@ -538,11 +538,15 @@ fn window_spec(f: &ast::Function, at: Pos) -> Result<Spec> {
                 },
                 _ => None,
             };
-            Some(
-                v.ok_or_else(|| {
-                    Error::sql(pos(n.as_ref()), "PRECEDING needs a non-negative integer")
-                })? + 1,
-            )
+            let v = v.ok_or_else(|| {
+                Error::sql(pos(n.as_ref()), "PRECEDING needs a non-negative integer")
+            })?;
+            Some(v.checked_add(1).ok_or_else(|| {
+                Error::sql(
+                    pos(n.as_ref()),
+                    "PRECEDING is too large; use UNBOUNDED PRECEDING",
+                )
+            })?)
         }
         WindowFrameBound::Following(_) => {
             return Err(Error::sql(

@@ -2,58 +2,224 @@
 //!
 //! Contract: rows arrive in event-time order; for each row, the function's
 //! value over that partition's last `frame` rows (the row itself included;
-//! all rows so far when the frame is unbounded) is produced. SUM/AVG/COUNT
-//! keep a running total updated by the row entering and the row leaving the
-//! frame; MIN/MAX keep a monotonic deque, so every row costs amortised O(1).
-//! NULL values occupy a place in the frame but do not contribute.
+//! all rows so far when the frame is unbounded) is produced. NULL values
+//! occupy a place in the frame but do not contribute; a frame without a
+//! non-NULL value gives NULL (COUNT gives 0). Exact SUM/AVG are exact (an
+//! `i128` running total; AVG rounded half away from zero at the output
+//! scale); a DOUBLE NaN is the greatest value (MAX is NaN when a NaN is in
+//! the frame, MIN skips it unless the frame holds only NaNs).
+//!
+//! Every row costs O(1) with no data-dependent branch:
+//! - SUM/AVG/COUNT keep a running total, plus a ring of the frame's values
+//!   to subtract the row leaving it;
+//! - MIN/MAX split each partition's rows into blocks of `frame` rows (van
+//!   Herk / Gil-Werman): the frame ending at position `p` of block `b` is
+//!   block `b`'s rows `0..=p` (a running minimum) and block `b-1`'s rows
+//!   `p+1..` (that block's suffix minima, computed once when it completed,
+//!   in the same slots the current block overwrites from the front).
+//!
+//! State per partition is the frame's values at most (fewer for a partition
+//! that has seen fewer rows).
 
-use std::collections::VecDeque;
-
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef};
+use arrow_buffer::NullBuffer;
 
-use super::accumulators::{float_in, AggFunc, ExactIn, Out};
+use super::accumulators::{AggFunc, Out};
 use crate::decimal;
 use crate::error::{Error, Result};
 use crate::types::SqlType;
 
-trait Val: Copy + PartialOrd + Default {
-    fn checked_add(self, o: Self) -> Option<Self>;
-    fn sub(self, o: Self) -> Self;
+/// A value kept in a frame: `i64` (BIGINT, TIMESTAMP, DECIMAL up to 18
+/// digits), `i128` (wider DECIMAL) or `f64` (DOUBLE).
+trait Val: Copy + Default {
+    /// The running total of SUM/AVG.
+    type Sum: Copy + Default;
+    /// No value is above it (MIN's identity) / below it (MAX's identity).
+    const TOP: Self;
+    const BOTTOM: Self;
+    fn min(a: Self, b: Self) -> Self;
+    fn max(a: Self, b: Self) -> Self;
+    fn add(s: Self::Sum, x: Self) -> Option<Self::Sum>;
+    fn sub(s: Self::Sum, x: Self) -> Option<Self::Sum>;
+    fn emit(self, out: &mut Out);
+    fn emit_sum(s: Self::Sum, out: &mut Out);
+    fn avg(s: Self::Sum, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()>;
+}
+
+fn exact_avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
+    match ctx.output {
+        SqlType::Decimal { scale, .. } => {
+            let q = decimal::div_scaled(s, ctx.in_scale, nn as i128, 0, scale)
+                .ok_or_else(|| Error::eval(ctx.text, "average overflows"))?;
+            out.push_exact(q);
+        }
+        _ => out.push_float(s as f64 / nn as f64),
+    }
+    Ok(())
+}
+
+impl Val for i64 {
+    type Sum = i128;
+    const TOP: i64 = i64::MAX;
+    const BOTTOM: i64 = i64::MIN;
+    #[inline(always)]
+    fn min(a: i64, b: i64) -> i64 {
+        a.min(b)
+    }
+    #[inline(always)]
+    fn max(a: i64, b: i64) -> i64 {
+        a.max(b)
+    }
+    #[inline(always)]
+    fn add(s: i128, x: i64) -> Option<i128> {
+        s.checked_add(x as i128)
+    }
+    #[inline(always)]
+    fn sub(s: i128, x: i64) -> Option<i128> {
+        s.checked_sub(x as i128)
+    }
+    fn emit(self, out: &mut Out) {
+        out.push_exact(self as i128)
+    }
+    fn emit_sum(s: i128, out: &mut Out) {
+        out.push_exact(s)
+    }
+    fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
+        exact_avg(s, nn, ctx, out)
+    }
 }
 
 impl Val for i128 {
-    fn checked_add(self, o: Self) -> Option<Self> {
-        i128::checked_add(self, o)
+    type Sum = i128;
+    const TOP: i128 = i128::MAX;
+    const BOTTOM: i128 = i128::MIN;
+    #[inline(always)]
+    fn min(a: i128, b: i128) -> i128 {
+        a.min(b)
     }
-    fn sub(self, o: Self) -> Self {
-        self - o
+    #[inline(always)]
+    fn max(a: i128, b: i128) -> i128 {
+        a.max(b)
+    }
+    #[inline(always)]
+    fn add(s: i128, x: i128) -> Option<i128> {
+        s.checked_add(x)
+    }
+    #[inline(always)]
+    fn sub(s: i128, x: i128) -> Option<i128> {
+        s.checked_sub(x)
+    }
+    fn emit(self, out: &mut Out) {
+        out.push_exact(self)
+    }
+    fn emit_sum(s: i128, out: &mut Out) {
+        out.push_exact(s)
+    }
+    fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
+        exact_avg(s, nn, ctx, out)
+    }
+}
+
+/// A DOUBLE frame's total: finite values summed, NaN and infinities counted,
+/// so one that leaves the frame stops affecting the total.
+#[derive(Clone, Copy, Default)]
+struct FloatSum {
+    finite: f64,
+    nan: u32,
+    pos_inf: u32,
+    neg_inf: u32,
+}
+
+impl FloatSum {
+    #[inline(always)]
+    fn step(mut self, x: f64, by: i32) -> FloatSum {
+        if x.is_finite() {
+            self.finite += by as f64 * x;
+        } else if x.is_nan() {
+            self.nan = self.nan.wrapping_add_signed(by);
+        } else if x > 0.0 {
+            self.pos_inf = self.pos_inf.wrapping_add_signed(by);
+        } else {
+            self.neg_inf = self.neg_inf.wrapping_add_signed(by);
+        }
+        self
+    }
+
+    fn value(self) -> f64 {
+        match (self.nan, self.pos_inf, self.neg_inf) {
+            (0, 0, 0) => self.finite,
+            (0, _, 0) => f64::INFINITY,
+            (0, 0, _) => f64::NEG_INFINITY,
+            _ => f64::NAN,
+        }
     }
 }
 
 impl Val for f64 {
-    fn checked_add(self, o: Self) -> Option<Self> {
-        Some(self + o)
+    type Sum = FloatSum;
+    // NaN is the greatest value: MIN's identity, and MAX's answer once seen.
+    const TOP: f64 = f64::NAN;
+    const BOTTOM: f64 = f64::NEG_INFINITY;
+    #[inline(always)]
+    fn min(a: f64, b: f64) -> f64 {
+        // `f64::min` returns the other operand when one is NaN.
+        a.min(b)
     }
-    fn sub(self, o: Self) -> Self {
-        self - o
+    #[inline(always)]
+    fn max(a: f64, b: f64) -> f64 {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b)
+        }
+    }
+    #[inline(always)]
+    fn add(s: FloatSum, x: f64) -> Option<FloatSum> {
+        Some(s.step(x, 1))
+    }
+    #[inline(always)]
+    fn sub(s: FloatSum, x: f64) -> Option<FloatSum> {
+        Some(s.step(x, -1))
+    }
+    fn emit(self, out: &mut Out) {
+        out.push_float(self)
+    }
+    fn emit_sum(s: FloatSum, out: &mut Out) {
+        out.push_float(s.value())
+    }
+    fn avg(s: FloatSum, nn: i64, _: &Ctx<'_>, out: &mut Out) -> Result<()> {
+        out.push_float(s.value() / nn as f64);
+        Ok(())
     }
 }
 
+/// One partition's state.
 #[derive(Default)]
-struct Part<T> {
-    /// Values in the frame, oldest first (only for SUM/AVG/COUNT over a bounded frame).
-    ring: VecDeque<(T, bool)>,
-    sum: T,
-    nn: i64,
-    /// Rows seen in this partition.
+struct Part<T: Val> {
+    /// Rows seen.
     seq: u64,
-    /// (row seq, value) with values monotonic from the front: the frame's MIN or MAX.
-    mono: VecDeque<(u64, T)>,
+    /// The next row's slot: `seq % frame` once the first frame is full.
+    pos: usize,
+    /// 1 + seq of the latest non-NULL row; 0 before any.
+    last_valid: u64,
+    /// MIN/MAX: the running value of the current block.
+    run: T,
+    /// SUM/AVG/COUNT: the frame's total and its non-NULL rows.
+    sum: T::Sum,
+    nn: i64,
+    /// MIN/MAX: the current block's values at `0..pos`, the previous block's
+    /// suffix values from `pos`; SUM/AVG/COUNT: the frame's values, a ring.
+    slots: Vec<T>,
+    /// SUM/AVG/COUNT: which ring slots hold a non-NULL value.
+    valid: Vec<bool>,
 }
 
 enum Parts {
-    Exact(Vec<Part<i128>>),
-    Float(Vec<Part<f64>>),
+    I64(Vec<Part<i64>>),
+    I128(Vec<Part<i128>>),
+    F64(Vec<Part<f64>>),
 }
 
 pub struct Sliding {
@@ -74,10 +240,14 @@ impl Sliding {
         frame: Option<u64>,
         text: String,
     ) -> Self {
-        let parts = if input == Some(SqlType::Double) {
-            Parts::Float(Vec::new())
-        } else {
-            Parts::Exact(Vec::new())
+        // COUNT reads only validity, so its values are never kept.
+        let parts = match (func, input) {
+            (AggFunc::Count | AggFunc::CountStar, _) => Parts::I64(Vec::new()),
+            (_, Some(SqlType::Double)) => Parts::F64(Vec::new()),
+            (_, Some(SqlType::Decimal { precision, .. })) if precision > 18 => {
+                Parts::I128(Vec::new())
+            }
+            _ => Parts::I64(Vec::new()),
         };
         Sliding {
             func,
@@ -89,7 +259,7 @@ impl Sliding {
         }
     }
 
-    /// For rows in event-time order with partition ids `parts`, the function's
+    /// For rows in event-time order with partition ids `pids`, the function's
     /// value for each row.
     pub fn update_and_snapshot(
         &mut self,
@@ -98,7 +268,9 @@ impl Sliding {
         num_parts: usize,
     ) -> Result<ArrayRef> {
         let mut out = Out::new(pids.len(), self.output);
-        let valid = |i: usize| arg.is_none_or(|a| a.is_valid(i));
+        let nulls = arg
+            .and_then(|a| a.logical_nulls())
+            .filter(|n| n.null_count() > 0);
         let ctx = Ctx {
             func: self.func,
             frame: self.frame,
@@ -106,21 +278,46 @@ impl Sliding {
             output: self.output,
             text: &self.text,
         };
+        let counts = matches!(self.func, AggFunc::Count | AggFunc::CountStar);
         match &mut self.parts {
-            Parts::Exact(parts) => {
+            Parts::I64(parts) => {
                 parts.resize_with(num_parts, Part::default);
-                match arg {
-                    Some(a) => {
-                        let x = ExactIn::of(a.as_ref(), self.input.expect("typed argument"));
-                        run(parts, pids, |i| x.get(i), valid, &ctx, &mut out)?
+                match (arg, self.input) {
+                    (Some(a), Some(SqlType::Decimal { .. })) if !counts => {
+                        let v = a.as_primitive::<Decimal128Type>().values();
+                        // Up to 18 digits fit 64 bits; checked once per batch.
+                        if !v.iter().fold(true, |ok, &x| ok & (x as i64 as i128 == x)) {
+                            return Err(Error::eval(
+                                &self.text,
+                                "a value exceeds its declared DECIMAL precision",
+                            ));
+                        }
+                        run(parts, pids, |i| v[i] as i64, nulls.as_ref(), &ctx, &mut out)?
                     }
-                    None => run(parts, pids, |_| 0, valid, &ctx, &mut out)?,
+                    (Some(a), Some(SqlType::BigInt)) if !counts => {
+                        let v = a.as_primitive::<Int64Type>().values();
+                        run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
+                    }
+                    (Some(a), Some(SqlType::Timestamp)) if !counts => {
+                        let v = a.as_primitive::<TimestampMillisecondType>().values();
+                        run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
+                    }
+                    _ => run(parts, pids, |_| 0, nulls.as_ref(), &ctx, &mut out)?,
                 }
             }
-            Parts::Float(parts) => {
+            Parts::I128(parts) => {
                 parts.resize_with(num_parts, Part::default);
-                let x = float_in(arg.expect("typed argument").as_ref());
-                run(parts, pids, |i| x[i], valid, &ctx, &mut out)?
+                let v = arg
+                    .expect("typed argument")
+                    .as_primitive::<Decimal128Type>();
+                let v = v.values();
+                run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
+            }
+            Parts::F64(parts) => {
+                parts.resize_with(num_parts, Part::default);
+                let v = arg.expect("typed argument").as_primitive::<Float64Type>();
+                let v = v.values();
+                run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
             }
         }
         out.finish(self.output, &self.text)
@@ -135,111 +332,422 @@ struct Ctx<'a> {
     text: &'a str,
 }
 
-trait Emit: Val {
-    fn emit(self, out: &mut Out);
-    fn avg(sum: Self, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()>;
-}
-
-impl Emit for i128 {
-    fn emit(self, out: &mut Out) {
-        out.push_exact(self)
-    }
-    fn avg(sum: Self, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
-        match ctx.output {
-            SqlType::Decimal { scale, .. } => {
-                let q = decimal::div_scaled(sum, ctx.in_scale, nn as i128, 0, scale)
-                    .ok_or_else(|| Error::eval(ctx.text, "average overflows"))?;
-                out.push_exact(q);
-            }
-            _ => out.push_float(sum as f64 / nn as f64),
-        }
-        Ok(())
-    }
-}
-
-impl Emit for f64 {
-    fn emit(self, out: &mut Out) {
-        out.push_float(self)
-    }
-    fn avg(sum: Self, nn: i64, _: &Ctx<'_>, out: &mut Out) -> Result<()> {
-        out.push_float(sum / nn as f64);
-        Ok(())
-    }
-}
-
-fn run<T: Emit>(
+fn run<T: Val>(
     parts: &mut [Part<T>],
     pids: &[u32],
     get: impl Fn(usize) -> T,
-    valid: impl Fn(usize) -> bool,
+    nulls: Option<&NullBuffer>,
     ctx: &Ctx<'_>,
     out: &mut Out,
 ) -> Result<()> {
-    let is_min = ctx.func == AggFunc::Min;
-    let keeps_ring = matches!(ctx.func, AggFunc::Sum | AggFunc::Avg | AggFunc::Count);
-    for (i, &p) in pids.iter().enumerate() {
-        let part = &mut parts[p as usize];
-        let seq = part.seq;
-        part.seq += 1;
-        let ok = valid(i);
-        let x = if ok { get(i) } else { T::default() };
-        match ctx.func {
-            AggFunc::Min | AggFunc::Max => {
-                if ok {
-                    while let Some(&(_, back)) = part.mono.back() {
-                        let dominated = if is_min { back >= x } else { back <= x };
-                        if !dominated {
-                            break;
-                        }
-                        part.mono.pop_back();
-                    }
-                    part.mono.push_back((seq, x));
-                }
-                if let Some(n) = ctx.frame {
-                    while part.mono.front().is_some_and(|&(s, _)| s + n <= seq) {
-                        part.mono.pop_front();
-                    }
-                }
-                match part.mono.front() {
-                    Some(&(_, v)) => v.emit(out),
-                    None => out.push_null(),
-                }
-                continue;
-            }
-            AggFunc::CountStar => {
-                let rows = match ctx.frame {
-                    Some(n) => (seq + 1).min(n),
-                    None => seq + 1,
-                };
-                out.push_exact(rows as i128);
-                continue;
-            }
-            _ => {}
-        }
-        if ok {
-            part.sum = part
-                .sum
-                .checked_add(x)
-                .ok_or_else(|| Error::eval(ctx.text, "sum overflows 128 bits"))?;
-            part.nn += 1;
-        }
-        if let (Some(n), true) = (ctx.frame, keeps_ring) {
-            part.ring.push_back((x, ok));
-            if part.ring.len() as u64 > n {
-                let (y, was_valid) = part.ring.pop_front().expect("non-empty ring");
-                if was_valid {
-                    part.sum = part.sum.sub(y);
-                    part.nn -= 1;
-                }
+    let (frame, text) = (ctx.frame, ctx.text);
+    match ctx.func {
+        AggFunc::Min => min_max::<T, true>(parts, pids, get, nulls, frame, out),
+        AggFunc::Max => min_max::<T, false>(parts, pids, get, nulls, frame, out),
+        AggFunc::CountStar => {
+            let n = frame.unwrap_or(u64::MAX);
+            for &p in pids {
+                let part = &mut parts[p as usize];
+                part.seq += 1;
+                out.push_exact(part.seq.min(n) as i128);
             }
         }
-        match ctx.func {
-            AggFunc::Count => out.push_exact(part.nn as i128),
-            _ if part.nn == 0 => out.push_null(),
-            AggFunc::Sum => part.sum.emit(out),
-            AggFunc::Avg => T::avg(part.sum, part.nn, ctx, out)?,
-            _ => unreachable!("handled above"),
-        }
+        AggFunc::Count => sums(parts, pids, get, nulls, frame, text, out, |_, nn, out| {
+            out.push_exact(nn as i128);
+            Ok(())
+        })?,
+        AggFunc::Sum => sums(parts, pids, get, nulls, frame, text, out, |s, nn, out| {
+            match nn {
+                0 => out.push_null(),
+                _ => T::emit_sum(s, out),
+            }
+            Ok(())
+        })?,
+        AggFunc::Avg => sums(
+            parts,
+            pids,
+            get,
+            nulls,
+            frame,
+            text,
+            out,
+            |s, nn, out| match nn {
+                0 => {
+                    out.push_null();
+                    Ok(())
+                }
+                _ => T::avg(s, nn, ctx, out),
+            },
+        )?,
     }
     Ok(())
+}
+
+/// MIN (`MIN = true`) or MAX over each row's frame; NULL rows hold the
+/// identity, and a frame whose latest non-NULL row has left it is NULL.
+fn min_max<T: Val, const MIN: bool>(
+    parts: &mut [Part<T>],
+    pids: &[u32],
+    get: impl Fn(usize) -> T,
+    nulls: Option<&NullBuffer>,
+    frame: Option<u64>,
+    out: &mut Out,
+) {
+    let op = |a: T, b: T| if MIN { T::min(a, b) } else { T::max(a, b) };
+    let id = if MIN { T::TOP } else { T::BOTTOM };
+    for (i, &p) in pids.iter().enumerate() {
+        let part = &mut parts[p as usize];
+        let ok = nulls.is_none_or(|b| b.is_valid(i));
+        let v = if ok { get(i) } else { id };
+        let seq = part.seq;
+        part.seq += 1;
+        if ok {
+            part.last_valid = part.seq;
+        }
+        let pos = part.pos;
+        part.run = if pos == 0 { v } else { op(part.run, v) };
+        let (res, n) = match frame {
+            None => {
+                part.pos = 1;
+                (part.run, u64::MAX)
+            }
+            Some(n) => {
+                // The previous block's rows still in the frame: `pos + 1..`.
+                let older = part.slots.get(pos + 1).copied().unwrap_or(id);
+                if pos < part.slots.len() {
+                    part.slots[pos] = v;
+                } else {
+                    part.slots.push(v);
+                }
+                if pos + 1 == n as usize {
+                    // Block complete: its suffix values, in place, for the
+                    // next (slot 0's is never read: a frame ending at slot 0
+                    // takes the previous block from slot 1).
+                    for j in (1..pos).rev() {
+                        part.slots[j] = op(part.slots[j], part.slots[j + 1]);
+                    }
+                    part.pos = 0;
+                } else {
+                    part.pos = pos + 1;
+                }
+                (op(part.run, older), n)
+            }
+        };
+        if part.last_valid != 0 && seq + 1 - part.last_valid < n {
+            res.emit(out);
+        } else {
+            out.push_null();
+        }
+    }
+}
+
+/// The frame's running total and non-NULL count after each row, handed to
+/// `emit`; a total that leaves 128 bits is an error.
+#[allow(clippy::too_many_arguments)]
+fn sums<T: Val>(
+    parts: &mut [Part<T>],
+    pids: &[u32],
+    get: impl Fn(usize) -> T,
+    nulls: Option<&NullBuffer>,
+    frame: Option<u64>,
+    text: &str,
+    out: &mut Out,
+    mut emit: impl FnMut(T::Sum, i64, &mut Out) -> Result<()>,
+) -> Result<()> {
+    let overflow = || Error::eval(text, "sum overflows 128 bits");
+    for (i, &p) in pids.iter().enumerate() {
+        let part = &mut parts[p as usize];
+        let ok = nulls.is_none_or(|b| b.is_valid(i));
+        let v = if ok { get(i) } else { T::default() };
+        part.seq += 1;
+        if let Some(n) = frame {
+            let pos = part.pos;
+            if part.slots.len() < n as usize {
+                part.slots.push(v);
+                part.valid.push(ok);
+            } else {
+                // The row leaving the frame.
+                part.sum = T::sub(part.sum, part.slots[pos]).ok_or_else(overflow)?;
+                part.nn -= part.valid[pos] as i64;
+                part.slots[pos] = v;
+                part.valid[pos] = ok;
+            }
+            part.pos = if pos + 1 == n as usize { 0 } else { pos + 1 };
+        }
+        part.sum = T::add(part.sum, v).ok_or_else(overflow)?;
+        part.nn += ok as i64;
+        emit(part.sum, part.nn, out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Decimal128Array, Float64Array, Int64Array, StringArray};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    /// A value in a test row: exact (at the input's scale) or DOUBLE.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum V {
+        E(i128),
+        F(f64),
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Kind {
+        BigInt,
+        /// DECIMAL(10,2): kept in 64 bits.
+        Dec10,
+        /// DECIMAL(38,0): kept in 128 bits.
+        Dec38,
+        Double,
+    }
+
+    impl Kind {
+        fn ty(self) -> SqlType {
+            match self {
+                Kind::BigInt => SqlType::BigInt,
+                Kind::Dec10 => SqlType::decimal(10, 2),
+                Kind::Dec38 => SqlType::decimal(38, 0),
+                Kind::Double => SqlType::Double,
+            }
+        }
+
+        fn array(self, vals: &[Option<V>]) -> ArrayRef {
+            let e = |v: &Option<V>| match v {
+                Some(V::E(x)) => Some(*x),
+                _ => None,
+            };
+            match self {
+                Kind::BigInt => Arc::new(Int64Array::from_iter(
+                    vals.iter().map(|v| e(v).map(|x| x as i64)),
+                )),
+                Kind::Dec10 | Kind::Dec38 => {
+                    let SqlType::Decimal { precision, scale } = self.ty() else {
+                        unreachable!()
+                    };
+                    Arc::new(
+                        Decimal128Array::from_iter(vals.iter().map(e))
+                            .with_precision_and_scale(precision, scale as i8)
+                            .unwrap(),
+                    )
+                }
+                Kind::Double => Arc::new(Float64Array::from_iter(vals.iter().map(|v| match v {
+                    Some(V::F(x)) => Some(*x),
+                    _ => None,
+                }))),
+            }
+        }
+    }
+
+    fn output_type(func: AggFunc, kind: Kind) -> SqlType {
+        match (func, kind) {
+            (AggFunc::Count | AggFunc::CountStar, _) => SqlType::BigInt,
+            (_, Kind::Double) => SqlType::Double,
+            (AggFunc::Min | AggFunc::Max, k) => k.ty(),
+            (AggFunc::Sum, Kind::BigInt) => SqlType::BigInt,
+            (AggFunc::Sum, k) => SqlType::decimal(38, k.ty().exact_scale().unwrap()),
+            // Values near 10^37 leave no room for fraction digits.
+            (AggFunc::Avg, Kind::Dec38) => SqlType::decimal(38, 0),
+            (AggFunc::Avg, _) => SqlType::decimal(38, 6),
+        }
+    }
+
+    /// The function over one frame's values, computed directly.
+    fn over_frame(func: AggFunc, kind: Kind, frame: &[Option<V>]) -> Option<V> {
+        let vals: Vec<V> = frame.iter().flatten().copied().collect();
+        let exact: Vec<i128> = vals
+            .iter()
+            .filter_map(|v| if let V::E(x) = v { Some(*x) } else { None })
+            .collect();
+        let floats: Vec<f64> = vals
+            .iter()
+            .filter_map(|v| if let V::F(x) = v { Some(*x) } else { None })
+            .collect();
+        let double = matches!(kind, Kind::Double);
+        match func {
+            AggFunc::CountStar => Some(V::E(frame.len() as i128)),
+            AggFunc::Count => Some(V::E(vals.len() as i128)),
+            _ if vals.is_empty() => None,
+            // NaN is the greatest DOUBLE.
+            AggFunc::Min if double => {
+                let non_nan: Vec<f64> = floats.iter().copied().filter(|x| !x.is_nan()).collect();
+                Some(V::F(if non_nan.is_empty() {
+                    f64::NAN
+                } else {
+                    non_nan.iter().copied().fold(f64::INFINITY, f64::min)
+                }))
+            }
+            AggFunc::Max if double => Some(V::F(if floats.iter().any(|x| x.is_nan()) {
+                f64::NAN
+            } else {
+                floats.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            })),
+            AggFunc::Min => exact.iter().min().map(|x| V::E(*x)),
+            AggFunc::Max => exact.iter().max().map(|x| V::E(*x)),
+            AggFunc::Sum if double => Some(V::F(floats.iter().sum())),
+            AggFunc::Sum => Some(V::E(exact.iter().sum())),
+            AggFunc::Avg if double => Some(V::F(floats.iter().sum::<f64>() / floats.len() as f64)),
+            AggFunc::Avg => {
+                // Rounded half away from zero at the output's scale.
+                let scale = kind.ty().exact_scale().unwrap() as u32;
+                let out = output_type(func, kind).exact_scale().unwrap() as u32;
+                let num = exact.iter().sum::<i128>() * 10i128.pow(out - scale);
+                let (n, d) = (num.abs(), exact.len() as i128);
+                Some(V::E(num.signum() * ((2 * n + d) / (2 * d))))
+            }
+        }
+    }
+
+    fn read(a: &ArrayRef) -> Vec<Option<V>> {
+        (0..a.len())
+            .map(|i| {
+                a.is_valid(i).then(|| match a.data_type() {
+                    arrow_schema::DataType::Int64 => {
+                        V::E(a.as_primitive::<Int64Type>().value(i) as i128)
+                    }
+                    arrow_schema::DataType::Float64 => {
+                        V::F(a.as_primitive::<Float64Type>().value(i))
+                    }
+                    _ => V::E(a.as_primitive::<Decimal128Type>().value(i)),
+                })
+            })
+            .collect()
+    }
+
+    fn same(a: Option<V>, b: Option<V>) -> bool {
+        match (a, b) {
+            (Some(V::F(x)), Some(V::F(y))) => x == y || (x.is_nan() && y.is_nan()),
+            _ => a == b,
+        }
+    }
+
+    fn value(kind: Kind, wide: bool) -> BoxedStrategy<Option<V>> {
+        let v = match kind {
+            Kind::BigInt if wide => {
+                prop_oneof![-50i128..50, Just(i64::MAX as i128), Just(i64::MIN as i128)]
+                    .prop_map(V::E)
+                    .boxed()
+            }
+            Kind::BigInt | Kind::Dec10 => (-50i128..50).prop_map(V::E).boxed(),
+            Kind::Dec38 => {
+                // Beyond 64 bits; small enough that 120 of them sum within 38 digits.
+                let big = 10i128.pow(if wide { 37 } else { 35 });
+                prop_oneof![-50i128..50, Just(big), Just(-big)]
+                    .prop_map(V::E)
+                    .boxed()
+            }
+            Kind::Double => prop_oneof![
+                4 => (-50i32..50).prop_map(|x| x as f64),
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+            ]
+            .prop_map(V::F)
+            .boxed(),
+        };
+        prop_oneof![4 => v.prop_map(Some), 1 => Just(None)].boxed()
+    }
+
+    /// A function, its input kind, its frame, rows (partition, value) and
+    /// where the rows are cut into batches.
+    type Case = (
+        AggFunc,
+        Kind,
+        Option<u64>,
+        Vec<(u32, Option<V>)>,
+        Vec<usize>,
+    );
+
+    fn case() -> impl Strategy<Value = Case> {
+        let funcs = prop_oneof![
+            Just(AggFunc::Min),
+            Just(AggFunc::Max),
+            Just(AggFunc::Sum),
+            Just(AggFunc::Avg),
+            Just(AggFunc::Count),
+            Just(AggFunc::CountStar),
+        ];
+        let kinds = prop_oneof![
+            Just(Kind::BigInt),
+            Just(Kind::Dec10),
+            Just(Kind::Dec38),
+            Just(Kind::Double)
+        ];
+        let frames = prop_oneof![Just(None), (1u64..8).prop_map(Some)];
+        (funcs, kinds, frames).prop_flat_map(|(func, kind, frame)| {
+            let wide = matches!(func, AggFunc::Min | AggFunc::Max);
+            let rows = prop::collection::vec((0u32..3, value(kind, wide)), 0..120);
+            let cuts = prop::collection::vec(0usize..120, 0..6);
+            (Just(func), Just(kind), Just(frame), rows, cuts)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Every row's value equals the function computed directly over the
+        /// last `frame` rows of its partition, whatever the batch split.
+        #[test]
+        fn each_row_gets_its_frames_value((func, kind, frame, rows, mut cuts) in case()) {
+            let out_ty = output_type(func, kind);
+            let arg = (func != AggFunc::CountStar).then(|| kind.ty());
+            let mut s = Sliding::new(func, arg, out_ty, frame, "f(x)".into());
+            cuts.push(0);
+            cuts.push(rows.len());
+            cuts.retain(|c| *c <= rows.len());
+            cuts.sort_unstable();
+            let mut got = Vec::new();
+            for w in cuts.windows(2) {
+                let batch = &rows[w[0]..w[1]];
+                let pids: Vec<u32> = batch.iter().map(|r| r.0).collect();
+                let vals: Vec<Option<V>> = batch.iter().map(|r| r.1).collect();
+                let a = arg.map(|_| kind.array(&vals));
+                got.extend(read(&s.update_and_snapshot(&pids, a.as_ref(), 3).unwrap()));
+            }
+            let mut history: Vec<Vec<Option<V>>> = vec![Vec::new(); 3];
+            for (i, (p, v)) in rows.iter().enumerate() {
+                let h = &mut history[*p as usize];
+                h.push(*v);
+                let from = frame.map_or(0, |n| h.len().saturating_sub(n as usize));
+                let want = over_frame(func, kind, &h[from..]);
+                prop_assert!(same(got[i], want), "row {i} (partition {p}): got {:?}, want {want:?}", got[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn count_reads_only_validity_so_any_argument_type_counts() {
+        let mut s = Sliding::new(
+            AggFunc::Count,
+            Some(SqlType::Varchar),
+            SqlType::BigInt,
+            Some(2),
+            "COUNT(s)".into(),
+        );
+        let a: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("a"),
+            None,
+            Some("b"),
+            Some("c"),
+        ]));
+        let got = read(&s.update_and_snapshot(&[0, 0, 0, 0], Some(&a), 1).unwrap());
+        let want = [1, 1, 1, 2].map(|x| Some(V::E(x)));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_decimal_beyond_its_declared_precision_is_an_error_not_a_truncated_value() {
+        let ty = SqlType::decimal(18, 0);
+        let mut s = Sliding::new(AggFunc::Max, Some(ty), ty, Some(3), "MAX(x)".into());
+        // Arrow does not validate precision on construction.
+        let a: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![1, i64::MAX as i128 + 1])
+                .with_precision_and_scale(18, 0)
+                .unwrap(),
+        );
+        let err = s.update_and_snapshot(&[0, 0], Some(&a), 1).unwrap_err();
+        assert!(err.to_string().contains("precision"), "{err}");
+    }
 }
