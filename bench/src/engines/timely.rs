@@ -145,7 +145,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                 },
             };
             let ids = g.take_rows(n);
-            let count = ids.clone().count() as u64;
+            let count = ids.len() as u64;
             if count == 0 {
                 break;
             }
@@ -153,7 +153,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
             tally.borrow_mut().records += count;
             let now = Instant::now();
             if dataset == Dataset::Orders {
-                order_buf.extend(ids.map(|i| {
+                order_buf.extend(ids.iter().map(|i| {
                     let o = g.order_row(i);
                     (o.order_id, o.customer_id, o.date, o.total_amount as i64)
                 }));
@@ -165,7 +165,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                 let epoch = *trades.time();
                 let wm = epoch as i64 + BASE;
                 let mut late = 0;
-                for i in ids {
+                for i in ids.iter() {
                     let m = g.market_row(i);
                     let t = (
                         m.symbol,

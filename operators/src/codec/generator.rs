@@ -22,6 +22,8 @@ use arrow_array::{
     ArrayRef, Decimal128Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
 
+use strength_reduce::StrengthReducedU64;
+
 use crate::catalog::{builtin_stream, MARKET_DATA_DISORDER_MS};
 use crate::types::arrow_schema;
 
@@ -82,33 +84,28 @@ fn below(h: u64, n: u64) -> u64 {
     ((h as u128 * n as u128) >> 64) as u64
 }
 
+/// 32 hash bits reduced to `0..n` (`n` at most 2^32) by multiply-shift:
+/// each 64-bit hash feeds two fields.
 #[inline(always)]
-fn order_customer(s: u64, i: u64) -> i64 {
-    (mix(s, i, 1) % 10_000) as i64 + 1
+fn below32(h: u32, n: u64) -> u64 {
+    (h as u64 * n.min(1 << 32)) >> 32
 }
 
+/// The low and high halves of a hash.
 #[inline(always)]
-fn order_date(s: u64, i: u64) -> u32 {
-    (mix(s, i, 2) % 28) as u32
+fn halves(h: u64) -> (u32, u32) {
+    (h as u32, (h >> 32) as u32)
 }
 
+/// Row `i`'s nominal event time: `per_minute` rows per minute from START_MS.
+/// (`per_minute` divides by multiplying: a hardware division per row was a
+/// fifth of the generator's time.)
 #[inline(always)]
-fn order_amount(s: u64, i: u64) -> i128 {
-    (mix(s, i, 3) % 20_000) as i128 + 1
-}
-
-#[inline(always)]
-fn market_symbol(s: u64, c: MarketConfig, i: u64) -> u32 {
-    below(mix(s, i, 1), c.symbols as u64) as u32
-}
-
-/// Row `i`'s nominal event time: `rows_per_minute` rows per minute from START_MS.
-#[inline(always)]
-fn market_nominal(c: MarketConfig, i: u64) -> i64 {
+fn market_nominal(per_minute: StrengthReducedU64, i: u64) -> i64 {
     START_MS
         + match i.checked_mul(60_000) {
-            Some(x) => (x / c.rows_per_minute) as i64,
-            None => (i as u128 * 60_000 / c.rows_per_minute as u128) as i64,
+            Some(x) => (x / per_minute) as i64,
+            None => (i as u128 * 60_000 / per_minute.get() as u128) as i64,
         }
 }
 
@@ -127,6 +124,30 @@ fn symbol_name(s: u32) -> String {
     String::from_utf8(name).expect("ASCII")
 }
 
+/// The row numbers of one batch: `first + k * stride` for `k` in `0..len`
+/// (an exact-size iterator, so columns are allocated once at their size).
+#[derive(Clone, Copy, Debug)]
+pub struct RowIds {
+    first: u64,
+    stride: u64,
+    len: usize,
+}
+
+impl RowIds {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + Clone {
+        let (first, stride) = (self.first, self.stride);
+        (0..self.len).map(move |k| first + k as u64 * stride)
+    }
+}
+
 /// Iterator of generated batches over rows `start..end`.
 #[derive(Clone)]
 pub struct Generator {
@@ -138,6 +159,8 @@ pub struct Generator {
     end: u64,
     batch_size: usize,
     config: MarketConfig,
+    /// `config.rows_per_minute`, as a divisor.
+    per_minute: StrengthReducedU64,
     symbols: Vec<String>,
     dates: Vec<String>,
     /// Each symbol's base price (DECIMAL(18,4) units), between 10 and 1,000.
@@ -206,6 +229,7 @@ impl Generator {
             bases: (0..config.symbols as u64)
                 .map(|k| 10_0000 + below(mix(seed, k, 7), 990_0000) as i128)
                 .collect(),
+            per_minute: StrengthReducedU64::new(config.rows_per_minute.max(1)),
             config,
         }
     }
@@ -220,45 +244,50 @@ impl Generator {
         &self.dates[k as usize]
     }
 
-    /// Row `i` of `market_data`.
-    #[inline]
+    /// Row `i` of `market_data`: three hashes of `(seed, i)`, two fields
+    /// from each.
+    #[inline(always)]
     pub fn market_row(&self, i: u64) -> MarketRow {
         let (s, c) = (self.seed, self.config);
-        let symbol = market_symbol(s, c, i);
-        let nominal = market_nominal(c, i);
+        let (sym, trader) = halves(mix(s, i, 1));
+        let (price, quantity) = halves(mix(s, i, 2));
+        let (late_ts, late_tt) = halves(mix(s, i, 3));
+        let symbol = below32(sym, c.symbols as u64) as u32;
+        let nominal = market_nominal(self.per_minute, i);
         let spread = c.disorder_ms as u64 + 1;
         MarketRow {
             symbol,
-            trader_id: below(mix(s, i, 2), c.traders as u64) as i64 + 1,
-            price: self.bases[symbol as usize] + below(mix(s, i, 3), 20_001) as i128 - 10_000,
-            quantity: below(mix(s, i, 4), 1_000) as i64 + 1,
-            timestamp: nominal - below(mix(s, i, 5), spread) as i64,
-            trade_time: nominal - below(mix(s, i, 6), spread) as i64,
+            trader_id: below32(trader, c.traders as u64) as i64 + 1,
+            price: self.bases[symbol as usize] + below32(price, 20_001) as i128 - 10_000,
+            quantity: below32(quantity, 1_000) as i64 + 1,
+            timestamp: nominal - below32(late_ts, spread) as i64,
+            trade_time: nominal - below32(late_tt, spread) as i64,
         }
     }
 
-    /// Row `i` of `orders`.
-    #[inline]
+    /// Row `i` of `orders`: two hashes of `(seed, i)`.
+    #[inline(always)]
     pub fn order_row(&self, i: u64) -> OrderRow {
-        let s = self.seed;
+        let (customer, date) = halves(mix(self.seed, i, 1));
+        let (amount, _) = halves(mix(self.seed, i, 2));
         OrderRow {
             order_id: i as i64 + 1,
-            customer_id: order_customer(s, i),
-            date: order_date(s, i),
-            total_amount: order_amount(s, i),
+            customer_id: below32(customer, 10_000) as i64 + 1,
+            date: below32(date, 28) as u32,
+            total_amount: below32(amount, 20_000) as i128 + 1,
         }
     }
 
     /// The numbers of the next (at most) `n` rows, taken from this generator.
-    pub fn take_rows(&mut self, n: usize) -> std::iter::StepBy<std::ops::Range<u64>> {
-        let hi = self
-            .next
-            .saturating_add(n as u64 * self.stride)
-            .min(self.end)
-            .max(self.next);
-        let rows = (self.next..hi).step_by(self.stride as usize);
-        self.next += rows.clone().count() as u64 * self.stride;
-        rows
+    pub fn take_rows(&mut self, n: usize) -> RowIds {
+        let left = self.remaining().min(n as u64) as usize;
+        let ids = RowIds {
+            first: self.next,
+            stride: self.stride,
+            len: left,
+        };
+        self.next = self.next.saturating_add(left as u64 * self.stride);
+        ids
     }
 
     /// Every `stride`-th row from here on (`stride` partitions that each take
@@ -268,58 +297,67 @@ impl Generator {
         self
     }
 
-    /// Column by column (each column one tight loop); the values are
-    /// [`Generator::order_row`]'s.
-    fn orders_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
-        let s = self.seed;
+    /// One pass over the rows filling every column ([`Generator::order_row`]
+    /// each): the row's hashes are computed once for all its columns.
+    fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
+        let n = rows.len();
+        let (mut ids, mut customers, mut dates, mut amounts) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for i in rows.iter() {
+            let o = self.order_row(i);
+            ids.push(o.order_id);
+            customers.push(o.customer_id);
+            dates.push(o.date);
+            amounts.push(o.total_amount);
+        }
         vec![
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| i as i64 + 1),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| order_customer(s, i)),
-            )),
-            Arc::new(short_strings(
-                &self.dates,
-                rows.clone().map(|i| order_date(s, i)),
-            )),
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(Int64Array::from(customers)),
+            Arc::new(short_strings(&self.dates, dates.into_iter())),
             Arc::new(
-                Decimal128Array::from_iter_values(rows.map(|i| order_amount(s, i)))
+                Decimal128Array::from(amounts)
                     .with_precision_and_scale(18, 2)
                     .expect("valid decimal"),
             ),
         ]
     }
 
-    /// Column by column (each column one tight loop); the values are
-    /// [`Generator::market_row`]'s.
-    fn market_batch(&self, rows: impl Iterator<Item = u64> + Clone) -> Vec<ArrayRef> {
-        let (s, c) = (self.seed, self.config);
-        let spread = c.disorder_ms as u64 + 1;
-        let sym = |i: u64| market_symbol(s, c, i);
+    /// One pass over the rows filling every column ([`Generator::market_row`]
+    /// each): the row's hashes are computed once for all its columns.
+    fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
+        let n = rows.len();
+        let mut symbols = Vec::with_capacity(n);
+        let (mut traders, mut quantities, mut stamps, mut trade_times) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut prices = Vec::with_capacity(n);
+        for i in rows.iter() {
+            let m = self.market_row(i);
+            symbols.push(m.symbol);
+            traders.push(m.trader_id);
+            prices.push(m.price);
+            quantities.push(m.quantity);
+            stamps.push(m.timestamp);
+            trade_times.push(m.trade_time);
+        }
         vec![
-            Arc::new(short_strings(&self.symbols, rows.clone().map(sym))),
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone()
-                    .map(|i| below(mix(s, i, 2), c.traders as u64) as i64 + 1),
-            )),
+            Arc::new(short_strings(&self.symbols, symbols.into_iter())),
+            Arc::new(Int64Array::from(traders)),
             Arc::new(
-                Decimal128Array::from_iter_values(rows.clone().map(|i| {
-                    self.bases[sym(i) as usize] + below(mix(s, i, 3), 20_001) as i128 - 10_000
-                }))
-                .with_precision_and_scale(18, 4)
-                .expect("valid decimal"),
+                Decimal128Array::from(prices)
+                    .with_precision_and_scale(18, 4)
+                    .expect("valid decimal"),
             ),
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| below(mix(s, i, 4), 1_000) as i64 + 1),
-            )),
-            Arc::new(TimestampMillisecondArray::from_iter_values(
-                rows.clone()
-                    .map(|i| market_nominal(c, i) - below(mix(s, i, 5), spread) as i64),
-            )),
-            Arc::new(TimestampMillisecondArray::from_iter_values(rows.map(|i| {
-                market_nominal(c, i) - below(mix(s, i, 6), spread) as i64
-            }))),
+            Arc::new(Int64Array::from(quantities)),
+            Arc::new(TimestampMillisecondArray::from(stamps)),
+            Arc::new(TimestampMillisecondArray::from(trade_times)),
         ]
     }
 }
@@ -327,8 +365,8 @@ impl Generator {
 /// A string column of `names[k]` for each `k` of `keys`, built straight into
 /// its buffers: names of up to 16 bytes (tickers, dates) as one fixed 16-byte
 /// copy each, where a per-value builder would call `memcpy` for every row.
-fn short_strings(names: &[String], keys: impl Iterator<Item = u32> + Clone) -> StringArray {
-    let n = keys.clone().count();
+fn short_strings(names: &[String], keys: impl ExactSizeIterator<Item = u32>) -> StringArray {
+    let n = keys.len();
     if names.iter().any(|n| n.len() > 16) || n >= (i32::MAX as usize) / 16 {
         return StringArray::from_iter_values(keys.map(|k| &names[k as usize]));
     }
@@ -505,6 +543,48 @@ mod tests {
             }
             assert_eq!(rows, 1001);
         }
+    }
+
+    #[test]
+    fn data_has_the_documented_shape() {
+        let g = Generator::market_data(42, 0, 1);
+        let c = MarketConfig::default();
+        let n = 300_000u64;
+        let mut groups = std::collections::HashSet::new();
+        let mut per_symbol = vec![0u64; c.symbols as usize];
+        for i in 0..n {
+            let m = g.market_row(i);
+            groups.insert((m.trader_id, m.symbol));
+            per_symbol[m.symbol as usize] += 1;
+            assert!((1..=c.traders as i64).contains(&m.trader_id));
+            assert!((1..=1_000).contains(&m.quantity));
+            let base = g.bases[m.symbol as usize];
+            assert!((base - 10_000..=base + 10_000).contains(&m.price));
+            let nominal = START_MS + (i * 60_000 / c.rows_per_minute) as i64;
+            for t in [m.timestamp, m.trade_time] {
+                assert!((nominal - c.disorder_ms..=nominal).contains(&t));
+            }
+        }
+        assert_eq!(groups.len(), (c.symbols * c.traders) as usize);
+        // Uniform symbols: each within 10% of its share.
+        let share = n / c.symbols as u64;
+        assert!(
+            per_symbol.iter().all(|&k| k.abs_diff(share) < share / 10),
+            "{per_symbol:?}"
+        );
+        let g = Generator::orders(42, 0, 1);
+        let mut dates = std::collections::HashSet::new();
+        let mut over_100 = 0;
+        for i in 0..n {
+            let o = g.order_row(i);
+            assert!((1..=10_000).contains(&o.customer_id));
+            assert!((1..=20_000).contains(&o.total_amount));
+            dates.insert(o.date);
+            over_100 += (o.total_amount > 10_000) as u64;
+        }
+        assert_eq!(dates.len(), 28);
+        // Half pass `total_amount > 100`.
+        assert!(over_100.abs_diff(n / 2) < n / 100, "{over_100}");
     }
 
     #[test]
