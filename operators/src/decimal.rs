@@ -115,6 +115,42 @@ pub fn div_scaled(a: i128, sa: u8, b: i128, sb: u8, out: u8) -> Option<i128> {
     }
 }
 
+/// An average: a sum at scale `sa` divided by a positive count, at scale
+/// `out` — [`div_scaled`] for one pair of scales, with the power of ten
+/// looked up once and one 64-bit division when the scaled sum fits 64 bits
+/// (as per-row running averages of prices do).
+#[derive(Clone, Copy, Debug)]
+pub struct Averager {
+    sa: u8,
+    out: u8,
+    /// `10^(out - sa)` when that is non-negative and fits 64 bits, else 0.
+    p: i64,
+}
+
+impl Averager {
+    pub fn new(sa: u8, out: u8) -> Self {
+        let p = out
+            .checked_sub(sa)
+            .filter(|k| *k <= 18)
+            .map_or(0, |k| p10(k) as i64);
+        Averager { sa, out, p }
+    }
+
+    /// `None` on overflow; `count` must be positive.
+    #[inline(always)]
+    pub fn avg(self, sum: i128, count: i64) -> Option<i128> {
+        if self.p != 0 && count > 0 {
+            if let Some(n) = i64::try_from(sum).ok().and_then(|s| s.checked_mul(self.p)) {
+                // `count > 0`: neither `/` nor `%` can overflow.
+                let (q, r) = (n / count, (n % count).unsigned_abs());
+                let away = r >= count as u64 - r;
+                return Some(q as i128 + if away { n.signum() as i128 } else { 0 });
+            }
+        }
+        div_scaled(sum, self.sa, count as i128, 0, self.out)
+    }
+}
+
 /// Formats `v` at `scale` with exactly `scale` fraction digits: `"101.2500"`.
 pub fn format(v: i128, scale: u8) -> String {
     let mut s = String::with_capacity(24);
@@ -280,6 +316,39 @@ mod tests {
                 assert_eq!(div_round(n, d), div_round_128(n, d), "{n} / {d}");
             }
         }
+    }
+
+    proptest::proptest! {
+        /// The averager equals the plain 128-bit computation: the sum
+        /// scaled up exactly, then divided with rounding half away from zero.
+        #[test]
+        fn averager_is_the_128_bit_average(
+            sum in proptest::prop_oneof![-100_000i128..100_000, -(1i128 << 80)..(1i128 << 80)],
+            count in 1i64..50_000,
+            sa in 0u8..=6,
+            out in 0u8..=12,
+        ) {
+            let got = Averager::new(sa, out).avg(sum, count);
+            let want = if out >= sa {
+                Some(div_round_128(sum * 10i128.pow((out - sa) as u32), count as i128))
+            } else {
+                Some(div_round_128(sum, count as i128 * 10i128.pow((sa - out) as u32)))
+            };
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn averager_ties_and_overflow() {
+        let a = Averager::new(2, 2);
+        // Exactly half way rounds away from zero, both signs.
+        assert_eq!(a.avg(1, 2), Some(1));
+        assert_eq!(a.avg(-1, 2), Some(-1));
+        assert_eq!(a.avg(5, 10), Some(1));
+        assert_eq!(a.avg(-15, 10), Some(-2));
+        assert_eq!(a.avg(14, 10), Some(1));
+        // A sum too large to scale to the output takes the checked path.
+        assert_eq!(Averager::new(0, 38).avg(i128::MAX / 2, 1), None);
     }
 
     #[test]

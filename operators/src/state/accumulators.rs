@@ -291,13 +291,15 @@ impl Acc {
             {
                 let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
                 let scale = self.output.exact_scale().expect("decimal");
+                let averager = decimal::Averager::new(in_scale, scale);
                 for (i, &g) in groups.iter().enumerate() {
                     let g = g as usize;
                     sum[g] = sum[g]
                         .checked_add(x.get(i))
                         .ok_or_else(|| Error::eval(&self.text, "sum overflows 128 bits"))?;
                     nn[g] += 1;
-                    let q = decimal::div_scaled(sum[g], in_scale, nn[g] as i128, 0, scale)
+                    let q = averager
+                        .avg(sum[g], nn[g])
                         .ok_or_else(|| Error::eval(&self.text, "average overflows"))?;
                     out.exact.push(q);
                 }

@@ -48,14 +48,16 @@ trait Val: Copy + Default {
     fn avg(s: Self::Sum, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()>;
 }
 
+#[inline(always)]
 fn exact_avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
-    match ctx.output {
-        SqlType::Decimal { scale, .. } => {
-            let q = decimal::div_scaled(s, ctx.in_scale, nn as i128, 0, scale)
+    match ctx.averager {
+        Some(a) => {
+            let q = a
+                .avg(s, nn)
                 .ok_or_else(|| Error::eval(ctx.text, "average overflows"))?;
             out.push_exact(q);
         }
-        _ => out.push_float(s as f64 / nn as f64),
+        None => out.push_float(s as f64 / nn as f64),
     }
     Ok(())
 }
@@ -271,11 +273,14 @@ impl Sliding {
         let nulls = arg
             .and_then(|a| a.logical_nulls())
             .filter(|n| n.null_count() > 0);
+        let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
         let ctx = Ctx {
             func: self.func,
             frame: self.frame,
-            in_scale: self.input.and_then(|t| t.exact_scale()).unwrap_or(0),
-            output: self.output,
+            averager: match self.output {
+                SqlType::Decimal { scale, .. } => Some(decimal::Averager::new(in_scale, scale)),
+                _ => None,
+            },
             text: &self.text,
         };
         let counts = matches!(self.func, AggFunc::Count | AggFunc::CountStar);
@@ -327,8 +332,8 @@ impl Sliding {
 struct Ctx<'a> {
     func: AggFunc,
     frame: Option<u64>,
-    in_scale: u8,
-    output: SqlType,
+    /// AVG with a DECIMAL output (else a DOUBLE one).
+    averager: Option<decimal::Averager>,
     text: &'a str,
 }
 
