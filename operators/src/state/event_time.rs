@@ -16,10 +16,11 @@
 //! the row's sequence column, so the order is the same however the input was
 //! split.
 //!
-//! Held rows are kept as sorted runs (one per accepted batch, sorted on
-//! arrival — usually already in order); a release takes each run's prefix up
-//! to the watermark, zero-copy when one run holds them all, else merged into
-//! one batch; what stays held is never copied again.
+//! Held rows are kept as sorted runs (one per accepted batch as it arrived,
+//! with its sorted order of rows unless it came in order); a release takes
+//! each run's prefix up to the watermark — zero-copy when one in-order run
+//! holds them all, else gathered into one batch in merged order — so a row
+//! is copied at most once.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
@@ -60,10 +61,13 @@ pub struct Released {
     pub times: Vec<i64>,
 }
 
-/// Held rows of one accepted batch, sorted by (time, sequence); rows before
-/// `start` have been released.
+/// Held rows of one accepted batch, in (time, sequence) order: the `i`-th
+/// is row `order[i]` of `batch` (row `i` when `order` is `None`: the batch
+/// arrived in order). The first `start` have been released.
 struct Run {
     batch: RecordBatch,
+    order: Option<Vec<u32>>,
+    /// Times and sequence numbers in that order.
     times: Vec<i64>,
     seqs: Option<Vec<i64>>,
     start: usize,
@@ -72,6 +76,12 @@ struct Run {
 impl Run {
     fn key(&self, i: usize) -> (i64, i64) {
         (self.times[i], self.seqs.as_ref().map_or(0, |s| s[i]))
+    }
+
+    /// The batch row of the `i`-th held row.
+    #[inline]
+    fn row(&self, i: usize) -> usize {
+        self.order.as_ref().map_or(i, |o| o[i] as usize)
     }
 }
 
@@ -189,18 +199,19 @@ impl EventTimeBuffer {
         if (1..times.len()).all(|i| key(i - 1) <= key(i)) {
             return Run {
                 batch,
+                order: None,
                 times,
                 seqs,
                 start: 0,
             };
         }
+        // Only the order is sorted; rows are copied once, when released.
         let idx = sort_order(&times, seqs.as_deref());
-        let batch = arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx.clone()))
-            .expect("indices within the batch");
         Run {
             batch,
             times: idx.iter().map(|&i| times[i as usize]).collect(),
             seqs: seqs.map(|s| idx.iter().map(|&i| s[i as usize]).collect()),
+            order: Some(idx),
             start: 0,
         }
     }
@@ -219,12 +230,22 @@ impl EventTimeBuffer {
             .collect();
         let released = match with_rows.as_slice() {
             [] => return None,
-            // One run holds them all: a zero-copy slice.
+            // One run holds them all: a zero-copy slice when the batch
+            // came in order, else its rows taken in order.
             [k] => {
                 let r = &self.pending[*k];
+                let (from, to) = (r.start, ends[*k]);
+                let batch = match &r.order {
+                    None => r.batch.slice(from, to - from),
+                    Some(o) => arrow_select::take::take_record_batch(
+                        &r.batch,
+                        &UInt32Array::from(o[from..to].to_vec()),
+                    )
+                    .expect("indices within the batch"),
+                };
                 Released {
-                    batch: r.batch.slice(r.start, ends[*k] - r.start),
-                    times: r.times[r.start..ends[*k]].to_vec(),
+                    batch,
+                    times: r.times[from..to].to_vec(),
                 }
             }
             _ => {
@@ -246,7 +267,7 @@ impl EventTimeBuffer {
                         }
                     }
                     let k = best.expect("rows remain");
-                    order.push((k, heads[k]));
+                    order.push((k, self.pending[k].row(heads[k])));
                     times.push(self.pending[k].times[heads[k]]);
                     heads[k] += 1;
                 }
