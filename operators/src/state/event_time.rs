@@ -287,10 +287,12 @@ impl EventTimeBuffer {
     }
 }
 /// The positions of rows ordered by (time, sequence, position): unique keys,
-/// so an unstable sort keeps ties in arrival order. When the spans of the
-/// three fit in 64 bits together (a batch's times lie within seconds), each
-/// row's key is packed into one `u64` and those are sorted — one integer
-/// compare per step instead of a tuple's.
+/// so an unstable sort keeps ties in arrival order. Three ways, cheapest
+/// first: a counting sort on time when the times span less than four times
+/// the rows and sequences (if any) already ascend; else, when the spans of
+/// the three fit in 64 bits together (a batch's times lie within seconds),
+/// each row's key packed into one `u64` and those sorted — one integer
+/// compare per step instead of a tuple's; else the tuples sorted.
 fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
     let n = times.len();
     let span = |v: &[i64]| {
@@ -301,6 +303,26 @@ fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
     };
     let bits = |range: u128| 128 - range.leading_zeros();
     let (t0, t_range) = span(times);
+    // Times within a few times the row count of each other, and ties
+    // already in sequence order: a counting sort on time alone (stable, so
+    // ties stay in arrival order) — a batch's times span seconds.
+    let seqs_in_order = seqs.is_none_or(|q| q.windows(2).all(|w| w[0] <= w[1]));
+    if n > 0 && seqs_in_order && t_range < 4 * n as u128 {
+        let mut starts = vec![0u32; t_range as usize + 2];
+        for &t in times {
+            starts[(t - t0) as usize + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut order = vec![0u32; n];
+        for (i, &t) in times.iter().enumerate() {
+            let at = &mut starts[(t - t0) as usize];
+            order[*at as usize] = i as u32;
+            *at += 1;
+        }
+        return order;
+    }
     let (s0, s_range) = seqs.map_or((0, 0), span);
     let (bt, bs, bi) = (bits(t_range), bits(s_range), bits(n as u128));
     if n > 0 && bt + bs + bi < 64 {
@@ -333,15 +355,21 @@ mod tests {
         #[test]
         fn packed_order_is_the_tuple_order(
             rows in proptest::collection::vec((0i64..50, 0i64..5), 0..300),
-            wide in any::<bool>(),
-            with_seq in any::<bool>(),
+            spread in prop_oneof![Just(1i64), Just(1_000), Just(i64::MAX / 64)],
+            seq_kind in 0..3,
         ) {
+            // Spreads: counting sort (unless sequences are out of order),
+            // packed keys, tuples.
             let times: Vec<i64> = rows
                 .iter()
-                .map(|r| if wide { r.0 * (i64::MAX / 64) - i64::MAX / 2 } else { 1_700_000_000_000 + r.0 })
+                .map(|r| r.0 * spread + if spread > 1_000 { -(i64::MAX / 2) } else { 1_700_000_000_000 })
                 .collect();
-            let seqs: Vec<i64> = rows.iter().map(|r| r.1).collect();
-            let seqs = with_seq.then_some(seqs.as_slice());
+            // No sequences, sequences in arrival order, or shuffled ones.
+            let seqs: Vec<i64> = match seq_kind {
+                1 => rows.iter().scan(0, |acc, r| { *acc += r.1; Some(*acc) }).collect(),
+                _ => rows.iter().map(|r| r.1).collect(),
+            };
+            let seqs = (seq_kind > 0).then_some(seqs.as_slice());
             let mut want: Vec<(i64, i64, u32)> = (0..times.len())
                 .map(|i| (times[i], seqs.map_or(0, |s| s[i]), i as u32))
                 .collect();
