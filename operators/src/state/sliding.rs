@@ -88,6 +88,7 @@ impl Val for i64 {
     fn emit_sum(s: i128, out: &mut Out) {
         out.push_exact(s)
     }
+    #[inline(always)]
     fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
         exact_avg(s, nn, ctx, out)
     }
@@ -119,6 +120,7 @@ impl Val for i128 {
     fn emit_sum(s: i128, out: &mut Out) {
         out.push_exact(s)
     }
+    #[inline(always)]
     fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
         exact_avg(s, nn, ctx, out)
     }
