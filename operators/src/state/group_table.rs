@@ -282,7 +282,7 @@ pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mu
 /// Multiplies to 128 bits and folds the halves: the mixing step of
 /// foldhash and wyhash.
 #[inline(always)]
-pub(super) fn fold(a: u64, b: u64) -> u64 {
+pub(super) const fn fold(a: u64, b: u64) -> u64 {
     let r = (a as u128).wrapping_mul(b as u128);
     (r as u64) ^ ((r >> 64) as u64)
 }

@@ -56,8 +56,9 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
                 data,
                 nulls: None,
             } => {
-                for (i, r) in rows.iter_mut().enumerate() {
-                    let Some((word, len)) = short_str(offsets, data, i) else {
+                let ends = offsets[..n + 1].windows(2);
+                for (r, e) in rows.iter_mut().zip(ends) {
+                    let Some((word, len)) = short_str(data, e[0], e[1]) else {
                         return false;
                     };
                     r[w] = word;
@@ -79,7 +80,8 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
                             r[w + 1] = (v[i] >> 64) as u64;
                         }
                         KeyCol::Str { offsets, data, .. } => {
-                            let Some((word, len)) = short_str(offsets, data, i) else {
+                            let Some((word, len)) = short_str(data, offsets[i], offsets[i + 1])
+                            else {
                                 return false;
                             };
                             r[w] = word;
@@ -98,24 +100,20 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
     true
 }
 
-/// String `i` of a string column (`offsets` into `data`) as a little-endian
-/// word, zero above its bytes, and its length; `None` when it is longer than
-/// 8 bytes. One unaligned load where 8 bytes are there to read, no `memcpy`
-/// call.
+/// The string at `data[lo..hi]` (offsets of a string column) as a
+/// little-endian word, zero above its bytes, and its length; `None` when it
+/// is longer than 8 bytes. One unaligned load where 8 bytes are there to
+/// read, no `memcpy` call.
 #[inline(always)]
-fn short_str(offsets: &[i32], data: &[u8], i: usize) -> Option<(u64, u64)> {
-    let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
-    let len = hi - lo;
+fn short_str(data: &[u8], lo: i32, hi: i32) -> Option<(u64, u64)> {
+    let (lo, len) = (lo as usize, (hi - lo) as usize);
     if len > 8 {
         return None;
     }
     let word = if let Some(w) = data.get(lo..lo + 8) {
         let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        if len == 8 {
-            w
-        } else {
-            w & ((1u64 << (len * 8)) - 1)
-        }
+        // The low `len` bytes (all 8 included) without a branch.
+        w & ((1u128 << (len * 8)) - 1) as u64
     } else {
         data[lo..lo + len]
             .iter()
@@ -134,8 +132,14 @@ pub(super) fn same(a: &Packed, b: &Packed) -> bool {
 /// A packed key's hash.
 #[inline(always)]
 pub(super) fn hash(k: &Packed) -> u64 {
+    /// The upper words' fold when both are zero (keys of up to two words).
+    const UPPER_ZERO: u64 = fold(K2, K1);
     let a = fold(k[0] ^ K1, k[1] ^ K2);
-    let b = fold(k[2] ^ K2, k[3] ^ K1);
+    let b = if k[2] | k[3] == 0 {
+        UPPER_ZERO
+    } else {
+        fold(k[2] ^ K2, k[3] ^ K1)
+    };
     fold(a ^ k[WORDS], b ^ K1)
 }
 
