@@ -5,6 +5,8 @@
 //! rescaling down and division round half away from zero, and every
 //! operation reports overflow instead of wrapping.
 
+use strength_reduce::StrengthReducedU64;
+
 /// `10^n` for `n` in `0..=38`.
 pub const fn pow10(n: u8) -> i128 {
     let mut v: i128 = 1;
@@ -117,14 +119,27 @@ pub fn div_scaled(a: i128, sa: u8, b: i128, sb: u8, out: u8) -> Option<i128> {
 
 /// An average: a sum at scale `sa` divided by a positive count, at scale
 /// `out` — [`div_scaled`] for one pair of scales, with the power of ten
-/// looked up once and one 64-bit division when the scaled sum fits 64 bits
-/// (as per-row running averages of prices do).
+/// looked up once, and, when the scaled sum fits 64 bits (as running
+/// averages of prices do), one 64-bit division: a multiplication by a
+/// precomputed reciprocal for counts up to [`RECIPROCALS`], a hardware
+/// division above.
 #[derive(Clone, Copy, Debug)]
 pub struct Averager {
     sa: u8,
     out: u8,
     /// `10^(out - sa)` when that is non-negative and fits 64 bits, else 0.
     p: i64,
+    /// `reciprocals[d - 1]` divides by `d`.
+    reciprocals: &'static [StrengthReducedU64],
+}
+
+/// Counts whose division is a multiplication (a running average's count is
+/// mostly small: a ROWS frame, the rows of a group in a window).
+pub const RECIPROCALS: u64 = 1024;
+
+fn reciprocals() -> &'static [StrengthReducedU64] {
+    static TABLE: std::sync::OnceLock<Vec<StrengthReducedU64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| (1..=RECIPROCALS).map(StrengthReducedU64::new).collect())
 }
 
 impl Averager {
@@ -133,7 +148,12 @@ impl Averager {
             .checked_sub(sa)
             .filter(|k| *k <= 18)
             .map_or(0, |k| p10(k) as i64);
-        Averager { sa, out, p }
+        Averager {
+            sa,
+            out,
+            p,
+            reciprocals: reciprocals(),
+        }
     }
 
     /// `None` on overflow; `count` must be positive.
@@ -141,10 +161,14 @@ impl Averager {
     pub fn avg(self, sum: i128, count: i64) -> Option<i128> {
         if self.p != 0 && count > 0 {
             if let Some(n) = i64::try_from(sum).ok().and_then(|s| s.checked_mul(self.p)) {
-                // `count > 0`: neither `/` nor `%` can overflow.
-                let (q, r) = (n / count, (n % count).unsigned_abs());
-                let away = r >= count as u64 - r;
-                return Some(q as i128 + if away { n.signum() as i128 } else { 0 });
+                // |n| / count, rounded half up, signed back: half away from zero.
+                let (a, d) = (n.unsigned_abs(), count as u64);
+                let (q, r) = match self.reciprocals.get(d as usize - 1) {
+                    Some(&rd) => StrengthReducedU64::div_rem(a, rd),
+                    None => (a / d, a % d),
+                };
+                let q = (q + (r >= d - r) as u64) as i128;
+                return Some(if n < 0 { -q } else { q });
             }
         }
         div_scaled(sum, self.sa, count as i128, 0, self.out)
@@ -324,7 +348,7 @@ mod tests {
         #[test]
         fn averager_is_the_128_bit_average(
             sum in proptest::prop_oneof![-100_000i128..100_000, -(1i128 << 80)..(1i128 << 80)],
-            count in 1i64..50_000,
+            count in proptest::prop_oneof![1i64..=RECIPROCALS as i64, 1i64..50_000],
             sa in 0u8..=6,
             out in 0u8..=12,
         ) {
