@@ -26,7 +26,7 @@ use arrow_schema::{Field, Schema};
 use super::eval_all;
 use super::group_by::{eval_args, Groups};
 use super::tumbling::keep_rows;
-use super::windows::Windows;
+use super::windows::{StartOf, Windows};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
 
@@ -79,8 +79,9 @@ impl PartialAgg {
         let size = win.size_ms;
         let mut starts = Vec::with_capacity(n);
         let mut keep = Vec::with_capacity(n);
+        let mut start_of = StartOf::new(size);
         for (i, &t) in times.iter().enumerate() {
-            let start = t.div_euclid(size) * size;
+            let start = start_of.start(t);
             let null = nulls.as_ref().is_some_and(|b| b.is_null(i));
             let closed = self
                 .flushed

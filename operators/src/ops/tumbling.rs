@@ -24,7 +24,7 @@ use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray
 use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
-use super::windows::Windows;
+use super::windows::{StartOf, Windows};
 use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Tumble};
@@ -107,10 +107,6 @@ impl Tumbling {
         Ok(())
     }
 
-    fn start_of(&self, t: i64) -> i64 {
-        t.div_euclid(self.window.size_ms) * self.window.size_ms
-    }
-
     fn watermark(&self) -> Option<i64> {
         if let Some(ext) = self.external {
             return ext;
@@ -145,9 +141,10 @@ impl Tumbling {
         let (times, nulls) = self.window.time.eval(&batch)?;
         let mut keep = Vec::with_capacity(times.len());
         let mut starts = Vec::with_capacity(times.len());
+        let mut start_of = StartOf::new(self.window.size_ms);
         for (i, &t) in times.iter().enumerate() {
             let null = nulls.as_ref().is_some_and(|n| n.is_null(i));
-            let start = self.start_of(t);
+            let start = start_of.start(t);
             let closed = self
                 .watermark()
                 .is_some_and(|w| start.saturating_add(self.window.size_ms) <= w);
@@ -180,8 +177,9 @@ impl Tumbling {
         out: &mut Vec<RecordBatch>,
     ) -> Result<()> {
         let mut lo = 0;
+        let mut start_of = StartOf::new(self.window.size_ms);
         while lo < times.len() {
-            let start = self.start_of(times[lo]);
+            let start = start_of.start(times[lo]);
             let end = start + self.window.size_ms;
             let hi = lo + times[lo..].partition_point(|&t| t < end);
             let part = batch.slice(lo, hi - lo);

@@ -106,6 +106,41 @@ impl Windows {
     }
 }
 
+/// Start of the tumbling window of `size` ms (aligned to the epoch) holding
+/// each time (the first window starts at i64::MIN, however short): the last
+/// window found is remembered, so times in it — most of a batch's — cost a
+/// compare instead of a 64-bit division.
+pub(crate) struct StartOf {
+    size: i64,
+    /// The last window found: its start and (exclusive) end.
+    last: i64,
+    end: i128,
+}
+
+impl StartOf {
+    /// `size` must be positive.
+    pub(crate) fn new(size: i64) -> Self {
+        StartOf {
+            size,
+            last: 0,
+            end: size as i128,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn start(&mut self, t: i64) -> i64 {
+        if t >= self.last && (t as i128) < self.end {
+            return self.last;
+        }
+        // In i128, then clamped: the window of a time near i64::MIN may
+        // start below it.
+        let floor = (t as i128).div_euclid(self.size as i128) * self.size as i128;
+        self.last = floor.max(i64::MIN as i128) as i64;
+        self.end = floor + self.size as i128;
+        self.last
+    }
+}
+
 /// The distinct window starts of `starts`, each with the rows that have it
 /// (`None`: every row — one window, nothing to split).
 fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
@@ -127,4 +162,31 @@ fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
             (s, Some(idx))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StartOf;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The remembered window gives the same start as dividing, for runs
+        /// of nearby times and for times anywhere in the i64 range.
+        #[test]
+        fn start_of_is_the_euclidean_floor(
+            times in prop::collection::vec(prop_oneof![
+                -200_000i64..200_000,
+                any::<i64>(),
+                Just(i64::MIN),
+                Just(i64::MAX),
+            ], 0..200),
+            size in prop_oneof![1i64..100_000, Just(i64::MAX)],
+        ) {
+            let mut s = StartOf::new(size);
+            for t in times {
+                let floor = (t as i128).div_euclid(size as i128) * size as i128;
+                prop_assert_eq!(s.start(t), floor.max(i64::MIN as i128) as i64, "t = {}", t);
+            }
+        }
+    }
 }
