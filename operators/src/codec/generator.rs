@@ -84,11 +84,50 @@ fn below(h: u64, n: u64) -> u64 {
     ((h as u128 * n as u128) >> 64) as u64
 }
 
-/// 32 hash bits reduced to `0..n` (`n` at most 2^32) by multiply-shift:
-/// each 64-bit hash feeds two fields.
+/// 32 hash bits reduced to `0..n` by multiply-shift: each 64-bit hash
+/// feeds two fields. `n` must be at most 2^32.
 #[inline(always)]
 fn below32(h: u32, n: u64) -> u64 {
-    (h as u64 * n.min(1 << 32)) >> 32
+    debug_assert!(n <= 1 << 32);
+    (h as u64 * n) >> 32
+}
+
+/// Nominal times of rows `first, first + stride, ...` one after another
+/// ([`market_nominal`]'s values, by adding instead of dividing).
+struct NominalTimes {
+    /// The next row's `row * 60_000` as quotient and remainder by `per_minute`.
+    q: u128,
+    r: u64,
+    /// `stride * 60_000` the same way.
+    dq: u128,
+    dr: u64,
+    per_minute: u64,
+}
+
+impl NominalTimes {
+    fn new(first: u64, stride: u64, per_minute: u64) -> Self {
+        let (x, d) = (first as u128 * 60_000, stride as u128 * 60_000);
+        let m = per_minute as u128;
+        NominalTimes {
+            q: x / m,
+            r: (x % m) as u64,
+            dq: d / m,
+            dr: (d % m) as u64,
+            per_minute,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> i64 {
+        let t = START_MS + self.q as i64;
+        self.q += self.dq;
+        self.r += self.dr;
+        if self.r >= self.per_minute {
+            self.r -= self.per_minute;
+            self.q += 1;
+        }
+        t
+    }
 }
 
 /// The low and high halves of a hash.
@@ -161,6 +200,9 @@ pub struct Generator {
     config: MarketConfig,
     /// `config.rows_per_minute`, as a divisor.
     per_minute: StrengthReducedU64,
+    /// How many milliseconds a row's times may lag its nominal time, plus
+    /// one (at most 2^32).
+    spread: u64,
     symbols: Vec<String>,
     dates: Vec<String>,
     /// Each symbol's base price (DECIMAL(18,4) units), between 10 and 1,000.
@@ -230,6 +272,7 @@ impl Generator {
                 .map(|k| 10_0000 + below(mix(seed, k, 7), 990_0000) as i128)
                 .collect(),
             per_minute: StrengthReducedU64::new(config.rows_per_minute.max(1)),
+            spread: (config.disorder_ms.max(0) as u64 + 1).min(1 << 32),
             config,
         }
     }
@@ -248,13 +291,17 @@ impl Generator {
     /// from each.
     #[inline(always)]
     pub fn market_row(&self, i: u64) -> MarketRow {
-        let (s, c) = (self.seed, self.config);
+        self.market_row_at(i, market_nominal(self.per_minute, i))
+    }
+
+    /// Row `i` of `market_data`, its nominal time given.
+    #[inline(always)]
+    fn market_row_at(&self, i: u64, nominal: i64) -> MarketRow {
+        let (s, c, spread) = (self.seed, self.config, self.spread);
         let (sym, trader) = halves(mix(s, i, 1));
         let (price, quantity) = halves(mix(s, i, 2));
         let (late_ts, late_tt) = halves(mix(s, i, 3));
         let symbol = below32(sym, c.symbols as u64) as u32;
-        let nominal = market_nominal(self.per_minute, i);
-        let spread = c.disorder_ms as u64 + 1;
         MarketRow {
             symbol,
             trader_id: below32(trader, c.traders as u64) as i64 + 1,
@@ -301,18 +348,19 @@ impl Generator {
     /// each): the row's hashes are computed once for all its columns.
     fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
         let n = rows.len();
-        let (mut ids, mut customers, mut dates, mut amounts) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for i in rows.iter() {
+        // Allocated at their length and written by index, as market rows.
+        let (mut ids, mut customers) = (vec![0i64; n], vec![0i64; n]);
+        let (mut dates, mut amounts) = (vec![0u32; n], vec![0i128; n]);
+        let (id, cu) = (&mut ids[..n], &mut customers[..n]);
+        let (da, am) = (&mut dates[..n], &mut amounts[..n]);
+        let mut i = rows.first;
+        for k in 0..n {
             let o = self.order_row(i);
-            ids.push(o.order_id);
-            customers.push(o.customer_id);
-            dates.push(o.date);
-            amounts.push(o.total_amount);
+            i += rows.stride;
+            id[k] = o.order_id;
+            cu[k] = o.customer_id;
+            da[k] = o.date;
+            am[k] = o.total_amount;
         }
         vec![
             Arc::new(Int64Array::from(ids)),
@@ -330,22 +378,29 @@ impl Generator {
     /// each): the row's hashes are computed once for all its columns.
     fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
         let n = rows.len();
-        let mut symbols = Vec::with_capacity(n);
-        let (mut traders, mut quantities, mut stamps, mut trade_times) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
+        // Columns allocated at their length and written by index (a push
+        // per value per column cost more than zeroing them first).
+        let mut symbols = vec![0u32; n];
+        let (mut traders, mut quantities, mut stamps, mut trade_times) =
+            (vec![0i64; n], vec![0i64; n], vec![0i64; n], vec![0i64; n]);
+        let mut prices = vec![0i128; n];
+        let (sy, tr, pr) = (&mut symbols[..n], &mut traders[..n], &mut prices[..n]);
+        let (qu, st, tt) = (
+            &mut quantities[..n],
+            &mut stamps[..n],
+            &mut trade_times[..n],
         );
-        let mut prices = Vec::with_capacity(n);
-        for i in rows.iter() {
-            let m = self.market_row(i);
-            symbols.push(m.symbol);
-            traders.push(m.trader_id);
-            prices.push(m.price);
-            quantities.push(m.quantity);
-            stamps.push(m.timestamp);
-            trade_times.push(m.trade_time);
+        let mut nominal = NominalTimes::new(rows.first, rows.stride, self.per_minute.get());
+        let mut i = rows.first;
+        for k in 0..n {
+            let m = self.market_row_at(i, nominal.next());
+            i += rows.stride;
+            sy[k] = m.symbol;
+            tr[k] = m.trader_id;
+            pr[k] = m.price;
+            qu[k] = m.quantity;
+            st[k] = m.timestamp;
+            tt[k] = m.trade_time;
         }
         vec![
             Arc::new(short_strings(&self.symbols, symbols.into_iter())),
