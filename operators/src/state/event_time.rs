@@ -248,8 +248,37 @@ impl EventTimeBuffer {
                     times: r.times[from..to].to_vec(),
                 }
             }
+            _ if with_rows.len() > 2 => {
+                // Many runs (rows from several cores): their prefixes
+                // concatenated in arrival order and sorted by (time,
+                // sequence, position) — ties between runs go to the earlier
+                // run, as the merge below would.
+                let total: usize = with_rows
+                    .iter()
+                    .map(|&k| ends[k] - self.pending[k].start)
+                    .sum();
+                let mut rows: Vec<(usize, usize)> = Vec::with_capacity(total);
+                let mut cat_times = Vec::with_capacity(total);
+                let mut cat_seqs = self.seq.map(|_| Vec::with_capacity(total));
+                for &k in &with_rows {
+                    let r = &self.pending[k];
+                    rows.extend((r.start..ends[k]).map(|i| (k, r.row(i))));
+                    cat_times.extend_from_slice(&r.times[r.start..ends[k]]);
+                    if let (Some(all), Some(s)) = (&mut cat_seqs, &r.seqs) {
+                        all.extend_from_slice(&s[r.start..ends[k]]);
+                    }
+                }
+                let idx = sort_order(&cat_times, cat_seqs.as_deref());
+                let order: Vec<(usize, usize)> = idx.iter().map(|&i| rows[i as usize]).collect();
+                let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
+                Released {
+                    batch: arrow_select::interleave::interleave_record_batch(&batches, &order)
+                        .expect("runs share a schema"),
+                    times: idx.iter().map(|&i| cat_times[i as usize]).collect(),
+                }
+            }
             _ => {
-                // Merge the runs' prefixes: the smallest head each step,
+                // Two runs: merge their prefixes, the smaller head each step,
                 // the earlier run on a tie (arrival order).
                 let mut heads: Vec<usize> = self.pending.iter().map(|r| r.start).collect();
                 let total: usize = with_rows.iter().map(|&k| ends[k] - heads[k]).sum();
@@ -289,7 +318,7 @@ impl EventTimeBuffer {
 /// The positions of rows ordered by (time, sequence, position): unique keys,
 /// so an unstable sort keeps ties in arrival order. Three ways, cheapest
 /// first: a counting sort on time when the times span less than four times
-/// the rows and sequences (if any) already ascend; else, when the spans of
+/// the rows (equal times then put in sequence order); else, when the spans of
 /// the three fit in 64 bits together (a batch's times lie within seconds),
 /// each row's key packed into one `u64` and those sorted — one integer
 /// compare per step instead of a tuple's; else the tuples sorted.
@@ -303,11 +332,11 @@ fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
     };
     let bits = |range: u128| 128 - range.leading_zeros();
     let (t0, t_range) = span(times);
-    // Times within a few times the row count of each other, and ties
-    // already in sequence order: a counting sort on time alone (stable, so
-    // ties stay in arrival order) — a batch's times span seconds.
-    let seqs_in_order = seqs.is_none_or(|q| q.windows(2).all(|w| w[0] <= w[1]));
-    if n > 0 && seqs_in_order && t_range < 4 * n as u128 {
+    // Times within a few times the row count of each other (a batch's times
+    // span seconds): a counting sort on time (stable: ties stay in arrival
+    // order), then, if sequences do not already ascend, each run of equal
+    // times (a few rows) sorted by sequence.
+    if n > 0 && t_range < 4 * n as u128 {
         let mut starts = vec![0u32; t_range as usize + 2];
         for &t in times {
             starts[(t - t0) as usize + 1] += 1;
@@ -320,6 +349,13 @@ fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
             let at = &mut starts[(t - t0) as usize];
             order[*at as usize] = i as u32;
             *at += 1;
+        }
+        if let Some(q) = seqs.filter(|q| q.windows(2).any(|w| w[0] > w[1])) {
+            for tie in order.chunk_by_mut(|&a, &b| times[a as usize] == times[b as usize]) {
+                if tie.len() > 1 {
+                    tie.sort_by_key(|&i| q[i as usize]);
+                }
+            }
         }
         return order;
     }
