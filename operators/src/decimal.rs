@@ -184,23 +184,64 @@ pub fn format(v: i128, scale: u8) -> String {
 
 /// Appends the text of `v` at `scale` to `out`.
 pub fn write_to(out: &mut String, v: i128, scale: u8) {
-    use std::fmt::Write;
-    if scale == 0 {
-        let _ = write!(out, "{v}");
-        return;
+    let mut buf = [0u8; TEXT_MAX];
+    let at = text_into(v, scale, &mut buf);
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII"));
+}
+
+/// Bytes the text of any DECIMAL value can take: 39 digits, a sign, a
+/// point and a leading zero.
+pub const TEXT_MAX: usize = 48;
+
+/// Writes the text of `v` at `scale` (as [`format`] gives it) right-aligned
+/// into `buf`; returns where it starts. Digits come from 64-bit arithmetic
+/// whenever the value fits it (all but the widest DECIMALs).
+#[inline]
+pub fn text_into(v: i128, scale: u8, buf: &mut [u8; TEXT_MAX]) -> usize {
+    let mut at = buf.len();
+    let mut put = |b: u8| {
+        at -= 1;
+        buf[at] = b;
+    };
+    match u64::try_from(v.unsigned_abs()) {
+        Ok(mut u) => {
+            for _ in 0..scale {
+                put(b'0' + (u % 10) as u8);
+                u /= 10;
+            }
+            if scale > 0 {
+                put(b'.');
+            }
+            loop {
+                put(b'0' + (u % 10) as u8);
+                u /= 10;
+                if u == 0 {
+                    break;
+                }
+            }
+        }
+        Err(_) => {
+            let mut u = v.unsigned_abs();
+            for _ in 0..scale {
+                put(b'0' + (u % 10) as u8);
+                u /= 10;
+            }
+            if scale > 0 {
+                put(b'.');
+            }
+            loop {
+                put(b'0' + (u % 10) as u8);
+                u /= 10;
+                if u == 0 {
+                    break;
+                }
+            }
+        }
     }
-    let neg = v < 0;
-    let u = v.unsigned_abs();
-    let d = p10(scale) as u128;
-    if neg {
-        out.push('-');
+    if v < 0 {
+        put(b'-');
     }
-    // 64-bit division and formatting when the value allows: much cheaper.
-    if let (Ok(u), Ok(d)) = (u64::try_from(u), u64::try_from(d)) {
-        let _ = write!(out, "{}.{:0width$}", u / d, u % d, width = scale as usize);
-    } else {
-        let _ = write!(out, "{}.{:0width$}", u / d, u % d, width = scale as usize);
-    }
+    at
 }
 
 /// Why a decimal text could not be read.
@@ -359,6 +400,27 @@ mod tests {
                 Some(div_round_128(sum, count as i128 * 10i128.pow((sa - out) as u32)))
             };
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// The text is the value's digits with the point `scale` places from
+        /// the right (a zero before it when nothing else is), and the sign.
+        #[test]
+        fn text_is_the_digits_with_the_point_placed(
+            v in proptest::prop_oneof![-100_000i128..100_000, proptest::num::i128::ANY],
+            scale in 0u8..=38,
+        ) {
+            let digits = v.unsigned_abs().to_string();
+            let s = scale as usize;
+            let padded = format!("{digits:0>width$}", width = s + 1);
+            let (int, frac) = padded.split_at(padded.len() - s);
+            let want = format!(
+                "{}{int}{}{frac}",
+                if v < 0 { "-" } else { "" },
+                if s > 0 { "." } else { "" }
+            );
+            proptest::prop_assert_eq!(format(v, scale), want);
         }
     }
 

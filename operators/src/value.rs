@@ -58,37 +58,43 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
-fn push_digits(out: &mut String, v: u32, width: usize) {
-    let mut buf = [b'0'; 4];
+/// Writes `v` as `width` decimal digits (zero-padded) into `out`.
+#[inline(always)]
+fn put_digits(out: &mut [u8], v: u32) {
     let mut v = v;
-    for i in (0..width).rev() {
-        buf[i] = b'0' + (v % 10) as u8;
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    out.push_str(std::str::from_utf8(&buf[..width]).expect("ASCII digits"));
 }
 
-/// Appends the ISO-8601 text of `ms` to `out`.
-pub fn write_timestamp(out: &mut String, ms: i64) {
-    use std::fmt::Write;
+/// The ISO-8601 text of `ms` (`2024-01-15T10:01:00.000Z`) when its year is
+/// in 0..=9999 — every such text has exactly 24 bytes.
+#[inline]
+pub fn timestamp_text(ms: i64) -> Option<[u8; 24]> {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000) as u32;
     let (y, mo, d) = civil_from_days(days);
-    if (0..=9999).contains(&y) {
-        push_digits(out, y as u32, 4);
-        out.push('-');
-        push_digits(out, mo, 2);
-        out.push('-');
-        push_digits(out, d, 2);
-        out.push('T');
-        push_digits(out, in_day / 3_600_000, 2);
-        out.push(':');
-        push_digits(out, in_day / 60_000 % 60, 2);
-        out.push(':');
-        push_digits(out, in_day / 1_000 % 60, 2);
-        out.push('.');
-        push_digits(out, in_day % 1_000, 3);
-        out.push('Z');
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let mut t = *b"0000-00-00T00:00:00.000Z";
+    put_digits(&mut t[0..4], y as u32);
+    put_digits(&mut t[5..7], mo);
+    put_digits(&mut t[8..10], d);
+    put_digits(&mut t[11..13], in_day / 3_600_000);
+    put_digits(&mut t[14..16], in_day / 60_000 % 60);
+    put_digits(&mut t[17..19], in_day / 1_000 % 60);
+    put_digits(&mut t[20..23], in_day % 1_000);
+    Some(t)
+}
+
+/// Appends the ISO-8601 text of `ms` to `out` (years outside 0..=9999 as
+/// chrono writes them; beyond chrono's range, the milliseconds).
+pub fn write_timestamp(out: &mut String, ms: i64) {
+    use std::fmt::Write;
+    if let Some(t) = timestamp_text(ms) {
+        out.push_str(std::str::from_utf8(&t).expect("ASCII"));
         return;
     }
     match chrono::DateTime::from_timestamp_millis(ms) {
@@ -114,6 +120,9 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     {
         return t.parse::<i64>().ok();
     }
+    if let Some(ms) = parse_canonical(t.as_bytes()) {
+        return Some(ms);
+    }
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(dt.timestamp_millis());
     }
@@ -136,6 +145,64 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
     }
     None
+}
+
+/// The form percore writes (`2024-01-15T10:01:00.000Z`, see
+/// [`timestamp_text`]), read without chrono; `None` for anything else or an
+/// impossible date or time (chrono then decides).
+fn parse_canonical(t: &[u8]) -> Option<i64> {
+    let t: &[u8; 24] = t.try_into().ok()?;
+    let shape = *b"0000-00-00T00:00:00.000Z";
+    let mut num = [0u32; 7];
+    let fields = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2), (20, 3)];
+    for (k, (at, len)) in fields.into_iter().enumerate() {
+        for &b in &t[at..at + len] {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            num[k] = num[k] * 10 + (b - b'0') as u32;
+        }
+    }
+    let separators_match = [4, 7, 10, 13, 16, 19, 23].iter().all(|&i| t[i] == shape[i]);
+    let [y, mo, d, h, mi, sec, milli] = num;
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid = separators_match
+        && (1..=12).contains(&mo)
+        && (1..=month_days[mo as usize - 1]).contains(&d)
+        && h < 24
+        && mi < 60
+        && sec < 60;
+    if !valid {
+        return None;
+    }
+    let days = days_from_civil(y as i64, mo, d);
+    Some(days * 86_400_000 + (h * 3_600_000 + mi * 60_000 + sec * 1_000 + milli) as i64)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// `days_from_civil`, the inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Parses a boolean: `true/false`, `t/f`, `yes/no`, `1/0` (any case).
@@ -182,6 +249,60 @@ pub fn parse_text(text: &str, ty: SqlType) -> Result<Scalar, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// chrono's reading of a text (the reference for the canonical form).
+    fn chrono_ms(t: &str) -> Option<i64> {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| d.timestamp_millis())
+    }
+
+    proptest! {
+        /// Every time of years 0..=9999 written and read back is itself, and
+        /// the text is what chrono writes and reads.
+        #[test]
+        fn canonical_text_round_trips(ms in -62_167_219_200_000i64..253_402_300_800_000) {
+            let t = timestamp_text(ms).expect("year in range");
+            let t = std::str::from_utf8(&t).unwrap();
+            prop_assert_eq!(parse_timestamp(t), Some(ms));
+            prop_assert_eq!(chrono_ms(t), Some(ms));
+            let dt = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+            prop_assert_eq!(t, dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        }
+
+        /// Texts of the canonical shape with any field values (impossible
+        /// dates, hours, minutes) are read as chrono reads them.
+        #[test]
+        fn canonical_shape_reads_like_chrono(
+            y in 0u32..10_000, mo in 0u32..14, d in 0u32..33,
+            h in 0u32..26, mi in 0u32..62, s in 0u32..62, milli in 0u32..1000,
+        ) {
+            let t = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z");
+            // chrono reads a leap second (:60) into the next minute; the
+            // fast path leaves it to chrono, so both agree by construction.
+            prop_assert_eq!(parse_timestamp(&t), chrono_ms(&t), "{}", t);
+        }
+    }
+
+    #[test]
+    fn canonical_calendar_edges_read_like_chrono() {
+        for t in [
+            "1900-02-29T00:00:00.000Z",
+            "2000-02-29T12:00:00.000Z",
+            "2023-02-29T00:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "2024-04-31T00:00:00.000Z",
+            "2024-13-01T00:00:00.000Z",
+            "2024-01-15T24:00:00.000Z",
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            assert_eq!(parse_timestamp(t), chrono_ms(t), "{t}");
+        }
+        assert!(parse_timestamp("1900-02-29T00:00:00.000Z").is_none());
+        assert!(parse_timestamp("2000-02-29T12:00:00.000Z").is_some());
+    }
 
     #[test]
     fn timestamps_round_trip() {

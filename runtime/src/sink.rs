@@ -27,6 +27,10 @@ pub struct FileOutput {
 /// Bytes a core collects before writing them to a [`FileOutput`].
 const FILE_FLUSH: usize = 256 << 10;
 
+/// Rows encoded at a time (a few hundred bytes each fit the buffer's
+/// headroom above [`FILE_FLUSH`]).
+const SLICE_ROWS: usize = 256;
+
 /// One core's handle on the shared output file.
 pub(crate) struct CoreFile {
     file: glommio::io::BufferedFile,
@@ -49,15 +53,20 @@ impl CoreFile {
     }
 
     /// Encodes `batch` into what this core holds, writing it out once it
-    /// passes [`FILE_FLUSH`] bytes.
+    /// passes [`FILE_FLUSH`] bytes. The batch is encoded [`SLICE_ROWS`] rows
+    /// at a time, so the buffer stays within its capacity instead of growing
+    /// (and being copied) to hold a whole large batch.
     pub(crate) async fn write(
         &mut self,
         encode: &crate::Encoder,
         batch: &arrow_array::RecordBatch,
     ) -> Result<(), RunError> {
-        encode(batch, &mut self.buf);
-        if self.buf.len() >= FILE_FLUSH {
-            self.flush().await?;
+        let n = batch.num_rows();
+        for at in (0..n).step_by(SLICE_ROWS) {
+            encode(&batch.slice(at, SLICE_ROWS.min(n - at)), &mut self.buf);
+            if self.buf.len() >= FILE_FLUSH {
+                self.flush().await?;
+            }
         }
         Ok(())
     }

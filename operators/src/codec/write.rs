@@ -14,7 +14,7 @@ use arrow_array::{Array, RecordBatch};
 
 use crate::decimal;
 use crate::types::SqlType;
-use crate::value::write_timestamp;
+use crate::value::{timestamp_text, write_timestamp};
 
 fn types_of(batch: &RecordBatch) -> Vec<SqlType> {
     batch
@@ -49,68 +49,103 @@ pub fn value_text(a: &dyn Array, ty: SqlType, i: usize) -> Option<String> {
     })
 }
 
+/// One output column's values, typed once per batch.
+enum Values<'a> {
+    I64(&'a [i64]),
+    F64(&'a [f64]),
+    Dec(&'a [i128], u8),
+    Str(&'a arrow_array::StringArray),
+    Bool(&'a arrow_array::BooleanArray),
+    /// With the last time written and its text (window bounds repeat).
+    Ts(&'a [i64], Option<(i64, [u8; 24])>),
+}
+
 /// Appends one JSON object per row of `batch` to `out`.
+///
+/// Each column is typed once per batch and its key written with the
+/// separator before it as one slice; numbers are written without the
+/// formatting machinery (`itoa`, [`decimal::text_into`],
+/// [`crate::value::timestamp_text`]).
 pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
     let schema = batch.schema();
     let types = types_of(batch);
-    let keys: Vec<String> = schema
-        .fields()
+    let mut cols: Vec<(Vec<u8>, Values<'_>, Option<&arrow_buffer::NullBuffer>)> = batch
+        .columns()
         .iter()
-        .map(|f| serde_json::to_string(f.name()).expect("string keys serialise"))
+        .zip(&types)
+        .zip(schema.fields())
+        .enumerate()
+        .map(|(c, ((col, ty), field))| {
+            let mut prefix = vec![if c == 0 { b'{' } else { b',' }];
+            serde_json::to_writer(&mut prefix, field.name()).expect("string keys serialise");
+            prefix.push(b':');
+            let values = match ty {
+                SqlType::BigInt => Values::I64(col.as_primitive::<Int64Type>().values()),
+                SqlType::Double => Values::F64(col.as_primitive::<Float64Type>().values()),
+                SqlType::Decimal { scale, .. } => {
+                    Values::Dec(col.as_primitive::<Decimal128Type>().values(), *scale)
+                }
+                SqlType::Varchar => Values::Str(col.as_string::<i32>()),
+                SqlType::Boolean => Values::Bool(col.as_boolean()),
+                SqlType::Timestamp => Values::Ts(
+                    col.as_primitive::<TimestampMillisecondType>().values(),
+                    None,
+                ),
+            };
+            (prefix, values, col.nulls())
+        })
         .collect();
+    let mut int = itoa::Buffer::new();
+    let mut dec = [0u8; decimal::TEXT_MAX];
     let mut text = String::new();
     for i in 0..batch.num_rows() {
-        out.push(b'{');
-        for (c, (col, ty)) in batch.columns().iter().zip(&types).enumerate() {
-            if c > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(keys[c].as_bytes());
-            out.push(b':');
-            if col.is_null(i) {
+        if cols.is_empty() {
+            out.push(b'{');
+        }
+        for (prefix, values, nulls) in cols.iter_mut() {
+            out.extend_from_slice(prefix);
+            if nulls.is_some_and(|n| n.is_null(i)) {
                 out.extend_from_slice(b"null");
                 continue;
             }
-            match ty {
-                SqlType::BigInt => {
-                    let _ = write!(out, "{}", col.as_primitive::<Int64Type>().value(i));
-                }
-                SqlType::Double => {
-                    let v = col.as_primitive::<Float64Type>().value(i);
-                    if v.is_finite() {
-                        let _ = write!(out, "{v}");
+            match values {
+                Values::I64(v) => out.extend_from_slice(int.format(v[i]).as_bytes()),
+                Values::F64(v) => {
+                    if v[i].is_finite() {
+                        let _ = write!(out, "{}", v[i]);
                     } else {
                         out.extend_from_slice(b"null");
                     }
                 }
-                SqlType::Decimal { scale, .. } => {
-                    text.clear();
-                    decimal::write_to(
-                        &mut text,
-                        col.as_primitive::<Decimal128Type>().value(i),
-                        *scale,
-                    );
+                Values::Dec(v, scale) => {
+                    let at = decimal::text_into(v[i], *scale, &mut dec);
                     out.push(b'"');
-                    out.extend_from_slice(text.as_bytes());
+                    out.extend_from_slice(&dec[at..]);
                     out.push(b'"');
                 }
-                SqlType::Varchar => {
-                    serde_json::to_writer(&mut *out, col.as_string::<i32>().value(i))
-                        .expect("writing to a Vec cannot fail");
+                Values::Str(a) => serde_json::to_writer(&mut *out, a.value(i))
+                    .expect("writing to a Vec cannot fail"),
+                Values::Bool(b) => {
+                    out.extend_from_slice(if b.value(i) { b"true" } else { b"false" })
                 }
-                SqlType::Boolean => out.extend_from_slice(if col.as_boolean().value(i) {
-                    b"true"
-                } else {
-                    b"false"
-                }),
-                SqlType::Timestamp => {
-                    text.clear();
-                    write_timestamp(
-                        &mut text,
-                        col.as_primitive::<TimestampMillisecondType>().value(i),
-                    );
+                Values::Ts(v, last) => {
+                    let ms = v[i];
+                    let t = match last {
+                        Some((at, t)) if *at == ms => Some(*t),
+                        _ => timestamp_text(ms),
+                    };
                     out.push(b'"');
-                    out.extend_from_slice(text.as_bytes());
+                    match t {
+                        Some(t) => {
+                            *last = Some((ms, t));
+                            out.extend_from_slice(&t);
+                        }
+                        None => {
+                            text.clear();
+                            write_timestamp(&mut text, ms);
+                            out.extend_from_slice(text.as_bytes());
+                        }
+                    }
                     out.push(b'"');
                 }
             }
