@@ -279,14 +279,21 @@ pub fn parse(text: &str, scale: u8) -> Result<i128, ParseError> {
     {
         return Err(ParseError::Invalid);
     }
-    // All digits as one integer at scale frac_len - exp, then rescale.
-    let mut acc: i128 = 0;
-    for b in int_part.bytes().chain(frac_part.bytes()) {
-        acc = acc
-            .checked_mul(10)
-            .and_then(|a| a.checked_add((b - b'0') as i128))
-            .ok_or(ParseError::Overflow)?;
-    }
+    // All digits as one integer at scale frac_len - exp, then rescale;
+    // up to 18 digits cannot overflow 64 bits, so need no checks.
+    let digits = int_part.bytes().chain(frac_part.bytes());
+    let acc: i128 = if int_part.len() + frac_part.len() <= 18 {
+        digits.fold(0u64, |a, b| a * 10 + (b - b'0') as u64) as i128
+    } else {
+        let mut acc: i128 = 0;
+        for b in digits {
+            acc = acc
+                .checked_mul(10)
+                .and_then(|a| a.checked_add((b - b'0') as i128))
+                .ok_or(ParseError::Overflow)?;
+        }
+        acc
+    };
     let cur_scale = frac_part.len() as i32 - exp;
     let target = scale as i32;
     let v = if cur_scale <= target {
@@ -421,6 +428,19 @@ mod tests {
                 if s > 0 { "." } else { "" }
             );
             proptest::prop_assert_eq!(format(v, scale), want);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any value's text (any scale) reads back as the value; with 18
+        /// digits or fewer and with more.
+        #[test]
+        fn text_reads_back(
+            v in proptest::prop_oneof![-1_000_000i128..1_000_000, proptest::num::i128::ANY],
+            scale in 0u8..=38,
+        ) {
+            proptest::prop_assume!(v.unsigned_abs() < 10u128.pow(38));
+            proptest::prop_assert_eq!(parse(&format(v, scale), scale), Ok(v));
         }
     }
 
