@@ -348,19 +348,33 @@ impl Generator {
     /// each): the row's hashes are computed once for all its columns.
     fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
         let n = rows.len();
-        // Allocated at their length and written by index, as market rows.
-        let (mut ids, mut customers) = (vec![0i64; n], vec![0i64; n]);
-        let (mut dates, mut amounts) = (vec![0u32; n], vec![0i128; n]);
-        let (id, cu) = (&mut ids[..n], &mut customers[..n]);
-        let (da, am) = (&mut dates[..n], &mut amounts[..n]);
+        // Written by index into spare capacity, as market rows.
+        let (mut ids, mut customers) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut dates, mut amounts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (id, cu) = (
+            &mut ids.spare_capacity_mut()[..n],
+            &mut customers.spare_capacity_mut()[..n],
+        );
+        let (da, am) = (
+            &mut dates.spare_capacity_mut()[..n],
+            &mut amounts.spare_capacity_mut()[..n],
+        );
         let mut i = rows.first;
         for k in 0..n {
             let o = self.order_row(i);
             i += rows.stride;
-            id[k] = o.order_id;
-            cu[k] = o.customer_id;
-            da[k] = o.date;
-            am[k] = o.total_amount;
+            id[k].write(o.order_id);
+            cu[k].write(o.customer_id);
+            da[k].write(o.date);
+            am[k].write(o.total_amount);
+        }
+        // SAFETY: each vector was allocated for `n` values and the loop
+        // above wrote every one of its first `n` slots.
+        unsafe {
+            ids.set_len(n);
+            customers.set_len(n);
+            dates.set_len(n);
+            amounts.set_len(n);
         }
         vec![
             Arc::new(Int64Array::from(ids)),
@@ -378,29 +392,44 @@ impl Generator {
     /// each): the row's hashes are computed once for all its columns.
     fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
         let n = rows.len();
-        // Columns allocated at their length and written by index (a push
-        // per value per column cost more than zeroing them first).
-        let mut symbols = vec![0u32; n];
-        let (mut traders, mut quantities, mut stamps, mut trade_times) =
-            (vec![0i64; n], vec![0i64; n], vec![0i64; n], vec![0i64; n]);
-        let mut prices = vec![0i128; n];
-        let (sy, tr, pr) = (&mut symbols[..n], &mut traders[..n], &mut prices[..n]);
-        let (qu, st, tt) = (
-            &mut quantities[..n],
-            &mut stamps[..n],
-            &mut trade_times[..n],
+        // Columns allocated for `n` values and written by index into their
+        // spare capacity: a push per value per column, or zeroing them
+        // first, cost more.
+        let mut symbols = Vec::with_capacity(n);
+        let (mut traders, mut quantities) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut stamps, mut trade_times) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut prices = Vec::with_capacity(n);
+        let sy = &mut symbols.spare_capacity_mut()[..n];
+        let (tr, qu) = (
+            &mut traders.spare_capacity_mut()[..n],
+            &mut quantities.spare_capacity_mut()[..n],
         );
+        let (st, tt) = (
+            &mut stamps.spare_capacity_mut()[..n],
+            &mut trade_times.spare_capacity_mut()[..n],
+        );
+        let pr = &mut prices.spare_capacity_mut()[..n];
         let mut nominal = NominalTimes::new(rows.first, rows.stride, self.per_minute.get());
         let mut i = rows.first;
         for k in 0..n {
             let m = self.market_row_at(i, nominal.next());
             i += rows.stride;
-            sy[k] = m.symbol;
-            tr[k] = m.trader_id;
-            pr[k] = m.price;
-            qu[k] = m.quantity;
-            st[k] = m.timestamp;
-            tt[k] = m.trade_time;
+            sy[k].write(m.symbol);
+            tr[k].write(m.trader_id);
+            pr[k].write(m.price);
+            qu[k].write(m.quantity);
+            st[k].write(m.timestamp);
+            tt[k].write(m.trade_time);
+        }
+        // SAFETY: each vector was allocated for `n` values and the loop
+        // above wrote every one of its first `n` slots.
+        unsafe {
+            symbols.set_len(n);
+            traders.set_len(n);
+            prices.set_len(n);
+            quantities.set_len(n);
+            stamps.set_len(n);
+            trade_times.set_len(n);
         }
         vec![
             Arc::new(short_strings(&self.symbols, symbols.into_iter())),
