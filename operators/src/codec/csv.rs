@@ -169,9 +169,12 @@ impl<R: Read> CsvRows<R> {
         })
     }
 
+    /// Sets every column of `row` from the current record; a VARCHAR
+    /// column's string from the last row is reused, not reallocated.
     fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
         let line = self.record.position().map_or(0, |p| p.line());
-        for (c, &i) in self.columns.iter().zip(&self.index) {
+        row.resize(self.columns.len(), Scalar::Null);
+        for ((c, &i), slot) in self.columns.iter().zip(&self.index).zip(row.iter_mut()) {
             let err = |msg: String| Error::Input {
                 source_name: self.name.clone(),
                 row: self.rows_read,
@@ -186,12 +189,15 @@ impl<R: Read> CsvRows<R> {
                 ))
             })?;
             let text = std::str::from_utf8(field).map_err(|_| err("not valid UTF-8".into()))?;
-            let v = if text.is_empty() && c.ty != SqlType::Varchar {
-                Scalar::Null
-            } else {
-                parse_text(text, c.ty).map_err(err)?
-            };
-            row.push(v);
+            match (c.ty, &mut *slot) {
+                (SqlType::Varchar, Scalar::Varchar(s)) => {
+                    s.clear();
+                    s.push_str(text);
+                }
+                (SqlType::Varchar, _) => *slot = Scalar::Varchar(text.to_string()),
+                _ if text.is_empty() => *slot = Scalar::Null,
+                _ => *slot = parse_text(text, c.ty).map_err(err)?,
+            }
         }
         Ok(())
     }

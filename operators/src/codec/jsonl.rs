@@ -113,6 +113,7 @@ impl<R: BufRead> JsonRows<R> {
     }
 
     fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
+        row.clear();
         let obj: serde_json::Map<String, Value> = serde_json::from_str(&self.line)
             .map_err(|e| self.err("-", format!("invalid JSON object: {e}")))?;
         for c in &self.columns {

@@ -83,8 +83,9 @@ impl Batches {
         self.malformed
     }
 
-    /// The next batch from rows `read` parses into the buffer it is given;
-    /// `None` at the end of the input.
+    /// The next batch from rows `read` parses into the buffer it is given
+    /// (holding the previous row: `read` sets every column); `None` at the
+    /// end of the input.
     pub(crate) fn next(
         &mut self,
         mut read: impl FnMut(&mut Vec<Scalar>) -> Result<Step>,
@@ -96,7 +97,8 @@ impl Batches {
             return Ok(None);
         }
         loop {
-            self.row.clear();
+            // The reader sets every column of the row (the last row's
+            // values are there to be overwritten, their strings reused).
             match read(&mut self.row)? {
                 Step::Row(pos) => {
                     self.collecting.push(pos as i64);
