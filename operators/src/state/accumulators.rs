@@ -5,7 +5,9 @@
 //! Exact inputs (BIGINT, DECIMAL) are summed in `i128` at the input's scale, so
 //! SUM is exact and AVG is the exact quotient rounded half away from zero.
 //! NULL inputs are skipped; an aggregate over no non-NULL value is NULL
-//! (COUNT is 0). Results that do not fit their type are errors.
+//! (COUNT is 0). Results that do not fit their type are errors. For DOUBLE,
+//! NaN is the greatest value (MAX is NaN once one is seen; MIN passes over
+//! it unless every value is NaN), as in ROWS windows.
 
 use std::fmt;
 use std::sync::Arc;
@@ -69,6 +71,24 @@ impl ExactIn<'_> {
             ExactIn::I128(v) => v[i],
             ExactIn::Bool(b) => b.value(i) as i128,
         }
+    }
+}
+
+/// MIN of two DOUBLEs with NaN the greatest value: the other one unless
+/// both are NaN.
+#[inline(always)]
+pub(crate) fn float_min(a: f64, b: f64) -> f64 {
+    // `f64::min` returns the other operand when one is NaN.
+    a.min(b)
+}
+
+/// MAX of two DOUBLEs with NaN the greatest value: NaN if either is.
+#[inline(always)]
+pub(crate) fn float_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
     }
 }
 
@@ -186,10 +206,12 @@ impl Acc {
             }
             (State::FloatMinMax { v, has }, Input::Float(x, _)) => {
                 let x = x[i];
-                if !has[g] || (is_min && x < v[g]) || (!is_min && x > v[g]) {
-                    v[g] = x;
-                    has[g] = true;
-                }
+                v[g] = match (has[g], is_min) {
+                    (false, _) => x,
+                    (true, true) => float_min(v[g], x),
+                    (true, false) => float_max(v[g], x),
+                };
+                has[g] = true;
             }
             (State::StrMinMax(v), Input::Str(s)) => {
                 let x = s.value(i);
@@ -424,8 +446,12 @@ impl Acc {
                 let a = cols[0].as_primitive::<Float64Type>();
                 for (i, &g) in groups.iter().enumerate() {
                     let (g, x) = (g as usize, a.value(i));
-                    if a.is_valid(i) && (!has[g] || (is_min && x < v[g]) || (!is_min && x > v[g])) {
-                        v[g] = x;
+                    if a.is_valid(i) {
+                        v[g] = match (has[g], is_min) {
+                            (false, _) => x,
+                            (true, true) => float_min(v[g], x),
+                            (true, false) => float_max(v[g], x),
+                        };
                         has[g] = true;
                     }
                 }
@@ -656,6 +682,42 @@ mod tests {
             .update_and_snapshot(&[1, 1], Some(&arg.slice(1, 2)), 2)
             .unwrap();
         assert_eq!(ok.len(), 2);
+    }
+
+    #[test]
+    fn double_min_max_take_nan_as_the_greatest_value() {
+        let arg: ArrayRef = Arc::new(Float64Array::from(vec![
+            f64::NAN,
+            2.0,
+            -1.0,
+            f64::NAN,
+            f64::NAN,
+        ]));
+        // Group 0: NaN, 2, -1; group 1: NaN, NaN.
+        let groups = [0, 0, 0, 1, 1];
+        let run = |func| {
+            let mut acc = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
+            acc.update(&groups, Some(&arg), 2);
+            let out = acc.emit(&[0, 1]).unwrap();
+            // Merged from partials of single rows: the same answer.
+            let mut merged = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
+            for (i, &g) in groups.iter().enumerate() {
+                let mut one = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
+                one.update(&[0], Some(&arg.slice(i, 1)), 1);
+                merged.merge(&[g], &one.partial(&[0]).unwrap(), 2);
+            }
+            let m = merged.emit(&[0, 1]).unwrap();
+            let v = |a: &ArrayRef| a.as_primitive::<Float64Type>().values().to_vec();
+            (v(&out), v(&m))
+        };
+        let (min, min_merged) = run(AggFunc::Min);
+        assert_eq!(min[0], -1.0);
+        assert!(min[1].is_nan());
+        assert_eq!(min_merged[0], -1.0);
+        assert!(min_merged[1].is_nan());
+        let (max, max_merged) = run(AggFunc::Max);
+        assert!(max[0].is_nan() && max[1].is_nan());
+        assert!(max_merged[0].is_nan() && max_merged[1].is_nan());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillis
 use arrow_array::{Array, ArrayRef};
 use arrow_buffer::NullBuffer;
 
-use super::accumulators::{AggFunc, Out};
+use super::accumulators::{float_max, float_min, AggFunc, Out};
 use crate::decimal;
 use crate::error::{Error, Result};
 use crate::types::SqlType;
@@ -168,16 +168,11 @@ impl Val for f64 {
     const BOTTOM: f64 = f64::NEG_INFINITY;
     #[inline(always)]
     fn min(a: f64, b: f64) -> f64 {
-        // `f64::min` returns the other operand when one is NaN.
-        a.min(b)
+        float_min(a, b)
     }
     #[inline(always)]
     fn max(a: f64, b: f64) -> f64 {
-        if a.is_nan() || b.is_nan() {
-            f64::NAN
-        } else {
-            a.max(b)
-        }
+        float_max(a, b)
     }
     #[inline(always)]
     fn add(s: FloatSum, x: f64) -> Option<FloatSum> {
