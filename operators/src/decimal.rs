@@ -198,48 +198,34 @@ pub const TEXT_MAX: usize = 48;
 /// whenever the value fits it (all but the widest DECIMALs).
 #[inline]
 pub fn text_into(v: i128, scale: u8, buf: &mut [u8; TEXT_MAX]) -> usize {
-    let mut at = buf.len();
-    let mut put = |b: u8| {
+    let (scale, mut at, mut placed) = (scale as usize, buf.len(), 0);
+    // Digits from the right; the point goes in after `scale` of them.
+    // Returns how many digits are placed.
+    let mut digit = |d: u8| {
+        if placed == scale && scale > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
         at -= 1;
-        buf[at] = b;
+        buf[at] = b'0' + d;
+        placed += 1;
+        placed
     };
-    match u64::try_from(v.unsigned_abs()) {
-        Ok(mut u) => {
-            for _ in 0..scale {
-                put(b'0' + (u % 10) as u8);
-                u /= 10;
-            }
-            if scale > 0 {
-                put(b'.');
-            }
-            loop {
-                put(b'0' + (u % 10) as u8);
-                u /= 10;
-                if u == 0 {
-                    break;
-                }
-            }
-        }
-        Err(_) => {
-            let mut u = v.unsigned_abs();
-            for _ in 0..scale {
-                put(b'0' + (u % 10) as u8);
-                u /= 10;
-            }
-            if scale > 0 {
-                put(b'.');
-            }
-            loop {
-                put(b'0' + (u % 10) as u8);
-                u /= 10;
-                if u == 0 {
-                    break;
-                }
-            }
-        }
+    // 128-bit divisions only while the value does not fit 64 bits.
+    let (mut wide, mut n) = (v.unsigned_abs(), 0);
+    while wide > u64::MAX as u128 {
+        n = digit((wide % 10) as u8);
+        wide /= 10;
+    }
+    let mut u = wide as u64;
+    // At least one digit before the point.
+    while u > 0 || n <= scale {
+        n = digit((u % 10) as u8);
+        u /= 10;
     }
     if v < 0 {
-        put(b'-');
+        at -= 1;
+        buf[at] = b'-';
     }
     at
 }

@@ -136,9 +136,9 @@ fn halves(h: u64) -> (u32, u32) {
     (h as u32, (h >> 32) as u32)
 }
 
-/// Row `i`'s nominal event time: `per_minute` rows per minute from START_MS.
-/// (`per_minute` divides by multiplying: a hardware division per row was a
-/// fifth of the generator's time.)
+/// Row `i`'s nominal event time: `per_minute` rows per minute from START_MS
+/// (`per_minute` divides by multiplying; batches add instead, see
+/// [`NominalTimes`]).
 #[inline(always)]
 fn market_nominal(per_minute: StrengthReducedU64, i: u64) -> i64 {
     START_MS
