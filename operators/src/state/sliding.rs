@@ -287,8 +287,14 @@ impl Sliding {
                 match (arg, self.input) {
                     (Some(a), Some(SqlType::Decimal { .. })) if !counts => {
                         let v = a.as_primitive::<Decimal128Type>().values();
-                        // Up to 18 digits fit 64 bits; checked once per batch.
-                        if !v.iter().fold(true, |ok, &x| ok & (x as i64 as i128 == x)) {
+                        // Up to 18 digits fit 64 bits; checked once per batch
+                        // (slots under NULLs may hold anything).
+                        let fits = |x: i128| x as i64 as i128 == x;
+                        let all_fit = match &nulls {
+                            None => v.iter().fold(true, |ok, &x| ok & fits(x)),
+                            Some(n) => v.iter().enumerate().all(|(i, &x)| n.is_null(i) || fits(x)),
+                        };
+                        if !all_fit {
                             return Err(Error::eval(
                                 &self.text,
                                 "a value exceeds its declared DECIMAL precision",
@@ -737,6 +743,23 @@ mod tests {
         let got = read(&s.update_and_snapshot(&[0, 0, 0, 0], Some(&a), 1).unwrap());
         let want = [1, 1, 1, 2].map(|x| Some(V::E(x)));
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn whatever_sits_under_a_null_decimal_is_ignored() {
+        let ty = SqlType::decimal(18, 0);
+        let mut s = Sliding::new(AggFunc::Max, Some(ty), ty, Some(3), "MAX(x)".into());
+        // A NULL slot holding a value no DECIMAL(18) could.
+        let a: ArrayRef = Arc::new(
+            Decimal128Array::new(
+                vec![5, i128::MAX].into(),
+                Some(arrow_buffer::NullBuffer::from(vec![true, false])),
+            )
+            .with_precision_and_scale(18, 0)
+            .unwrap(),
+        );
+        let got = read(&s.update_and_snapshot(&[0, 0], Some(&a), 1).unwrap());
+        assert_eq!(got, [Some(V::E(5)), Some(V::E(5))]);
     }
 
     #[test]
