@@ -449,7 +449,10 @@ impl<'a> Worker<'a> {
         setup: CoreSetup<'a>,
     ) -> Self {
         let keys = plan.exchange_keys().map(<[Expr]>::to_vec);
-        let partial = PartialAgg::for_plan(plan);
+        let local = n == 1 || setup.local_keys;
+        // Rows that never leave this core are folded straight into the final
+        // aggregate: pre-aggregating them would only add a merge.
+        let partial = PartialAgg::for_plan(plan).filter(|_| !local);
         let post = Pipeline::with_options(
             plan,
             PipelineOptions {
@@ -490,7 +493,7 @@ impl<'a> Worker<'a> {
             file_output: setup.file_output,
             core_sink: setup.core_sink,
             file: None,
-            local: n == 1 || setup.local_keys,
+            local,
         }
     }
 
