@@ -248,58 +248,8 @@ impl EventTimeBuffer {
                     times: r.times[from..to].to_vec(),
                 }
             }
-            _ if with_rows.len() > 2 => {
-                // Many runs (rows from several cores): their prefixes
-                // concatenated in arrival order and sorted by (time,
-                // sequence, position) — ties between runs go to the earlier
-                // run, as the merge below would.
-                let total: usize = with_rows
-                    .iter()
-                    .map(|&k| ends[k] - self.pending[k].start)
-                    .sum();
-                let mut rows: Vec<(usize, usize)> = Vec::with_capacity(total);
-                let mut cat_times = Vec::with_capacity(total);
-                let mut cat_seqs = self.seq.map(|_| Vec::with_capacity(total));
-                for &k in &with_rows {
-                    let r = &self.pending[k];
-                    rows.extend((r.start..ends[k]).map(|i| (k, r.row(i))));
-                    cat_times.extend_from_slice(&r.times[r.start..ends[k]]);
-                    if let (Some(all), Some(s)) = (&mut cat_seqs, &r.seqs) {
-                        all.extend_from_slice(&s[r.start..ends[k]]);
-                    }
-                }
-                let idx = sort_order(&cat_times, cat_seqs.as_deref());
-                let order: Vec<(usize, usize)> = idx.iter().map(|&i| rows[i as usize]).collect();
-                let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
-                Released {
-                    batch: arrow_select::interleave::interleave_record_batch(&batches, &order)
-                        .expect("runs share a schema"),
-                    times: idx.iter().map(|&i| cat_times[i as usize]).collect(),
-                }
-            }
             _ => {
-                // Two runs: merge their prefixes, the smaller head each step,
-                // the earlier run on a tie (arrival order).
-                let mut heads: Vec<usize> = self.pending.iter().map(|r| r.start).collect();
-                let total: usize = with_rows.iter().map(|&k| ends[k] - heads[k]).sum();
-                let mut order: Vec<(usize, usize)> = Vec::with_capacity(total);
-                let mut times = Vec::with_capacity(total);
-                for _ in 0..total {
-                    let mut best: Option<usize> = None;
-                    for &k in &with_rows {
-                        if heads[k] < ends[k]
-                            && best.is_none_or(|b| {
-                                self.pending[k].key(heads[k]) < self.pending[b].key(heads[b])
-                            })
-                        {
-                            best = Some(k);
-                        }
-                    }
-                    let k = best.expect("rows remain");
-                    order.push((k, self.pending[k].row(heads[k])));
-                    times.push(self.pending[k].times[heads[k]]);
-                    heads[k] += 1;
-                }
+                let (order, times) = self.merged(&with_rows, &ends);
                 let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
                 Released {
                     batch: arrow_select::interleave::interleave_record_batch(&batches, &order)
@@ -315,6 +265,56 @@ impl EventTimeBuffer {
         Some(released)
     }
 }
+impl EventTimeBuffer {
+    /// The held rows `start..ends[k]` of runs `with_rows` (at least two) in
+    /// (time, sequence, arrival) order: (run, batch row) of each, and its
+    /// time. Ties between runs go to the earlier run.
+    fn merged(&self, with_rows: &[usize], ends: &[usize]) -> (Vec<(usize, usize)>, Vec<i64>) {
+        let runs = &self.pending;
+        let total: usize = with_rows.iter().map(|&k| ends[k] - runs[k].start).sum();
+        if with_rows.len() > 2 {
+            // Many runs (rows from several cores): their prefixes
+            // concatenated in arrival order and sorted by (time, sequence,
+            // position).
+            let mut rows: Vec<(usize, usize)> = Vec::with_capacity(total);
+            let mut times = Vec::with_capacity(total);
+            let mut seqs = self.seq.map(|_| Vec::with_capacity(total));
+            for &k in with_rows {
+                let r = &runs[k];
+                rows.extend((r.start..ends[k]).map(|i| (k, r.row(i))));
+                times.extend_from_slice(&r.times[r.start..ends[k]]);
+                if let (Some(all), Some(s)) = (&mut seqs, &r.seqs) {
+                    all.extend_from_slice(&s[r.start..ends[k]]);
+                }
+            }
+            let idx = sort_order(&times, seqs.as_deref());
+            return (
+                idx.iter().map(|&i| rows[i as usize]).collect(),
+                idx.iter().map(|&i| times[i as usize]).collect(),
+            );
+        }
+        // Two runs: merge their prefixes, the smaller head each step.
+        let mut heads: Vec<usize> = runs.iter().map(|r| r.start).collect();
+        let mut order: Vec<(usize, usize)> = Vec::with_capacity(total);
+        let mut times = Vec::with_capacity(total);
+        for _ in 0..total {
+            let mut best: Option<usize> = None;
+            for &k in with_rows {
+                if heads[k] < ends[k]
+                    && best.is_none_or(|b| runs[k].key(heads[k]) < runs[b].key(heads[b]))
+                {
+                    best = Some(k);
+                }
+            }
+            let k = best.expect("rows remain");
+            order.push((k, runs[k].row(heads[k])));
+            times.push(runs[k].times[heads[k]]);
+            heads[k] += 1;
+        }
+        (order, times)
+    }
+}
+
 /// The positions of rows ordered by (time, sequence, position): unique keys,
 /// so an unstable sort keeps ties in arrival order. Three ways, cheapest
 /// first: a counting sort on time when the times span less than four times
