@@ -17,7 +17,7 @@ use arrow_buffer::NullBuffer;
 use bumpalo::Bump;
 use hashbrown::HashTable;
 
-use super::packed::{self, Packed};
+use super::packed::PackedKeys;
 use crate::column::ColumnBuilder;
 use crate::types::SqlType;
 
@@ -29,16 +29,13 @@ pub struct GroupTable {
     arena: Bump,
     /// Group g's encoded key, in `arena` (unless keys are packed).
     keys: Vec<KeyRef>,
-    /// Group g's packed key (while keys are packed).
-    packed_keys: Vec<Packed>,
     /// While every key has packed: packed key → group id (the key kept in
     /// the table itself: one memory access per probe), and `map` is unused.
     /// `None` once a key did not pack (or the types never do); `map` then
     /// holds the groups, by the hash of their columns.
-    packed: Option<HashTable<(Packed, u32)>>,
+    packed: Option<PackedKeys>,
     // Scratch buffers reused across batches.
     row_hashes: Vec<u64>,
-    row_words: Vec<Packed>,
     key_buf: Vec<u8>,
 }
 
@@ -48,15 +45,13 @@ const TABLE_SEED: u64 = 0x5eed_c0de;
 impl GroupTable {
     pub fn new(types: Vec<SqlType>) -> Self {
         GroupTable {
-            packed: packed::packable(&types).then(HashTable::new),
+            packed: PackedKeys::new(&types),
             types,
             map: HashTable::new(),
             hashes: Vec::new(),
             arena: Bump::new(),
             keys: Vec::new(),
-            packed_keys: Vec::new(),
             row_hashes: Vec::new(),
-            row_words: Vec::new(),
             key_buf: Vec::new(),
         }
     }
@@ -73,10 +68,9 @@ impl GroupTable {
         // Every reference into the arena goes before it is reset.
         self.keys.clear();
         self.arena.reset();
-        self.packed_keys.clear();
         match &mut self.packed {
             Some(p) => p.clear(),
-            None => self.packed = packed::packable(&self.types).then(HashTable::new),
+            None => self.packed = PackedKeys::new(&self.types),
         }
     }
 
@@ -137,28 +131,8 @@ impl GroupTable {
     /// [`Self::intern`] on packed keys; `false` (nothing done) when a key of
     /// the batch does not pack.
     fn intern_packed(&mut self, cols: &[KeyCol<'_>], n: usize, out: &mut Vec<u32>) -> bool {
-        let mut rows = std::mem::take(&mut self.row_words);
-        if !packed::pack(cols, n, &mut rows) {
-            self.row_words = rows;
-            return false;
-        }
-        for row in &rows {
-            let h = packed::hash(row);
-            let table = self.packed.as_mut().expect("packed mode");
-            let id = match table.find(h, |(k, _)| packed::same(k, row)) {
-                Some(&(_, g)) => g,
-                None => {
-                    let g = self.hashes.len() as u32;
-                    table.insert_unique(h, (*row, g), |(k, _)| packed::hash(k));
-                    self.packed_keys.push(*row);
-                    self.hashes.push(h);
-                    g
-                }
-            };
-            out.push(id);
-        }
-        self.row_words = rows;
-        true
+        let keys = self.packed.as_mut().expect("packed mode");
+        keys.intern(cols, n, &mut self.hashes, out)
     }
 
     /// Adds row `i` of `cols` as a new group with hash `h`.
@@ -190,7 +164,6 @@ impl GroupTable {
         let all: Vec<u32> = (0..self.len() as u32).collect();
         let arrays = self.key_columns(&all);
         self.packed = None;
-        self.packed_keys.clear();
         let cols: Vec<KeyCol<'_>> = arrays
             .iter()
             .zip(&self.types)
@@ -215,8 +188,8 @@ impl GroupTable {
             .iter()
             .map(|t| ColumnBuilder::new(*t, groups.len()))
             .collect();
-        if self.packed.is_some() {
-            packed::append_keys(&self.packed_keys, groups, &mut builders);
+        if let Some(p) = &self.packed {
+            p.append_keys(groups, &mut builders);
         } else {
             for &g in groups {
                 let mut key = self.keys[g as usize].bytes();
@@ -690,8 +663,16 @@ mod tests {
         fn ids_match_a_map_of_keys(batches in proptest::collection::vec(
             (any::<bool>(), 0..60usize), 1..5).prop_flat_map(|shapes| {
                 shapes.into_iter().map(|(long, n)| proptest::collection::vec(cell(long), n)).collect::<Vec<_>>()
-            })) {
-            let mut t = GroupTable::new(vec![SqlType::BigInt, SqlType::Varchar, SqlType::Double]);
+            }), used in prop_oneof![Just([true, false, false]), Just([false, true, false]),
+                Just([true, true, false]), Just([true, true, true])]) {
+            // Which of (BIGINT, VARCHAR, DOUBLE) form the key: one, two or
+            // three words when packed (widths 2, 3 and 5).
+            let types: Vec<SqlType> = [SqlType::BigInt, SqlType::Varchar, SqlType::Double]
+                .into_iter()
+                .zip(used)
+                .filter_map(|(t, u)| u.then_some(t))
+                .collect();
+            let mut t = GroupTable::new(types);
             let mut reference: std::collections::HashMap<Key, u32> = Default::default();
             let mut first_seen: Vec<Key> = Vec::new();
             let norm = |x: Option<f64>| x.map(|x| key_f64(x).to_bits());
@@ -700,10 +681,15 @@ mod tests {
                 let a: ArrayRef = Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()));
                 let b: ArrayRef = Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()));
                 let c: ArrayRef = Arc::new(arrow_array::Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()));
-                t.intern(&[a, b, c], rows.len(), &mut ids);
+                let keys: Vec<ArrayRef> = [a, b, c].into_iter().zip(used).filter_map(|(k, u)| u.then_some(k)).collect();
+                t.intern(&keys, rows.len(), &mut ids);
                 for (row, id) in rows.iter().zip(&ids) {
                     let next = reference.len() as u32;
-                    let key = (row.0, row.1.clone(), norm(row.2));
+                    let key = (
+                        row.0.filter(|_| used[0]),
+                        row.1.clone().filter(|_| used[1]),
+                        norm(row.2).filter(|_| used[2]),
+                    );
                     let want = *reference.entry(key.clone()).or_insert_with(|| {
                         first_seen.push(key);
                         next
@@ -714,16 +700,18 @@ mod tests {
             prop_assert_eq!(t.len(), reference.len());
             // Every group's key comes back, in id order.
             let all: Vec<u32> = (0..t.len() as u32).collect();
-            let cols = t.key_columns(&all);
+            let mut cols = t.key_columns(&all).into_iter();
+            let mut next_col = |u: bool| u.then(|| cols.next().expect("a key column"));
+            let (a, b, c) = (next_col(used[0]), next_col(used[1]), next_col(used[2]));
             let back: Vec<Key> = (0..all.len())
                 .map(|i| {
-                    let a = cols[0].as_primitive::<Int64Type>();
-                    let b = cols[1].as_string::<i32>();
-                    let c = cols[2].as_primitive::<Float64Type>();
+                    let a = a.as_ref().map(|a| a.as_primitive::<Int64Type>());
+                    let b = b.as_ref().map(|b| b.as_string::<i32>());
+                    let c = c.as_ref().map(|c| c.as_primitive::<Float64Type>());
                     (
-                        a.is_valid(i).then(|| a.value(i)),
-                        b.is_valid(i).then(|| b.value(i).to_string()),
-                        c.is_valid(i).then(|| key_f64(c.value(i)).to_bits()),
+                        a.filter(|a| a.is_valid(i)).map(|a| a.value(i)),
+                        b.filter(|b| b.is_valid(i)).map(|b| b.value(i).to_string()),
+                        c.filter(|c| c.is_valid(i)).map(|c| key_f64(c.value(i)).to_bits()),
                     )
                 })
                 .collect();

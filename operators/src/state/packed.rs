@@ -3,29 +3,30 @@
 //! Contract: [`pack`] turns each row of a batch's key columns into a fixed
 //! array of words — one per BIGINT, TIMESTAMP, DOUBLE or BOOLEAN value, one
 //! per VARCHAR of at most 8 bytes, two per DECIMAL — plus a last word holding
-//! each column's validity bit and string length. Two rows get equal arrays
+//! each column's validity bit and string length; the array is as narrow as
+//! the key types allow (2, 3 or 5 words, see [`PackedKeys`]). Two rows get equal arrays
 //! exactly when their keys are equal as GROUP BY sees them (NULL equal to
 //! NULL, -0.0 equal to 0.0, every NaN equal). A batch holding a longer string
 //! does not pack (`false`): the table then keeps byte-encoded keys instead.
 //! Packing is column at a time (a tight loop per column); a packed key is
 //! hashed with a few multiplies and compared as a handful of words.
 
+use hashbrown::HashTable;
+
 use super::group_table::{fold, key_f64, KeyCol, K1, K2};
 use crate::column::ColumnBuilder;
 use crate::types::SqlType;
 
-/// Data words of a packed key (the tag word comes after them).
-pub(super) const WORDS: usize = 4;
-
-/// A packed key: `WORDS` data words, then the tag word.
-pub(super) type Packed = [u64; WORDS + 1];
+/// Most data words a packed key has (the tag word comes after them).
+const MAX_WORDS: usize = 4;
 
 /// Bits of the tag word per column: the validity bit, then a string length
 /// (0..=8).
 const TAG_BITS: usize = 5;
 
-/// Whether keys of these types can pack (strings permitting).
-pub(super) fn packable(types: &[SqlType]) -> bool {
+/// The width (data words and tag word) keys of these types pack into —
+/// 2, 3 or 5 words — or `None` when they cannot pack.
+fn width(types: &[SqlType]) -> Option<usize> {
     let words: usize = types
         .iter()
         .map(|t| match t {
@@ -33,14 +34,19 @@ pub(super) fn packable(types: &[SqlType]) -> bool {
             _ => 1,
         })
         .sum();
-    words <= WORDS && types.len() * TAG_BITS <= 64
+    (words <= MAX_WORDS && types.len() * TAG_BITS <= 64).then_some(match words {
+        0 | 1 => 2,
+        2 => 3,
+        _ => MAX_WORDS + 1,
+    })
 }
 
 /// Packs every row of `cols` into `rows`; `false` (and `rows` unspecified)
 /// when a string is longer than 8 bytes.
-pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> bool {
+fn pack<const W: usize>(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<[u64; W]>) -> bool {
+    let tag_at = W - 1;
     rows.clear();
-    rows.resize(n, [0; WORDS + 1]);
+    rows.resize(n, [0; W]);
     let mut w = 0;
     for (c, col) in cols.iter().enumerate() {
         let shift = c * TAG_BITS;
@@ -48,7 +54,7 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
             KeyCol::I64(v, None) => {
                 for (r, x) in rows.iter_mut().zip(&v[..n]) {
                     r[w] = *x as u64;
-                    r[WORDS] |= 1 << shift;
+                    r[tag_at] |= 1 << shift;
                 }
             }
             KeyCol::Str {
@@ -62,7 +68,7 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
                         return false;
                     };
                     r[w] = word;
-                    r[WORDS] |= (len << 1 | 1) << shift;
+                    r[tag_at] |= (len << 1 | 1) << shift;
                 }
             }
             col => {
@@ -88,7 +94,7 @@ pub(super) fn pack(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<Packed>) -> boo
                             tag |= len << 1;
                         }
                     }
-                    r[WORDS] |= tag << shift;
+                    r[tag_at] |= tag << shift;
                 }
             }
         }
@@ -125,33 +131,35 @@ fn short_str(data: &[u8], lo: i32, hi: i32) -> Option<(u64, u64)> {
 
 /// Whether two packed keys are equal (word by word, no `memcmp` call).
 #[inline(always)]
-pub(super) fn same(a: &Packed, b: &Packed) -> bool {
+fn same<const W: usize>(a: &[u64; W], b: &[u64; W]) -> bool {
     a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// A packed key's hash.
 #[inline(always)]
-pub(super) fn hash(k: &Packed) -> u64 {
+fn hash<const W: usize>(k: &[u64; W]) -> u64 {
     /// The upper words' fold when both are zero (keys of up to two words).
     const UPPER_ZERO: u64 = fold(K2, K1);
-    let a = fold(k[0] ^ K1, k[1] ^ K2);
-    let b = if k[2] | k[3] == 0 {
+    // Data word `i`, zero beyond this width's (a constant once `W` is).
+    let word = |i: usize| if i < W - 1 { k[i] } else { 0 };
+    let a = fold(word(0) ^ K1, word(1) ^ K2);
+    let b = if word(2) | word(3) == 0 {
         UPPER_ZERO
     } else {
-        fold(k[2] ^ K2, k[3] ^ K1)
+        fold(word(2) ^ K2, word(3) ^ K1)
     };
-    fold(a ^ k[WORDS], b ^ K1)
+    fold(a ^ k[W - 1], b ^ K1)
 }
 
 /// Appends the keys of `groups` (indexes into `keys`) to one builder per key
 /// column, decoding the words as [`pack`] laid them out.
-pub(super) fn append_keys(keys: &[Packed], groups: &[u32], builders: &mut [ColumnBuilder]) {
+fn append_keys<const W: usize>(keys: &[[u64; W]], groups: &[u32], builders: &mut [ColumnBuilder]) {
     let mut w = 0;
     for (c, b) in builders.iter_mut().enumerate() {
         let shift = c * TAG_BITS;
         for &g in groups {
             let k = &keys[g as usize];
-            let tag = k[WORDS] >> shift;
+            let tag = k[W - 1] >> shift;
             if tag & 1 == 0 {
                 b.push_null();
                 continue;
@@ -175,5 +183,121 @@ pub(super) fn append_keys(keys: &[Packed], groups: &[u32], builders: &mut [Colum
             ColumnBuilder::Decimal(..) => 2,
             _ => 1,
         };
+    }
+}
+
+/// Packed keys of one width: the groups' keys (a group's id is its index)
+/// and the table finding them, the key kept in the table itself (one memory
+/// access per probe).
+pub(super) struct PackedSet<const W: usize> {
+    table: HashTable<([u64; W], u32)>,
+    keys: Vec<[u64; W]>,
+    /// Scratch: a batch's rows, packed.
+    rows: Vec<[u64; W]>,
+}
+
+impl<const W: usize> PackedSet<W> {
+    fn new() -> Self {
+        PackedSet {
+            table: HashTable::new(),
+            keys: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// See [`PackedKeys::intern`].
+    fn intern(
+        &mut self,
+        cols: &[KeyCol<'_>],
+        n: usize,
+        hashes: &mut Vec<u64>,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        let mut rows = std::mem::take(&mut self.rows);
+        if !pack(cols, n, &mut rows) {
+            self.rows = rows;
+            return false;
+        }
+        for row in &rows {
+            let h = hash(row);
+            let id = match self.table.find(h, |(k, _)| same(k, row)) {
+                Some(&(_, g)) => g,
+                None => {
+                    let g = self.keys.len() as u32;
+                    self.table.insert_unique(h, (*row, g), |(k, _)| hash(k));
+                    self.keys.push(*row);
+                    hashes.push(h);
+                    g
+                }
+            };
+            out.push(id);
+        }
+        self.rows = rows;
+        true
+    }
+}
+
+/// A group table's packed keys, in the narrowest width their types allow:
+/// keys of one word (a BIGINT, a short VARCHAR) pack into two words with
+/// the tag, of two into three, of up to four into five — fewer bytes to
+/// pack, hash, compare and keep in the table.
+pub(super) enum PackedKeys {
+    W2(PackedSet<2>),
+    W3(PackedSet<3>),
+    W5(PackedSet<5>),
+}
+
+impl PackedKeys {
+    /// `None` when keys of these types cannot pack.
+    pub(super) fn new(types: &[SqlType]) -> Option<Self> {
+        Some(match width(types)? {
+            2 => PackedKeys::W2(PackedSet::new()),
+            3 => PackedKeys::W3(PackedSet::new()),
+            _ => PackedKeys::W5(PackedSet::new()),
+        })
+    }
+
+    /// Forgets every key, keeping memory.
+    pub(super) fn clear(&mut self) {
+        match self {
+            PackedKeys::W2(p) => {
+                p.table.clear();
+                p.keys.clear();
+            }
+            PackedKeys::W3(p) => {
+                p.table.clear();
+                p.keys.clear();
+            }
+            PackedKeys::W5(p) => {
+                p.table.clear();
+                p.keys.clear();
+            }
+        }
+    }
+
+    /// Appends each row's group id to `out` (a new group's key added, its
+    /// hash pushed to `hashes`, so ids are positions in `hashes`); `false`
+    /// (and nothing done) when a key of the batch does not pack.
+    pub(super) fn intern(
+        &mut self,
+        cols: &[KeyCol<'_>],
+        n: usize,
+        hashes: &mut Vec<u64>,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        match self {
+            PackedKeys::W2(p) => p.intern(cols, n, hashes, out),
+            PackedKeys::W3(p) => p.intern(cols, n, hashes, out),
+            PackedKeys::W5(p) => p.intern(cols, n, hashes, out),
+        }
+    }
+
+    /// Appends the keys of `groups` to one builder per key column.
+    pub(super) fn append_keys(&self, groups: &[u32], builders: &mut [ColumnBuilder]) {
+        match self {
+            PackedKeys::W2(p) => append_keys(&p.keys, groups, builders),
+            PackedKeys::W3(p) => append_keys(&p.keys, groups, builders),
+            PackedKeys::W5(p) => append_keys(&p.keys, groups, builders),
+        }
     }
 }
