@@ -1,7 +1,7 @@
 //! Operator state, kept apart from the operators that drive it.
 //!
 //! - [`GroupTable`]: group keys to dense group ids, keys stored once in an arena.
-//! - [`GroupAccs`]: one vectorised accumulator per aggregate, indexed by group id.
+//! - [`Acc`]: one vectorised accumulator per aggregate, indexed by group id.
 //! - [`Sliding`]: per-partition ROWS-frame state (running sums, block-wise MIN/MAX).
 //! - [`EventTimeBuffer`]: holds rows until the watermark passes them, then
 //!   releases them in event-time order.
