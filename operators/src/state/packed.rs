@@ -205,6 +205,11 @@ impl<const W: usize> PackedSet<W> {
         }
     }
 
+    fn clear(&mut self) {
+        self.table.clear();
+        self.keys.clear();
+    }
+
     /// See [`PackedKeys::intern`].
     fn intern(
         &mut self,
@@ -260,18 +265,9 @@ impl PackedKeys {
     /// Forgets every key, keeping memory.
     pub(super) fn clear(&mut self) {
         match self {
-            PackedKeys::W2(p) => {
-                p.table.clear();
-                p.keys.clear();
-            }
-            PackedKeys::W3(p) => {
-                p.table.clear();
-                p.keys.clear();
-            }
-            PackedKeys::W5(p) => {
-                p.table.clear();
-                p.keys.clear();
-            }
+            PackedKeys::W2(p) => p.clear(),
+            PackedKeys::W3(p) => p.clear(),
+            PackedKeys::W5(p) => p.clear(),
         }
     }
 
