@@ -62,69 +62,45 @@ fn exact_avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
-impl Val for i64 {
-    type Sum = i128;
-    const TOP: i64 = i64::MAX;
-    const BOTTOM: i64 = i64::MIN;
-    #[inline(always)]
-    fn min(a: i64, b: i64) -> i64 {
-        a.min(b)
-    }
-    #[inline(always)]
-    fn max(a: i64, b: i64) -> i64 {
-        a.max(b)
-    }
-    #[inline(always)]
-    fn add(s: i128, x: i64) -> Option<i128> {
-        s.checked_add(x as i128)
-    }
-    #[inline(always)]
-    fn sub(s: i128, x: i64) -> Option<i128> {
-        s.checked_sub(x as i128)
-    }
-    fn emit(self, out: &mut Out) {
-        out.push_exact(self as i128)
-    }
-    fn emit_sum(s: i128, out: &mut Out) {
-        out.push_exact(s)
-    }
-    #[inline(always)]
-    fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
-        exact_avg(s, nn, ctx, out)
-    }
+/// The exact kinds: totals in `i128`, whatever the value's width.
+macro_rules! exact_val {
+    ($t:ty) => {
+        impl Val for $t {
+            type Sum = i128;
+            const TOP: $t = <$t>::MAX;
+            const BOTTOM: $t = <$t>::MIN;
+            #[inline(always)]
+            fn min(a: $t, b: $t) -> $t {
+                a.min(b)
+            }
+            #[inline(always)]
+            fn max(a: $t, b: $t) -> $t {
+                a.max(b)
+            }
+            #[inline(always)]
+            fn add(s: i128, x: $t) -> Option<i128> {
+                s.checked_add(i128::from(x))
+            }
+            #[inline(always)]
+            fn sub(s: i128, x: $t) -> Option<i128> {
+                s.checked_sub(i128::from(x))
+            }
+            fn emit(self, out: &mut Out) {
+                out.push_exact(i128::from(self))
+            }
+            fn emit_sum(s: i128, out: &mut Out) {
+                out.push_exact(s)
+            }
+            #[inline(always)]
+            fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
+                exact_avg(s, nn, ctx, out)
+            }
+        }
+    };
 }
 
-impl Val for i128 {
-    type Sum = i128;
-    const TOP: i128 = i128::MAX;
-    const BOTTOM: i128 = i128::MIN;
-    #[inline(always)]
-    fn min(a: i128, b: i128) -> i128 {
-        a.min(b)
-    }
-    #[inline(always)]
-    fn max(a: i128, b: i128) -> i128 {
-        a.max(b)
-    }
-    #[inline(always)]
-    fn add(s: i128, x: i128) -> Option<i128> {
-        s.checked_add(x)
-    }
-    #[inline(always)]
-    fn sub(s: i128, x: i128) -> Option<i128> {
-        s.checked_sub(x)
-    }
-    fn emit(self, out: &mut Out) {
-        out.push_exact(self)
-    }
-    fn emit_sum(s: i128, out: &mut Out) {
-        out.push_exact(s)
-    }
-    #[inline(always)]
-    fn avg(s: i128, nn: i64, ctx: &Ctx<'_>, out: &mut Out) -> Result<()> {
-        exact_avg(s, nn, ctx, out)
-    }
-}
+exact_val!(i64);
+exact_val!(i128);
 
 /// A DOUBLE frame's total: finite values summed, NaN and infinities counted,
 /// so one that leaves the frame stops affecting the total.
