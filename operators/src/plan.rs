@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use arrow_array::RecordBatch;
+
 use crate::expr::Expr;
 use crate::state::{AggFunc, TimeColumn};
 use crate::types::{Column, SqlType};
@@ -212,7 +214,14 @@ pub enum Stage {
 
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The stream as declared: what its readers parse.
     pub source: StreamDef,
+    /// The source columns the query reads, in source order. Every expression
+    /// of the plan indexes into this list, and the query's input batches hold
+    /// exactly these columns ([`Plan::read`]): columns no part of the query
+    /// uses are dropped as rows come in, before any operator, exchange or
+    /// buffer copies them.
+    pub inputs: Vec<usize>,
     pub filter: Option<Expr>,
     pub stage: Stage,
     pub having: Option<Expr>,
@@ -221,6 +230,139 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan whose expressions are bound to all of `source`'s columns, made
+    /// to read only the columns it uses (at least one, so batches keep their
+    /// row count in a column).
+    pub(crate) fn new(
+        source: StreamDef,
+        filter: Option<Expr>,
+        stage: Stage,
+        having: Option<Expr>,
+        projection: Vec<Expr>,
+        output: Vec<Column>,
+    ) -> Self {
+        let width = source.columns.len();
+        let mut plan = Plan {
+            inputs: (0..width).collect(),
+            source,
+            filter,
+            stage,
+            having,
+            projection,
+            output,
+        };
+        // HAVING and the SELECT list see the source's columns first when the
+        // stage passes them through.
+        let passes = !matches!(plan.stage, Stage::Aggregate(_));
+        let mut used = vec![false; width];
+        let mut mark = |e: &Expr| {
+            let mut cols = Vec::new();
+            e.columns(&mut cols);
+            cols.into_iter()
+                .filter(|c| *c < width)
+                .for_each(|c| used[c] = true);
+        };
+        plan.source_exprs().into_iter().for_each(&mut mark);
+        if passes {
+            plan.having
+                .iter()
+                .chain(&plan.projection)
+                .for_each(&mut mark);
+        }
+        if !used.iter().any(|u| *u) && width > 0 {
+            used[0] = true;
+        }
+        plan.inputs = (0..width).filter(|c| used[*c]).collect();
+        let mut new_index = vec![usize::MAX; width];
+        for (new, &old) in plan.inputs.iter().enumerate() {
+            new_index[old] = new;
+        }
+        let read = plan.inputs.len();
+        // Columns past the source's (a ROWS window's functions) move down.
+        let to = |c: usize| {
+            if c < width {
+                new_index[c]
+            } else {
+                c - width + read
+            }
+        };
+        for e in plan.source_exprs_mut() {
+            e.remap_columns(&to);
+        }
+        if passes {
+            for e in plan.having.iter_mut().chain(&mut plan.projection) {
+                e.remap_columns(&to);
+            }
+        }
+        plan
+    }
+
+    /// The expressions evaluated over input rows: WHERE and the stage's.
+    fn source_exprs(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = self.filter.iter().collect();
+        match &self.stage {
+            Stage::Select => {}
+            Stage::Rows(r) => {
+                v.extend(&r.partition_by);
+                v.push(&r.order_by.0);
+                v.extend(r.funcs.iter().filter_map(|f| f.arg.as_ref()));
+            }
+            Stage::Aggregate(a) => {
+                v.extend(&a.keys);
+                v.extend(a.aggs.iter().filter_map(|f| f.arg.as_ref()));
+                v.extend(a.window.iter().map(|w| &w.time.0));
+                v.extend(a.order.iter().map(|t| &t.0));
+            }
+        }
+        v
+    }
+
+    fn source_exprs_mut(&mut self) -> Vec<&mut Expr> {
+        let mut v: Vec<&mut Expr> = self.filter.iter_mut().collect();
+        match &mut self.stage {
+            Stage::Select => {}
+            Stage::Rows(r) => {
+                v.extend(&mut r.partition_by);
+                v.push(&mut r.order_by.0);
+                v.extend(r.funcs.iter_mut().filter_map(|f| f.arg.as_mut()));
+            }
+            Stage::Aggregate(a) => {
+                v.extend(&mut a.keys);
+                v.extend(a.aggs.iter_mut().filter_map(|f| f.arg.as_mut()));
+                v.extend(a.window.iter_mut().map(|w| &mut w.time.0));
+                v.extend(a.order.iter_mut().map(|t| &mut t.0));
+            }
+        }
+        v
+    }
+
+    /// `e` (bound to the columns the query reads) bound instead to all of
+    /// the stream's declared columns, for readers that see whole rows.
+    pub fn on_source(&self, e: &Expr) -> Expr {
+        let mut e = e.clone();
+        e.remap_columns(&|c| self.inputs[c]);
+        e
+    }
+
+    /// The columns the query reads ([`Plan::inputs`]), as typed columns.
+    pub fn input_columns(&self) -> Vec<Column> {
+        self.inputs
+            .iter()
+            .map(|&c| self.source.columns[c].clone())
+            .collect()
+    }
+
+    /// A batch of the stream as declared, cut to the columns the query
+    /// reads: no copy, the columns are shared.
+    pub fn read(&self, batch: &RecordBatch) -> RecordBatch {
+        if self.inputs.len() == self.source.columns.len() {
+            return batch.clone();
+        }
+        batch
+            .project(&self.inputs)
+            .expect("a batch of the declared stream")
+    }
+
     /// The expressions whose values decide which core owns a row: the
     /// PARTITION BY or GROUP BY keys. `None` when rows need no exchange.
     pub fn exchange_keys(&self) -> Option<&[Expr]> {
@@ -239,11 +381,11 @@ impl Plan {
         let Some(keys) = self.exchange_keys() else {
             return false;
         };
-        !cols.is_empty()
-            && cols.iter().all(|c| {
-                keys.iter()
-                    .any(|k| matches!(k, Expr::Column { index, .. } if index == c))
-            })
+        !cols.is_empty() && cols.iter().all(|c| {
+            keys.iter().any(
+                |k| matches!(k, Expr::Column { index, .. } if self.inputs.get(*index) == Some(c)),
+            )
+        })
     }
 
     /// The event-time column whose watermark drives the stage, if any.
@@ -271,7 +413,7 @@ impl Plan {
 
     /// The columns the stage produces (what HAVING and the SELECT list see).
     pub fn stage_columns(&self) -> Vec<Column> {
-        stage_columns(&self.source.columns, &self.stage)
+        stage_columns(&self.input_columns(), &self.stage)
     }
 }
 
@@ -353,9 +495,17 @@ impl fmt::Display for Plan {
         let src = &self.source;
         write!(
             f,
-            "        Source {} [{}] lateness={}ms{}",
+            "        Source {} [{}]{} lateness={}ms{}",
             src.name,
             list(&src.columns, |c| format!("{} {}", c.name, c.ty)),
+            if self.inputs.len() < src.columns.len() {
+                format!(
+                    " reads=[{}]",
+                    list(&self.input_columns(), |c| c.name.clone())
+                )
+            } else {
+                String::new()
+            },
             src.lateness_ms,
             src.path
                 .as_ref()

@@ -460,8 +460,9 @@ impl<'a> Worker<'a> {
                 external_watermark: true,
                 // Rows carry their sequence number only where ties in event
                 // time decide the output order.
-                seq_column: plan.orders_rows().then_some(plan.source.columns.len()),
+                seq_column: plan.orders_rows().then_some(plan.inputs.len()),
                 partial_input: partial.is_some(),
+                input_read: true,
             },
         );
         Worker {
@@ -687,6 +688,8 @@ impl<'a> Worker<'a> {
                         busy = true;
                         let ingest = Instant::now();
                         let rows = batch.num_rows();
+                        // Columns the query never reads go no further.
+                        let batch = self.plan.read(&batch);
                         self.stats.records_in += rows as u64;
                         self.counter
                             .records_in

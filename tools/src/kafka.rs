@@ -95,6 +95,7 @@ pub(crate) fn source_options(
 mod enabled {
     use std::sync::Arc;
 
+    use percore_operators::state::TimeColumn;
     use percore_operators::{Column, Format, Plan};
     use percore_runtime::kafka::{KafkaInput, KafkaInputOptions, KafkaOutput, KafkaOutputOptions};
 
@@ -129,7 +130,10 @@ mod enabled {
                 on_error: opt.on_error,
                 stop_at_end,
                 stateful: plan.exchange_keys().is_some(),
-                time: plan.watermark_time().cloned(),
+                // The reader evaluates it on whole rows.
+                time: plan
+                    .watermark_time()
+                    .map(|t| TimeColumn(plan.on_source(&t.0))),
                 key: k.key.as_deref().and_then(|c| plan.source.column_index(c)),
             },
             cores,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use arrow_array::RecordBatch;
 use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
-use percore_operators::{Pipeline, Plan};
+use percore_operators::{Pipeline, PipelineOptions, Plan};
 use percore_runtime::Latency;
 
 /// Batch size of the generated input, the same for every engine.
@@ -87,8 +87,22 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(plan: &Plan) -> Self {
+        Self::with_pipeline(Pipeline::new(plan))
+    }
+
+    /// An engine fed batches already cut to the columns the query reads
+    /// ([`Plan::read`]).
+    pub fn of_read_rows(plan: &Plan) -> Self {
+        let opt = PipelineOptions {
+            input_read: true,
+            ..PipelineOptions::default()
+        };
+        Self::with_pipeline(Pipeline::with_options(plan, opt))
+    }
+
+    fn with_pipeline(pipeline: Pipeline) -> Self {
         Engine {
-            pipeline: Pipeline::new(plan),
+            pipeline,
             output_rows: 0,
             latency: Latency::new(),
         }

@@ -22,8 +22,11 @@ use crate::scenarios::Scenario;
 type Msg = (usize, RecordBatch, Instant);
 
 pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>) -> Result<Run> {
-    let parts: Arc<Vec<Mutex<Engine>>> =
-        Arc::new((0..cores).map(|_| Mutex::new(Engine::new(plan))).collect());
+    let parts: Arc<Vec<Mutex<Engine>>> = Arc::new(
+        (0..cores)
+            .map(|_| Mutex::new(Engine::of_read_rows(plan)))
+            .collect(),
+    );
     let keys: Vec<Expr> = plan
         .exchange_keys()
         .map(<[Expr]>::to_vec)
@@ -59,6 +62,8 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                     for batch in super::feed(s.dataset, rows, me, cores, rate) {
                         let ingest = Instant::now();
                         records += batch.num_rows() as u64;
+                        // Columns the query never reads are not routed.
+                        let batch = plan.read(&batch);
                         for (p, b) in route(&batch, keys, &mut exchange, &mut hashes, me)? {
                             tx.send((p, b, ingest)).expect("workers outlive producers");
                         }

@@ -196,6 +196,26 @@ impl Expr {
             | Expr::Cast { expr: e, .. } => e.columns(out),
         }
     }
+
+    /// Rebinds every column reference: column `i` becomes `to(i)`.
+    pub fn remap_columns(&mut self, to: &impl Fn(usize) -> usize) {
+        match self {
+            Expr::Column { index, .. } => *index = to(*index),
+            Expr::Literal { .. } => {}
+            Expr::Arith { left, right, .. } | Expr::Cmp { left, right, .. } => {
+                left.remap_columns(to);
+                right.remap_columns(to);
+            }
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.remap_columns(to);
+                b.remap_columns(to);
+            }
+            Expr::Not(e)
+            | Expr::Neg { expr: e, .. }
+            | Expr::IsNull { expr: e, .. }
+            | Expr::Cast { expr: e, .. } => e.remap_columns(to),
+        }
+    }
 }
 
 /// An argument to a kernel: a column, or a literal broadcast to every row.

@@ -2,8 +2,9 @@
 //! TUMBLING window).
 //!
 //! Contract:
-//! - [`PartialAgg::push`] folds rows into this core's own groups (per window
-//!   when windowed); nothing is emitted per row;
+//! - [`PartialAgg::push`] folds rows — cut to the columns the query reads,
+//!   [`crate::Plan::read`] — into this core's own groups (per window when
+//!   windowed); nothing is emitted per row;
 //! - [`PartialAgg::flush_through`] turns every window ending at or before the
 //!   watermark `w` into partial-state batches and forgets it; a row arriving
 //!   later for such a window is late (counted, dropped) — the owner fires a
@@ -212,7 +213,7 @@ mod tests {
         );
         let mut got = Vec::new();
         for (i, b) in read().into_iter().enumerate() {
-            senders[i % parts].push(&b).unwrap();
+            senders[i % parts].push(&plan.read(&b)).unwrap();
         }
         // Everything before the watermark 10 first, then the rest.
         for s in &mut senders {
@@ -273,11 +274,14 @@ mod tests {
         )
         .unwrap();
         let mut p = PartialAgg::for_plan(&plan).unwrap();
-        p.push(&r.next_batch().unwrap().unwrap()).unwrap();
-        p.push(&r.next_batch().unwrap().unwrap()).unwrap();
+        p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
+            .unwrap();
+        p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
+            .unwrap();
         let flushed = p.flush_through(10).unwrap();
         assert_eq!(rows(&flushed), vec!["1970-01-01T00:00:00.000Z|a|1"]);
-        p.push(&r.next_batch().unwrap().unwrap()).unwrap();
+        p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
+            .unwrap();
         assert_eq!(p.late_rows(), 1);
         assert_eq!(p.groups(), 1);
     }

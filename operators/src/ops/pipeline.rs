@@ -2,8 +2,9 @@
 //!
 //! Contract: [`Pipeline::push`] takes one input batch and returns the output
 //! batches it produced; [`Pipeline::finish`] is the end of a bounded input (a
-//! final watermark) and returns everything still held. Output batches have the
-//! plan's output schema.
+//! final watermark) and returns everything still held. Input batches are the
+//! stream as declared (cut here to the columns the query reads) unless the
+//! options say otherwise; output batches have the plan's output schema.
 
 use arrow_array::RecordBatch;
 
@@ -33,9 +34,15 @@ pub struct PipelineOptions {
     /// The stage (an EMIT FINAL aggregate) takes partial states made by
     /// [`super::PartialAgg`] on the sending cores, not rows.
     pub partial_input: bool,
+    /// Input rows are already cut to the columns the query reads
+    /// ([`Plan::read`]); otherwise they are batches of the stream as declared.
+    pub input_read: bool,
 }
 
 pub struct Pipeline {
+    /// The source columns to keep of each input batch ([`Plan::inputs`]),
+    /// when input batches hold more.
+    read: Option<Vec<usize>>,
     ops: Vec<Box<dyn Operator>>,
     stats: PipelineStats,
 }
@@ -87,7 +94,9 @@ impl Pipeline {
             plan.projection.clone(),
             arrow_schema(&plan.output),
         )));
+        let cut = plan.inputs.len() < plan.source.columns.len();
         Pipeline {
+            read: (cut && !opt.input_read && !opt.partial_input).then(|| plan.inputs.clone()),
             ops,
             stats: PipelineStats::default(),
         }
@@ -108,6 +117,12 @@ impl Pipeline {
     /// Processes one input batch.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
         self.stats.records_in += batch.num_rows() as u64;
+        let batch = match &self.read {
+            Some(cols) => batch
+                .project(cols)
+                .expect("input batches are of the stream as declared"),
+            None => batch,
+        };
         let out = self.run_from(0, vec![batch])?;
         self.count(&out);
         Ok(out)

@@ -402,6 +402,62 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_reads_only_the_columns_it_uses() {
+        let reads = |q: &str| {
+            let p = compile(q).unwrap();
+            let names: Vec<String> = p.input_columns().into_iter().map(|c| c.name).collect();
+            (names.join(","), p.to_string())
+        };
+        let (r, explain) = reads(
+            "SELECT symbol, price, MIN(price) OVER (PARTITION BY symbol ORDER BY timestamp \
+             ROWS BETWEEN 9 PRECEDING AND CURRENT ROW) AS lo FROM market_data",
+        );
+        assert_eq!(r, "symbol,price,timestamp");
+        assert!(
+            explain.contains("reads=[symbol, price, timestamp]"),
+            "{explain}"
+        );
+        // WHERE, keys, arguments and the window's time count; the SELECT
+        // list of an aggregate sees its output, not the source.
+        let (r, _) = reads(
+            "SELECT symbol, COUNT(*) AS n FROM market_data WHERE quantity > 5 \
+             GROUP BY symbol WINDOW TUMBLING (trade_time, INTERVAL '1' MINUTE)",
+        );
+        assert_eq!(r, "symbol,quantity,trade_time");
+        let (r, explain) = reads("SELECT * FROM orders WHERE total_amount > 1");
+        assert_eq!(r, "order_id,customer_id,order_date,total_amount");
+        assert!(!explain.contains("reads="), "{explain}");
+        // A query of no column still reads one, to carry the row count.
+        assert_eq!(reads("SELECT 1 AS one FROM orders").0, "order_id");
+    }
+
+    #[test]
+    fn a_time_column_moved_by_the_cut_is_found_again_on_whole_rows() {
+        use arrow_array::{Int64Array, RecordBatch, TimestampMillisecondArray};
+        use std::sync::Arc;
+        let plan = compile(
+            "CREATE STREAM t (a BIGINT, b BIGINT, ts TIMESTAMP) WITH (event_time = 'ts'); \
+             SELECT b, COUNT(*) AS n FROM t GROUP BY b WINDOW TUMBLING (ts, INTERVAL '1' SECOND)",
+        )
+        .unwrap();
+        assert_eq!(plan.inputs, vec![1, 2]);
+        let whole = RecordBatch::try_new(
+            crate::types::arrow_schema(&plan.source.columns),
+            vec![
+                Arc::new(Int64Array::from(vec![7, 8])),
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(TimestampMillisecondArray::from(vec![1_000, 2_000])),
+            ],
+        )
+        .unwrap();
+        let time = &plan.watermark_time().unwrap().0;
+        let on_whole = plan.on_source(time).eval(&whole).unwrap();
+        let on_read = time.eval(&plan.read(&whole)).unwrap();
+        assert_eq!(on_whole.as_ref(), whole.column(2).as_ref());
+        assert_eq!(on_read.as_ref(), whole.column(2).as_ref());
+    }
+
+    #[test]
     fn a_topic_keyed_by_a_group_key_needs_no_exchange() {
         let plan = |q: &str| {
             compile(&format!(
@@ -411,6 +467,14 @@ mod tests {
             .unwrap()
         };
         let by = |p: &Plan| p.partitioned_by(&[p.source.column_index("sym").unwrap()]);
+        let moved = compile(
+            "CREATE STREAM t (px BIGINT, sym VARCHAR) WITH (connector = 'kafka', \
+             topic = 't', brokers = 'h', group_id = 'g', key = 'sym'); \
+             SELECT sym, COUNT(*) AS n FROM t GROUP BY sym",
+        )
+        .unwrap();
+        assert_eq!(moved.inputs, vec![1]);
+        assert!(by(&moved));
         assert!(by(&plan(
             "SELECT sym, trader, COUNT(*) AS n FROM t GROUP BY trader, sym"
         )));

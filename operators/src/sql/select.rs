@@ -204,14 +204,7 @@ pub(crate) fn plan_query(
             ));
         }
     }
-    Ok(Plan {
-        source,
-        filter,
-        stage,
-        having,
-        projection,
-        output,
-    })
+    Ok(Plan::new(source, filter, stage, having, projection, output))
 }
 
 fn source_of(
