@@ -381,11 +381,12 @@ impl Plan {
         let Some(keys) = self.exchange_keys() else {
             return false;
         };
-        !cols.is_empty() && cols.iter().all(|c| {
-            keys.iter().any(
+        !cols.is_empty()
+            && cols.iter().all(|c| {
+                keys.iter().any(
                 |k| matches!(k, Expr::Column { index, .. } if self.inputs.get(*index) == Some(c)),
             )
-        })
+            })
     }
 
     /// The event-time column whose watermark drives the stage, if any.

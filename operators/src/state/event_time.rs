@@ -293,24 +293,29 @@ impl EventTimeBuffer {
                 idx.iter().map(|&i| times[i as usize]).collect(),
             );
         }
-        // Two runs: merge their prefixes, the smaller head each step.
-        let mut heads: Vec<usize> = runs.iter().map(|r| r.start).collect();
+        // Two runs: merge their prefixes, the smaller head each step (ties
+        // to the earlier run).
+        let (ka, kb) = (with_rows[0], with_rows[1]);
+        let (a, b) = (&runs[ka], &runs[kb]);
+        let (ea, eb) = (ends[ka], ends[kb]);
+        let (mut i, mut j) = (a.start, b.start);
         let mut order: Vec<(usize, usize)> = Vec::with_capacity(total);
         let mut times = Vec::with_capacity(total);
-        for _ in 0..total {
-            let mut best: Option<usize> = None;
-            for &k in with_rows {
-                if heads[k] < ends[k]
-                    && best.is_none_or(|b| runs[k].key(heads[k]) < runs[b].key(heads[b]))
-                {
-                    best = Some(k);
-                }
+        while i < ea && j < eb {
+            if b.key(j) < a.key(i) {
+                order.push((kb, b.row(j)));
+                times.push(b.times[j]);
+                j += 1;
+            } else {
+                order.push((ka, a.row(i)));
+                times.push(a.times[i]);
+                i += 1;
             }
-            let k = best.expect("rows remain");
-            order.push((k, runs[k].row(heads[k])));
-            times.push(runs[k].times[heads[k]]);
-            heads[k] += 1;
         }
+        order.extend((i..ea).map(|i| (ka, a.row(i))));
+        times.extend_from_slice(&a.times[i..ea]);
+        order.extend((j..eb).map(|j| (kb, b.row(j))));
+        times.extend_from_slice(&b.times[j..eb]);
         (order, times)
     }
 }
