@@ -48,6 +48,8 @@ pub struct FileInput {
     columns: Vec<Column>,
     /// Field index of each schema column (CSV).
     csv_index: Vec<usize>,
+    /// The schema columns to parse (`None`: all); see [`FileInput::reading_only`].
+    read: Option<Vec<usize>>,
     /// Where data rows start (after a CSV header).
     data_start: u64,
     len: u64,
@@ -85,6 +87,7 @@ impl FileInput {
             format,
             columns: columns.to_vec(),
             csv_index,
+            read: None,
             data_start,
             len,
             batch_size: batch_size.max(1),
@@ -92,6 +95,14 @@ impl FileInput {
             chunk: CHUNK,
             stripe: None,
         })
+    }
+
+    /// Parses only the schema columns `cols` of a CSV file (the columns a
+    /// query reads, [`percore_operators::Plan::inputs`]); the others are
+    /// NULL in every batch and a malformed value there is no error.
+    pub fn reading_only(mut self, cols: &[usize]) -> Self {
+        self.read = Some(cols.to_vec());
+        self
     }
 
     /// Reads `chunk` bytes at a time in stripes of `stripe` bytes instead of
@@ -313,6 +324,7 @@ impl FileShare {
             chunk,
             &i.columns,
             i.csv_index.clone(),
+            i.read.as_deref(),
             i.batch_size,
             i.on_error,
             &mut push,
@@ -355,7 +367,8 @@ impl Source for FileShare {
 }
 
 /// Parses whole lines of `format` text (CSV without a header, its fields
-/// for the schema columns at `csv_index`) into batches handed to `push`
+/// for the schema columns at `csv_index`; only the columns `read`, when
+/// given, parsed) into batches handed to `push`
 /// with their rows' byte positions in `text`, until its end or its first
 /// error. Returns the malformed rows skipped, and that error.
 #[allow(clippy::too_many_arguments)]
@@ -365,13 +378,18 @@ pub(crate) fn parse_lines(
     text: &[u8],
     columns: &[Column],
     csv_index: Vec<usize>,
+    read: Option<&[usize]>,
     batch_size: usize,
     on_error: OnError,
     push: &mut impl FnMut(RecordBatch, &[i64]),
 ) -> (u64, Result<()>) {
     match format {
         Format::Csv => {
-            let mut r = CsvReader::headerless(name, text, columns, csv_index, batch_size, on_error);
+            let r = CsvReader::headerless(name, text, columns, csv_index, batch_size, on_error);
+            let mut r = match read {
+                Some(cols) => r.reading_only(cols),
+                None => r,
+            };
             let result = drain(&mut r, CsvReader::next_batch, CsvReader::positions, push);
             (r.malformed_rows(), result)
         }

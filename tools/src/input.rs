@@ -140,6 +140,8 @@ pub(crate) fn partitioned(
         opt.batch_size,
         opt.on_error,
     )
-    .map_err(Failure::from)?;
+    .map_err(Failure::from)?
+    // Text of columns the query never reads is not parsed.
+    .reading_only(&plan.inputs);
     Ok(Arc::new(file))
 }

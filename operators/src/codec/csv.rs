@@ -25,6 +25,8 @@ struct CsvRows<R: Read> {
     columns: Vec<Column>,
     /// For each schema column, its index in the file's records.
     index: Vec<usize>,
+    /// Which schema columns are parsed (all unless [`CsvReader::reading_only`]).
+    parse: Vec<bool>,
     record: csv::ByteRecord,
     rows_read: u64,
 }
@@ -84,11 +86,23 @@ impl<R: Read> CsvReader<R> {
                 reader,
                 columns: columns.to_vec(),
                 index,
+                parse: vec![true; columns.len()],
                 record: csv::ByteRecord::new(),
                 rows_read: 0,
             },
             batches: Batches::new(columns, batch_size, on_error),
         }
+    }
+
+    /// Parses only the schema columns `cols` (indices into the schema, as
+    /// [`crate::Plan::inputs`]): the others are NULL in every batch, their
+    /// text not read, so a malformed value there is no error — the query
+    /// never sees it. A row must still have a field for every column.
+    pub fn reading_only(mut self, cols: &[usize]) -> Self {
+        self.src.parse = (0..self.src.columns.len())
+            .map(|c| cols.contains(&c))
+            .collect();
+        self
     }
 
     /// For each schema column, its field index in the file's records.
@@ -174,7 +188,8 @@ impl<R: Read> CsvRows<R> {
     fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
         let line = self.record.position().map_or(0, |p| p.line());
         row.resize(self.columns.len(), Scalar::Null);
-        for ((c, &i), slot) in self.columns.iter().zip(&self.index).zip(row.iter_mut()) {
+        let cols = self.columns.iter().zip(&self.index).zip(&self.parse);
+        for (((c, &i), &parse), slot) in cols.zip(row.iter_mut()) {
             let err = |msg: String| Error::Input {
                 source_name: self.name.clone(),
                 row: self.rows_read,
@@ -188,6 +203,10 @@ impl<R: Read> CsvRows<R> {
                     self.record.len()
                 ))
             })?;
+            if !parse {
+                *slot = Scalar::Null;
+                continue;
+            }
             let text = std::str::from_utf8(field).map_err(|_| err("not valid UTF-8".into()))?;
             match (c.ty, &mut *slot) {
                 (SqlType::Varchar, Scalar::Varchar(s)) => {
@@ -200,5 +219,54 @@ impl<R: Read> CsvRows<R> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::Array;
+
+    fn read(text: &str, only: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
+        let columns = [
+            Column::new("a", SqlType::BigInt),
+            Column::new("s", SqlType::Varchar),
+            Column::new("b", SqlType::BigInt),
+        ];
+        let r = CsvReader::new("t.csv", text.as_bytes(), &columns, 2, OnError::Fail)?;
+        let mut r = match only {
+            Some(cols) => r.reading_only(cols),
+            None => r,
+        };
+        std::iter::from_fn(|| r.next_batch().transpose()).collect()
+    }
+
+    #[test]
+    fn columns_left_unread_are_null_and_never_parsed() {
+        let text = "b,s,a\n1,x,10\nnot a number,y,20\n3,z,\n";
+        // Every column read: the bad BIGINT is an error naming its row and column.
+        let err = read(text, None).unwrap_err().to_string();
+        assert!(err.contains("row 2") && err.contains("column `b`"), "{err}");
+        // Only `a`: the same values of `a`, the others NULL, no error.
+        let only_a = read(text, Some(&[0])).unwrap();
+        let a: Vec<Option<i64>> = only_a
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(a, vec![Some(10), Some(20), None]);
+        for b in &only_a {
+            assert_eq!(b.column(1).null_count(), b.num_rows());
+            assert_eq!(b.column(2).null_count(), b.num_rows());
+        }
+        // A row still needs a field for every column, read or not.
+        let err = read("b,s,a\n1,x\n", Some(&[0])).unwrap_err().to_string();
+        assert!(err.contains("fewer than the header"), "{err}");
     }
 }

@@ -254,6 +254,7 @@ impl KafkaSource {
             &self.buf,
             data_cols,
             (0..data_cols.len()).collect(),
+            None,
             self.msgs.len().max(1),
             self.opts.on_error,
             &mut |b, pos| {
