@@ -29,13 +29,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize) -> Result<Run> {
         w.flush()?;
     }
     let plan = sql::compile(s.sql)?;
-    let input = FileInput::new(
-        &csv,
-        Format::Csv,
-        &plan.source.columns,
-        8_192,
-        OnError::Fail,
-    )?;
+    let input = FileInput::for_plan(&csv, Format::Csv, &plan, 8_192, OnError::Fail)?;
     let out = dir.path().join("out.jsonl");
     std::fs::File::create(&out)?;
     let cfg = ParallelConfig {

@@ -97,6 +97,21 @@ impl FileInput {
         })
     }
 
+    /// The input of `plan`'s stream from `path`: its declared columns, of
+    /// which only those the query reads are parsed.
+    pub fn for_plan(
+        path: &Path,
+        format: Format,
+        plan: &percore_operators::Plan,
+        batch_size: usize,
+        on_error: OnError,
+    ) -> Result<Self> {
+        Ok(
+            Self::new(path, format, &plan.source.columns, batch_size, on_error)?
+                .reading_only(&plan.inputs),
+        )
+    }
+
     /// Parses only the schema columns `cols` of a CSV file (the columns a
     /// query reads, [`percore_operators::Plan::inputs`]); the others are
     /// NULL in every batch and a malformed value there is no error.

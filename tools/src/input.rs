@@ -133,15 +133,7 @@ pub(crate) fn partitioned(
         ));
     }
     let format = format_of(plan, path)?;
-    let file = FileInput::new(
-        Path::new(path),
-        format,
-        &src.columns,
-        opt.batch_size,
-        opt.on_error,
-    )
-    .map_err(Failure::from)?
-    // Text of columns the query never reads is not parsed.
-    .reading_only(&plan.inputs);
+    let file = FileInput::for_plan(Path::new(path), format, plan, opt.batch_size, opt.on_error)
+        .map_err(Failure::from)?;
     Ok(Arc::new(file))
 }
