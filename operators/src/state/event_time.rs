@@ -356,9 +356,26 @@ fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
             *at += 1;
         }
         if let Some(q) = seqs.filter(|q| q.windows(2).any(|w| w[0] > w[1])) {
-            for tie in order.chunk_by_mut(|&a, &b| times[a as usize] == times[b as usize]) {
-                if tie.len() > 1 {
-                    tie.sort_by_key(|&i| q[i as usize]);
+            // Equal times into sequence order: one pass, a row with a smaller
+            // sequence than the row before it (same time) moved back among
+            // its equals by insertion — groups of a few rows.
+            let (mut pt, mut ps) = (times[order[0] as usize], q[order[0] as usize]);
+            for k in 1..n {
+                let x = order[k];
+                let (t, s) = (times[x as usize], q[x as usize]);
+                if t == pt && s < ps {
+                    // (pt, ps) stays the greatest of the group.
+                    let mut j = k;
+                    while j > 0 && {
+                        let y = order[j - 1] as usize;
+                        times[y] == t && q[y] > s
+                    } {
+                        order[j] = order[j - 1];
+                        j -= 1;
+                    }
+                    order[j] = x;
+                } else {
+                    (pt, ps) = (t, s);
                 }
             }
         }
