@@ -262,7 +262,9 @@ impl Plan {
                 .filter(|c| *c < width)
                 .for_each(|c| used[c] = true);
         };
-        plan.source_exprs().into_iter().for_each(&mut mark);
+        for e in plan.source_exprs_mut() {
+            mark(e);
+        }
         if passes {
             plan.having
                 .iter()
@@ -298,25 +300,6 @@ impl Plan {
     }
 
     /// The expressions evaluated over input rows: WHERE and the stage's.
-    fn source_exprs(&self) -> Vec<&Expr> {
-        let mut v: Vec<&Expr> = self.filter.iter().collect();
-        match &self.stage {
-            Stage::Select => {}
-            Stage::Rows(r) => {
-                v.extend(&r.partition_by);
-                v.push(&r.order_by.0);
-                v.extend(r.funcs.iter().filter_map(|f| f.arg.as_ref()));
-            }
-            Stage::Aggregate(a) => {
-                v.extend(&a.keys);
-                v.extend(a.aggs.iter().filter_map(|f| f.arg.as_ref()));
-                v.extend(a.window.iter().map(|w| &w.time.0));
-                v.extend(a.order.iter().map(|t| &t.0));
-            }
-        }
-        v
-    }
-
     fn source_exprs_mut(&mut self) -> Vec<&mut Expr> {
         let mut v: Vec<&mut Expr> = self.filter.iter_mut().collect();
         match &mut self.stage {
