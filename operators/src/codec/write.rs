@@ -123,8 +123,17 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                     out.extend_from_slice(&dec[at..]);
                     out.push(b'"');
                 }
-                Values::Str(a) => serde_json::to_writer(&mut *out, a.value(i))
-                    .expect("writing to a Vec cannot fail"),
+                Values::Str(a) => {
+                    let s = a.value(i);
+                    // Text with nothing to escape (symbols, ids) as it is.
+                    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                        out.push(b'"');
+                        out.extend_from_slice(s.as_bytes());
+                        out.push(b'"');
+                    } else {
+                        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail")
+                    }
+                }
                 Values::Bool(b) => {
                     out.extend_from_slice(if b.value(i) { b"true" } else { b"false" })
                 }
@@ -205,5 +214,42 @@ impl<W: Write> CsvWriter<W> {
 
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn strings_come_back_from_the_json_as_they_went_in() {
+        let texts = [
+            "AAPL",
+            "",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "line\nbreak",
+            "\u{1}",
+            "é→✓",
+            "a/b",
+        ];
+        let batch = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(arrow_array::StringArray::from(texts.to_vec())) as arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        let mut out = Vec::new();
+        write_jsonl(&batch, &mut out);
+        let got: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["s"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(got, texts);
     }
 }
