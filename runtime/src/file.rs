@@ -287,7 +287,10 @@ impl FileShare {
                 None => {
                     self.tail_pos += self.tail.len() as u64;
                     self.tail.clear();
-                    if eof {
+                    // No newline before `tail_pos`: the next line starts
+                    // past it, so none starts in this stripe once it
+                    // reaches the limit.
+                    if eof || self.tail_pos >= self.limit {
                         self.in_stripe = false;
                     }
                     return Ok(());
@@ -506,6 +509,11 @@ mod tests {
                 (CHUNK, 100),
                 (CHUNK, STRIPE),
             ] {
+                // Byte-at-a-time reads of the largest file add no boundary
+                // the smaller ones lack, only many thousand more reads.
+                if chunk == 1 && rows > 37 {
+                    continue;
+                }
                 for parts in 1..=5 {
                     let f = FileInput::new(&c, Format::Csv, &cols, 4, OnError::Fail)
                         .unwrap()
