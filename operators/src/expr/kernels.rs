@@ -36,6 +36,21 @@ impl<T: Copy> Lane<'_, T> {
             Lane::Const(c) => *c,
         }
     }
+
+    /// The first `n` values as a slice, or the one value of a literal.
+    fn view(&self, n: usize) -> View<'_, T> {
+        match self {
+            Lane::Slice(s) => View::Rows(&s[..n]),
+            Lane::Owned(v) => View::Rows(&v[..n]),
+            Lane::Const(c) => View::One(*c),
+        }
+    }
+}
+
+/// A [`Lane`] without the owned case: what a kernel's loop reads.
+enum View<'a, T> {
+    Rows(&'a [T]),
+    One(T),
 }
 
 /// Materialises a literal as a column of `n` equal values.
@@ -358,14 +373,32 @@ fn decimal_times_bigint(l: &Operand, r: &Operand) -> Option<Vec<i128>> {
     )
 }
 
+/// `a op b` for each of `n` rows, one loop per shape of the two lanes (a
+/// column against a literal, the usual filter, reads one slice and no
+/// `Lane` tag per row).
 fn cmp_buf<T: Copy + PartialOrd>(op: CmpOp, a: &Lane<T>, b: &Lane<T>, n: usize) -> BooleanBuffer {
+    match (a.view(n), b.view(n)) {
+        (View::Rows(x), View::Rows(y)) => cmp_rows(op, n, |i| x[i], |i| y[i]),
+        (View::Rows(x), View::One(c)) => cmp_rows(op, n, |i| x[i], |_| c),
+        (View::One(c), View::Rows(y)) => cmp_rows(op, n, |_| c, |i| y[i]),
+        (View::One(c), View::One(d)) => cmp_rows(op, n, |_| c, |_| d),
+    }
+}
+
+#[inline(always)]
+fn cmp_rows<T: PartialOrd>(
+    op: CmpOp,
+    n: usize,
+    a: impl Fn(usize) -> T,
+    b: impl Fn(usize) -> T,
+) -> BooleanBuffer {
     match op {
-        CmpOp::Eq => BooleanBuffer::collect_bool(n, |i| a.get(i) == b.get(i)),
-        CmpOp::NotEq => BooleanBuffer::collect_bool(n, |i| a.get(i) != b.get(i)),
-        CmpOp::Lt => BooleanBuffer::collect_bool(n, |i| a.get(i) < b.get(i)),
-        CmpOp::LtEq => BooleanBuffer::collect_bool(n, |i| a.get(i) <= b.get(i)),
-        CmpOp::Gt => BooleanBuffer::collect_bool(n, |i| a.get(i) > b.get(i)),
-        CmpOp::GtEq => BooleanBuffer::collect_bool(n, |i| a.get(i) >= b.get(i)),
+        CmpOp::Eq => BooleanBuffer::collect_bool(n, |i| a(i) == b(i)),
+        CmpOp::NotEq => BooleanBuffer::collect_bool(n, |i| a(i) != b(i)),
+        CmpOp::Lt => BooleanBuffer::collect_bool(n, |i| a(i) < b(i)),
+        CmpOp::LtEq => BooleanBuffer::collect_bool(n, |i| a(i) <= b(i)),
+        CmpOp::Gt => BooleanBuffer::collect_bool(n, |i| a(i) > b(i)),
+        CmpOp::GtEq => BooleanBuffer::collect_bool(n, |i| a(i) >= b(i)),
     }
 }
 
