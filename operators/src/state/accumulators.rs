@@ -298,14 +298,8 @@ impl Acc {
                 out.valid.resize(groups.len(), true);
             }
             (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Sum) => {
-                for (i, &g) in groups.iter().enumerate() {
-                    let g = g as usize;
-                    sum[g] = sum[g]
-                        .checked_add(x.get(i))
-                        .ok_or_else(|| Error::eval(&self.text, "sum overflows 128 bits"))?;
-                    nn[g] += 1;
-                    out.exact.push(sum[g]);
-                }
+                running(groups, x, sum, nn, &mut out.exact, |s, _| Some(s))
+                    .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
                 out.valid.resize(groups.len(), true);
             }
             (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Avg)
@@ -314,17 +308,17 @@ impl Acc {
                 let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
                 let scale = self.output.exact_scale().expect("decimal");
                 let averager = decimal::Averager::new(in_scale, scale);
-                for (i, &g) in groups.iter().enumerate() {
-                    let g = g as usize;
-                    sum[g] = sum[g]
-                        .checked_add(x.get(i))
-                        .ok_or_else(|| Error::eval(&self.text, "sum overflows 128 bits"))?;
-                    nn[g] += 1;
-                    let q = averager
-                        .avg(sum[g], nn[g])
-                        .ok_or_else(|| Error::eval(&self.text, "average overflows"))?;
-                    out.exact.push(q);
-                }
+                running(groups, x, sum, nn, &mut out.exact, |s, n| {
+                    averager.avg(s, n)
+                })
+                .map_err(|sum_overflowed| {
+                    let what = if sum_overflowed {
+                        "sum overflows 128 bits"
+                    } else {
+                        "average overflows"
+                    };
+                    Error::eval(&self.text, what)
+                })?;
                 out.valid.resize(groups.len(), true);
             }
             _ => {
@@ -556,6 +550,46 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Folds `x[i]` into the sum and count of group `groups[i]`, row by row,
+/// and appends `value(sum, count)` of the group right after each row to
+/// `out`: one loop per input width. `Err(true)`: a sum left 128 bits;
+/// `Err(false)`: `value` gave `None`.
+fn running(
+    groups: &[u32],
+    x: &ExactIn<'_>,
+    sum: &mut [i128],
+    nn: &mut [i64],
+    out: &mut Vec<i128>,
+    value: impl Fn(i128, i64) -> Option<i128>,
+) -> std::result::Result<(), bool> {
+    out.reserve(groups.len());
+    let mut step = |g: u32, v: i128| {
+        let g = g as usize;
+        let s = sum[g].checked_add(v).ok_or(true)?;
+        sum[g] = s;
+        nn[g] += 1;
+        value(s, nn[g]).ok_or(false)
+    };
+    match x {
+        ExactIn::I64(v) => {
+            for (&g, &v) in groups.iter().zip(v.iter()) {
+                out.push(step(g, v as i128)?);
+            }
+        }
+        ExactIn::I128(v) => {
+            for (&g, &v) in groups.iter().zip(v.iter()) {
+                out.push(step(g, v)?);
+            }
+        }
+        ExactIn::Bool(_) => {
+            for (i, &g) in groups.iter().enumerate() {
+                out.push(step(g, x.get(i))?);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Output values of one aggregate, typed by its SQL output type.
 pub(crate) struct Out {
     exact: Vec<i128>,
@@ -682,6 +716,20 @@ mod tests {
             .update_and_snapshot(&[1, 1], Some(&arg.slice(1, 2)), 2)
             .unwrap();
         assert_eq!(ok.len(), 2);
+        // A running AVG names its sum when that overflows (the second
+        // row), its average when that does not fit (at scale 4, 10^4 times
+        // the first row).
+        let mut avg = Acc::new(AggFunc::Avg, Some(ty), ty, "AVG(x)".into());
+        let err = avg
+            .update_and_snapshot(&[0, 0], Some(&arg.slice(0, 2)), 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
+        let scaled = SqlType::decimal(38, 4);
+        let mut avg = Acc::new(AggFunc::Avg, Some(ty), scaled, "AVG(x)".into());
+        let err = avg
+            .update_and_snapshot(&[0], Some(&arg.slice(0, 1)), 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("average overflows"), "{err}");
     }
 
     #[test]
