@@ -33,6 +33,7 @@ pub mod column;
 pub mod decimal;
 pub mod error;
 pub mod expr;
+pub mod gather;
 pub mod ops;
 pub mod plan;
 pub mod sql;

@@ -24,8 +24,10 @@ use arrow_array::types::{
     ArrowPrimitiveType, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType,
 };
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
-use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
+
+use percore_operators::gather::{gather_nulls, gather_strings};
 
 use crate::owner_of;
 
@@ -213,23 +215,9 @@ impl Exchange {
             }
             DataType::Utf8 => {
                 let strs: Vec<&StringArray> = srcs.iter().map(|a| a.as_string::<i32>()).collect();
-                let total: usize = rows.iter().map(|&(b, r)| strs[b].value(r).len()).sum();
-                let mut offsets = Pool::take(&mut pool.i32s, rows.len() + 1);
-                let mut values = Pool::take(&mut pool.bytes, total);
-                offsets.push(0);
-                for &(b, r) in rows {
-                    values.extend_from_slice(strs[b].value(r).as_bytes());
-                    offsets.push(values.len() as i32);
-                }
-                let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-                // Whole valid strings copied back to back stay valid UTF-8,
-                // so the checked constructor's validation is skipped.
-                // SAFETY: `values` is the concatenation of `&str` values, and
-                // `offsets` (monotonic, starting at 0, ending at
-                // `values.len()`) mark exactly their boundaries.
-                Arc::new(unsafe {
-                    StringArray::new_unchecked(offsets, Buffer::from_vec(values), nulls)
-                })
+                let offsets = Pool::take(&mut pool.i32s, rows.len() + 1);
+                let values = Pool::take(&mut pool.bytes, 0);
+                Arc::new(gather_strings(&strs, rows, offsets, values, nulls))
             }
             _ => {
                 let dyns: Vec<&dyn Array> = srcs.iter().map(|a| a.as_ref()).collect();
@@ -256,15 +244,6 @@ fn prim<T: ArrowPrimitiveType>(
     let mut v = Pool::take(pool, rows.len());
     v.extend(rows.iter().map(|&(b, r)| vals[b][r]));
     Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(ty.clone()))
-}
-
-fn gather_nulls(srcs: &[&ArrayRef], rows: &[(usize, usize)]) -> Option<NullBuffer> {
-    if srcs.iter().all(|a| a.null_count() == 0) {
-        return None;
-    }
-    Some(NullBuffer::from_iter(
-        rows.iter().map(|&(b, r)| srcs[b].is_valid(r)),
-    ))
 }
 
 /// The vectors behind `batch`'s columns that nobody else references any

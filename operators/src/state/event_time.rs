@@ -252,8 +252,7 @@ impl EventTimeBuffer {
                 let (order, times) = self.merged(&with_rows, &ends);
                 let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
                 Released {
-                    batch: arrow_select::interleave::interleave_record_batch(&batches, &order)
-                        .expect("runs share a schema"),
+                    batch: crate::gather::gather_batch(&batches, &order),
                     times,
                 }
             }
