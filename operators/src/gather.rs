@@ -83,15 +83,30 @@ pub fn gather_strings(
     values.clear();
     values.resize(total + SHORT, 0);
     let mut pos = 0;
+    let dst = values.as_mut_ptr();
     for &(b, r) in rows {
-        let (src, o) = parts[b];
-        let (from, to) = (o[r] as usize, o[r + 1] as usize);
-        let len = to - from;
-        match src.get(from..from + SHORT) {
-            // The block's bytes past `len` are overwritten by the strings
-            // after this one or cut off below.
-            Some(block) if len <= SHORT => values[pos..pos + SHORT].copy_from_slice(block),
-            _ => values[pos..pos + len].copy_from_slice(&src[from..to]),
+        // SAFETY: the pass above indexed `parts[b]` and `o[r + 1]` (so
+        // `o[r]`) for this same row, with bounds checks.
+        let (src, o) = unsafe { *parts.get_unchecked(b) };
+        let (from, to) = unsafe { (*o.get_unchecked(r) as usize, *o.get_unchecked(r + 1)) };
+        let len = to as usize - from;
+        // SAFETY: `from` is an offset of a valid array, at most its values'
+        // length, and `pos` at most `total`, below `values`' length: both
+        // pointers stay within their allocations.
+        let (s, d) = unsafe { (src.as_ptr().add(from), dst.add(pos)) };
+        if len <= SHORT && from + SHORT <= src.len() {
+            // A whole block (a fixed-size copy, no call): its bytes past
+            // `len` are overwritten by the strings after this one or cut
+            // off below.
+            // SAFETY: `src[from..from + SHORT]` was checked just above;
+            // `values[pos..pos + SHORT]` is in bounds since `pos + len` is
+            // at most `total` (the lengths summed above) and `values` holds
+            // `total + SHORT` bytes. Distinct allocations.
+            unsafe { std::ptr::copy_nonoverlapping(s, d, SHORT) };
+        } else {
+            // SAFETY: `src[from..to]` is a valid array's value, within its
+            // values; `values[pos..pos + len]` is within `total`, as above.
+            unsafe { std::ptr::copy_nonoverlapping(s, d, len) };
         }
         pos += len;
         offsets.push(pos as i32);
