@@ -184,19 +184,25 @@ impl Exchange {
     }
 
     fn flush_one(&mut self, d: usize) -> RecordBatch {
-        let b = std::mem::take(&mut self.builders[d]);
+        let mut b = std::mem::take(&mut self.builders[d]);
         let schema = b.batches[0].schema();
-        // One source batch taken whole: pass it through without copying.
-        if b.batches.len() == 1 && b.rows.len() == b.batches[0].num_rows() {
-            return b.batches.into_iter().next().expect("one batch");
-        }
-        let cols = (0..schema.fields().len())
-            .map(|c| {
-                let srcs: Vec<&ArrayRef> = b.batches.iter().map(|x| x.column(c)).collect();
-                self.gather(&srcs, &b.rows)
-            })
-            .collect();
-        RecordBatch::try_new(schema, cols).expect("gathered columns match the schema")
+        let out = if b.batches.len() == 1 && b.rows.len() == b.batches[0].num_rows() {
+            // One source batch taken whole: pass it through without copying.
+            b.batches.pop().expect("one batch")
+        } else {
+            let cols = (0..schema.fields().len())
+                .map(|c| {
+                    let srcs: Vec<&ArrayRef> = b.batches.iter().map(|x| x.column(c)).collect();
+                    self.gather(&srcs, &b.rows)
+                })
+                .collect();
+            RecordBatch::try_new(schema, cols).expect("gathered columns match the schema")
+        };
+        // The builder's vectors stay, emptied, for its next rows.
+        b.batches.clear();
+        b.rows.clear();
+        self.builders[d] = b;
+        out
     }
 
     fn gather(&mut self, srcs: &[&ArrayRef], rows: &[(usize, usize)]) -> ArrayRef {
