@@ -190,10 +190,11 @@ impl Exchange {
             // One source batch taken whole: pass it through without copying.
             b.batches.pop().expect("one batch")
         } else {
+            let rows = Checked::new(&b.rows, &b.batches);
             let cols = (0..schema.fields().len())
                 .map(|c| {
                     let srcs: Vec<&ArrayRef> = b.batches.iter().map(|x| x.column(c)).collect();
-                    self.gather(&srcs, &b.rows)
+                    self.gather(&srcs, rows)
                 })
                 .collect();
             RecordBatch::try_new(schema, cols).expect("gathered columns match the schema")
@@ -205,19 +206,21 @@ impl Exchange {
         out
     }
 
-    fn gather(&mut self, srcs: &[&ArrayRef], rows: &[(usize, usize)]) -> ArrayRef {
+    /// One column (`srcs`: that column of each of the rows' batches).
+    fn gather(&mut self, srcs: &[&ArrayRef], checked: Checked<'_>) -> ArrayRef {
+        let rows = checked.0;
         let nulls = gather_nulls(srcs, rows);
         let ty = srcs[0].data_type().clone();
         let pool = &mut self.pool;
         let before = pool.len();
         let out: ArrayRef = match &ty {
-            DataType::Int64 => prim::<Int64Type>(srcs, rows, &mut pool.i64s, nulls, &ty),
+            DataType::Int64 => prim::<Int64Type>(srcs, checked, &mut pool.i64s, nulls, &ty),
             DataType::Timestamp(_, _) => {
-                prim::<TimestampMillisecondType>(srcs, rows, &mut pool.i64s, nulls, &ty)
+                prim::<TimestampMillisecondType>(srcs, checked, &mut pool.i64s, nulls, &ty)
             }
-            DataType::Float64 => prim::<Float64Type>(srcs, rows, &mut pool.f64s, nulls, &ty),
+            DataType::Float64 => prim::<Float64Type>(srcs, checked, &mut pool.f64s, nulls, &ty),
             DataType::Decimal128(_, _) => {
-                prim::<Decimal128Type>(srcs, rows, &mut pool.i128s, nulls, &ty)
+                prim::<Decimal128Type>(srcs, checked, &mut pool.i128s, nulls, &ty)
             }
             DataType::Utf8 => {
                 let strs: Vec<&StringArray> = srcs.iter().map(|a| a.as_string::<i32>()).collect();
@@ -236,9 +239,27 @@ impl Exchange {
     }
 }
 
+/// (batch, row) pairs checked, once for all the columns gathered, to lie
+/// within their batches (and how many batches there were).
+#[derive(Clone, Copy)]
+struct Checked<'a>(&'a [(usize, usize)], usize);
+
+impl<'a> Checked<'a> {
+    fn new(rows: &'a [(usize, usize)], batches: &[RecordBatch]) -> Self {
+        let lens: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+        assert!(
+            rows.iter()
+                .all(|&(b, r)| lens.get(b).is_some_and(|&n| r < n)),
+            "gathered rows lie within their batches"
+        );
+        Checked(rows, batches.len())
+    }
+}
+
+/// `srcs` is one column of each batch `rows` was checked against, in order.
 fn prim<T: ArrowPrimitiveType>(
     srcs: &[&ArrayRef],
-    rows: &[(usize, usize)],
+    rows: Checked<'_>,
     pool: &mut Vec<Vec<T::Native>>,
     nulls: Option<NullBuffer>,
     ty: &DataType,
@@ -247,8 +268,16 @@ fn prim<T: ArrowPrimitiveType>(
         .iter()
         .map(|a| a.as_primitive::<T>().values().as_ref())
         .collect();
-    let mut v = Pool::take(pool, rows.len());
-    v.extend(rows.iter().map(|&(b, r)| vals[b][r]));
+    assert_eq!(vals.len(), rows.1, "one column of each batch");
+    let mut v = Pool::take(pool, rows.0.len());
+    // SAFETY: `Checked::new` found every `b` below the number of batches
+    // (`vals.len()`, asserted above: one column of each) and every `r`
+    // below batch `b`'s row count, the length of each of its columns.
+    v.extend(
+        rows.0
+            .iter()
+            .map(|&(b, r)| unsafe { *vals.get_unchecked(b).get_unchecked(r) }),
+    );
     Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(ty.clone()))
 }
 
