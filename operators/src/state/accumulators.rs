@@ -231,23 +231,41 @@ impl Acc {
     pub fn update(&mut self, groups: &[u32], arg: Option<&ArrayRef>, num_groups: usize) {
         self.resize(num_groups);
         let input = Input::of(arg, self.input);
+        // Every group id is below `num_groups`, the length of each state
+        // vector after the resize: checked once, in a pass the compiler
+        // vectorises, so the specialised loops below index unchecked.
+        let max = groups.iter().copied().max();
+        assert!(
+            max.is_none_or(|m| (m as usize) < num_groups),
+            "group ids below the number of groups"
+        );
         // Specialised loops for the common cases; the general fold otherwise.
         match (&mut self.state, &input) {
             (State::Count(c), Input::None) => {
+                debug_assert!(c.len() >= num_groups);
                 for &g in groups {
-                    c[g as usize] += 1;
+                    // SAFETY: `g < num_groups <= c.len()` (asserted above).
+                    unsafe { *c.get_unchecked_mut(g as usize) += 1 };
                 }
             }
             (State::Exact { sum, nn }, Input::Exact(x, None)) => {
+                debug_assert!(sum.len() >= num_groups && nn.len() >= num_groups);
                 // One loop per input width, values zipped with group ids; an
                 // overflow is remembered and reported at emission.
                 let mut overflow = false;
                 let mut fold = |g: u32, v: i128| {
-                    let g = g as usize;
-                    let (s, o) = sum[g].overflowing_add(v);
-                    sum[g] = s;
+                    // SAFETY: `g < num_groups`, at most the length of `sum`
+                    // and of `nn` (asserted above; `resize` made them so).
+                    let (s, n) = unsafe {
+                        (
+                            sum.get_unchecked_mut(g as usize),
+                            nn.get_unchecked_mut(g as usize),
+                        )
+                    };
+                    let (v, o) = s.overflowing_add(v);
+                    *s = v;
                     overflow |= o;
-                    nn[g] += 1;
+                    *n += 1;
                 };
                 match x {
                     ExactIn::I64(v) => {
