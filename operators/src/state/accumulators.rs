@@ -701,6 +701,17 @@ mod tests {
     use super::*;
     use arrow_array::Decimal128Array;
 
+    /// The unchecked loops rely on this check: an id past the group count
+    /// panics instead of writing out of bounds.
+    #[test]
+    #[should_panic(expected = "group ids below the number of groups")]
+    fn a_group_id_past_the_group_count_panics() {
+        let ty = SqlType::BigInt;
+        let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+        let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        acc.update(&[0, 2], Some(&arg), 2);
+    }
+
     #[test]
     fn an_exact_sum_that_leaves_128_bits_is_an_error_not_a_wrapped_value() {
         let ty = SqlType::decimal(38, 0);
