@@ -139,7 +139,8 @@ impl Tumbling {
 
     fn on_batch_final(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         let (times, nulls) = self.window.time.eval(&batch)?;
-        let mut keep = Vec::with_capacity(times.len());
+        // Which rows stay: made only once a row is dropped (rarely).
+        let mut keep: Option<Vec<bool>> = None;
         let mut starts = Vec::with_capacity(times.len());
         let mut start_of = StartOf::new(self.window.size_ms);
         for (i, &t) in times.iter().enumerate() {
@@ -149,15 +150,21 @@ impl Tumbling {
                 .watermark()
                 .is_some_and(|w| start.saturating_add(self.window.size_ms) <= w);
             if null || closed {
-                keep.push(false);
+                // Every row before the first dropped one stayed.
+                keep.get_or_insert_with(|| vec![true; i]).push(false);
                 self.late += 1;
                 continue;
             }
             self.max_seen = Some(self.max_seen.map_or(t, |m| m.max(t)));
-            keep.push(true);
+            if let Some(k) = keep.as_mut() {
+                k.push(true);
+            }
             starts.push(start);
         }
-        let batch = keep_rows(batch, keep, starts.len());
+        let batch = match keep {
+            Some(keep) => keep_rows(batch, keep, starts.len()),
+            None => batch,
+        };
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;
