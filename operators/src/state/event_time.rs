@@ -25,7 +25,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -36,15 +36,16 @@ use crate::types::SqlType;
 pub struct TimeColumn(pub Expr);
 
 impl TimeColumn {
-    /// Times of every row of `batch` and which of them are NULL.
-    pub fn eval(&self, batch: &RecordBatch) -> Result<(Vec<i64>, Option<NullBuffer>)> {
+    /// Times of every row of `batch` and which of them are NULL; a column
+    /// of the batch is shared, not copied.
+    pub fn eval(&self, batch: &RecordBatch) -> Result<(ScalarBuffer<i64>, Option<NullBuffer>)> {
         let a = self.0.eval(batch)?;
         let values = match self.0.ty() {
             SqlType::Timestamp => a
                 .as_primitive::<TimestampMillisecondType>()
                 .values()
-                .to_vec(),
-            SqlType::BigInt => a.as_primitive::<Int64Type>().values().to_vec(),
+                .clone(),
+            SqlType::BigInt => a.as_primitive::<Int64Type>().values().clone(),
             t => {
                 return Err(Error::Config(format!(
                     "event time must be TIMESTAMP or BIGINT, found {t}"
@@ -58,7 +59,7 @@ impl TimeColumn {
 /// A batch of released rows with their event times, in event-time order.
 pub struct Released {
     pub batch: RecordBatch,
-    pub times: Vec<i64>,
+    pub times: ScalarBuffer<i64>,
 }
 
 /// Held rows of one accepted batch, in (time, sequence) order: the `i`-th
@@ -68,8 +69,8 @@ struct Run {
     batch: RecordBatch,
     order: Option<Vec<u32>>,
     /// Times and sequence numbers in that order.
-    times: Vec<i64>,
-    seqs: Option<Vec<i64>>,
+    times: ScalarBuffer<i64>,
+    seqs: Option<ScalarBuffer<i64>>,
     start: usize,
 }
 
@@ -164,9 +165,9 @@ impl EventTimeBuffer {
             let b = arrow_select::filter::filter_record_batch(&batch, &mask)
                 .expect("filter with a mask of the batch's length");
             let t = times
-                .into_iter()
+                .iter()
                 .zip(&keep)
-                .filter_map(|(t, k)| k.then_some(t))
+                .filter_map(|(t, k)| k.then_some(*t))
                 .collect();
             (b, t)
         };
@@ -187,14 +188,10 @@ impl EventTimeBuffer {
 
     /// The batch as a run sorted by (time, sequence); ties without a
     /// sequence column keep arrival order.
-    fn sorted_run(&self, batch: RecordBatch, times: Vec<i64>) -> Run {
-        let seqs: Option<Vec<i64>> = self.seq.map(|c| {
-            batch
-                .column(c)
-                .as_primitive::<Int64Type>()
-                .values()
-                .to_vec()
-        });
+    fn sorted_run(&self, batch: RecordBatch, times: ScalarBuffer<i64>) -> Run {
+        let seqs: Option<ScalarBuffer<i64>> = self
+            .seq
+            .map(|c| batch.column(c).as_primitive::<Int64Type>().values().clone());
         let key = |i: usize| (times[i], seqs.as_ref().map_or(0, |s| s[i]));
         if (1..times.len()).all(|i| key(i - 1) <= key(i)) {
             return Run {
@@ -245,7 +242,7 @@ impl EventTimeBuffer {
                 };
                 Released {
                     batch,
-                    times: r.times[from..to].to_vec(),
+                    times: r.times.slice(from, to - from),
                 }
             }
             _ => {
@@ -253,7 +250,7 @@ impl EventTimeBuffer {
                 let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
                 Released {
                     batch: crate::gather::gather_batch(&batches, &order),
-                    times,
+                    times: times.into(),
                 }
             }
         };
