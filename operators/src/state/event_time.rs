@@ -24,7 +24,7 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
+use arrow_array::{Array, RecordBatch, UInt32Array};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 
 use crate::error::{Error, Result};
@@ -146,30 +146,20 @@ impl EventTimeBuffer {
     /// Accepts a batch; returns the rows the advanced watermark releases.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Option<Released>> {
         let (times, nulls) = self.time.eval(&batch)?;
-        let mut keep = Vec::with_capacity(times.len());
-        let mut dropped = 0u64;
-        for (i, &t) in times.iter().enumerate() {
-            let null = nulls.as_ref().is_some_and(|n| n.is_null(i));
-            let late = null || self.watermark().is_some_and(|w| t < w);
-            if !null {
-                self.max_seen = Some(self.max_seen.map_or(t, |m| m.max(t)));
-            }
-            keep.push(!late);
-            dropped += late as u64;
-        }
+        let (keep, dropped) = self.admit(&times, nulls.as_ref());
         self.late += dropped;
-        let (batch, times) = if dropped == 0 {
-            (batch, times)
-        } else {
-            let mask = BooleanArray::from(keep.clone());
-            let b = arrow_select::filter::filter_record_batch(&batch, &mask)
-                .expect("filter with a mask of the batch's length");
-            let t = times
-                .iter()
-                .zip(&keep)
-                .filter_map(|(t, k)| k.then_some(*t))
-                .collect();
-            (b, t)
+        let (batch, times) = match keep {
+            None => (batch, times),
+            Some(keep) => {
+                let t = times
+                    .iter()
+                    .zip(&keep)
+                    .filter_map(|(t, k)| k.then_some(*t))
+                    .collect();
+                let b = arrow_select::filter::filter_record_batch(&batch, &keep.into())
+                    .expect("filter with a mask of the batch's length");
+                (b, t)
+            }
         };
         if batch.num_rows() > 0 {
             let run = self.sorted_run(batch, times);
@@ -179,6 +169,39 @@ impl EventTimeBuffer {
             return Ok(None);
         }
         Ok(self.release(self.watermark()))
+    }
+
+    /// Which of the rows with `times` (NULL where `nulls` says) stay, each
+    /// judged against the watermark as it stood when it arrived — `None`
+    /// when all stay (the mask is only made once a row is dropped) — and
+    /// how many were dropped; the highest time seen is advanced.
+    fn admit(&mut self, times: &[i64], nulls: Option<&NullBuffer>) -> (Option<Vec<bool>>, u64) {
+        let lateness = self.lateness;
+        let external = self.external.map(|w| w.unwrap_or(i64::MIN));
+        let (mut max, mut seen) = (self.max_seen.unwrap_or(i64::MIN), self.max_seen.is_some());
+        let mut keep: Option<Vec<bool>> = None;
+        let mut dropped = 0u64;
+        for (i, &t) in times.iter().enumerate() {
+            let valid = nulls.is_none_or(|n| n.is_valid(i));
+            let late = !valid
+                || match external {
+                    Some(w) => t < w,
+                    None => seen && t < max.saturating_sub(lateness),
+                };
+            if valid {
+                max = max.max(t);
+                seen = true;
+            }
+            if late {
+                // Every row before the first dropped one stayed.
+                keep.get_or_insert_with(|| vec![true; i]).push(false);
+                dropped += 1;
+            } else if let Some(k) = keep.as_mut() {
+                k.push(true);
+            }
+        }
+        self.max_seen = seen.then_some(max);
+        (keep, dropped)
     }
 
     /// Releases every row still held, in event-time order.
