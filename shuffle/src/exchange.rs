@@ -7,94 +7,20 @@
 //!   more is flushed into one output batch (rows in arrival order);
 //! - [`Exchange::flush`] flushes every builder: call it before a watermark or
 //!   End is sent, so those always follow the rows they cover;
-//! - output columns are gathered into vectors taken from this exchange's
-//!   [`Pool`] when it has them; the receiving core, once done with a batch,
-//!   turns its buffers back into vectors with [`reclaim`] (only those it holds
-//!   the last reference to) and sends them back; [`Exchange::recycle`] puts
-//!   them in the pool. Memory allocated by a core is thus reused by that core
-//!   instead of being freed by another (a cross-thread free), and the pool is
-//!   bounded, so unreturned or surplus buffers are simply freed;
-//! - types without a hand-written gather (none of percore's SQL types) fall
-//!   back to Arrow's `interleave`.
+//! - output columns are gathered (`percore_operators::gather`) into vectors
+//!   taken from this exchange's [`Pool`] when it has them; the receiving
+//!   core, once done with a batch, turns its buffers back into vectors with
+//!   [`reclaim`] (only those it holds the last reference to) and sends them
+//!   back; [`Exchange::recycle`] puts them in the pool. Memory allocated by a
+//!   core is thus reused by that core instead of being freed by another (a
+//!   cross-thread free), and the pool is bounded, so unreturned or surplus
+//!   buffers are simply freed.
 
-use std::sync::Arc;
+use arrow_array::{ArrayRef, RecordBatch};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    ArrowPrimitiveType, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType,
-};
-use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
-use arrow_buffer::{NullBuffer, ScalarBuffer};
-use arrow_schema::DataType;
-
-use percore_operators::gather::{gather_nulls, gather_strings};
+use percore_operators::gather::{gather_column, Pool, Rows};
 
 use crate::owner_of;
-
-/// Vectors kept per kind (more are freed).
-const POOL_MAX: usize = 64;
-
-/// Spare vectors by element type.
-#[derive(Default, Debug)]
-pub struct Pool {
-    pub i64s: Vec<Vec<i64>>,
-    pub f64s: Vec<Vec<f64>>,
-    pub i128s: Vec<Vec<i128>>,
-    pub i32s: Vec<Vec<i32>>,
-    pub bytes: Vec<Vec<u8>>,
-}
-
-impl Pool {
-    fn put<T>(list: &mut Vec<Vec<T>>, mut v: Vec<T>) {
-        if list.len() < POOL_MAX && v.capacity() > 0 {
-            v.clear();
-            list.push(v);
-        }
-    }
-
-    fn take<T>(list: &mut Vec<Vec<T>>, n: usize) -> Vec<T> {
-        match list.pop() {
-            Some(mut v) => {
-                v.reserve(n);
-                v
-            }
-            None => Vec::with_capacity(n),
-        }
-    }
-
-    /// Adds every vector of `other` (up to the bound).
-    pub fn absorb(&mut self, other: Pool) {
-        other
-            .i64s
-            .into_iter()
-            .for_each(|v| Self::put(&mut self.i64s, v));
-        other
-            .f64s
-            .into_iter()
-            .for_each(|v| Self::put(&mut self.f64s, v));
-        other
-            .i128s
-            .into_iter()
-            .for_each(|v| Self::put(&mut self.i128s, v));
-        other
-            .i32s
-            .into_iter()
-            .for_each(|v| Self::put(&mut self.i32s, v));
-        other
-            .bytes
-            .into_iter()
-            .for_each(|v| Self::put(&mut self.bytes, v));
-    }
-
-    /// Vectors held.
-    pub fn len(&self) -> usize {
-        self.i64s.len() + self.f64s.len() + self.i128s.len() + self.i32s.len() + self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// The rows gathered so far for one destination.
 #[derive(Default)]
@@ -190,13 +116,16 @@ impl Exchange {
             // One source batch taken whole: pass it through without copying.
             b.batches.pop().expect("one batch")
         } else {
-            let rows = Checked::new(&b.rows, &b.batches);
+            let lens: Vec<usize> = b.batches.iter().map(RecordBatch::num_rows).collect();
+            let rows = Rows::check(&b.rows, &lens);
+            let before = self.pool.len();
             let cols = (0..schema.fields().len())
                 .map(|c| {
                     let srcs: Vec<&ArrayRef> = b.batches.iter().map(|x| x.column(c)).collect();
-                    self.gather(&srcs, rows)
+                    gather_column(&srcs, rows, &mut self.pool)
                 })
                 .collect();
+            self.reused += (before - self.pool.len()) as u64;
             RecordBatch::try_new(schema, cols).expect("gathered columns match the schema")
         };
         // The builder's vectors stay, emptied, for its next rows.
@@ -205,125 +134,17 @@ impl Exchange {
         self.builders[d] = b;
         out
     }
-
-    /// One column (`srcs`: that column of each of the rows' batches).
-    fn gather(&mut self, srcs: &[&ArrayRef], checked: Checked<'_>) -> ArrayRef {
-        let rows = checked.0;
-        let nulls = gather_nulls(srcs, rows);
-        let ty = srcs[0].data_type().clone();
-        let pool = &mut self.pool;
-        let before = pool.len();
-        let out: ArrayRef = match &ty {
-            DataType::Int64 => prim::<Int64Type>(srcs, checked, &mut pool.i64s, nulls, &ty),
-            DataType::Timestamp(_, _) => {
-                prim::<TimestampMillisecondType>(srcs, checked, &mut pool.i64s, nulls, &ty)
-            }
-            DataType::Float64 => prim::<Float64Type>(srcs, checked, &mut pool.f64s, nulls, &ty),
-            DataType::Decimal128(_, _) => {
-                prim::<Decimal128Type>(srcs, checked, &mut pool.i128s, nulls, &ty)
-            }
-            DataType::Utf8 => {
-                let strs: Vec<&StringArray> = srcs.iter().map(|a| a.as_string::<i32>()).collect();
-                let offsets = Pool::take(&mut pool.i32s, rows.len() + 1);
-                let values = Pool::take(&mut pool.bytes, 0);
-                Arc::new(gather_strings(&strs, rows, offsets, values, nulls))
-            }
-            _ => {
-                let dyns: Vec<&dyn Array> = srcs.iter().map(|a| a.as_ref()).collect();
-                return arrow_select::interleave::interleave(&dyns, rows)
-                    .expect("sources share a type");
-            }
-        };
-        self.reused += (before - self.pool.len()) as u64;
-        out
-    }
-}
-
-/// (batch, row) pairs checked, once for all the columns gathered, to lie
-/// within their batches (and how many batches there were).
-#[derive(Clone, Copy)]
-struct Checked<'a>(&'a [(usize, usize)], usize);
-
-impl<'a> Checked<'a> {
-    fn new(rows: &'a [(usize, usize)], batches: &[RecordBatch]) -> Self {
-        let lens: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
-        assert!(
-            rows.iter()
-                .all(|&(b, r)| lens.get(b).is_some_and(|&n| r < n)),
-            "gathered rows lie within their batches"
-        );
-        Checked(rows, batches.len())
-    }
-}
-
-/// `srcs` is one column of each batch `rows` was checked against, in order.
-fn prim<T: ArrowPrimitiveType>(
-    srcs: &[&ArrayRef],
-    rows: Checked<'_>,
-    pool: &mut Vec<Vec<T::Native>>,
-    nulls: Option<NullBuffer>,
-    ty: &DataType,
-) -> ArrayRef {
-    let vals: Vec<&[T::Native]> = srcs
-        .iter()
-        .map(|a| a.as_primitive::<T>().values().as_ref())
-        .collect();
-    assert_eq!(vals.len(), rows.1, "one column of each batch");
-    let mut v = Pool::take(pool, rows.0.len());
-    // SAFETY: `Checked::new` found every `b` below the number of batches
-    // (`vals.len()`, asserted above: one column of each) and every `r`
-    // below batch `b`'s row count, the length of each of its columns.
-    v.extend(
-        rows.0
-            .iter()
-            .map(|&(b, r)| unsafe { *vals.get_unchecked(b).get_unchecked(r) }),
-    );
-    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(ty.clone()))
-}
-
-/// The vectors behind `batch`'s columns that nobody else references any
-/// more (call it after the batch's consumer is done with it), for the core
-/// that made them to reuse.
-pub fn reclaim(batch: RecordBatch) -> Pool {
-    let mut pool = Pool::default();
-    let cols: Vec<ArrayRef> = batch.columns().to_vec();
-    drop(batch);
-    for col in cols {
-        match col.data_type() {
-            DataType::Int64 => take_prim::<Int64Type>(col, &mut pool.i64s),
-            DataType::Timestamp(_, _) => take_prim::<TimestampMillisecondType>(col, &mut pool.i64s),
-            DataType::Float64 => take_prim::<Float64Type>(col, &mut pool.f64s),
-            DataType::Decimal128(_, _) => take_prim::<Decimal128Type>(col, &mut pool.i128s),
-            DataType::Utf8 => {
-                let s = col.as_string::<i32>().clone();
-                drop(col);
-                let (offsets, values, _) = s.into_parts();
-                if let Ok(v) = offsets.into_inner().into_inner().into_vec::<i32>() {
-                    Pool::put(&mut pool.i32s, v);
-                }
-                if let Ok(v) = values.into_vec::<u8>() {
-                    Pool::put(&mut pool.bytes, v);
-                }
-            }
-            _ => {}
-        }
-    }
-    pool
-}
-
-fn take_prim<T: ArrowPrimitiveType>(col: ArrayRef, pool: &mut Vec<Vec<T::Native>>) {
-    let a = col.as_primitive::<T>().clone();
-    drop(col);
-    let (_, values, _) = a.into_parts();
-    if let Ok(v) = values.into_inner().into_vec::<T::Native>() {
-        Pool::put(pool, v);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{Array, Int64Array, StringArray};
+    use percore_operators::gather::reclaim;
 
     fn batch(from: i64, n: i64) -> RecordBatch {
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(from..from + n));

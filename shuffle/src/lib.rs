@@ -28,8 +28,9 @@
 mod exchange;
 mod mesh;
 
-pub use exchange::{reclaim, Exchange, Pool};
+pub use exchange::Exchange;
 pub use mesh::{Endpoint, Mesh, Message};
+pub use percore_operators::gather::{reclaim, Pool};
 
 /// The core that owns a key with hash `hash` among `cores` cores.
 ///

@@ -1,0 +1,363 @@
+//! Gathering rows from several batches into one, in a given order: the
+//! copy behind releasing merged event-time runs and behind the exchange's
+//! per-destination batches.
+//!
+//! Contract: row `k` of the result is row `rows[k].1` of source
+//! `rows[k].0`; types, values and NULLs are those of the sources, which
+//! share a schema. The (source, row) pairs are checked to lie within their
+//! sources once ([`Rows::check`]), then every column is copied without a
+//! bounds check per value: primitive values one load and store each,
+//! strings by hand (a fixed 16-byte copy for the short ones, where a
+//! per-value `memcpy` costs more than the copy). Output vectors come from a
+//! [`Pool`] when it has them; types without a hand-written gather (none of
+//! percore's SQL types) go through Arrow's `interleave`.
+
+mod pool;
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowPrimitiveType, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType,
+};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::DataType;
+
+pub use pool::{reclaim, Pool, POOL_MAX};
+
+/// Strings up to this long are copied as one fixed-size block.
+const SHORT: usize = 16;
+
+/// (source, row) pairs checked, once for all the columns gathered, to lie
+/// within their sources.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a> {
+    pairs: &'a [(usize, usize)],
+    sources: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// `pairs` against sources of `lens` rows each.
+    ///
+    /// # Panics
+    /// When a pair names a source or row that is not there.
+    pub fn check(pairs: &'a [(usize, usize)], lens: &[usize]) -> Self {
+        assert!(
+            pairs
+                .iter()
+                .all(|&(b, r)| lens.get(b).is_some_and(|&n| r < n)),
+            "gathered rows lie within their sources"
+        );
+        Rows {
+            pairs,
+            sources: lens.len(),
+        }
+    }
+
+    pub fn pairs(&self) -> &'a [(usize, usize)] {
+        self.pairs
+    }
+}
+
+/// The rows `rows` (source, row) of `batches`, as one batch.
+pub fn gather_batch(batches: &[&RecordBatch], rows: &[(usize, usize)]) -> RecordBatch {
+    let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+    let rows = Rows::check(rows, &lens);
+    let schema = batches[0].schema();
+    let mut pool = Pool::default();
+    let cols: Vec<ArrayRef> = (0..schema.fields().len())
+        .map(|c| {
+            let srcs: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
+            gather_column(&srcs, rows, &mut pool)
+        })
+        .collect();
+    RecordBatch::try_new(schema, cols).expect("gathered columns keep the schema")
+}
+
+/// One column gathered (`srcs`: that column of each source `rows` was
+/// checked against, in order), into vectors from `pool` when it has them.
+///
+/// # Panics
+/// When `srcs` is not one array per source, or they differ in type.
+pub fn gather_column(srcs: &[&ArrayRef], rows: Rows<'_>, pool: &mut Pool) -> ArrayRef {
+    assert_eq!(srcs.len(), rows.sources, "one column of each source");
+    let pairs = rows.pairs;
+    let nulls = gather_nulls(srcs, pairs);
+    let ty = srcs[0].data_type();
+    match ty {
+        DataType::Int64 => Arc::new(gather_prim::<Int64Type>(srcs, rows, &mut pool.i64s, nulls)),
+        DataType::Timestamp(_, _) => Arc::new(gather_prim::<TimestampMillisecondType>(
+            srcs,
+            rows,
+            &mut pool.i64s,
+            nulls,
+        )),
+        DataType::Float64 => Arc::new(gather_prim::<Float64Type>(
+            srcs,
+            rows,
+            &mut pool.f64s,
+            nulls,
+        )),
+        DataType::Decimal128(_, _) => Arc::new(gather_prim::<Decimal128Type>(
+            srcs,
+            rows,
+            &mut pool.i128s,
+            nulls,
+        )),
+        DataType::Utf8 => {
+            let strs: Vec<&StringArray> = srcs.iter().map(|a| a.as_string::<i32>()).collect();
+            let offsets = Pool::take(&mut pool.i32s, pairs.len() + 1);
+            let values = Pool::take(&mut pool.bytes, 0);
+            Arc::new(gather_strings(&strs, pairs, offsets, values, nulls))
+        }
+        _ => {
+            let dyns: Vec<&dyn Array> = srcs.iter().map(|a| a.as_ref()).collect();
+            arrow_select::interleave::interleave(&dyns, pairs).expect("sources share a type")
+        }
+    }
+}
+
+/// Primitive values gathered into a vector from `pool`, with `nulls`; the
+/// result has the first source's data type (its precision and scale, its
+/// time unit).
+///
+/// # Panics
+/// When `srcs` is not one array of type `T` per source.
+pub fn gather_prim<T: ArrowPrimitiveType>(
+    srcs: &[&ArrayRef],
+    rows: Rows<'_>,
+    pool: &mut Vec<Vec<T::Native>>,
+    nulls: Option<NullBuffer>,
+) -> PrimitiveArray<T> {
+    let vals: Vec<&[T::Native]> = srcs
+        .iter()
+        .map(|a| a.as_primitive::<T>().values().as_ref())
+        .collect();
+    assert_eq!(vals.len(), rows.sources, "one column of each source");
+    let mut v = Pool::take(pool, rows.pairs.len());
+    // SAFETY: `Rows::check` found every `b` below the number of sources
+    // (`vals.len()`, asserted above: one column of each) and every `r`
+    // below source `b`'s row count, the length of each of its columns.
+    v.extend(
+        rows.pairs
+            .iter()
+            .map(|&(b, r)| unsafe { *vals.get_unchecked(b).get_unchecked(r) }),
+    );
+    PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls)
+        .with_data_type(srcs[0].data_type().clone())
+}
+
+/// Which gathered rows are valid (`None`: every source is NULL-free).
+pub fn gather_nulls(srcs: &[&ArrayRef], rows: &[(usize, usize)]) -> Option<NullBuffer> {
+    if srcs.iter().all(|a| a.null_count() == 0) {
+        return None;
+    }
+    Some(NullBuffer::from_iter(
+        rows.iter().map(|&(b, r)| srcs[b].is_valid(r)),
+    ))
+}
+
+/// The strings `rows` (source, row) of `strs`, built in `offsets` and
+/// `values` (emptied first; vectors to reuse, or new ones), with `nulls`.
+///
+/// # Panics
+/// When the gathered text exceeds `i32::MAX` bytes.
+pub fn gather_strings(
+    strs: &[&StringArray],
+    rows: &[(usize, usize)],
+    mut offsets: Vec<i32>,
+    mut values: Vec<u8>,
+    nulls: Option<NullBuffer>,
+) -> StringArray {
+    // Each source's text and offsets, looked up once.
+    let parts: Vec<(&[u8], &[i32])> = strs
+        .iter()
+        .map(|a| (a.values().as_slice(), a.value_offsets()))
+        .collect();
+    let total: usize = rows
+        .iter()
+        .map(|&(b, r)| {
+            let o = parts[b].1;
+            (o[r + 1] - o[r]) as usize
+        })
+        .sum();
+    assert!(total <= i32::MAX as usize, "gathered strings exceed 2 GiB");
+    offsets.clear();
+    offsets.reserve(rows.len() + 1);
+    offsets.push(0);
+    // Room for a full block past the last string.
+    values.clear();
+    values.resize(total + SHORT, 0);
+    let mut pos = 0;
+    let dst = values.as_mut_ptr();
+    for &(b, r) in rows {
+        // SAFETY: the pass above indexed `parts[b]` and `o[r + 1]` (so
+        // `o[r]`) for this same row, with bounds checks.
+        let (src, o) = unsafe { *parts.get_unchecked(b) };
+        let (from, to) = unsafe { (*o.get_unchecked(r) as usize, *o.get_unchecked(r + 1)) };
+        let len = to as usize - from;
+        // SAFETY: `from` is an offset of a valid array, at most its values'
+        // length, and `pos` at most `total`, below `values`' length: both
+        // pointers stay within their allocations.
+        let (s, d) = unsafe { (src.as_ptr().add(from), dst.add(pos)) };
+        if len <= SHORT && from + SHORT <= src.len() {
+            // A whole block (a fixed-size copy, no call): its bytes past
+            // `len` are overwritten by the strings after this one or cut
+            // off below.
+            // SAFETY: `src[from..from + SHORT]` was checked just above;
+            // `values[pos..pos + SHORT]` is in bounds since `pos + len` is
+            // at most `total` (the lengths summed above) and `values` holds
+            // `total + SHORT` bytes. Distinct allocations.
+            unsafe { std::ptr::copy_nonoverlapping(s, d, SHORT) };
+        } else {
+            // SAFETY: `src[from..to]` is a valid array's value, within its
+            // values; `values[pos..pos + len]` is within `total`, as above.
+            unsafe { std::ptr::copy_nonoverlapping(s, d, len) };
+        }
+        pos += len;
+        offsets.push(pos as i32);
+    }
+    values.truncate(total);
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    // SAFETY: every byte of `values` was last written by the copy of the
+    // string it belongs to (later copies start past it; block bytes past
+    // the last string were truncated), so `values` is the concatenation of
+    // whole `&str` values: valid UTF-8. `offsets` start at 0, never
+    // decrease, end at `values.len()` (at most i32::MAX, checked above) and
+    // mark exactly the strings' boundaries.
+    unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(values), nulls) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Each gathered row is its source row (text and NULL), for strings
+        /// of every length around the block size, from sliced sources.
+        #[test]
+        fn gathered_rows_are_their_source_rows(
+            sources in prop::collection::vec(
+                prop::collection::vec(prop::option::weighted(0.9, "[a-zé]{0,40}"), 1..30),
+                1..4,
+            ),
+            picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..80),
+            skip in 0usize..3,
+        ) {
+            let arrays: Vec<StringArray> = sources
+                .iter()
+                .map(|v| {
+                    let a = StringArray::from(v.clone());
+                    let s = skip.min(a.len() - 1);
+                    a.slice(s, a.len() - s)
+                })
+                .collect();
+            let rows: Vec<(usize, usize)> = picks
+                .iter()
+                .map(|(b, r)| {
+                    let b = b.index(arrays.len());
+                    (b, r.index(arrays[b].len()))
+                })
+                .collect();
+            let cols: Vec<ArrayRef> = arrays.iter().map(|a| Arc::new(a.clone()) as ArrayRef).collect();
+            let srcs: Vec<&ArrayRef> = cols.iter().collect();
+            let strs: Vec<&StringArray> = arrays.iter().collect();
+            let got = gather_strings(&strs, &rows, vec![7], vec![1, 2], gather_nulls(&srcs, &rows));
+            let want: Vec<Option<&str>> = rows
+                .iter()
+                .map(|&(b, r)| arrays[b].is_valid(r).then(|| arrays[b].value(r)))
+                .collect();
+            let got_rows: Vec<Option<&str>> = got.iter().collect();
+            prop_assert_eq!(got_rows, want);
+            got.to_data().validate_full().unwrap();
+        }
+    }
+
+    proptest! {
+        /// Every column type gathers as Arrow's `interleave` does (values,
+        /// NULLs, and data type: decimal precision and scale, time unit).
+        #[test]
+        fn a_batch_gathers_as_arrow_interleaves(
+            sources in prop::collection::vec(
+                prop::collection::vec(
+                    (any::<Option<i64>>(), any::<Option<i128>>(), any::<Option<f64>>(), prop::option::of("[a-z]{0,20}")),
+                    1..20,
+                ),
+                1..4,
+            ),
+            picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..60),
+        ) {
+            use arrow_array::{Decimal128Array, Float64Array, Int64Array, TimestampMillisecondArray};
+            let batches: Vec<RecordBatch> = sources
+                .iter()
+                .map(|rows| {
+                    let col = |a: ArrayRef| (a.data_type().to_string(), a, true);
+                    RecordBatch::try_from_iter_with_nullable([
+                        col(Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.0)))),
+                        col(Arc::new(TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.0)))),
+                        col(Arc::new(
+                            Decimal128Array::from_iter(rows.iter().map(|r| r.1))
+                                .with_precision_and_scale(38, 4)
+                                .unwrap(),
+                        )),
+                        col(Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2)))),
+                        col(Arc::new(StringArray::from_iter(rows.iter().map(|r| r.3.clone())))),
+                    ])
+                    .unwrap()
+                })
+                .collect();
+            let rows: Vec<(usize, usize)> = picks
+                .iter()
+                .map(|(b, r)| {
+                    let b = b.index(batches.len());
+                    (b, r.index(batches[b].num_rows()))
+                })
+                .collect();
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            let got = gather_batch(&refs, &rows);
+            for c in 0..got.num_columns() {
+                let srcs: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+                let want = arrow_select::interleave::interleave(&srcs, &rows).unwrap();
+                prop_assert_eq!(got.column(c).data_type(), want.data_type());
+                prop_assert_eq!(&got.column(c).to_data(), &want.to_data());
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "gathered rows lie within their sources")]
+    fn a_row_past_its_source_is_refused() {
+        let a = RecordBatch::try_from_iter([(
+            "n",
+            Arc::new(arrow_array::Int64Array::from(vec![1, 2])) as ArrayRef,
+        )])
+        .unwrap();
+        gather_batch(&[&a, &a], &[(1, 1), (0, 2)]);
+    }
+
+    #[test]
+    fn a_batch_gathers_every_column() {
+        let batch = |s: Vec<Option<&str>>, n: Vec<i64>| {
+            RecordBatch::try_from_iter_with_nullable([
+                ("s", Arc::new(StringArray::from(s)) as ArrayRef, true),
+                (
+                    "n",
+                    Arc::new(arrow_array::Int64Array::from(n)) as ArrayRef,
+                    true,
+                ),
+            ])
+            .unwrap()
+        };
+        let a = batch(vec![Some("x"), Some("yy")], vec![1, 2]);
+        let b = batch(vec![Some("zzz"), None], vec![3, 4]);
+        let got = gather_batch(&[&a, &b], &[(1, 0), (0, 1), (1, 1), (0, 0)]);
+        let s: Vec<Option<&str>> = got.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(s, vec![Some("zzz"), Some("yy"), None, Some("x")]);
+        let n = got
+            .column(1)
+            .as_primitive::<arrow_array::types::Int64Type>();
+        assert_eq!(n.values().to_vec(), vec![3, 2, 4, 1]);
+    }
+}
