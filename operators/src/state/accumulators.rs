@@ -232,13 +232,9 @@ impl Acc {
         self.resize(num_groups);
         let input = Input::of(arg, self.input);
         // Every group id is below `num_groups`, the length of each state
-        // vector after the resize: checked once, in a pass the compiler
-        // vectorises, so the specialised loops below index unchecked.
-        let max = groups.iter().copied().max();
-        assert!(
-            max.is_none_or(|m| (m as usize) < num_groups),
-            "group ids below the number of groups"
-        );
+        // vector after the resize: so the specialised loops below index
+        // unchecked.
+        assert_ids_below(groups, num_groups);
         // Specialised loops for the common cases; the general fold otherwise.
         match (&mut self.state, &input) {
             (State::Count(c), Input::None) => {
@@ -306,19 +302,25 @@ impl Acc {
         let input = Input::of(arg, self.input);
         let mut out = Out::new(groups.len(), self.output);
         // The common shapes in one tight loop each (no NULL input, so every
-        // value is non-NULL); the general fold otherwise.
+        // value is non-NULL: `out.valid` stays empty); the general fold
+        // otherwise.
         match (&mut self.state, &input, self.func) {
-            (State::Count(c), Input::None, _) => {
-                out.exact.extend(groups.iter().map(|&g| {
-                    c[g as usize] += 1;
-                    c[g as usize] as i128
-                }));
-                out.valid.resize(groups.len(), true);
+            (State::Count(c), Input::None, _) if self.output == SqlType::BigInt => {
+                assert_ids_below(groups, c.len());
+                let counts: Vec<i64> = groups
+                    .iter()
+                    .map(|&g| {
+                        // SAFETY: `g < c.len()`, asserted just above.
+                        let n = unsafe { c.get_unchecked_mut(g as usize) };
+                        *n += 1;
+                        *n
+                    })
+                    .collect();
+                return Ok(Arc::new(Int64Array::from(counts)));
             }
             (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Sum) => {
                 running(groups, x, sum, nn, &mut out.exact, |s, _| Some(s))
                     .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
-                out.valid.resize(groups.len(), true);
             }
             (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Avg)
                 if matches!(self.output, SqlType::Decimal { .. }) =>
@@ -337,7 +339,6 @@ impl Acc {
                     };
                     Error::eval(&self.text, what)
                 })?;
-                out.valid.resize(groups.len(), true);
             }
             _ => {
                 for (i, &g) in groups.iter().enumerate() {
@@ -581,12 +582,20 @@ fn running(
     value: impl Fn(i128, i64) -> Option<i128>,
 ) -> std::result::Result<(), bool> {
     out.reserve(groups.len());
+    assert_ids_below(groups, sum.len().min(nn.len()));
     let mut step = |g: u32, v: i128| {
-        let g = g as usize;
-        let s = sum[g].checked_add(v).ok_or(true)?;
-        sum[g] = s;
-        nn[g] += 1;
-        value(s, nn[g]).ok_or(false)
+        // SAFETY: `g` is below the length of `sum` and of `nn` (asserted
+        // above).
+        let (sg, ng) = unsafe {
+            (
+                sum.get_unchecked_mut(g as usize),
+                nn.get_unchecked_mut(g as usize),
+            )
+        };
+        let s = sg.checked_add(v).ok_or(true)?;
+        *sg = s;
+        *ng += 1;
+        value(s, *ng).ok_or(false)
     };
     match x {
         ExactIn::I64(v) => {
@@ -608,11 +617,22 @@ fn running(
     Ok(())
 }
 
+/// Panics unless every id of `groups` is below `n` (one pass the compiler
+/// vectorises): what lets the loops after it index state unchecked.
+fn assert_ids_below(groups: &[u32], n: usize) {
+    let max = groups.iter().copied().max();
+    assert!(
+        max.is_none_or(|m| (m as usize) < n),
+        "group ids below the number of groups"
+    );
+}
+
 /// Output values of one aggregate, typed by its SQL output type.
 pub(crate) struct Out {
     exact: Vec<i128>,
     float: Vec<f64>,
     strs: Vec<Option<String>>,
+    /// Which values are valid; left empty when all are.
     valid: Vec<bool>,
 }
 
@@ -653,7 +673,7 @@ impl Out {
     }
 
     pub(crate) fn finish(self, ty: SqlType, text: &str) -> Result<ArrayRef> {
-        let nulls = if self.valid.iter().all(|v| *v) {
+        let nulls = if self.valid.is_empty() || self.valid.iter().all(|v| *v) {
             None
         } else {
             Some(NullBuffer::from(self.valid))
@@ -710,6 +730,24 @@ mod tests {
         let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
         let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         acc.update(&[0, 2], Some(&arg), 2);
+    }
+
+    /// The same for the changelog's running COUNT and SUM.
+    #[test]
+    #[should_panic(expected = "group ids below the number of groups")]
+    fn a_running_count_past_the_group_count_panics() {
+        let ty = SqlType::BigInt;
+        let mut acc = Acc::new(AggFunc::Count, None, ty, "COUNT(*)".into());
+        let _ = acc.update_and_snapshot(&[0, 2], None, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "group ids below the number of groups")]
+    fn a_running_sum_past_the_group_count_panics() {
+        let ty = SqlType::BigInt;
+        let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+        let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        let _ = acc.update_and_snapshot(&[0, 2], Some(&arg), 2);
     }
 
     #[test]
