@@ -27,14 +27,15 @@ use arrow_schema::DataType;
 pub use pool::{reclaim, Pool, POOL_MAX};
 
 /// Strings up to this long are copied as one fixed-size block.
-const SHORT: usize = 16;
+const SHORT: usize = std::mem::size_of::<u128>();
 
 /// (source, row) pairs checked, once for all the columns gathered, to lie
-/// within their sources.
+/// within sources of the given lengths; each gather then checks only that
+/// its columns have those lengths (once per source, not per row).
 #[derive(Clone, Copy, Debug)]
 pub struct Rows<'a> {
     pairs: &'a [(usize, usize)],
-    sources: usize,
+    lens: &'a [usize],
 }
 
 impl<'a> Rows<'a> {
@@ -42,21 +43,28 @@ impl<'a> Rows<'a> {
     ///
     /// # Panics
     /// When a pair names a source or row that is not there.
-    pub fn check(pairs: &'a [(usize, usize)], lens: &[usize]) -> Self {
+    pub fn check(pairs: &'a [(usize, usize)], lens: &'a [usize]) -> Self {
         assert!(
             pairs
                 .iter()
                 .all(|&(b, r)| lens.get(b).is_some_and(|&n| r < n)),
             "gathered rows lie within their sources"
         );
-        Rows {
-            pairs,
-            sources: lens.len(),
-        }
+        Rows { pairs, lens }
     }
 
     pub fn pairs(&self) -> &'a [(usize, usize)] {
         self.pairs
+    }
+
+    /// Panics unless there is one column per source, each at least as long
+    /// as its source was checked to be (`len` gives a column's length):
+    /// what lets a gather index the columns unchecked.
+    fn assert_fits<C>(&self, cols: &[C], len: impl Fn(&C) -> usize) {
+        assert!(
+            cols.len() == self.lens.len() && cols.iter().zip(self.lens).all(|(c, &n)| len(c) >= n),
+            "one column of each source, as long as the source"
+        );
     }
 }
 
@@ -81,7 +89,6 @@ pub fn gather_batch(batches: &[&RecordBatch], rows: &[(usize, usize)]) -> Record
 /// # Panics
 /// When `srcs` is not one array per source, or they differ in type.
 pub fn gather_column(srcs: &[&ArrayRef], rows: Rows<'_>, pool: &mut Pool) -> ArrayRef {
-    assert_eq!(srcs.len(), rows.sources, "one column of each source");
     let pairs = rows.pairs;
     let nulls = gather_nulls(srcs, pairs);
     let ty = srcs[0].data_type();
@@ -109,7 +116,7 @@ pub fn gather_column(srcs: &[&ArrayRef], rows: Rows<'_>, pool: &mut Pool) -> Arr
             let strs: Vec<&StringArray> = srcs.iter().map(|a| a.as_string::<i32>()).collect();
             let offsets = Pool::take(&mut pool.i32s, pairs.len() + 1);
             let values = Pool::take(&mut pool.bytes, 0);
-            Arc::new(gather_strings(&strs, pairs, offsets, values, nulls))
+            Arc::new(gather_strings(&strs, rows, offsets, values, nulls))
         }
         _ => {
             let dyns: Vec<&dyn Array> = srcs.iter().map(|a| a.as_ref()).collect();
@@ -134,11 +141,11 @@ pub fn gather_prim<T: ArrowPrimitiveType>(
         .iter()
         .map(|a| a.as_primitive::<T>().values().as_ref())
         .collect();
-    assert_eq!(vals.len(), rows.sources, "one column of each source");
+    rows.assert_fits(&vals, |v| v.len());
     let mut v = Pool::take(pool, rows.pairs.len());
     // SAFETY: `Rows::check` found every `b` below the number of sources
-    // (`vals.len()`, asserted above: one column of each) and every `r`
-    // below source `b`'s row count, the length of each of its columns.
+    // and every `r` below source `b`'s length; `assert_fits` found one
+    // column per source (`vals`), each at least that long.
     v.extend(
         rows.pairs
             .iter()
@@ -158,45 +165,50 @@ pub fn gather_nulls(srcs: &[&ArrayRef], rows: &[(usize, usize)]) -> Option<NullB
     ))
 }
 
-/// The strings `rows` (source, row) of `strs`, built in `offsets` and
-/// `values` (emptied first; vectors to reuse, or new ones), with `nulls`.
+/// The strings `rows` of `strs` (one array per source), built in `offsets`
+/// and `values` (emptied first; vectors to reuse, or new ones), with
+/// `nulls`.
 ///
 /// # Panics
-/// When the gathered text exceeds `i32::MAX` bytes.
+/// When `strs` are not one array per source, as long as `rows` was checked
+/// against; when the gathered text exceeds `i32::MAX` bytes.
 pub fn gather_strings(
     strs: &[&StringArray],
-    rows: &[(usize, usize)],
+    rows: Rows<'_>,
     mut offsets: Vec<i32>,
     mut values: Vec<u8>,
     nulls: Option<NullBuffer>,
 ) -> StringArray {
+    rows.assert_fits(strs, |a| a.len());
     // Each source's text and offsets, looked up once.
     let parts: Vec<(&[u8], &[i32])> = strs
         .iter()
         .map(|a| (a.values().as_slice(), a.value_offsets()))
         .collect();
-    let total: usize = rows
-        .iter()
-        .map(|&(b, r)| {
-            let o = parts[b].1;
-            (o[r + 1] - o[r]) as usize
-        })
-        .sum();
+    // A row's text: `r` is below its array's length (`assert_fits`), so
+    // `r + 1` indexes its offsets (one more than the array's length).
+    let span = |b: usize, r: usize| {
+        // SAFETY: `b` is below `parts.len()` and `r` below array `b`'s
+        // length (`Rows::check` and `assert_fits` above).
+        unsafe {
+            let (src, o) = *parts.get_unchecked(b);
+            let (from, to) = (*o.get_unchecked(r), *o.get_unchecked(r + 1));
+            (src, from as usize, (to - from) as usize)
+        }
+    };
+    let pairs = rows.pairs;
+    let total: usize = pairs.iter().map(|&(b, r)| span(b, r).2).sum();
     assert!(total <= i32::MAX as usize, "gathered strings exceed 2 GiB");
     offsets.clear();
-    offsets.reserve(rows.len() + 1);
+    offsets.reserve(pairs.len() + 1);
     offsets.push(0);
     // Room for a full block past the last string.
     values.clear();
     values.resize(total + SHORT, 0);
     let mut pos = 0;
     let dst = values.as_mut_ptr();
-    for &(b, r) in rows {
-        // SAFETY: the pass above indexed `parts[b]` and `o[r + 1]` (so
-        // `o[r]`) for this same row, with bounds checks.
-        let (src, o) = unsafe { *parts.get_unchecked(b) };
-        let (from, to) = unsafe { (*o.get_unchecked(r) as usize, *o.get_unchecked(r + 1)) };
-        let len = to as usize - from;
+    offsets.extend(pairs.iter().map(|&(b, r)| {
+        let (src, from, len) = span(b, r);
         // SAFETY: `from` is an offset of a valid array, at most its values'
         // length, and `pos` at most `total`, below `values`' length: both
         // pointers stay within their allocations.
@@ -209,23 +221,27 @@ pub fn gather_strings(
             // `values[pos..pos + SHORT]` is in bounds since `pos + len` is
             // at most `total` (the lengths summed above) and `values` holds
             // `total + SHORT` bytes. Distinct allocations.
-            unsafe { std::ptr::copy_nonoverlapping(s, d, SHORT) };
+            // One 16-byte load and store: as a `copy_nonoverlapping` the
+            // compiler merges it with the call below into one `memcpy`.
+            unsafe { (d as *mut u128).write_unaligned((s as *const u128).read_unaligned()) };
         } else {
-            // SAFETY: `src[from..to]` is a valid array's value, within its
-            // values; `values[pos..pos + len]` is within `total`, as above.
+            // SAFETY: `src[from..from + len]` is a valid array's value,
+            // within its values; `values[pos..pos + len]` is within
+            // `total`, as above.
             unsafe { std::ptr::copy_nonoverlapping(s, d, len) };
         }
         pos += len;
-        offsets.push(pos as i32);
-    }
+        pos as i32
+    }));
     values.truncate(total);
-    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    // SAFETY: the offsets start at 0 and never decrease (each adds a
+    // string's length, and their sum fits i32, checked above).
+    let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
     // SAFETY: every byte of `values` was last written by the copy of the
     // string it belongs to (later copies start past it; block bytes past
     // the last string were truncated), so `values` is the concatenation of
-    // whole `&str` values: valid UTF-8. `offsets` start at 0, never
-    // decrease, end at `values.len()` (at most i32::MAX, checked above) and
-    // mark exactly the strings' boundaries.
+    // whole `&str` values: valid UTF-8. `offsets` end at `values.len()` (at
+    // most i32::MAX) and mark exactly the strings' boundaries.
     unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(values), nulls) }
 }
 
@@ -264,7 +280,9 @@ mod tests {
             let cols: Vec<ArrayRef> = arrays.iter().map(|a| Arc::new(a.clone()) as ArrayRef).collect();
             let srcs: Vec<&ArrayRef> = cols.iter().collect();
             let strs: Vec<&StringArray> = arrays.iter().collect();
-            let got = gather_strings(&strs, &rows, vec![7], vec![1, 2], gather_nulls(&srcs, &rows));
+            let lens: Vec<usize> = arrays.iter().map(|a| a.len()).collect();
+            let checked = Rows::check(&rows, &lens);
+            let got = gather_strings(&strs, checked, vec![7], vec![1, 2], gather_nulls(&srcs, &rows));
             let want: Vec<Option<&str>> = rows
                 .iter()
                 .map(|&(b, r)| arrays[b].is_valid(r).then(|| arrays[b].value(r)))
@@ -335,6 +353,25 @@ mod tests {
         )])
         .unwrap();
         gather_batch(&[&a, &a], &[(1, 1), (0, 2)]);
+    }
+
+    /// Rows checked against longer sources than the columns given.
+    #[test]
+    #[should_panic(expected = "one column of each source, as long as the source")]
+    fn a_column_shorter_than_its_checked_source_is_refused() {
+        let lens = [5];
+        let rows = Rows::check(&[(0, 3)], &lens);
+        let short = StringArray::from(vec!["a", "b"]);
+        gather_strings(&[&short], rows, Vec::new(), Vec::new(), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "one column of each source, as long as the source")]
+    fn a_primitive_column_shorter_than_its_checked_source_is_refused() {
+        let lens = [5];
+        let rows = Rows::check(&[(0, 3)], &lens);
+        let short: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![1, 2]));
+        gather_column(&[&short], rows, &mut Pool::default());
     }
 
     #[test]
