@@ -16,7 +16,6 @@
 //! `orders`: ids `1..=rows`, customers 1..=10,000, dates in January 2024,
 //! `total_amount` uniform over 0.01..=200.00, so half pass `> 100`.
 
-use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use arrow_array::{
@@ -380,7 +379,7 @@ impl Generator {
         vec![
             Arc::new(Int64Array::from(ids)),
             Arc::new(Int64Array::from(customers)),
-            Arc::new(short_strings(&self.dates, dates.into_iter())),
+            Arc::new(short_strings(&self.dates, &dates)),
             Arc::new(
                 Decimal128Array::from(amounts)
                     .with_precision_and_scale(18, 2)
@@ -433,7 +432,7 @@ impl Generator {
             trade_times.set_len(n);
         }
         vec![
-            Arc::new(short_strings(&self.symbols, symbols.into_iter())),
+            Arc::new(short_strings(&self.symbols, &symbols)),
             Arc::new(Int64Array::from(traders)),
             Arc::new(
                 Decimal128Array::from(prices)
@@ -450,40 +449,46 @@ impl Generator {
 /// A string column of `names[k]` for each `k` of `keys`, built straight into
 /// its buffers: names of up to 16 bytes (tickers, dates) as one fixed 16-byte
 /// copy each, where a per-value builder would call `memcpy` for every row.
-fn short_strings(names: &[String], keys: impl ExactSizeIterator<Item = u32>) -> StringArray {
+fn short_strings(names: &[String], keys: &[u32]) -> StringArray {
     let n = keys.len();
     if names.iter().any(|n| n.len() > 16) || n >= (i32::MAX as usize) / 16 {
-        return StringArray::from_iter_values(keys.map(|k| &names[k as usize]));
+        return StringArray::from_iter_values(keys.iter().map(|&k| &names[k as usize]));
     }
-    let table: Vec<([MaybeUninit<u8>; 16], usize)> = names
+    // Each name as the 16 bytes to store (zero past its length).
+    let table: Vec<(u128, usize)> = names
         .iter()
         .map(|n| {
             let mut w = [0u8; 16];
             w[..n.len()].copy_from_slice(n.as_bytes());
-            (w.map(MaybeUninit::new), n.len())
+            (u128::from_ne_bytes(w), n.len())
         })
         .collect();
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
-    // Written into spare capacity: zeroing 16 bytes a row first cost more
-    // than the copies.
+    // Written into spare capacity, 16 bytes a row (one store): zeroing the
+    // buffer first cost more than the copies.
     let mut bytes: Vec<u8> = Vec::with_capacity(n * 16 + 16);
-    let spare = &mut bytes.spare_capacity_mut()[..n * 16 + 16];
+    let dst = bytes.as_mut_ptr();
     let mut pos = 0;
-    for k in keys {
-        let (w, len) = &table[k as usize];
-        spare[pos..pos + 16].copy_from_slice(w);
+    offsets.extend(keys.iter().map(|&k| {
+        let (w, len) = table[k as usize];
+        // SAFETY: each row before this one advanced `pos` by at most 16, so
+        // `pos + 16 <= 16 * n + 16`, the capacity of `bytes`.
+        unsafe { (dst.add(pos) as *mut u128).write_unaligned(w) };
         pos += len;
-        offsets.push(pos as i32);
-    }
+        pos as i32
+    }));
     // SAFETY: every byte below `pos` was written: each row wrote 16 bytes
     // from its start, more than its length.
     unsafe { bytes.set_len(pos) };
-    let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets));
-    // SAFETY: `offsets` start at 0 and never decrease, the last is
-    // `bytes.len()` (at most 16 bytes a row, and fewer than i32::MAX / 16
-    // rows: no offset wraps), and each range between them holds exactly one
-    // whole `String`'s bytes — valid UTF-8, on char boundaries; no nulls.
+    // SAFETY: the offsets start at 0 and never decrease (each adds a
+    // name's length); the last is `bytes.len()`, at most 16 bytes a row for
+    // fewer than i32::MAX / 16 rows: no offset wraps.
+    let offsets = unsafe {
+        arrow_buffer::OffsetBuffer::new_unchecked(arrow_buffer::ScalarBuffer::from(offsets))
+    };
+    // SAFETY: each range between the offsets holds exactly one whole
+    // `String`'s bytes — valid UTF-8, on char boundaries; no nulls.
     unsafe { StringArray::new_unchecked(offsets, arrow_buffer::Buffer::from_vec(bytes), None) }
 }
 
@@ -691,9 +696,9 @@ mod tests {
             .collect();
         let keys = [0u32, 5, 1, 4, 2, 3, 3, 0, 4];
         let want = StringArray::from_iter_values(keys.iter().map(|&k| &names[k as usize]));
-        assert_eq!(short_strings(&names, keys.iter().copied()), want);
+        assert_eq!(short_strings(&names, &keys), want);
         let long = vec!["x".repeat(17), "y".to_string()];
         let want = StringArray::from_iter_values(["y", &long[0]]);
-        assert_eq!(short_strings(&long, [1u32, 0].into_iter()), want);
+        assert_eq!(short_strings(&long, &[1, 0]), want);
     }
 }
