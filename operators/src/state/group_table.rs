@@ -17,7 +17,7 @@ use arrow_buffer::NullBuffer;
 use bumpalo::Bump;
 use hashbrown::HashTable;
 
-use super::packed::PackedKeys;
+use super::packed::{short_str, PackedKeys};
 use crate::column::ColumnBuilder;
 use crate::types::SqlType;
 
@@ -288,9 +288,8 @@ fn hash_columns(cols: &[KeyCol<'_>], n: usize, seed: u64, out: &mut Vec<u64>) {
                 data,
                 nulls: None,
             } => {
-                for (i, h) in out.iter_mut().enumerate() {
-                    let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
-                    *h = mix(*h, hash_bytes(&data[lo..hi]));
+                for (h, e) in out.iter_mut().zip(offsets[..n + 1].windows(2)) {
+                    *h = mix(*h, hash_str(data, e[0], e[1]));
                 }
             }
             // Nullable or rarer key types: row by row.
@@ -325,30 +324,27 @@ pub(super) fn key_f64(x: f64) -> f64 {
     }
 }
 
-/// A 64-bit hash of a string's bytes; short strings (tickers, codes) with a
-/// few loads and one multiply.
+/// The hash of the string `data[lo..hi]` (offsets of a string column): a
+/// string of up to 8 bytes is one word (read as [`short_str`] packs it),
+/// mixed once; a longer one is hashed by [`hash_long`].
 #[inline(always)]
-fn hash_bytes(b: &[u8]) -> u64 {
+fn hash_str(data: &[u8], lo: i32, hi: i32) -> u64 {
+    match short_str(data, lo, hi) {
+        Some((word, len)) => fold(word ^ K2 ^ len, K1),
+        None => hash_long(&data[lo as usize..hi as usize]),
+    }
+}
+
+/// The hash of a string longer than 8 bytes: its first and last 8 bytes up
+/// to 16, foldhash beyond.
+fn hash_long(b: &[u8]) -> u64 {
     let n = b.len();
-    let (lo, hi) = if n >= 8 {
-        if n > 16 {
-            use std::hash::BuildHasher;
-            return foldhash::quality::FixedState::with_seed(K2).hash_one(b);
-        }
-        let w = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        (w(0), w(n - 8))
-    } else if n >= 4 {
-        let w = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")) as u64;
-        (w(0), w(n - 4))
-    } else if n > 0 {
-        (
-            b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16,
-            0,
-        )
-    } else {
-        (0, 0)
-    };
-    fold(lo ^ K2 ^ n as u64, hi ^ K1)
+    if n > 16 {
+        use std::hash::BuildHasher;
+        return foldhash::quality::FixedState::with_seed(K2).hash_one(b);
+    }
+    let w = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    fold(w(0) ^ K2 ^ n as u64, w(n - 8) ^ K1)
 }
 
 /// Whether row `i` of `cols` has the encoded key `stored`.
@@ -422,10 +418,7 @@ impl<'a> KeyCol<'a> {
             KeyCol::F64(v, _) => mix(h, key_f64(v[i]).to_bits()),
             KeyCol::I128(v, _) => mix_i128(h, v[i]),
             KeyCol::Bool(b) => mix(h, b.value(i) as u64),
-            KeyCol::Str { offsets, data, .. } => {
-                let (lo, hi) = (offsets[i] as usize, offsets[i + 1] as usize);
-                mix(h, hash_bytes(&data[lo..hi]))
-            }
+            KeyCol::Str { offsets, data, .. } => mix(h, hash_str(data, offsets[i], offsets[i + 1])),
         }
     }
 
@@ -724,6 +717,33 @@ mod tests {
             hash_keys(&[without], &[SqlType::BigInt], 1, &mut h2);
             prop_assert_eq!(h1[0], h2[0]);
             prop_assert_ne!(h1[0], h1[1]);
+        }
+
+        /// Routing hashes of strings: equal strings hash alike wherever
+        /// they sit in their column (one 8-byte read, or byte by byte at the
+        /// end of its text), null buffer or not; different ones differ.
+        #[test]
+        fn equal_strings_route_alike(strs in prop::collection::vec("[a-zé]{0,20}", 1..20)) {
+            let n = strs.len();
+            let plain: ArrayRef = Arc::new(StringArray::from(strs.clone()));
+            let rev: Vec<String> = strs.iter().rev().cloned().collect();
+            let reversed: ArrayRef = Arc::new(StringArray::from(rev));
+            let with_null: Vec<Option<&str>> =
+                strs.iter().map(|s| Some(s.as_str())).chain([None]).collect();
+            let nullable: ArrayRef = Arc::new(StringArray::from(with_null));
+            let hash = |a: ArrayRef, rows: usize| {
+                let mut h = Vec::new();
+                hash_keys(&[a], &[SqlType::Varchar], rows, &mut h);
+                h
+            };
+            let (p, r, q) = (hash(plain, n), hash(reversed, n), hash(nullable, n + 1));
+            for i in 0..n {
+                prop_assert_eq!(p[i], r[n - 1 - i]);
+                prop_assert_eq!(p[i], q[i]);
+                for j in 0..n {
+                    prop_assert_eq!(p[i] == p[j], strs[i] == strs[j]);
+                }
+            }
         }
     }
 }

@@ -111,7 +111,7 @@ fn pack<const W: usize>(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<[u64; W]>)
 /// is longer than 8 bytes. One unaligned load where 8 bytes are there to
 /// read, no `memcpy` call.
 #[inline(always)]
-fn short_str(data: &[u8], lo: i32, hi: i32) -> Option<(u64, u64)> {
+pub(super) fn short_str(data: &[u8], lo: i32, hi: i32) -> Option<(u64, u64)> {
     let (lo, len) = (lo as usize, (hi - lo) as usize);
     if len > 8 {
         return None;
