@@ -68,7 +68,29 @@ pub(super) struct KafkaSource {
     /// Cores in this run.
     parts: usize,
     malformed: u64,
+    /// Messages dropped as delivered again (see [`ReadUpTo`]).
+    redelivered: u64,
+    read_up_to: ReadUpTo,
     opened: Instant,
+}
+
+/// Per partition, the greatest offset one core has read in this run. The
+/// broker may deliver messages again after a rebalance (a partition's
+/// position going back; seen with a test broker); one at or below that
+/// offset has already been counted by this core, so dropping it keeps every
+/// row counted once and never loses one. A run that stops and resumes from
+/// the committed offsets starts with a new record.
+#[derive(Default)]
+struct ReadUpTo(HashMap<i32, i64>);
+
+impl ReadUpTo {
+    /// Whether `offset` of `partition` is new here (it is then noted).
+    fn first_read(&mut self, partition: i32, offset: i64) -> bool {
+        let last = self.0.entry(partition).or_insert(i64::MIN);
+        let new = offset > *last;
+        *last = (*last).max(offset);
+        new
+    }
 }
 
 impl KafkaSource {
@@ -99,6 +121,8 @@ impl KafkaSource {
             last_warning: None,
             parts,
             malformed: 0,
+            redelivered: 0,
+            read_up_to: ReadUpTo::default(),
             opened: Instant::now(),
         }
     }
@@ -121,6 +145,19 @@ impl KafkaSource {
                 Some(Ok(m)) => {
                     let p = m.partition();
                     self.at_end.insert(p, false);
+                    if !self.read_up_to.first_read(p, m.offset()) {
+                        self.redelivered += 1;
+                        if self.redelivered == 1 {
+                            eprintln!(
+                                "percore: Kafka: topic {} partition {} delivered offset {} again \
+                                 (already read by this core in this run): dropped, as will be any others",
+                                self.opts.kafka.topic,
+                                p,
+                                m.offset()
+                            );
+                        }
+                        continue;
+                    }
                     c.context()
                         .read
                         .fetch_or(1u64 << p.rem_euclid(64), Ordering::Relaxed);
@@ -460,5 +497,51 @@ impl Source for KafkaSource {
             bound = self.max_time.values().copied().max();
         }
         Some(bound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadUpTo;
+
+    #[test]
+    fn offsets_read_again_are_refused_per_partition() {
+        let mut r = ReadUpTo::default();
+        let mut got = Vec::new();
+        // Partition 0 reads 0..5, goes back to 2 and reads on to 7;
+        // partition 1, interleaved, starts high and repeats its first.
+        for (p, o) in [
+            (0, 0),
+            (0, 1),
+            (1, 40),
+            (0, 2),
+            (0, 3),
+            (1, 40),
+            (0, 4),
+            (0, 2),
+            (0, 3),
+            (0, 4),
+            (0, 5),
+            (1, 41),
+            (0, 6),
+        ] {
+            if r.first_read(p, o) {
+                got.push((p, o));
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                (0, 0),
+                (0, 1),
+                (1, 40),
+                (0, 2),
+                (0, 3),
+                (0, 4),
+                (0, 5),
+                (1, 41),
+                (0, 6)
+            ]
+        );
     }
 }
