@@ -41,6 +41,17 @@ pub fn fits(v: i128, precision: u8) -> bool {
     v > -limit && v < limit
 }
 
+/// True when every value of `vs` has at most `precision` digits: one
+/// unsigned compare per value and no branch (`|v| < limit` exactly when
+/// `v + limit − 1`, wrapping, lies in `0..=2·limit − 2`).
+pub fn all_fit(vs: &[i128], precision: u8) -> bool {
+    let limit = POW10[precision.min(38) as usize] as u128;
+    let span = 2 * limit - 2;
+    vs.iter().fold(true, |ok, &v| {
+        ok & ((v as u128).wrapping_add(limit - 1) <= span)
+    })
+}
+
 /// `n / d` rounded half away from zero. `d` must be non-zero.
 #[inline]
 pub fn div_round(n: i128, d: i128) -> i128 {
@@ -393,6 +404,51 @@ mod tests {
                 Some(div_round_128(sum, count as i128 * 10i128.pow((sa - out) as u32)))
             };
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    /// Digits of `v` (none for 0).
+    fn digits(v: i128) -> u8 {
+        if v == 0 {
+            0
+        } else {
+            v.unsigned_abs().to_string().len() as u8
+        }
+    }
+
+    /// The branch-free check agrees with counting the digits, at the limits
+    /// of every precision (each power of ten, ±2, either sign) and at the
+    /// ends of the i128 range.
+    #[test]
+    fn all_fit_is_every_value_at_most_precision_digits_at_the_limits() {
+        let mut values = vec![0, i128::MIN, i128::MAX, i128::MIN + 1];
+        for q in 0..=38 {
+            for d in -2..=2 {
+                let v = 10i128.pow(q) + d;
+                values.extend([v, -v]);
+            }
+        }
+        for precision in 0..=40u8 {
+            for &v in &values {
+                let want = digits(v) <= precision.min(38);
+                assert_eq!(
+                    all_fit(&[v], precision),
+                    want,
+                    "{v} at precision {precision}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The same anywhere in the i128 range, several values at once.
+        #[test]
+        fn all_fit_is_every_value_at_most_precision_digits(
+            vs in proptest::collection::vec(proptest::num::i128::ANY, 0..4),
+            precision in 0u8..=40,
+        ) {
+            let want = vs.iter().all(|&v| digits(v) <= precision.min(38));
+            proptest::prop_assert_eq!(all_fit(&vs, precision), want);
         }
     }
 

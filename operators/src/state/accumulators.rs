@@ -694,7 +694,9 @@ impl Out {
                 }
             }
             SqlType::Decimal { precision, scale } => {
-                if let Some(bad) = self.exact.iter().find(|x| !decimal::fits(**x, precision)) {
+                if !decimal::all_fit(&self.exact, precision) {
+                    let bad = self.exact.iter().find(|x| !decimal::fits(**x, precision));
+                    let bad = bad.expect("a value that does not fit");
                     return Err(Error::eval(
                         text,
                         format!("{} does not fit {ty}", decimal::format(*bad, scale)),
