@@ -632,7 +632,8 @@ pub(crate) struct Out {
     exact: Vec<i128>,
     float: Vec<f64>,
     strs: Vec<Option<String>>,
-    /// Which values are valid; left empty when all are.
+    /// Which values are valid: left empty while all are (filled in at the
+    /// first NULL), so a NULL-free result pushes one vector, not two.
     valid: Vec<bool>,
 }
 
@@ -647,36 +648,44 @@ impl Out {
             exact: Vec::with_capacity(e),
             float: Vec::with_capacity(f),
             strs: Vec::new(),
-            valid: Vec::with_capacity(n),
+            valid: Vec::new(),
         }
     }
     #[inline(always)]
     pub(crate) fn push_exact(&mut self, v: i128) {
         self.exact.push(v);
-        self.valid.push(true);
     }
     #[inline(always)]
     pub(crate) fn push_float(&mut self, v: f64) {
         self.float.push(v);
-        self.valid.push(true);
     }
-    #[inline(always)]
     pub(crate) fn push_null(&mut self) {
+        // Values so far: a NULL goes to every vector, a value to its own.
+        let n = self.exact.len().max(self.float.len()).max(self.strs.len());
+        self.valid.resize(n, true);
+        self.valid.push(false);
         self.exact.push(0);
         self.float.push(0.0);
         self.strs.push(None);
-        self.valid.push(false);
     }
     pub(crate) fn push_str(&mut self, v: Option<&str>) {
-        self.valid.push(v.is_some());
-        self.strs.push(v.map(str::to_string));
+        match v {
+            Some(v) => self.strs.push(Some(v.to_string())),
+            None => self.push_null(),
+        }
     }
 
-    pub(crate) fn finish(self, ty: SqlType, text: &str) -> Result<ArrayRef> {
-        let nulls = if self.valid.is_empty() || self.valid.iter().all(|v| *v) {
+    pub(crate) fn finish(mut self, ty: SqlType, text: &str) -> Result<ArrayRef> {
+        let n = match ty {
+            SqlType::Double => self.float.len(),
+            SqlType::Varchar => self.strs.len(),
+            _ => self.exact.len(),
+        };
+        let nulls = if self.valid.is_empty() {
             None
         } else {
-            Some(NullBuffer::from(self.valid))
+            self.valid.resize(n, true);
+            Some(NullBuffer::from(std::mem::take(&mut self.valid)))
         };
         Ok(match ty {
             SqlType::BigInt | SqlType::Timestamp => {
