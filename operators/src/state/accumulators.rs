@@ -239,6 +239,7 @@ impl Acc {
         match (&mut self.state, &input) {
             (State::Count(c), Input::None) => {
                 debug_assert!(c.len() >= num_groups);
+                let c = c.as_mut_slice();
                 for &g in groups {
                     // SAFETY: `g < num_groups <= c.len()` (asserted above).
                     unsafe { *c.get_unchecked_mut(g as usize) += 1 };
@@ -246,6 +247,10 @@ impl Acc {
             }
             (State::Exact { sum, nn }, Input::Exact(x, None)) => {
                 debug_assert!(sum.len() >= num_groups && nn.len() >= num_groups);
+                // As slices: the loops then keep their base pointers in
+                // registers (through the vectors they reloaded both from
+                // memory after every store).
+                let (sum, nn) = (sum.as_mut_slice(), nn.as_mut_slice());
                 // One loop per input width, values zipped with group ids; an
                 // overflow is remembered and reported at emission.
                 let mut overflow = false;
@@ -456,12 +461,16 @@ impl Acc {
         let is_min = self.func == AggFunc::Min;
         let i64s = |a: &ArrayRef| a.as_primitive::<Int64Type>().values().clone();
         match &mut self.state {
+            // State as slices, so the loops keep their base pointers in
+            // registers (see `update`).
             State::Count(c) => {
+                let c = c.as_mut_slice();
                 for (&g, x) in groups.iter().zip(i64s(&cols[0]).iter()) {
                     c[g as usize] += x;
                 }
             }
             State::Exact { sum, nn } => {
+                let (sum, nn) = (sum.as_mut_slice(), nn.as_mut_slice());
                 let s = cols[0].as_primitive::<Decimal128Type>().values();
                 for (i, (&g, x)) in groups.iter().zip(i64s(&cols[1]).iter()).enumerate() {
                     let g = g as usize;
