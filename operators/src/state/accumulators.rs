@@ -52,6 +52,14 @@ pub(crate) enum ExactIn<'a> {
 }
 
 impl ExactIn<'_> {
+    fn len(&self) -> usize {
+        match self {
+            ExactIn::I64(v) => v.len(),
+            ExactIn::I128(v) => v.len(),
+            ExactIn::Bool(b) => b.len(),
+        }
+    }
+
     pub(crate) fn of(a: &dyn Array, ty: SqlType) -> ExactIn<'_> {
         match ty {
             SqlType::BigInt => ExactIn::I64(a.as_primitive::<Int64Type>().values()),
@@ -624,8 +632,15 @@ fn running(
     out: &mut Vec<i128>,
     value: impl Fn(i128, i64) -> Option<i128>,
 ) -> std::result::Result<(), bool> {
-    out.reserve(groups.len());
     assert_ids_below(groups, sum.len().min(nn.len()));
+    // Values written by index into spare capacity (a push per row kept the
+    // vector's pointer, length and capacity in memory), the length set once
+    // every row is in.
+    let n = groups.len();
+    assert!(x.len() >= n, "a value for every row");
+    out.clear();
+    out.reserve(n);
+    let dst = &mut out.spare_capacity_mut()[..n];
     let mut step = |g: u32, v: i128| {
         // SAFETY: `g` is below the length of `sum` and of `nn` (asserted
         // above).
@@ -642,21 +657,25 @@ fn running(
     };
     match x {
         ExactIn::I64(v) => {
-            for (&g, &v) in groups.iter().zip(v.iter()) {
-                out.push(step(g, v as i128)?);
+            for ((d, &g), &v) in dst.iter_mut().zip(groups).zip(v.iter()) {
+                d.write(step(g, v as i128)?);
             }
         }
         ExactIn::I128(v) => {
-            for (&g, &v) in groups.iter().zip(v.iter()) {
-                out.push(step(g, v)?);
+            for ((d, &g), &v) in dst.iter_mut().zip(groups).zip(v.iter()) {
+                d.write(step(g, v)?);
             }
         }
         ExactIn::Bool(_) => {
-            for (i, &g) in groups.iter().enumerate() {
-                out.push(step(g, x.get(i))?);
+            for (i, (d, &g)) in dst.iter_mut().zip(groups).enumerate() {
+                d.write(step(g, x.get(i))?);
             }
         }
     }
+    // SAFETY: the first `n` slots were each written above: the zips run
+    // over `dst` and `groups` (both `n` long) and the values (at least `n`,
+    // asserted before the loops).
+    unsafe { out.set_len(n) };
     Ok(())
 }
 
@@ -732,13 +751,15 @@ impl Out {
         };
         Ok(match ty {
             SqlType::BigInt | SqlType::Timestamp => {
-                let mut v = Vec::with_capacity(self.exact.len());
-                for x in &self.exact {
-                    v.push(
-                        i64::try_from(*x)
-                            .map_err(|_| Error::eval(text, "result overflows BIGINT"))?,
-                    );
+                // Checked in one branch-free pass, then narrowed in another.
+                let fits = self
+                    .exact
+                    .iter()
+                    .fold(true, |ok, &x| ok & (x as i64 as i128 == x));
+                if !fits {
+                    return Err(Error::eval(text, "result overflows BIGINT"));
                 }
+                let v: Vec<i64> = self.exact.iter().map(|&x| x as i64).collect();
                 if ty == SqlType::BigInt {
                     Arc::new(Int64Array::new(v.into(), nulls))
                 } else {
@@ -802,6 +823,31 @@ mod tests {
         let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
         let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         let _ = acc.update_and_snapshot(&[0, 2], Some(&arg), 2);
+    }
+
+    /// A BIGINT result beyond 64 bits is an error, at emission and in the
+    /// changelog alike, not a truncated value.
+    #[test]
+    fn a_bigint_sum_beyond_64_bits_is_an_error() {
+        let ty = SqlType::BigInt;
+        let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, i64::MAX, 1]));
+        let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        acc.update(&[0, 1, 1], Some(&arg), 2);
+        let err = acc.emit(&[0, 1]).unwrap_err();
+        assert!(err.to_string().contains("result overflows BIGINT"), "{err}");
+        assert_eq!(
+            acc.emit(&[0]).unwrap().as_primitive::<Int64Type>().value(0),
+            1
+        );
+        let mut rows = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        let err = rows
+            .update_and_snapshot(&[0, 1, 1], Some(&arg), 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("result overflows BIGINT"), "{err}");
+        let mut ok = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        let got = ok.update_and_snapshot(&[0, 1, 0], Some(&arg), 2).unwrap();
+        let got: Vec<i64> = got.as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(got, vec![1, i64::MAX, 2]);
     }
 
     #[test]
