@@ -26,10 +26,10 @@ use arrow_schema::{Field, Schema};
 
 use super::eval_all;
 use super::group_by::{eval_args, Groups};
-use super::tumbling::keep_rows;
 use super::windows::{StartOf, Windows};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
+use crate::state::KeepMask;
 
 /// Groups key for an unwindowed aggregate's single "window".
 const ALL: i64 = i64::MIN;
@@ -79,7 +79,7 @@ impl PartialAgg {
         let (times, nulls) = win.time.eval(batch)?;
         let size = win.size_ms;
         let mut starts = Vec::with_capacity(n);
-        let mut keep = Vec::with_capacity(n);
+        let mut keep = KeepMask::default();
         let mut start_of = StartOf::new(size);
         for (i, &t) in times.iter().enumerate() {
             let start = start_of.start(t);
@@ -87,13 +87,13 @@ impl PartialAgg {
             let closed = self
                 .flushed
                 .is_some_and(|w| start.saturating_add(size) <= w);
-            keep.push(!(null || closed));
+            keep.push(i, !(null || closed));
             if !(null || closed) {
                 starts.push(start);
             }
         }
-        self.late += (n - starts.len()) as u64;
-        let batch = keep_rows(batch.clone(), keep, starts.len());
+        self.late += keep.dropped() as u64;
+        let batch = keep.filter(batch.clone());
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
-use arrow_array::{ArrayRef, BooleanArray, RecordBatch, TimestampMillisecondArray};
+use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
@@ -28,7 +28,7 @@ use super::windows::{StartOf, Windows};
 use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Tumble};
-use crate::state::EventTimeBuffer;
+use crate::state::{EventTimeBuffer, KeepMask};
 
 pub struct Tumbling {
     plan: AggPlan,
@@ -92,13 +92,12 @@ impl Tumbling {
             .values();
         let size = self.window.size_ms;
         let w = self.watermark();
-        let keep: Vec<bool> = starts
-            .iter()
-            .map(|s| w.is_none_or(|w| s.saturating_add(size) > w))
-            .collect();
-        let kept = keep.iter().filter(|k| **k).count();
-        self.late += (starts.len() - kept) as u64;
-        let batch = keep_rows(batch, keep, kept);
+        let mut keep = KeepMask::default();
+        for (i, s) in starts.iter().enumerate() {
+            keep.push(i, w.is_none_or(|w| s.saturating_add(size) > w));
+        }
+        self.late += keep.dropped() as u64;
+        let batch = keep.filter(batch);
         let starts = batch
             .column(0)
             .as_primitive::<TimestampMillisecondType>()
@@ -139,8 +138,7 @@ impl Tumbling {
 
     fn on_batch_final(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         let (times, nulls) = self.window.time.eval(&batch)?;
-        // Which rows stay: made only once a row is dropped (rarely).
-        let mut keep: Option<Vec<bool>> = None;
+        let mut keep = KeepMask::default();
         let mut starts = Vec::with_capacity(times.len());
         let mut start_of = StartOf::new(self.window.size_ms);
         for (i, &t) in times.iter().enumerate() {
@@ -150,21 +148,15 @@ impl Tumbling {
                 .watermark()
                 .is_some_and(|w| start.saturating_add(self.window.size_ms) <= w);
             if null || closed {
-                // Every row before the first dropped one stayed.
-                keep.get_or_insert_with(|| vec![true; i]).push(false);
+                keep.push(i, false);
                 self.late += 1;
                 continue;
             }
             self.max_seen = Some(self.max_seen.map_or(t, |m| m.max(t)));
-            if let Some(k) = keep.as_mut() {
-                k.push(true);
-            }
+            keep.push(i, true);
             starts.push(start);
         }
-        let batch = match keep {
-            Some(keep) => keep_rows(batch, keep, starts.len()),
-            None => batch,
-        };
+        let batch = keep.filter(batch);
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;
@@ -243,16 +235,6 @@ impl Operator for Tumbling {
 
     fn late_rows(&self) -> u64 {
         self.late + self.buffer.as_ref().map_or(0, |b| b.late_rows())
-    }
-}
-
-/// `batch` without the rows `keep` marks false (`kept` rows remain).
-pub(crate) fn keep_rows(batch: RecordBatch, keep: Vec<bool>, kept: usize) -> RecordBatch {
-    if kept == batch.num_rows() {
-        batch
-    } else {
-        arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
-            .expect("mask has the batch's length")
     }
 }
 

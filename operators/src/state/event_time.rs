@@ -27,6 +27,7 @@ use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch, UInt32Array};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 
+use super::KeepMask;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
 use crate::types::SqlType;
@@ -146,9 +147,9 @@ impl EventTimeBuffer {
     /// Accepts a batch; returns the rows the advanced watermark releases.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Option<Released>> {
         let (times, nulls) = self.time.eval(&batch)?;
-        let (keep, dropped) = self.admit(&times, nulls.as_ref());
-        self.late += dropped;
-        let (batch, times) = match keep {
+        let keep = self.admit(&times, nulls.as_ref());
+        self.late += keep.dropped() as u64;
+        let (batch, times) = match keep.into_mask() {
             None => (batch, times),
             Some(keep) => {
                 let t = times
@@ -172,15 +173,13 @@ impl EventTimeBuffer {
     }
 
     /// Which of the rows with `times` (NULL where `nulls` says) stay, each
-    /// judged against the watermark as it stood when it arrived — `None`
-    /// when all stay (the mask is only made once a row is dropped) — and
-    /// how many were dropped; the highest time seen is advanced.
-    fn admit(&mut self, times: &[i64], nulls: Option<&NullBuffer>) -> (Option<Vec<bool>>, u64) {
+    /// judged against the watermark as it stood when it arrived; the
+    /// highest time seen is advanced.
+    fn admit(&mut self, times: &[i64], nulls: Option<&NullBuffer>) -> KeepMask {
         let lateness = self.lateness;
         let external = self.external.map(|w| w.unwrap_or(i64::MIN));
         let (mut max, mut seen) = (self.max_seen.unwrap_or(i64::MIN), self.max_seen.is_some());
-        let mut keep: Option<Vec<bool>> = None;
-        let mut dropped = 0u64;
+        let mut keep = KeepMask::default();
         for (i, &t) in times.iter().enumerate() {
             let valid = nulls.is_none_or(|n| n.is_valid(i));
             let late = !valid
@@ -192,16 +191,10 @@ impl EventTimeBuffer {
                 max = max.max(t);
                 seen = true;
             }
-            if late {
-                // Every row before the first dropped one stayed.
-                keep.get_or_insert_with(|| vec![true; i]).push(false);
-                dropped += 1;
-            } else if let Some(k) = keep.as_mut() {
-                k.push(true);
-            }
+            keep.push(i, !late);
         }
         self.max_seen = seen.then_some(max);
-        (keep, dropped)
+        keep
     }
 
     /// Releases every row still held, in event-time order.

@@ -9,12 +9,14 @@
 mod accumulators;
 mod event_time;
 mod group_table;
+mod keep;
 mod packed;
 mod sliding;
 
 pub use accumulators::{Acc, AggFunc};
 pub use event_time::{EventTimeBuffer, Released, TimeColumn};
 pub use group_table::{hash_keys, GroupTable};
+pub(crate) use keep::KeepMask;
 pub use sliding::Sliding;
 
 use crate::types::SqlType;
