@@ -16,15 +16,17 @@
 //! the row's sequence column, so the order is the same however the input was
 //! split.
 //!
-//! Held rows are kept as sorted runs (one per accepted batch as it arrived,
-//! with its sorted order of rows unless it came in order); a release takes
-//! each run's prefix up to the watermark — zero-copy when one in-order run
-//! holds them all, else gathered into one batch in merged order — so a row
-//! is copied at most once.
+//! Held rows are kept as runs, one per accepted batch, in arrival order:
+//! a batch that came in order stays a sorted run whose released rows are a
+//! prefix; any other is not sorted when it arrives, only its rows' least and
+//! greatest times are noted. A release takes, from each run, the rows at or
+//! below the limit (all of them, none, or those a pass over the run picks),
+//! and sorts what it took once — a row is sorted once and copied once. It is
+//! zero-copy when one in-order run holds every released row.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_array::{Array, RecordBatch};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 
 use super::KeepMask;
@@ -63,27 +65,115 @@ pub struct Released {
     pub times: ScalarBuffer<i64>,
 }
 
-/// Held rows of one accepted batch, in (time, sequence) order: the `i`-th
-/// is row `order[i]` of `batch` (row `i` when `order` is `None`: the batch
-/// arrived in order). The first `start` have been released.
+/// Rows of one accepted batch still held.
 struct Run {
     batch: RecordBatch,
-    order: Option<Vec<u32>>,
-    /// Times and sequence numbers in that order.
+    /// Each row's time and sequence number, in batch order.
     times: ScalarBuffer<i64>,
     seqs: Option<ScalarBuffer<i64>>,
-    start: usize,
+    held: Held,
 }
 
-impl Run {
-    fn key(&self, i: usize) -> (i64, i64) {
-        (self.times[i], self.seqs.as_ref().map_or(0, |s| s[i]))
+/// Which rows of a run are held.
+enum Held {
+    /// The batch came in (time, sequence) order: rows `start..`.
+    Sorted { start: usize },
+    /// Any order: every row (`rows` is `None`) or the rows listed, in batch
+    /// order; `min` and `max` bound their times.
+    Unsorted {
+        rows: Option<Vec<u32>>,
+        min: i64,
+        max: i64,
+    },
+}
+
+/// Rows taken for a release, in arrival order: (run, batch row), time and
+/// sequence of each.
+#[derive(Default)]
+struct Taken {
+    rows: Vec<(usize, usize)>,
+    times: Vec<i64>,
+    seqs: Option<Vec<i64>>,
+}
+
+impl Taken {
+    /// Appends rows `range` of run `k` (`r`), every one of them.
+    fn take_all(&mut self, k: usize, r: &Run, range: std::ops::Range<usize>) {
+        self.rows.extend(range.clone().map(|i| (k, i)));
+        self.times.extend_from_slice(&r.times[range.clone()]);
+        if let (Some(all), Some(s)) = (&mut self.seqs, &r.seqs) {
+            all.extend_from_slice(&s[range]);
+        }
     }
 
-    /// The batch row of the `i`-th held row.
-    #[inline]
-    fn row(&self, i: usize) -> usize {
-        self.order.as_ref().map_or(i, |o| o[i] as usize)
+    /// Appends the rows `src` (`count` of them, row numbers of run `k`)
+    /// whose time is at or below `limit`, in order; the others go to `stay`
+    /// (when given). Returns the least time of those that stay. Every row
+    /// is written to both sides and only one side's length advances: no
+    /// branch per row on its verdict.
+    fn take_rows(
+        &mut self,
+        k: usize,
+        r: &Run,
+        src: impl Iterator<Item = usize>,
+        count: usize,
+        limit: i64,
+        mut stay: Option<&mut Vec<u32>>,
+    ) -> i64 {
+        let at = self.rows.len();
+        self.rows.reserve(count);
+        self.times.reserve(count);
+        let (rows, times) = (
+            &mut self.rows.spare_capacity_mut()[..count],
+            &mut self.times.spare_capacity_mut()[..count],
+        );
+        let mut seqs = match (&mut self.seqs, &r.seqs) {
+            (Some(all), Some(s)) => {
+                all.reserve(count);
+                Some((&mut all.spare_capacity_mut()[..count], s))
+            }
+            _ => None,
+        };
+        let keeping = stay.is_some();
+        let kept = match &mut stay {
+            Some(v) => {
+                v.clear();
+                v.reserve(count);
+                &mut v.spare_capacity_mut()[..count]
+            }
+            None => &mut [][..],
+        };
+        let (mut w, mut u, mut min) = (0, 0, i64::MAX);
+        for i in src.take(count) {
+            let t = r.times[i];
+            rows[w].write((k, i));
+            times[w].write(t);
+            if let Some((out, s)) = &mut seqs {
+                out[w].write(s[i]);
+            }
+            let go = t <= limit;
+            w += go as usize;
+            if keeping {
+                kept[u].write(i as u32);
+                min = if go { min } else { min.min(t) };
+                u += !go as usize;
+            }
+        }
+        // SAFETY: each vector had `count` slots reserved past its length
+        // and the first `w` (resp. `u`) of them were written above.
+        unsafe {
+            self.rows.set_len(at + w);
+            self.times.set_len(at + w);
+            if let Some(all) = &mut self.seqs {
+                if r.seqs.is_some() {
+                    all.set_len(at + w);
+                }
+            }
+            if let Some(v) = stay {
+                v.set_len(u);
+            }
+        }
+        min
     }
 }
 
@@ -91,8 +181,10 @@ pub struct EventTimeBuffer {
     time: TimeColumn,
     lateness: i64,
     max_seen: Option<i64>,
-    /// Sorted runs in arrival order.
+    /// Runs in arrival order.
     pending: std::collections::VecDeque<Run>,
+    /// Scratch for the counting sort.
+    counts: Vec<u32>,
     late: u64,
     /// `Some` when the watermark comes from outside (see [`Self::advance`]).
     external: Option<Option<i64>>,
@@ -107,6 +199,7 @@ impl EventTimeBuffer {
             lateness: lateness_ms,
             max_seen: None,
             pending: std::collections::VecDeque::new(),
+            counts: Vec::new(),
             late: 0,
             external: None,
             seq: None,
@@ -163,7 +256,7 @@ impl EventTimeBuffer {
             }
         };
         if batch.num_rows() > 0 {
-            let run = self.sorted_run(batch, times);
+            let run = self.run(batch, times);
             self.pending.push_back(run);
         }
         if self.external.is_some() {
@@ -202,197 +295,234 @@ impl EventTimeBuffer {
         self.release(None)
     }
 
-    /// The batch as a run sorted by (time, sequence); ties without a
-    /// sequence column keep arrival order.
-    fn sorted_run(&self, batch: RecordBatch, times: ScalarBuffer<i64>) -> Run {
+    /// The batch as a run: sorted when its rows came in (time, sequence)
+    /// order, else with the bounds of its times.
+    fn run(&self, batch: RecordBatch, times: ScalarBuffer<i64>) -> Run {
         let seqs: Option<ScalarBuffer<i64>> = self
             .seq
             .map(|c| batch.column(c).as_primitive::<Int64Type>().values().clone());
         let key = |i: usize| (times[i], seqs.as_ref().map_or(0, |s| s[i]));
-        if (1..times.len()).all(|i| key(i - 1) <= key(i)) {
-            return Run {
-                batch,
-                order: None,
-                times,
-                seqs,
-                start: 0,
-            };
-        }
-        // Only the order is sorted; rows are copied once, when released.
-        let idx = sort_order(&times, seqs.as_deref());
+        let held = if (1..times.len()).all(|i| key(i - 1) <= key(i)) {
+            Held::Sorted { start: 0 }
+        } else {
+            let (min, max) = times
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+            Held::Unsorted {
+                rows: None,
+                min,
+                max,
+            }
+        };
         Run {
             batch,
-            times: idx.iter().map(|&i| times[i as usize]).collect(),
-            seqs: seqs.map(|s| idx.iter().map(|&i| s[i as usize]).collect()),
-            order: Some(idx),
-            start: 0,
+            times,
+            seqs,
+            held,
         }
     }
 
     /// Releases every held row with time at or below `limit` (all with
-    /// `None`), merged from the runs in (time, sequence, arrival) order.
+    /// `None`) in (time, sequence, arrival) order.
     fn release(&mut self, limit: Option<i64>) -> Option<Released> {
         let limit = limit.unwrap_or(i64::MAX);
-        let ends: Vec<usize> = self
+        // One in-order run holding every row released: a zero-copy slice.
+        let mut from = self
             .pending
             .iter()
-            .map(|r| r.start + r.times[r.start..].partition_point(|&t| t <= limit))
-            .collect();
-        let with_rows: Vec<usize> = (0..ends.len())
-            .filter(|&k| ends[k] > self.pending[k].start)
-            .collect();
-        let released = match with_rows.as_slice() {
-            [] => return None,
-            // One run holds them all: a zero-copy slice when the batch
-            // came in order, else its rows taken in order.
-            [k] => {
-                let r = &self.pending[*k];
-                let (from, to) = (r.start, ends[*k]);
-                let batch = match &r.order {
-                    None => r.batch.slice(from, to - from),
-                    Some(o) => arrow_select::take::take_record_batch(
-                        &r.batch,
-                        &UInt32Array::from(o[from..to].to_vec()),
-                    )
-                    .expect("indices within the batch"),
+            .enumerate()
+            .filter(|(_, r)| match r.held {
+                Held::Sorted { start } => start < r.times.len() && r.times[start] <= limit,
+                Held::Unsorted { min, .. } => min <= limit,
+            });
+        let (k, _) = from.next()?;
+        if from.next().is_none() {
+            let r = &mut self.pending[k];
+            if let Held::Sorted { start } = &mut r.held {
+                let end = *start + r.times[*start..].partition_point(|&t| t <= limit);
+                let released = Released {
+                    batch: r.batch.slice(*start, end - *start),
+                    times: r.times.slice(*start, end - *start),
                 };
-                Released {
-                    batch,
-                    times: r.times.slice(from, to - from),
-                }
+                *start = end;
+                self.pending.retain(|r| !r.is_empty());
+                return Some(released);
             }
-            _ => {
-                let (order, times) = self.merged(&with_rows, &ends);
-                let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
-                Released {
-                    batch: crate::gather::gather_batch(&batches, &order),
-                    times: times.into(),
-                }
-            }
-        };
-        for (r, end) in self.pending.iter_mut().zip(ends) {
-            r.start = end;
         }
-        self.pending.retain(|r| r.start < r.times.len());
+        let mut taken = Taken {
+            seqs: self.seq.map(|_| Vec::new()),
+            ..Taken::default()
+        };
+        for (k, r) in self.pending.iter_mut().enumerate() {
+            r.take(k, limit, &mut taken);
+        }
+        let (rows, times) = sort_taken(taken, &mut self.counts);
+        let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
+        let released = Released {
+            batch: crate::gather::gather_batch(&batches, &rows),
+            times: times.into(),
+        };
+        self.pending.retain(|r| !r.is_empty());
         Some(released)
     }
 }
-impl EventTimeBuffer {
-    /// The held rows `start..ends[k]` of runs `with_rows` (at least two) in
-    /// (time, sequence, arrival) order: (run, batch row) of each, and its
-    /// time. Ties between runs go to the earlier run.
-    fn merged(&self, with_rows: &[usize], ends: &[usize]) -> (Vec<(usize, usize)>, Vec<i64>) {
-        let runs = &self.pending;
-        let total: usize = with_rows.iter().map(|&k| ends[k] - runs[k].start).sum();
-        if with_rows.len() > 2 {
-            // Many runs (rows from several cores): their prefixes
-            // concatenated in arrival order and sorted by (time, sequence,
-            // position).
-            let mut rows: Vec<(usize, usize)> = Vec::with_capacity(total);
-            let mut times = Vec::with_capacity(total);
-            let mut seqs = self.seq.map(|_| Vec::with_capacity(total));
-            for &k in with_rows {
-                let r = &runs[k];
-                rows.extend((r.start..ends[k]).map(|i| (k, r.row(i))));
-                times.extend_from_slice(&r.times[r.start..ends[k]]);
-                if let (Some(all), Some(s)) = (&mut seqs, &r.seqs) {
-                    all.extend_from_slice(&s[r.start..ends[k]]);
+
+impl Run {
+    /// Whether every row has been released.
+    fn is_empty(&self) -> bool {
+        match &self.held {
+            Held::Sorted { start } => *start == self.times.len(),
+            Held::Unsorted { rows, .. } => rows.as_ref().is_some_and(|r| r.is_empty()),
+        }
+    }
+
+    /// Moves the held rows with time at or below `limit` to `taken` (this
+    /// is run `k`), in batch order.
+    fn take(&mut self, k: usize, limit: i64, taken: &mut Taken) {
+        let n = self.times.len();
+        let held = std::mem::replace(&mut self.held, Held::Sorted { start: n });
+        self.held = match held {
+            Held::Sorted { start } => {
+                let end = start + self.times[start..].partition_point(|&t| t <= limit);
+                taken.take_all(k, self, start..end);
+                Held::Sorted { start: end }
+            }
+            Held::Unsorted { rows, min, max } if min > limit => Held::Unsorted { rows, min, max },
+            Held::Unsorted { rows, max, .. } => {
+                // Every row goes when the greatest time does; else one
+                // pass picks them and lists the rows that stay.
+                let mut stay = (max > limit).then(Vec::new);
+                let min = match &rows {
+                    None if stay.is_none() => {
+                        taken.take_all(k, self, 0..n);
+                        i64::MAX
+                    }
+                    None => taken.take_rows(k, self, 0..n, n, limit, stay.as_mut()),
+                    Some(rows) => {
+                        let src = rows.iter().map(|&i| i as usize);
+                        taken.take_rows(k, self, src, rows.len(), limit, stay.as_mut())
+                    }
+                };
+                match stay {
+                    None => Held::Sorted { start: n },
+                    Some(rows) => Held::Unsorted {
+                        rows: Some(rows),
+                        min,
+                        max,
+                    },
                 }
             }
-            let idx = sort_order(&times, seqs.as_deref());
-            return (
-                idx.iter().map(|&i| rows[i as usize]).collect(),
-                idx.iter().map(|&i| times[i as usize]).collect(),
-            );
-        }
-        // Two runs: merge their prefixes, the smaller head each step (ties
-        // to the earlier run).
-        let (ka, kb) = (with_rows[0], with_rows[1]);
-        let (a, b) = (&runs[ka], &runs[kb]);
-        let (ea, eb) = (ends[ka], ends[kb]);
-        let (mut i, mut j) = (a.start, b.start);
-        let mut order: Vec<(usize, usize)> = Vec::with_capacity(total);
-        let mut times = Vec::with_capacity(total);
-        while i < ea && j < eb {
-            if b.key(j) < a.key(i) {
-                order.push((kb, b.row(j)));
-                times.push(b.times[j]);
-                j += 1;
-            } else {
-                order.push((ka, a.row(i)));
-                times.push(a.times[i]);
-                i += 1;
-            }
-        }
-        order.extend((i..ea).map(|i| (ka, a.row(i))));
-        times.extend_from_slice(&a.times[i..ea]);
-        order.extend((j..eb).map(|j| (kb, b.row(j))));
-        times.extend_from_slice(&b.times[j..eb]);
-        (order, times)
+        };
     }
 }
 
-/// The positions of rows ordered by (time, sequence, position): unique keys,
-/// so an unstable sort keeps ties in arrival order. Three ways, cheapest
-/// first: a counting sort on time when the times span less than four times
-/// the rows (equal times then put in sequence order); else, when the spans of
-/// the three fit in 64 bits together (a batch's times lie within seconds),
-/// each row's key packed into one `u64` and those sorted — one integer
-/// compare per step instead of a tuple's; else the tuples sorted.
-fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
+/// The least value and the width of the range of values (0 when empty
+/// is never asked: callers check for rows first).
+fn span(v: &[i64]) -> (i64, u128) {
+    let (lo, hi) = v
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    (lo, (hi as i128 - lo as i128) as u128)
+}
+
+/// The taken rows and their times in (time, sequence, position) order.
+///
+/// When the times span less than four times the rows (a release's times lie
+/// within seconds): a counting sort on time that moves the rows, times and
+/// (when they do not already ascend) sequences straight to their places —
+/// stable, so ties stay in arrival order — then each run of equal times (a
+/// few rows) put in sequence order by insertion. Else the order from
+/// [`sort_order`], applied. `counts` is scratch kept between calls.
+fn sort_taken(taken: Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec<i64>) {
+    let Taken { rows, times, seqs } = taken;
     let n = times.len();
-    let span = |v: &[i64]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        (lo, (hi as i128 - lo as i128) as u128)
-    };
-    let bits = |range: u128| 128 - range.leading_zeros();
-    let (t0, t_range) = span(times);
-    // Times within a few times the row count of each other (a batch's times
-    // span seconds): a counting sort on time (stable: ties stay in arrival
-    // order), then, if sequences do not already ascend, each run of equal
-    // times (a few rows) sorted by sequence.
-    if n > 0 && t_range < 4 * n as u128 {
-        let mut starts = vec![0u32; t_range as usize + 2];
-        for &t in times {
-            starts[(t - t0) as usize + 1] += 1;
-        }
-        for k in 1..starts.len() {
-            starts[k] += starts[k - 1];
-        }
-        let mut order = vec![0u32; n];
-        for (i, &t) in times.iter().enumerate() {
-            let at = &mut starts[(t - t0) as usize];
-            order[*at as usize] = i as u32;
-            *at += 1;
-        }
-        if let Some(q) = seqs.filter(|q| q.windows(2).any(|w| w[0] > w[1])) {
-            // Equal times into sequence order: one pass, a row with a smaller
-            // sequence than the row before it (same time) moved back among
-            // its equals by insertion — groups of a few rows.
-            let (mut pt, mut ps) = (times[order[0] as usize], q[order[0] as usize]);
-            for k in 1..n {
-                let x = order[k];
-                let (t, s) = (times[x as usize], q[x as usize]);
-                if t == pt && s < ps {
-                    // (pt, ps) stays the greatest of the group.
-                    let mut j = k;
-                    while j > 0 && {
-                        let y = order[j - 1] as usize;
-                        times[y] == t && q[y] > s
-                    } {
-                        order[j] = order[j - 1];
-                        j -= 1;
-                    }
-                    order[j] = x;
-                } else {
-                    (pt, ps) = (t, s);
+    let (t0, t_range) = span(&times);
+    if n == 0 || t_range >= 4 * n as u128 {
+        let idx = sort_order(&times, seqs.as_deref());
+        return (
+            idx.iter().map(|&i| rows[i as usize]).collect(),
+            idx.iter().map(|&i| times[i as usize]).collect(),
+        );
+    }
+    counts.clear();
+    counts.resize(t_range as usize + 2, 0);
+    let starts = counts.as_mut_slice();
+    for &t in &times {
+        starts[(t - t0) as usize + 1] += 1;
+    }
+    for k in 1..starts.len() {
+        starts[k] += starts[k - 1];
+    }
+    let seqs = seqs.filter(|q| q.windows(2).any(|w| w[0] > w[1]));
+    let mut sorted_rows: Vec<(usize, usize)> = Vec::with_capacity(n);
+    let mut sorted_times: Vec<i64> = Vec::with_capacity(n);
+    let mut sorted_seqs: Vec<i64> = Vec::with_capacity(if seqs.is_some() { n } else { 0 });
+    {
+        let (r_out, t_out) = (
+            &mut sorted_rows.spare_capacity_mut()[..n],
+            &mut sorted_times.spare_capacity_mut()[..n],
+        );
+        match &seqs {
+            None => {
+                for (i, &t) in times.iter().enumerate() {
+                    let at = &mut starts[(t - t0) as usize];
+                    r_out[*at as usize].write(rows[i]);
+                    t_out[*at as usize].write(t);
+                    *at += 1;
+                }
+            }
+            Some(q) => {
+                let s_out = &mut sorted_seqs.spare_capacity_mut()[..n];
+                for (i, &t) in times.iter().enumerate() {
+                    let at = &mut starts[(t - t0) as usize];
+                    r_out[*at as usize].write(rows[i]);
+                    t_out[*at as usize].write(t);
+                    s_out[*at as usize].write(q[i]);
+                    *at += 1;
                 }
             }
         }
-        return order;
     }
+    // SAFETY: the counts summed to `n` and each row took the next slot of
+    // its time's range, so each of the first `n` slots of every vector
+    // written above was written (the sequences' only when there are any).
+    unsafe {
+        sorted_rows.set_len(n);
+        sorted_times.set_len(n);
+        if seqs.is_some() {
+            sorted_seqs.set_len(n);
+        }
+    }
+    if seqs.is_some() {
+        let (r, t, q) = (&mut sorted_rows, &sorted_times, &mut sorted_seqs);
+        for k in 1..n {
+            if t[k] == t[k - 1] && q[k] < q[k - 1] {
+                // Moved back among its equals; the row now at `k` is the
+                // greatest of them, so the next comparison stays right.
+                let (row, s) = (r[k], q[k]);
+                let mut j = k;
+                while j > 0 && t[j - 1] == t[k] && q[j - 1] > s {
+                    r[j] = r[j - 1];
+                    q[j] = q[j - 1];
+                    j -= 1;
+                }
+                r[j] = row;
+                q[j] = s;
+            }
+        }
+    }
+    (sorted_rows, sorted_times)
+}
+
+/// The positions of rows ordered by (time, sequence, position), for times
+/// too far apart to count: unique keys, so an unstable sort keeps ties in
+/// arrival order. When the spans of the three fit in 64 bits together, each
+/// row's key packed into one `u64` and those sorted — one integer compare
+/// per step instead of a tuple's; else the tuples sorted.
+fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
+    let n = times.len();
+    let bits = |range: u128| 128 - range.leading_zeros();
+    let (t0, t_range) = span(times);
     let (s0, s_range) = seqs.map_or((0, 0), span);
     let (bt, bs, bi) = (bits(t_range), bits(s_range), bits(n as u128));
     if n > 0 && bt + bs + bi < 64 {
@@ -416,20 +546,176 @@ fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::sort_order;
+    use super::{sort_taken, EventTimeBuffer, Released, Taken, TimeColumn};
+    use crate::expr::Expr;
+    use crate::types::SqlType;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
     use proptest::prelude::*;
+    use std::sync::Arc;
+
+    /// A step fed to a buffer: a batch of rows (time or NULL, sequence), or
+    /// an external watermark.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Push(Vec<(Option<i64>, i64)>),
+        Advance(i64),
+    }
+
+    fn step(external: bool) -> impl Strategy<Value = Step> {
+        let row = (prop::option::weighted(0.97, 0i64..60), 0i64..4);
+        let push = prop::collection::vec(row, 0..40).prop_map(Step::Push);
+        if external {
+            prop_oneof![push, (0i64..70).prop_map(Step::Advance)].boxed()
+        } else {
+            push.boxed()
+        }
+    }
+
+    /// Columns: `t` (the event time), `seq`, `id` (the row's arrival number).
+    fn batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
+        let t: ArrayRef = Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>());
+        let s: ArrayRef = Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>());
+        let id: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..rows.len() as i64).map(|k| first_id + k),
+        ));
+        RecordBatch::try_from_iter([("t", t), ("seq", s), ("id", id)]).unwrap()
+    }
+
+    /// What a release gave: (id, time) of each row, checking `times`
+    /// matches the batch's time column.
+    fn rows_of(r: Option<Released>) -> Vec<(i64, i64)> {
+        let Some(r) = r else { return Vec::new() };
+        let t = r
+            .batch
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec();
+        assert_eq!(t, r.times.to_vec(), "released times are the batch's");
+        let id = r.batch.column(2).as_primitive::<Int64Type>();
+        id.values().iter().copied().zip(t).collect()
+    }
+
+    /// The contract, written plainly: every held row in a list; a release
+    /// takes those at or below the limit sorted by (time, sequence when
+    /// external, arrival).
+    struct Model {
+        lateness: i64,
+        external: bool,
+        max: Option<i64>,
+        wm: Option<i64>,
+        held: Vec<(i64, i64, i64)>,
+        late: u64,
+    }
+
+    impl Model {
+        fn release(&mut self, limit: i64) -> Vec<(i64, i64)> {
+            let external = self.external;
+            let key = |r: &(i64, i64, i64)| (r.0, if external { r.1 } else { 0 }, r.2);
+            let (mut out, keep): (Vec<_>, Vec<_>) = self.held.iter().partition(|r| r.0 <= limit);
+            self.held = keep;
+            out.sort_by_key(key);
+            out.iter().map(|r| (r.2, r.0)).collect()
+        }
+
+        fn push(&mut self, rows: &[(Option<i64>, i64)], first_id: i64) -> Vec<(i64, i64)> {
+            for (k, &(t, s)) in rows.iter().enumerate() {
+                let Some(t) = t else {
+                    self.late += 1;
+                    continue;
+                };
+                let late = if self.external {
+                    self.wm.is_some_and(|w| t < w)
+                } else {
+                    self.max.is_some_and(|m| t < m - self.lateness)
+                };
+                self.max = Some(self.max.map_or(t, |m| m.max(t)));
+                if late {
+                    self.late += 1;
+                } else {
+                    self.held.push((t, s, first_id + k as i64));
+                }
+            }
+            match (self.external, self.max) {
+                (false, Some(m)) => self.release(m - self.lateness),
+                _ => Vec::new(),
+            }
+        }
+
+        fn advance(&mut self, w: i64) -> Vec<(i64, i64)> {
+            let w = self.wm.map_or(w, |c| c.max(w));
+            self.wm = Some(w);
+            self.release(w - 1)
+        }
+    }
+
+    fn check(steps: Vec<Step>, lateness: i64, external: bool) -> Result<(), TestCaseError> {
+        let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
+        let mut buf = EventTimeBuffer::new(time, lateness);
+        if external {
+            buf = buf.externally_driven(Some(1));
+        }
+        let mut model = Model {
+            lateness,
+            external,
+            max: None,
+            wm: None,
+            held: Vec::new(),
+            late: 0,
+        };
+        let mut id = 0;
+        for s in steps {
+            let (got, want) = match s {
+                Step::Push(rows) => {
+                    let got = rows_of(buf.push(batch(&rows, id)).unwrap());
+                    let want = model.push(&rows, id);
+                    id += rows.len() as i64;
+                    (got, want)
+                }
+                Step::Advance(w) => (rows_of(buf.advance(w)), model.advance(w)),
+            };
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(buf.late_rows(), model.late);
+        }
+        let want = model.release(i64::MAX);
+        prop_assert_eq!(rows_of(buf.finish()), want);
+        Ok(())
+    }
 
     proptest! {
-        /// The packed sort orders rows as sorting (time, sequence, position)
-        /// tuples does: narrow spans (packed) and spans too wide to pack.
+        /// The buffer releases what the plain model does, in its order, on
+        /// random batches: its own watermark (max time seen − lateness).
         #[test]
-        fn packed_order_is_the_tuple_order(
+        fn releases_as_the_model_with_its_own_watermark(
+            steps in prop::collection::vec(step(false), 0..12),
+            lateness in 0i64..30,
+        ) {
+            check(steps, lateness, false)?;
+        }
+
+        /// The same with an external watermark and ties broken by sequence.
+        #[test]
+        fn releases_as_the_model_with_an_external_watermark(
+            steps in prop::collection::vec(step(true), 0..16),
+        ) {
+            check(steps, 0, true)?;
+        }
+    }
+
+    proptest! {
+        /// Released rows are ordered as sorting (time, sequence, position)
+        /// tuples orders them: narrow spans (counted), wider ones (packed)
+        /// and spans too wide to pack (tuples).
+        #[test]
+        fn released_order_is_the_tuple_order(
             rows in proptest::collection::vec((0i64..50, 0i64..5), 0..300),
             spread in prop_oneof![Just(1i64), Just(1_000), Just(i64::MAX / 64)],
             seq_kind in 0..3,
         ) {
-            // Spreads: counting sort (unless sequences are out of order),
-            // packed keys, tuples.
+            // Spreads: counted (when the rows are more than a quarter of
+            // the span), packed keys, tuples.
             let times: Vec<i64> = rows
                 .iter()
                 .map(|r| r.0 * spread + if spread > 1_000 { -(i64::MAX / 2) } else { 1_700_000_000_000 })
@@ -445,7 +731,17 @@ mod tests {
                 .collect();
             want.sort();
             let want: Vec<u32> = want.iter().map(|k| k.2).collect();
-            prop_assert_eq!(sort_order(&times, seqs), want);
+            let taken = Taken {
+                rows: (0..times.len()).map(|i| (7, i)).collect(),
+                times: times.clone(),
+                seqs: seqs.map(|q| q.to_vec()),
+            };
+            let (rows, sorted) = sort_taken(taken, &mut Vec::new());
+            prop_assert!(rows.iter().all(|r| r.0 == 7));
+            let got: Vec<u32> = rows.iter().map(|r| r.1 as u32).collect();
+            let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(sorted, want_times);
         }
     }
 }
