@@ -183,7 +183,8 @@ pub struct EventTimeBuffer {
     max_seen: Option<i64>,
     /// Runs in arrival order.
     pending: std::collections::VecDeque<Run>,
-    /// Scratch for the counting sort.
+    /// Scratch of a release: the rows taken, and the counting sort's counts.
+    taken: Taken,
     counts: Vec<u32>,
     late: u64,
     /// `Some` when the watermark comes from outside (see [`Self::advance`]).
@@ -199,6 +200,7 @@ impl EventTimeBuffer {
             lateness: lateness_ms,
             max_seen: None,
             pending: std::collections::VecDeque::new(),
+            taken: Taken::default(),
             counts: Vec::new(),
             late: 0,
             external: None,
@@ -349,14 +351,27 @@ impl EventTimeBuffer {
                 return Some(released);
             }
         }
-        let mut taken = Taken {
-            seqs: self.seq.map(|_| Vec::new()),
-            ..Taken::default()
-        };
+        // The scratch of the last release, emptied, with room for every
+        // row that may go.
+        let mut taken = std::mem::take(&mut self.taken);
+        taken.rows.clear();
+        taken.times.clear();
+        let seqs = taken.seqs.get_or_insert_with(Vec::new);
+        seqs.clear();
+        if self.seq.is_none() {
+            taken.seqs = None;
+        }
+        let most: usize = self.pending.iter().map(Run::held).sum();
+        taken.rows.reserve(most);
+        taken.times.reserve(most);
+        if let Some(q) = &mut taken.seqs {
+            q.reserve(most);
+        }
         for (k, r) in self.pending.iter_mut().enumerate() {
             r.take(k, limit, &mut taken);
         }
-        let (rows, times) = sort_taken(taken, &mut self.counts);
+        let (rows, times) = sort_taken(&taken, &mut self.counts);
+        self.taken = taken;
         let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
         let released = Released {
             batch: crate::gather::gather_batch(&batches, &rows),
@@ -368,6 +383,15 @@ impl EventTimeBuffer {
 }
 
 impl Run {
+    /// How many rows are held.
+    fn held(&self) -> usize {
+        match &self.held {
+            Held::Sorted { start } => self.times.len() - start,
+            Held::Unsorted { rows: None, .. } => self.times.len(),
+            Held::Unsorted { rows: Some(r), .. } => r.len(),
+        }
+    }
+
     /// Whether every row has been released.
     fn is_empty(&self) -> bool {
         match &self.held {
@@ -433,10 +457,10 @@ fn span(v: &[i64]) -> (i64, u128) {
 /// stable, so ties stay in arrival order — then each run of equal times (a
 /// few rows) put in sequence order by insertion. Else the order from
 /// [`sort_order`], applied. `counts` is scratch kept between calls.
-fn sort_taken(taken: Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec<i64>) {
+fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec<i64>) {
     let Taken { rows, times, seqs } = taken;
     let n = times.len();
-    let (t0, t_range) = span(&times);
+    let (t0, t_range) = span(times);
     if n == 0 || t_range >= 4 * n as u128 {
         let idx = sort_order(&times, seqs.as_deref());
         return (
@@ -447,13 +471,15 @@ fn sort_taken(taken: Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec<
     counts.clear();
     counts.resize(t_range as usize + 2, 0);
     let starts = counts.as_mut_slice();
-    for &t in &times {
+    for &t in times {
         starts[(t - t0) as usize + 1] += 1;
     }
     for k in 1..starts.len() {
         starts[k] += starts[k - 1];
     }
-    let seqs = seqs.filter(|q| q.windows(2).any(|w| w[0] > w[1]));
+    let seqs = seqs
+        .as_deref()
+        .filter(|q| q.windows(2).any(|w| w[0] > w[1]));
     let mut sorted_rows: Vec<(usize, usize)> = Vec::with_capacity(n);
     let mut sorted_times: Vec<i64> = Vec::with_capacity(n);
     let mut sorted_seqs: Vec<i64> = Vec::with_capacity(if seqs.is_some() { n } else { 0 });
@@ -736,7 +762,7 @@ mod tests {
                 times: times.clone(),
                 seqs: seqs.map(|q| q.to_vec()),
             };
-            let (rows, sorted) = sort_taken(taken, &mut Vec::new());
+            let (rows, sorted) = sort_taken(&taken, &mut Vec::new());
             prop_assert!(rows.iter().all(|r| r.0 == 7));
             let got: Vec<u32> = rows.iter().map(|r| r.1 as u32).collect();
             let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
