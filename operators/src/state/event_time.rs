@@ -462,7 +462,7 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec
     let n = times.len();
     let (t0, t_range) = span(times);
     if n == 0 || t_range >= 4 * n as u128 {
-        let idx = sort_order(&times, seqs.as_deref());
+        let idx = sort_order(times, seqs.as_deref());
         return (
             idx.iter().map(|&i| rows[i as usize]).collect(),
             idx.iter().map(|&i| times[i as usize]).collect(),
