@@ -152,37 +152,98 @@ fn hash<const W: usize>(k: &[u64; W]) -> u64 {
 }
 
 /// Appends the keys of `groups` (indexes into `keys`) to one builder per key
-/// column, decoding the words as [`pack`] laid them out.
+/// column, decoding the words as [`pack`] laid them out: a column at a time,
+/// its builder's type matched once.
 fn append_keys<const W: usize>(keys: &[[u64; W]], groups: &[u32], builders: &mut [ColumnBuilder]) {
     let mut w = 0;
     for (c, b) in builders.iter_mut().enumerate() {
         let shift = c * TAG_BITS;
-        for &g in groups {
-            let k = &keys[g as usize];
-            let tag = k[W - 1] >> shift;
-            if tag & 1 == 0 {
-                b.push_null();
-                continue;
-            }
-            match b {
-                ColumnBuilder::BigInt(b) => b.append_value(k[w] as i64),
-                ColumnBuilder::Timestamp(b) => b.append_value(k[w] as i64),
-                ColumnBuilder::Double(b) => b.append_value(f64::from_bits(k[w])),
-                ColumnBuilder::Boolean(b) => b.append_value(k[w] != 0),
-                ColumnBuilder::Decimal(b, ..) => {
-                    b.append_value((k[w] as u128 | (k[w + 1] as u128) << 64) as i128)
-                }
-                ColumnBuilder::Varchar(b) => {
-                    let len = ((tag >> 1) & 0xf) as usize;
-                    let bytes = k[w].to_le_bytes();
-                    b.append_value(String::from_utf8_lossy(&bytes[..len]))
-                }
-            }
+        let tag = |g: u32| keys[g as usize][W - 1] >> shift;
+        let valid = |g: u32| tag(g) & 1 == 1;
+        let word = |g: u32| keys[g as usize][w];
+        match b {
+            ColumnBuilder::BigInt(b) => each(
+                b,
+                groups,
+                valid,
+                |b| b.append_null(),
+                |b, g| b.append_value(word(g) as i64),
+            ),
+            ColumnBuilder::Timestamp(b) => each(
+                b,
+                groups,
+                valid,
+                |b| b.append_null(),
+                |b, g| b.append_value(word(g) as i64),
+            ),
+            ColumnBuilder::Double(b) => each(
+                b,
+                groups,
+                valid,
+                |b| b.append_null(),
+                |b, g| b.append_value(f64::from_bits(word(g))),
+            ),
+            ColumnBuilder::Boolean(b) => each(
+                b,
+                groups,
+                valid,
+                |b| b.append_null(),
+                |b, g| b.append_value(word(g) != 0),
+            ),
+            ColumnBuilder::Decimal(b, ..) => each(
+                b,
+                groups,
+                valid,
+                |b| b.append_null(),
+                |b, g| {
+                    let high = keys[g as usize][w + 1];
+                    b.append_value((word(g) as u128 | (high as u128) << 64) as i128)
+                },
+            ),
+            ColumnBuilder::Varchar(b) => each(
+                b,
+                groups,
+                valid,
+                |b| b.append_null(),
+                |b, g| {
+                    let len = ((tag(g) >> 1) & 0xf) as usize;
+                    let bytes = word(g).to_le_bytes();
+                    let bytes = &bytes[..len];
+                    if word(g) & 0x8080_8080_8080_8080 == 0 {
+                        // SAFETY: no byte has its high bit set: ASCII,
+                        // which is UTF-8 (the common case, checked in one
+                        // operation instead of a validation call).
+                        b.append_value(unsafe { std::str::from_utf8_unchecked(bytes) })
+                    } else {
+                        let text = std::str::from_utf8(bytes);
+                        b.append_value(text.expect("a key packed from a whole UTF-8 string"))
+                    }
+                },
+            ),
         }
         w += match b {
             ColumnBuilder::Decimal(..) => 2,
             _ => 1,
         };
+    }
+}
+
+/// Appends to `b`, for each of `groups`, `value` of it, or `null` where
+/// the key's column is NULL.
+#[inline(always)]
+fn each<B>(
+    b: &mut B,
+    groups: &[u32],
+    valid: impl Fn(u32) -> bool,
+    null: impl Fn(&mut B),
+    value: impl Fn(&mut B, u32),
+) {
+    for &g in groups {
+        if valid(g) {
+            value(b, g)
+        } else {
+            null(b)
+        }
     }
 }
 
