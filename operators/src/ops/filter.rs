@@ -23,8 +23,7 @@ impl Operator for Filter {
             out.push(batch);
             return Ok(());
         }
-        let kept = arrow_select::filter::filter_record_batch(&batch, &mask)
-            .expect("mask has the batch's length");
+        let kept = crate::gather::filter_batch(&batch, &mask);
         if kept.num_rows() > 0 {
             out.push(kept);
         }
