@@ -393,13 +393,43 @@ fn cmp_rows<T: PartialOrd>(
     b: impl Fn(usize) -> T,
 ) -> BooleanBuffer {
     match op {
-        CmpOp::Eq => BooleanBuffer::collect_bool(n, |i| a(i) == b(i)),
-        CmpOp::NotEq => BooleanBuffer::collect_bool(n, |i| a(i) != b(i)),
-        CmpOp::Lt => BooleanBuffer::collect_bool(n, |i| a(i) < b(i)),
-        CmpOp::LtEq => BooleanBuffer::collect_bool(n, |i| a(i) <= b(i)),
-        CmpOp::Gt => BooleanBuffer::collect_bool(n, |i| a(i) > b(i)),
-        CmpOp::GtEq => BooleanBuffer::collect_bool(n, |i| a(i) >= b(i)),
+        CmpOp::Eq => collect_bits(n, |i| a(i) == b(i)),
+        CmpOp::NotEq => collect_bits(n, |i| a(i) != b(i)),
+        CmpOp::Lt => collect_bits(n, |i| a(i) < b(i)),
+        CmpOp::LtEq => collect_bits(n, |i| a(i) <= b(i)),
+        CmpOp::Gt => collect_bits(n, |i| a(i) > b(i)),
+        CmpOp::GtEq => collect_bits(n, |i| a(i) >= b(i)),
     }
+}
+
+/// `f(i)` for each of `n` rows as bits, 64 to a word: each word's bits
+/// are OR-ed together in a fixed-length loop the compiler unrolls, written
+/// by index into the words' spare capacity (Arrow's `collect_bool` extends
+/// a vector word by word, with a length check and store per word).
+#[inline(always)]
+fn collect_bits(n: usize, f: impl Fn(usize) -> bool) -> BooleanBuffer {
+    let (full, rest) = (n / 64, n % 64);
+    let mut words: Vec<u64> = Vec::with_capacity(n.div_ceil(64));
+    let out = &mut words.spare_capacity_mut()[..n.div_ceil(64)];
+    for (w, slot) in out[..full].iter_mut().enumerate() {
+        let base = w * 64;
+        let mut bits = 0u64;
+        for b in 0..64 {
+            bits |= (f(base + b) as u64) << b;
+        }
+        slot.write(bits);
+    }
+    if rest > 0 {
+        let base = full * 64;
+        let mut bits = 0u64;
+        for b in 0..rest {
+            bits |= (f(base + b) as u64) << b;
+        }
+        out[full].write(bits);
+    }
+    // SAFETY: the loops above wrote each of the `n.div_ceil(64)` words.
+    unsafe { words.set_len(n.div_ceil(64)) };
+    BooleanBuffer::new(arrow_buffer::Buffer::from_vec(words), 0, n)
 }
 
 enum StrLane<'a> {
@@ -543,6 +573,17 @@ pub(crate) fn negate(a: &ArrayRef, ty: SqlType, text: &str) -> Result<ArrayRef> 
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::run;
+
+    #[test]
+    fn bits_are_collected_for_every_length_around_a_word() {
+        for n in (0..200).chain([1000, 1023, 1024, 1025]) {
+            let f = |i: usize| (i * 7 + i / 3) % 5 < 2;
+            let got = super::collect_bits(n, f);
+            assert_eq!(got.len(), n);
+            let want: Vec<bool> = (0..n).map(f).collect();
+            assert_eq!(got.iter().collect::<Vec<_>>(), want, "{n} rows");
+        }
+    }
 
     #[test]
     fn products_that_cannot_overflow_are_exact_at_the_limits() {
