@@ -7,6 +7,10 @@
 //!   to the core owning its key (PARTITION BY / GROUP BY keys hashed alike on
 //!   every core); queries without keys need no exchange, nor does input
 //!   already split by key (`local_keys`: each core owns what it reads);
+//! - rows go to an operator that holds them until the watermark (ROWS
+//!   windows, EMIT CHANGES) as row lists of the batch they came in, shared,
+//!   and are copied once, when released; to any other, gathered into one
+//!   batch per destination by the exchange;
 //! - after the batches it covers, each core sends every peer its watermark
 //!   (max event time read − lateness); a keyed operator's watermark is the
 //!   minimum over its senders, and end of input is a final watermark;
@@ -28,7 +32,7 @@ use percore_operators::expr::Expr;
 use percore_operators::ops::{Filter, Operator, PartialAgg};
 use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
-use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Pool};
+use percore_shuffle::{reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
 
 use crate::metrics::{CoreStats, Latency, RunStats};
 use crate::pool::{Executors, Job};
@@ -136,6 +140,9 @@ pub enum Output<'a> {
 
 enum Payload {
     Rows(RecordBatch),
+    /// Rows (ascending) of a batch, routed by reference: the receiver holds
+    /// them in the batch they came in and copies them once, on release.
+    Selected(RecordBatch, Vec<u32>),
     Bytes(Vec<u8>, usize),
     /// Vectors of an exchanged batch, going back to the core that made them.
     Recycled(Pool),
@@ -262,7 +269,9 @@ pub fn run_on(
                         Payload::Bytes(bytes, rows) => {
                             (Output::Encoded { bytes, rows: *rows }, *rows)
                         }
-                        Payload::Recycled(_) => unreachable!("only cores recycle"),
+                        Payload::Recycled(_) | Payload::Selected(..) => {
+                            unreachable!("only cores recycle and select")
+                        }
                     };
                     written = true;
                     match sink(out) {
@@ -415,6 +424,10 @@ struct Worker<'a> {
     hashes: Vec<u64>,
     /// Rows bound for other cores, gathered per destination.
     exchange: Exchange,
+    /// Rows are routed as lists of the batch they came in (`Some`: one list
+    /// per core, reused), not gathered: the receiving pipeline holds rows by
+    /// reference until the watermark releases them, then copies them once.
+    by_reference: Option<Vec<Vec<u32>>>,
     parts: Vec<(usize, RecordBatch)>,
     /// Ingest time of the oldest row the exchange holds.
     pending_since: Option<Instant>,
@@ -465,6 +478,7 @@ impl<'a> Worker<'a> {
                 input_read: true,
             },
         );
+        let post_holds_rows = post.holds_rows();
         Worker {
             core,
             n,
@@ -475,6 +489,7 @@ impl<'a> Worker<'a> {
             keys,
             hashes: Vec::new(),
             exchange: Exchange::new(n, EXCHANGE_ROWS),
+            by_reference: (post_holds_rows && !local).then(|| vec![Vec::new(); n]),
             parts: Vec::new(),
             pending_since: None,
             partial,
@@ -523,6 +538,19 @@ impl<'a> Worker<'a> {
             batch.num_rows(),
             &mut self.hashes,
         );
+        if let Some(mut lists) = self.by_reference.take() {
+            split_by_owner(&self.hashes, &mut lists);
+            let mut sent = Ok(());
+            for (d, list) in lists.iter_mut().enumerate() {
+                if !list.is_empty() && sent.is_ok() {
+                    let rows = std::mem::take(list);
+                    let msg = Message::Data((Payload::Selected(batch.clone(), rows), ingest));
+                    sent = self.send(d, msg);
+                }
+            }
+            self.by_reference = Some(lists);
+            return sent;
+        }
         self.pending_since.get_or_insert(ingest);
         let mut full = std::mem::take(&mut self.parts);
         self.exchange.push(batch, &self.hashes, &mut full);
@@ -814,6 +842,11 @@ impl<'a> Worker<'a> {
                                 let _ = self.ep.try_send(from, back);
                             }
                         }
+                    }
+                    Message::Data((Payload::Selected(b, rows), ingest)) => {
+                        self.last_ingest[from] = Some(ingest);
+                        let out = self.post.push_rows(b, rows)?;
+                        self.emit(out, ingest).await?;
                     }
                     Message::Data((Payload::Recycled(pool), _)) => self.exchange.recycle(pool),
                     Message::Data((Payload::Bytes(..), _)) => {

@@ -1,9 +1,11 @@
-//! Keeping the rows of a batch that a mask marks, in order.
+//! Keeping the rows of a batch that a mask marks, or that a list names, in
+//! order.
 //!
 //! Contract: [`filter_batch`] returns the rows of `batch` whose mask value
 //! is TRUE (FALSE and NULL drop), with the columns, types and NULLs Arrow's
-//! `filter_record_batch` gives. The kept rows are listed once from the
-//! mask's set bits; then each column is copied row by row from that list:
+//! `filter_record_batch` gives; [`take_batch`] the rows an ascending list
+//! names. The kept rows are listed once from the mask's set bits; then each
+//! column is copied row by row from that list:
 //! strings as the gathers copy them (one fixed 16-byte copy per short
 //! string, where Arrow's filter calls `memcpy` for every row), primitive
 //! values one load and store each, other types by Arrow's `take`.
@@ -37,10 +39,18 @@ pub fn filter_batch(batch: &RecordBatch, mask: &BooleanArray) -> RecordBatch {
     };
     let mut rows: Vec<u32> = Vec::with_capacity(keep.count_set_bits());
     rows.extend(keep.set_indices().map(|i| i as u32));
-    let cols: Vec<ArrayRef> = batch.columns().iter().map(|c| take(c, &rows)).collect();
+    take_batch(batch, &rows)
+}
+
+/// Rows `rows` (ascending) of `batch`, as one batch.
+///
+/// # Panics
+/// When a row is not below the batch's length.
+pub fn take_batch(batch: &RecordBatch, rows: &[u32]) -> RecordBatch {
+    let cols: Vec<ArrayRef> = batch.columns().iter().map(|c| take(c, rows)).collect();
     let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
     RecordBatch::try_new_with_options(batch.schema(), cols, &options)
-        .expect("filtered columns keep the schema")
+        .expect("taken columns keep the schema")
 }
 
 /// Rows `rows` (ascending, each below `c`'s length) of `c`.

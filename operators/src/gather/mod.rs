@@ -25,7 +25,7 @@ use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
 use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 
-pub use filter::filter_batch;
+pub use filter::{filter_batch, take_batch};
 pub use pool::{reclaim, Pool, POOL_MAX};
 
 /// Strings up to this long are copied as one fixed-size block.

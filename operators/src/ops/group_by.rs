@@ -199,6 +199,25 @@ impl Operator for GroupBy {
         }
     }
 
+    fn on_rows(
+        &mut self,
+        batch: RecordBatch,
+        rows: Vec<u32>,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        match (&mut self.buffer, self.plan.emit) {
+            (Some(b), Emit::Changes) => match b.push_rows(batch, rows)? {
+                Some(r) => self.changes(r.batch, out),
+                None => Ok(()),
+            },
+            _ => self.on_batch(crate::gather::take_batch(&batch, &rows), out),
+        }
+    }
+
+    fn holds_rows(&self) -> bool {
+        self.buffer.is_some() && self.plan.emit == Emit::Changes
+    }
+
     fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
         match self.buffer.as_mut().and_then(|b| b.advance(w)) {
             Some(r) => self.changes(r.batch, out),

@@ -33,6 +33,26 @@ pub trait Operator: Send {
     /// Processes one batch, appending any output batches to `out`.
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()>;
 
+    /// Processes rows `rows` (ascending) of `batch` as [`Self::on_batch`]
+    /// processes a batch of those rows alone. An operator that holds rows
+    /// (see [`Self::holds_rows`]) keeps them by reference and copies them
+    /// once, when it releases them; the default copies them now.
+    fn on_rows(
+        &mut self,
+        batch: RecordBatch,
+        rows: Vec<u32>,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        self.on_batch(crate::gather::take_batch(&batch, &rows), out)
+    }
+
+    /// Whether [`Self::on_rows`] holds rows by reference (an event-time
+    /// buffer) rather than copying them first: rows routed to this operator
+    /// then travel as row lists of the batch they came in.
+    fn holds_rows(&self) -> bool {
+        false
+    }
+
     /// The watermark (from outside) reached `w`: release or fire what it passes.
     fn on_watermark(&mut self, _w: i64, _out: &mut Vec<RecordBatch>) -> Result<()> {
         Ok(())

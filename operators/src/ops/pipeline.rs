@@ -1,7 +1,8 @@
 //! Chains a plan's operators: `WHERE → stage → HAVING → SELECT list`.
 //!
 //! Contract: [`Pipeline::push`] takes one input batch and returns the output
-//! batches it produced; [`Pipeline::finish`] is the end of a bounded input (a
+//! batches it produced ([`Pipeline::push_rows`] the same for some rows of a
+//! batch); [`Pipeline::finish`] is the end of a bounded input (a
 //! final watermark) and returns everything still held. Input batches are the
 //! stream as declared (cut here to the columns the query reads) unless the
 //! options say otherwise; output batches have the plan's output schema.
@@ -126,6 +127,29 @@ impl Pipeline {
         let out = self.run_from(0, vec![batch])?;
         self.count(&out);
         Ok(out)
+    }
+
+    /// Processes rows `rows` (ascending) of one input batch, as [`Self::push`]
+    /// processes a batch of those rows alone.
+    pub fn push_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<Vec<RecordBatch>> {
+        self.stats.records_in += rows.len() as u64;
+        let batch = match &self.read {
+            Some(cols) => batch
+                .project(cols)
+                .expect("input batches are of the stream as declared"),
+            None => batch,
+        };
+        let mut first = Vec::new();
+        self.ops[0].on_rows(batch, rows, &mut first)?;
+        let out = self.run_from(1, first)?;
+        self.count(&out);
+        Ok(out)
+    }
+
+    /// Whether [`Self::push_rows`] holds the rows by reference (the first
+    /// operator buffers rows by event time) instead of copying them first.
+    pub fn holds_rows(&self) -> bool {
+        self.ops[0].holds_rows()
     }
 
     /// The watermark reached `w` (externally driven pipelines).

@@ -82,6 +82,22 @@ impl Operator for RowsWindow {
         Ok(())
     }
 
+    fn on_rows(
+        &mut self,
+        batch: RecordBatch,
+        rows: Vec<u32>,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        if let Some(r) = self.buffer.push_rows(batch, rows)? {
+            self.process(r.batch, out)?;
+        }
+        Ok(())
+    }
+
+    fn holds_rows(&self) -> bool {
+        true
+    }
+
     fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
         if let Some(r) = self.buffer.advance(w) {
             self.process(r.batch, out)?;

@@ -194,24 +194,54 @@ impl Tumbling {
     }
 }
 
+impl Tumbling {
+    /// EMIT CHANGES: a batch (its rows `rows`, when listed) into the
+    /// event-time buffer; what that releases is processed in time order.
+    fn accept(
+        &mut self,
+        batch: RecordBatch,
+        rows: Option<Vec<u32>>,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        let buffer = self.buffer.as_mut().expect("changes mode buffers");
+        let released = match rows {
+            None => buffer.push(batch)?,
+            Some(rows) => buffer.push_rows(batch, rows)?,
+        };
+        let wm = buffer.watermark();
+        if let Some(r) = released {
+            self.changes(r.batch, &r.times, out)?;
+        }
+        if let Some(w) = wm {
+            self.fire(w, out)?;
+        }
+        Ok(())
+    }
+}
+
 impl Operator for Tumbling {
     fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         match self.plan.emit {
             Emit::Final if self.partial_input => self.on_partials(batch),
             Emit::Final => self.on_batch_final(batch, out),
-            Emit::Changes => {
-                let buffer = self.buffer.as_mut().expect("changes mode buffers");
-                let released = buffer.push(batch)?;
-                let wm = buffer.watermark();
-                if let Some(r) = released {
-                    self.changes(r.batch, &r.times, out)?;
-                }
-                if let Some(w) = wm {
-                    self.fire(w, out)?;
-                }
-                Ok(())
-            }
+            Emit::Changes => self.accept(batch, None, out),
         }
+    }
+
+    fn on_rows(
+        &mut self,
+        batch: RecordBatch,
+        rows: Vec<u32>,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        match self.plan.emit {
+            Emit::Changes => self.accept(batch, Some(rows), out),
+            Emit::Final => self.on_batch(crate::gather::take_batch(&batch, &rows), out),
+        }
+    }
+
+    fn holds_rows(&self) -> bool {
+        self.buffer.is_some()
     }
 
     fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {

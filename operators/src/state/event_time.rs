@@ -242,7 +242,8 @@ impl EventTimeBuffer {
     /// Accepts a batch; returns the rows the advanced watermark releases.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Option<Released>> {
         let (times, nulls) = self.time.eval(&batch)?;
-        let keep = self.admit(&times, nulls.as_ref());
+        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+        let keep = self.admit(times.iter().enumerate().map(|(i, &t)| (t, valid(i))));
         self.late += keep.dropped() as u64;
         let (batch, times) = match keep.into_mask() {
             None => (batch, times),
@@ -258,25 +259,60 @@ impl EventTimeBuffer {
             }
         };
         if batch.num_rows() > 0 {
-            let run = self.run(batch, times);
+            let run = self.run(batch, times, None);
             self.pending.push_back(run);
         }
+        self.released()
+    }
+
+    /// Accepts rows `rows` (ascending) of `batch` as [`Self::push`] accepts
+    /// a batch of those rows alone; they are held by reference to `batch`
+    /// and copied once, when released.
+    ///
+    /// # Panics
+    /// When a row is not below the batch's length.
+    pub fn push_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<Option<Released>> {
+        let (times, nulls) = self.time.eval(&batch)?;
+        assert!(
+            rows.last().is_none_or(|&r| (r as usize) < times.len()),
+            "rows within the batch"
+        );
+        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+        let keep = self.admit(rows.iter().map(|&r| (times[r as usize], valid(r as usize))));
+        self.late += keep.dropped() as u64;
+        let rows: Vec<u32> = match keep.into_mask() {
+            None => rows,
+            Some(keep) => rows
+                .iter()
+                .zip(&keep)
+                .filter_map(|(r, k)| k.then_some(*r))
+                .collect(),
+        };
+        if !rows.is_empty() {
+            let run = self.run(batch, times, Some(rows));
+            self.pending.push_back(run);
+        }
+        self.released()
+    }
+
+    /// What accepting rows released: nothing when the watermark comes from
+    /// outside, else the rows at or below the watermark.
+    fn released(&mut self) -> Result<Option<Released>> {
         if self.external.is_some() {
             return Ok(None);
         }
         Ok(self.release(self.watermark()))
     }
 
-    /// Which of the rows with `times` (NULL where `nulls` says) stay, each
+    /// Which of the rows (time, and whether it is not NULL) stay, each
     /// judged against the watermark as it stood when it arrived; the
     /// highest time seen is advanced.
-    fn admit(&mut self, times: &[i64], nulls: Option<&NullBuffer>) -> KeepMask {
+    fn admit(&mut self, rows: impl Iterator<Item = (i64, bool)>) -> KeepMask {
         let lateness = self.lateness;
         let external = self.external.map(|w| w.unwrap_or(i64::MIN));
         let (mut max, mut seen) = (self.max_seen.unwrap_or(i64::MIN), self.max_seen.is_some());
         let mut keep = KeepMask::default();
-        for (i, &t) in times.iter().enumerate() {
-            let valid = nulls.is_none_or(|n| n.is_valid(i));
+        for (i, (t, valid)) in rows.enumerate() {
             let late = !valid
                 || match external {
                     Some(w) => t < w,
@@ -297,23 +333,35 @@ impl EventTimeBuffer {
         self.release(None)
     }
 
-    /// The batch as a run: sorted when its rows came in (time, sequence)
-    /// order, else with the bounds of its times.
-    fn run(&self, batch: RecordBatch, times: ScalarBuffer<i64>) -> Run {
+    /// The batch (its rows `rows`, when listed) as a run: sorted when its
+    /// rows came in (time, sequence) order, else with the bounds of its
+    /// times.
+    fn run(&self, batch: RecordBatch, times: ScalarBuffer<i64>, rows: Option<Vec<u32>>) -> Run {
         let seqs: Option<ScalarBuffer<i64>> = self
             .seq
             .map(|c| batch.column(c).as_primitive::<Int64Type>().values().clone());
         let key = |i: usize| (times[i], seqs.as_ref().map_or(0, |s| s[i]));
-        let held = if (1..times.len()).all(|i| key(i - 1) <= key(i)) {
-            Held::Sorted { start: 0 }
-        } else {
-            let (min, max) = times
-                .iter()
-                .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-            Held::Unsorted {
-                rows: None,
-                min,
-                max,
+        let bounds = |(lo, hi): (i64, i64), t: i64| (lo.min(t), hi.max(t));
+        let held = match rows {
+            Some(rows) => {
+                let (min, max) = rows
+                    .iter()
+                    .map(|&r| times[r as usize])
+                    .fold((i64::MAX, i64::MIN), bounds);
+                Held::Unsorted {
+                    rows: Some(rows),
+                    min,
+                    max,
+                }
+            }
+            None if (1..times.len()).all(|i| key(i - 1) <= key(i)) => Held::Sorted { start: 0 },
+            None => {
+                let (min, max) = times.iter().copied().fold((i64::MAX, i64::MIN), bounds);
+                Held::Unsorted {
+                    rows: None,
+                    min,
+                    max,
+                }
             }
         };
         Run {
@@ -586,16 +634,19 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Step {
         Push(Vec<(Option<i64>, i64)>),
+        /// A batch of which only the rows marked are pushed, as a row list.
+        PushRows(Vec<((Option<i64>, i64), bool)>),
         Advance(i64),
     }
 
     fn step(external: bool) -> impl Strategy<Value = Step> {
-        let row = (prop::option::weighted(0.97, 0i64..60), 0i64..4);
-        let push = prop::collection::vec(row, 0..40).prop_map(Step::Push);
+        let row = || (prop::option::weighted(0.97, 0i64..60), 0i64..4);
+        let push = prop::collection::vec(row(), 0..40).prop_map(Step::Push);
+        let picked = prop::collection::vec((row(), any::<bool>()), 0..40).prop_map(Step::PushRows);
         if external {
-            prop_oneof![push, (0i64..70).prop_map(Step::Advance)].boxed()
+            prop_oneof![push, picked, (0i64..70).prop_map(Step::Advance)].boxed()
         } else {
-            push.boxed()
+            prop_oneof![push, picked].boxed()
         }
     }
 
@@ -646,8 +697,9 @@ mod tests {
             out.iter().map(|r| (r.2, r.0)).collect()
         }
 
-        fn push(&mut self, rows: &[(Option<i64>, i64)], first_id: i64) -> Vec<(i64, i64)> {
-            for (k, &(t, s)) in rows.iter().enumerate() {
+        /// Rows with their ids.
+        fn push(&mut self, rows: &[((Option<i64>, i64), i64)]) -> Vec<(i64, i64)> {
+            for &((t, s), id) in rows {
                 let Some(t) = t else {
                     self.late += 1;
                     continue;
@@ -661,7 +713,7 @@ mod tests {
                 if late {
                     self.late += 1;
                 } else {
-                    self.held.push((t, s, first_id + k as i64));
+                    self.held.push((t, s, id));
                 }
             }
             match (self.external, self.max) {
@@ -696,9 +748,23 @@ mod tests {
             let (got, want) = match s {
                 Step::Push(rows) => {
                     let got = rows_of(buf.push(batch(&rows, id)).unwrap());
-                    let want = model.push(&rows, id);
+                    let with_ids: Vec<_> = rows.iter().zip(id..).map(|(r, i)| (*r, i)).collect();
                     id += rows.len() as i64;
-                    (got, want)
+                    (got, model.push(&with_ids))
+                }
+                Step::PushRows(rows) => {
+                    let all: Vec<_> = rows.iter().map(|r| r.0).collect();
+                    let b = batch(&all, id);
+                    let picked: Vec<u32> = (0..rows.len() as u32)
+                        .filter(|&k| rows[k as usize].1)
+                        .collect();
+                    let got = rows_of(buf.push_rows(b, picked.clone()).unwrap());
+                    let with_ids: Vec<_> = picked
+                        .iter()
+                        .map(|&k| (all[k as usize], id + k as i64))
+                        .collect();
+                    id += rows.len() as i64;
+                    (got, model.push(&with_ids))
                 }
                 Step::Advance(w) => (rows_of(buf.advance(w)), model.advance(w)),
             };
