@@ -106,6 +106,17 @@ fn pack<const W: usize>(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<[u64; W]>)
     true
 }
 
+/// `LOW_BYTES[k]`: the low `k` bytes of a word set (`k` in 0..=8).
+const LOW_BYTES: [u64; 9] = {
+    let mut m = [0u64; 9];
+    let mut k = 1;
+    while k < 9 {
+        m[k] = (m[k - 1] << 8) | 0xff;
+        k += 1;
+    }
+    m
+};
+
 /// The string at `data[lo..hi]` (offsets of a string column) as a
 /// little-endian word, zero above its bytes, and its length; `None` when it
 /// is longer than 8 bytes. One unaligned load where 8 bytes are there to
@@ -119,7 +130,7 @@ pub(super) fn short_str(data: &[u8], lo: i32, hi: i32) -> Option<(u64, u64)> {
     let word = if let Some(w) = data.get(lo..lo + 8) {
         let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
         // The low `len` bytes (all 8 included) without a branch.
-        w & ((1u128 << (len * 8)) - 1) as u64
+        w & LOW_BYTES[len]
     } else {
         data[lo..lo + len]
             .iter()
