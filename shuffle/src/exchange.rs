@@ -18,7 +18,7 @@
 
 use arrow_array::{ArrayRef, RecordBatch};
 
-use percore_operators::gather::{gather_column, Pool, Rows};
+use percore_operators::gather::{gather_column, Pair, Pool, Rows};
 
 use crate::owner_of;
 
@@ -27,7 +27,7 @@ use crate::owner_of;
 struct Builder {
     batches: Vec<RecordBatch>,
     /// (index into `batches`, row) in arrival order.
-    rows: Vec<(usize, usize)>,
+    rows: Vec<Pair>,
 }
 
 pub struct Exchange {
@@ -73,6 +73,10 @@ impl Exchange {
         out: &mut Vec<(usize, RecordBatch)>,
     ) {
         assert_eq!(hashes.len(), batch.num_rows(), "one hash per row");
+        assert!(
+            batch.num_rows() <= u32::MAX as usize,
+            "rows numbered in 32 bits"
+        );
         if batch.num_rows() == 0 {
             return;
         }
@@ -84,7 +88,7 @@ impl Exchange {
                 touched[d] = true;
                 b.batches.push(batch.clone());
             }
-            b.rows.push((b.batches.len() - 1, i));
+            b.rows.push(((b.batches.len() - 1) as u32, i as u32));
         }
         for d in 0..self.cores {
             if self.builders[d].rows.len() >= self.target_rows {

@@ -31,12 +31,16 @@ pub use pool::{reclaim, Pool, POOL_MAX};
 /// Strings up to this long are copied as one fixed-size block.
 const SHORT: usize = std::mem::size_of::<u128>();
 
+/// A row of one of several sources: (source, row), 32 bits each (half the
+/// bytes of a `usize` pair to write, sort and read).
+pub type Pair = (u32, u32);
+
 /// (source, row) pairs checked, once for all the columns gathered, to lie
 /// within sources of the given lengths; each gather then checks only that
 /// its columns have those lengths (once per source, not per row).
 #[derive(Clone, Copy, Debug)]
 pub struct Rows<'a> {
-    pairs: &'a [(usize, usize)],
+    pairs: &'a [Pair],
     lens: &'a [usize],
 }
 
@@ -45,17 +49,17 @@ impl<'a> Rows<'a> {
     ///
     /// # Panics
     /// When a pair names a source or row that is not there.
-    pub fn check(pairs: &'a [(usize, usize)], lens: &'a [usize]) -> Self {
+    pub fn check(pairs: &'a [Pair], lens: &'a [usize]) -> Self {
         assert!(
             pairs
                 .iter()
-                .all(|&(b, r)| lens.get(b).is_some_and(|&n| r < n)),
+                .all(|&(b, r)| lens.get(b as usize).is_some_and(|&n| (r as usize) < n)),
             "gathered rows lie within their sources"
         );
         Rows { pairs, lens }
     }
 
-    pub fn pairs(&self) -> &'a [(usize, usize)] {
+    pub fn pairs(&self) -> &'a [Pair] {
         self.pairs
     }
 
@@ -71,7 +75,7 @@ impl<'a> Rows<'a> {
 }
 
 /// The rows `rows` (source, row) of `batches`, as one batch.
-pub fn gather_batch(batches: &[&RecordBatch], rows: &[(usize, usize)]) -> RecordBatch {
+pub fn gather_batch(batches: &[&RecordBatch], rows: &[Pair]) -> RecordBatch {
     let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
     let rows = Rows::check(rows, &lens);
     let schema = batches[0].schema();
@@ -122,7 +126,11 @@ pub fn gather_column(srcs: &[&ArrayRef], rows: Rows<'_>, pool: &mut Pool) -> Arr
         }
         _ => {
             let dyns: Vec<&dyn Array> = srcs.iter().map(|a| a.as_ref()).collect();
-            arrow_select::interleave::interleave(&dyns, pairs).expect("sources share a type")
+            let wide: Vec<(usize, usize)> = pairs
+                .iter()
+                .map(|&(b, r)| (b as usize, r as usize))
+                .collect();
+            arrow_select::interleave::interleave(&dyns, &wide).expect("sources share a type")
         }
     }
 }
@@ -151,19 +159,20 @@ pub fn gather_prim<T: ArrowPrimitiveType>(
     v.extend(
         rows.pairs
             .iter()
-            .map(|&(b, r)| unsafe { *vals.get_unchecked(b).get_unchecked(r) }),
+            .map(|&(b, r)| unsafe { *vals.get_unchecked(b as usize).get_unchecked(r as usize) }),
     );
     PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls)
         .with_data_type(srcs[0].data_type().clone())
 }
 
 /// Which gathered rows are valid (`None`: every source is NULL-free).
-pub fn gather_nulls(srcs: &[&ArrayRef], rows: &[(usize, usize)]) -> Option<NullBuffer> {
+pub fn gather_nulls(srcs: &[&ArrayRef], rows: &[Pair]) -> Option<NullBuffer> {
     if srcs.iter().all(|a| a.null_count() == 0) {
         return None;
     }
     Some(NullBuffer::from_iter(
-        rows.iter().map(|&(b, r)| srcs[b].is_valid(r)),
+        rows.iter()
+            .map(|&(b, r)| srcs[b as usize].is_valid(r as usize)),
     ))
 }
 
@@ -199,7 +208,7 @@ pub fn gather_strings(
         }
     };
     let pairs = rows.pairs;
-    let spans = || pairs.iter().map(|&(b, r)| span(b, r));
+    let spans = || pairs.iter().map(|&(b, r)| span(b as usize, r as usize));
     // SAFETY: each span is a valid array's value: `from + len` within the
     // text `src`, whose bytes between offsets are whole UTF-8 strings.
     unsafe { concat_strings(spans, offsets, values, nulls) }
@@ -299,11 +308,11 @@ mod tests {
                     a.slice(s, a.len() - s)
                 })
                 .collect();
-            let rows: Vec<(usize, usize)> = picks
+            let rows: Vec<Pair> = picks
                 .iter()
                 .map(|(b, r)| {
                     let b = b.index(arrays.len());
-                    (b, r.index(arrays[b].len()))
+                    (b as u32, r.index(arrays[b].len()) as u32)
                 })
                 .collect();
             let cols: Vec<ArrayRef> = arrays.iter().map(|a| Arc::new(a.clone()) as ArrayRef).collect();
@@ -314,7 +323,8 @@ mod tests {
             let got = gather_strings(&strs, checked, vec![7], vec![1, 2], gather_nulls(&srcs, &rows));
             let want: Vec<Option<&str>> = rows
                 .iter()
-                .map(|&(b, r)| arrays[b].is_valid(r).then(|| arrays[b].value(r)))
+                .map(|&(b, r)| (b as usize, r as usize))
+                .map(|(b, r)| arrays[b].is_valid(r).then(|| arrays[b].value(r)))
                 .collect();
             let got_rows: Vec<Option<&str>> = got.iter().collect();
             prop_assert_eq!(got_rows, want);
@@ -355,18 +365,19 @@ mod tests {
                     .unwrap()
                 })
                 .collect();
-            let rows: Vec<(usize, usize)> = picks
+            let rows: Vec<Pair> = picks
                 .iter()
                 .map(|(b, r)| {
                     let b = b.index(batches.len());
-                    (b, r.index(batches[b].num_rows()))
+                    (b as u32, r.index(batches[b].num_rows()) as u32)
                 })
                 .collect();
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             let got = gather_batch(&refs, &rows);
+            let wide: Vec<(usize, usize)> = rows.iter().map(|&(b, r)| (b as usize, r as usize)).collect();
             for c in 0..got.num_columns() {
                 let srcs: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-                let want = arrow_select::interleave::interleave(&srcs, &rows).unwrap();
+                let want = arrow_select::interleave::interleave(&srcs, &wide).unwrap();
                 prop_assert_eq!(got.column(c).data_type(), want.data_type());
                 prop_assert_eq!(&got.column(c).to_data(), &want.to_data());
             }

@@ -32,6 +32,7 @@ use arrow_buffer::{NullBuffer, ScalarBuffer};
 use super::KeepMask;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
+use crate::gather::Pair;
 use crate::types::SqlType;
 
 /// The event-time column of an operator (TIMESTAMP, or BIGINT milliseconds).
@@ -91,7 +92,7 @@ enum Held {
 /// sequence of each.
 #[derive(Default)]
 struct Taken {
-    rows: Vec<(usize, usize)>,
+    rows: Vec<Pair>,
     times: Vec<i64>,
     seqs: Option<Vec<i64>>,
 }
@@ -99,7 +100,8 @@ struct Taken {
 impl Taken {
     /// Appends rows `range` of run `k` (`r`), every one of them.
     fn take_all(&mut self, k: usize, r: &Run, range: std::ops::Range<usize>) {
-        self.rows.extend(range.clone().map(|i| (k, i)));
+        self.rows
+            .extend(range.clone().map(|i| (k as u32, i as u32)));
         self.times.extend_from_slice(&r.times[range.clone()]);
         if let (Some(all), Some(s)) = (&mut self.seqs, &r.seqs) {
             all.extend_from_slice(&s[range]);
@@ -146,7 +148,7 @@ impl Taken {
         let (mut w, mut u, mut min) = (0, 0, i64::MAX);
         for i in src.take(count) {
             let t = r.times[i];
-            rows[w].write((k, i));
+            rows[w].write((k as u32, i as u32));
             times[w].write(t);
             if let Some((out, s)) = &mut seqs {
                 out[w].write(s[i]);
@@ -505,7 +507,7 @@ fn span(v: &[i64]) -> (i64, u128) {
 /// stable, so ties stay in arrival order — then each run of equal times (a
 /// few rows) put in sequence order by insertion. Else the order from
 /// [`sort_order`], applied. `counts` is scratch kept between calls.
-fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec<i64>) {
+fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>) {
     let Taken { rows, times, seqs } = taken;
     let n = times.len();
     let (t0, t_range) = span(times);
@@ -528,7 +530,7 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<(usize, usize)>, Vec
     let seqs = seqs
         .as_deref()
         .filter(|q| q.windows(2).any(|w| w[0] > w[1]));
-    let mut sorted_rows: Vec<(usize, usize)> = Vec::with_capacity(n);
+    let mut sorted_rows: Vec<Pair> = Vec::with_capacity(n);
     let mut sorted_times: Vec<i64> = Vec::with_capacity(n);
     let mut sorted_seqs: Vec<i64> = Vec::with_capacity(if seqs.is_some() { n } else { 0 });
     {
@@ -824,13 +826,13 @@ mod tests {
             want.sort();
             let want: Vec<u32> = want.iter().map(|k| k.2).collect();
             let taken = Taken {
-                rows: (0..times.len()).map(|i| (7, i)).collect(),
+                rows: (0..times.len() as u32).map(|i| (7, i)).collect(),
                 times: times.clone(),
                 seqs: seqs.map(|q| q.to_vec()),
             };
             let (rows, sorted) = sort_taken(&taken, &mut Vec::new());
             prop_assert!(rows.iter().all(|r| r.0 == 7));
-            let got: Vec<u32> = rows.iter().map(|r| r.1 as u32).collect();
+            let got: Vec<u32> = rows.iter().map(|r| r.1).collect();
             let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
             prop_assert_eq!(got, want);
             prop_assert_eq!(sorted, want_times);
