@@ -243,28 +243,7 @@ impl EventTimeBuffer {
 
     /// Accepts a batch; returns the rows the advanced watermark releases.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Option<Released>> {
-        let (times, nulls) = self.time.eval(&batch)?;
-        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-        let keep = self.admit(times.iter().enumerate().map(|(i, &t)| (t, valid(i))));
-        self.late += keep.dropped() as u64;
-        let (batch, times) = match keep.into_mask() {
-            None => (batch, times),
-            Some(keep) => {
-                let t = times
-                    .iter()
-                    .zip(&keep)
-                    .filter_map(|(t, k)| k.then_some(*t))
-                    .collect();
-                let b = arrow_select::filter::filter_record_batch(&batch, &keep.into())
-                    .expect("filter with a mask of the batch's length");
-                (b, t)
-            }
-        };
-        if batch.num_rows() > 0 {
-            let run = self.run(batch, times, None);
-            self.pending.push_back(run);
-        }
-        self.released()
+        self.accept(batch, None)
     }
 
     /// Accepts rows `rows` (ascending) of `batch` as [`Self::push`] accepts
@@ -274,24 +253,35 @@ impl EventTimeBuffer {
     /// # Panics
     /// When a row is not below the batch's length.
     pub fn push_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<Option<Released>> {
-        let (times, nulls) = self.time.eval(&batch)?;
         assert!(
-            rows.last().is_none_or(|&r| (r as usize) < times.len()),
+            rows.last().is_none_or(|&r| (r as usize) < batch.num_rows()),
             "rows within the batch"
         );
+        self.accept(batch, Some(rows))
+    }
+
+    /// Admits rows `rows` of `batch` (every row when `None`) and holds those
+    /// not late as one run: a batch that lost rows is held as the list of
+    /// the rows it kept, not copied.
+    fn accept(&mut self, batch: RecordBatch, rows: Option<Vec<u32>>) -> Result<Option<Released>> {
+        let (times, nulls) = self.time.eval(&batch)?;
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-        let keep = self.admit(rows.iter().map(|&r| (times[r as usize], valid(r as usize))));
-        self.late += keep.dropped() as u64;
-        let rows: Vec<u32> = match keep.into_mask() {
-            None => rows,
-            Some(keep) => rows
-                .iter()
-                .zip(&keep)
-                .filter_map(|(r, k)| k.then_some(*r))
-                .collect(),
+        // One admission loop per shape: every row, or the rows listed.
+        let keep = match &rows {
+            None => self.admit(times.iter().enumerate().map(|(i, &t)| (t, valid(i)))),
+            Some(r) => self.admit(r.iter().map(|&r| (times[r as usize], valid(r as usize)))),
         };
-        if !rows.is_empty() {
-            let run = self.run(batch, times, Some(rows));
+        self.late += keep.dropped() as u64;
+        let kept = |rows: &mut dyn Iterator<Item = u32>, mask: Vec<bool>| -> Vec<u32> {
+            rows.zip(mask).filter_map(|(r, k)| k.then_some(r)).collect()
+        };
+        let held = match (rows, keep.into_mask()) {
+            (rows, None) => rows,
+            (None, Some(mask)) => Some(kept(&mut (0..times.len() as u32), mask)),
+            (Some(rows), Some(mask)) => Some(kept(&mut rows.into_iter(), mask)),
+        };
+        if held.as_ref().map_or(batch.num_rows(), Vec::len) > 0 {
+            let run = self.run(batch, times, held);
             self.pending.push_back(run);
         }
         self.released()
