@@ -424,10 +424,10 @@ struct Worker<'a> {
     hashes: Vec<u64>,
     /// Rows bound for other cores, gathered per destination.
     exchange: Exchange,
-    /// Rows are routed as lists of the batch they came in (`Some`: one list
-    /// per core, reused), not gathered: the receiving pipeline holds rows by
-    /// reference until the watermark releases them, then copies them once.
-    by_reference: Option<Vec<Vec<u32>>>,
+    /// Rows are routed as lists of the batch they came in, not gathered:
+    /// the receiving pipeline holds rows by reference until the watermark
+    /// releases them, then copies them once.
+    by_reference: bool,
     parts: Vec<(usize, RecordBatch)>,
     /// Ingest time of the oldest row the exchange holds.
     pending_since: Option<Instant>,
@@ -489,7 +489,7 @@ impl<'a> Worker<'a> {
             keys,
             hashes: Vec::new(),
             exchange: Exchange::new(n, EXCHANGE_ROWS),
-            by_reference: (post_holds_rows && !local).then(|| vec![Vec::new(); n]),
+            by_reference: post_holds_rows && !local,
             parts: Vec::new(),
             pending_since: None,
             partial,
@@ -538,18 +538,17 @@ impl<'a> Worker<'a> {
             batch.num_rows(),
             &mut self.hashes,
         );
-        if let Some(mut lists) = self.by_reference.take() {
+        if self.by_reference {
+            // The lists travel with the batch: fresh ones for each batch.
+            let mut lists = vec![Vec::new(); self.n];
             split_by_owner(&self.hashes, &mut lists);
-            let mut sent = Ok(());
-            for (d, list) in lists.iter_mut().enumerate() {
-                if !list.is_empty() && sent.is_ok() {
-                    let rows = std::mem::take(list);
+            for (d, rows) in lists.into_iter().enumerate() {
+                if !rows.is_empty() {
                     let msg = Message::Data((Payload::Selected(batch.clone(), rows), ingest));
-                    sent = self.send(d, msg);
+                    self.send(d, msg)?;
                 }
             }
-            self.by_reference = Some(lists);
-            return sent;
+            return Ok(());
         }
         self.pending_since.get_or_insert(ingest);
         let mut full = std::mem::take(&mut self.parts);

@@ -210,7 +210,7 @@ impl Operator for GroupBy {
                 Some(r) => self.changes(r.batch, out),
                 None => Ok(()),
             },
-            _ => self.on_batch(crate::gather::take_batch(&batch, &rows), out),
+            _ => super::rows_as_batch(self, batch, rows, out),
         }
     }
 

@@ -43,7 +43,7 @@ pub trait Operator: Send {
         rows: Vec<u32>,
         out: &mut Vec<RecordBatch>,
     ) -> Result<()> {
-        self.on_batch(crate::gather::take_batch(&batch, &rows), out)
+        rows_as_batch(self, batch, rows, out)
     }
 
     /// Whether [`Self::on_rows`] holds rows by reference (an event-time
@@ -67,6 +67,17 @@ pub trait Operator: Send {
     fn late_rows(&self) -> u64 {
         0
     }
+}
+
+/// [`Operator::on_rows`] for an operator that does not hold rows: the rows
+/// copied into a batch of their own, then [`Operator::on_batch`].
+pub(crate) fn rows_as_batch<O: Operator + ?Sized>(
+    op: &mut O,
+    batch: RecordBatch,
+    rows: Vec<u32>,
+    out: &mut Vec<RecordBatch>,
+) -> Result<()> {
+    op.on_batch(crate::gather::take_batch(&batch, &rows), out)
 }
 
 pub(crate) fn eval_all(exprs: &[Expr], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {

@@ -115,15 +115,20 @@ impl Pipeline {
         Ok(batches)
     }
 
-    /// Processes one input batch.
-    pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
-        self.stats.records_in += batch.num_rows() as u64;
-        let batch = match &self.read {
+    /// An input batch cut to the columns the query reads, when it holds more.
+    fn read(&self, batch: RecordBatch) -> RecordBatch {
+        match &self.read {
             Some(cols) => batch
                 .project(cols)
                 .expect("input batches are of the stream as declared"),
             None => batch,
-        };
+        }
+    }
+
+    /// Processes one input batch.
+    pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
+        self.stats.records_in += batch.num_rows() as u64;
+        let batch = self.read(batch);
         let out = self.run_from(0, vec![batch])?;
         self.count(&out);
         Ok(out)
@@ -133,12 +138,7 @@ impl Pipeline {
     /// processes a batch of those rows alone.
     pub fn push_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<Vec<RecordBatch>> {
         self.stats.records_in += rows.len() as u64;
-        let batch = match &self.read {
-            Some(cols) => batch
-                .project(cols)
-                .expect("input batches are of the stream as declared"),
-            None => batch,
-        };
+        let batch = self.read(batch);
         let mut first = Vec::new();
         self.ops[0].on_rows(batch, rows, &mut first)?;
         let out = self.run_from(1, first)?;

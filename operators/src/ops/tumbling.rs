@@ -192,9 +192,7 @@ impl Tumbling {
         }
         Ok(())
     }
-}
 
-impl Tumbling {
     /// EMIT CHANGES: a batch (its rows `rows`, when listed) into the
     /// event-time buffer; what that releases is processed in time order.
     fn accept(
@@ -236,7 +234,7 @@ impl Operator for Tumbling {
     ) -> Result<()> {
         match self.plan.emit {
             Emit::Changes => self.accept(batch, Some(rows), out),
-            Emit::Final => self.on_batch(crate::gather::take_batch(&batch, &rows), out),
+            Emit::Final => super::rows_as_batch(self, batch, rows, out),
         }
     }
 

@@ -40,8 +40,7 @@ impl KeepMask {
     pub(crate) fn filter(self, batch: RecordBatch) -> RecordBatch {
         match self.mask {
             None => batch,
-            Some(m) => arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(m))
-                .expect("a mask of the batch's length"),
+            Some(m) => crate::gather::filter_batch(&batch, &BooleanArray::from(m)),
         }
     }
 }
