@@ -55,12 +55,14 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Latency mode: pace the sources at this many records/s (over all
-    /// cores) instead of running flat out, and report the latency there.
+    /// cores) instead of running flat out, and report the latency there (of
+    /// the run with the median p99 when --runs is more than one).
     #[arg(long)]
     rate: Option<f64>,
     /// After the throughput runs, run each engine again paced at 10%, 50% and
-    /// 90% of the peak it just reached (about 2 s each), to show latency and
-    /// adaptive batching under load.
+    /// 90% of the peak it just reached (about 2 s each, --runs times; the run
+    /// with the median p99 is reported), to show latency and adaptive
+    /// batching under load.
     #[arg(long)]
     latency_sweep: bool,
     /// Internal: run one measurement (the first of --scenarios, --engines
@@ -88,10 +90,17 @@ impl Row {
         median_min_max(&self.runs.iter().map(Run::rate).collect::<Vec<_>>())
     }
 
-    /// The run with the median rate (its latency and memory are reported).
+    /// The run whose latency and memory are reported: the one with the
+    /// median rate, or for paced input (where every run keeps the same rate)
+    /// the one with the median p99, so one stall of the machine in one run
+    /// does not stand for the load.
     fn median_run(&self) -> &Run {
         let mut v: Vec<&Run> = self.runs.iter().collect();
-        v.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+        if self.rate.is_some() {
+            v.sort_by_key(|r| r.latency.p99);
+        } else {
+            v.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+        }
         v[v.len() / 2]
     }
 }
@@ -154,7 +163,7 @@ fn main() -> Result<()> {
                         let rate = peak * load;
                         // About two seconds of input at that rate.
                         let paced_rows = ((rate * 2.0) as u64).clamp(1, rows);
-                        table.push(spec.measure(paced_rows, 1, Some(rate), Some(load))?);
+                        table.push(spec.measure(paced_rows, runs, Some(rate), Some(load))?);
                     }
                 } else {
                     table.push(row);
