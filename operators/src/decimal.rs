@@ -205,40 +205,131 @@ pub fn write_to(out: &mut String, v: i128, scale: u8) {
 pub const TEXT_MAX: usize = 48;
 
 /// Writes the text of `v` at `scale` (as [`format`] gives it) right-aligned
-/// into `buf`; returns where it starts. Digits come from 64-bit arithmetic
-/// whenever the value fits it (all but the widest DECIMALs).
+/// into `buf`; returns where it starts. A value that fits 64 bits (all but
+/// the widest DECIMALs) is written two digits at a time from a table.
 #[inline]
 pub fn text_into(v: i128, scale: u8, buf: &mut [u8; TEXT_MAX]) -> usize {
-    let (scale, mut at, mut placed) = (scale as usize, buf.len(), 0);
-    // Digits from the right; the point goes in after `scale` of them.
-    // Returns how many digits are placed.
-    let mut digit = |d: u8| {
-        if placed == scale && scale > 0 {
-            at -= 1;
-            buf[at] = b'.';
+    let abs = v.unsigned_abs();
+    let mut at = buf.len();
+    match u64::try_from(abs) {
+        Ok(n) if scale <= 19 => {
+            let mut int = n;
+            if scale > 0 {
+                let p = POW10_U64[scale as usize];
+                let frac = n % p;
+                int = n / p;
+                // Exactly `scale` fraction digits, zero-padded.
+                at = put_digits(buf, at, frac, scale as usize);
+                at -= 1;
+                buf[at] = b'.';
+            }
+            at = put_digits(buf, at, int, 1);
         }
-        at -= 1;
-        buf[at] = b'0' + d;
-        placed += 1;
-        placed
-    };
-    // 128-bit divisions only while the value does not fit 64 bits.
-    let (mut wide, mut n) = (v.unsigned_abs(), 0);
-    while wide > u64::MAX as u128 {
-        n = digit((wide % 10) as u8);
-        wide /= 10;
-    }
-    let mut u = wide as u64;
-    // At least one digit before the point.
-    while u > 0 || n <= scale {
-        n = digit((u % 10) as u8);
-        u /= 10;
+        _ => at = text_digitwise(abs, scale as usize, buf),
     }
     if v < 0 {
         at -= 1;
         buf[at] = b'-';
     }
     at
+}
+
+/// `10^n` for `n` in `0..=19`.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// "00" to "99".
+const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Writes `n` ending just before `end`, with at least `min` digits
+/// (zero-padded); returns where the digits start.
+#[inline(always)]
+fn put_digits(buf: &mut [u8; TEXT_MAX], end: usize, mut n: u64, min: usize) -> usize {
+    let stop = end - min;
+    let mut at = end;
+    while n >= 100 {
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[n as usize]);
+    } else if n > 0 {
+        at -= 1;
+        buf[at] = b'0' + n as u8;
+    }
+    while at > stop {
+        at -= 1;
+        buf[at] = b'0';
+    }
+    at
+}
+
+/// The digits of `abs` at `scale`, one at a time (values beyond 64 bits).
+fn text_digitwise(abs: u128, scale: usize, buf: &mut [u8; TEXT_MAX]) -> usize {
+    let (mut at, mut placed, mut u) = (buf.len(), 0, abs);
+    // At least one digit before the point.
+    while u > 0 || placed <= scale {
+        if placed == scale && scale > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
+        at -= 1;
+        buf[at] = b'0' + (u % 10) as u8;
+        u /= 10;
+        placed += 1;
+    }
+    at
+}
+
+/// The common shape of decimal text read from its bytes: an optional sign,
+/// 1 to 18 digits with at most one point among them and at most `scale`
+/// after it (so nothing rounds). `None` for anything else — [`parse`]
+/// decides those. Where both read a text they agree.
+#[inline]
+pub fn parse_plain(b: &[u8], scale: u8) -> Option<i128> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.len() > 19 {
+        return None;
+    }
+    let (mut acc, mut point) = (0u64, None);
+    for (i, &c) in digits.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d <= 9 {
+            acc = acc * 10 + d as u64;
+        } else if c == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let count = digits.len() - point.is_some() as usize;
+    let frac = point.map_or(0, |p| digits.len() - p - 1);
+    if count == 0 || count > 18 || frac > scale as usize || scale > 38 {
+        return None;
+    }
+    let v = (acc as i128).checked_mul(p10(scale - frac as u8))?;
+    Some(if neg { -v } else { v })
 }
 
 /// Why a decimal text could not be read.
@@ -508,6 +599,33 @@ mod tests {
         assert_eq!(div_round(7, -2), -4);
         assert_eq!(div_round(1, 3), 0);
         assert_eq!(div_round(i128::MAX, 1), i128::MAX);
+    }
+
+    proptest::proptest! {
+        /// The text of any value at any scale is its integer's digits,
+        /// zero-padded to more than `scale` digits, with the point `scale`
+        /// from the right and a minus sign when negative.
+        #[test]
+        fn format_matches_the_digits_of_the_integer(
+            v in proptest::prop_oneof![
+                -1_000_000i128..1_000_000,
+                proptest::strategy::Strategy::prop_map(proptest::num::i64::ANY, i128::from),
+                proptest::num::i128::ANY,
+                proptest::strategy::Strategy::prop_map(proptest::num::u64::ANY, i128::from),
+            ],
+            scale in 0u8..=38,
+        ) {
+            let digits = v.unsigned_abs().to_string();
+            let digits = format!("{digits:0>w$}", w = scale as usize + 1);
+            let (int, frac) = digits.split_at(digits.len() - scale as usize);
+            let mut want = String::from(if v < 0 { "-" } else { "" });
+            want.push_str(int);
+            if scale > 0 {
+                want.push('.');
+                want.push_str(frac);
+            }
+            proptest::prop_assert_eq!(format(v, scale), want);
+        }
     }
 
     #[test]

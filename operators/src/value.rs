@@ -214,6 +214,49 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Parses the bytes of a text field as a value of type `ty`, as
+/// [`parse_text`] reads their text: the shapes a file most often holds — a
+/// plain integer, a decimal with at most its scale's fraction digits, the
+/// canonical timestamp — straight from the bytes (no UTF-8 check, no trim);
+/// anything else, and every error, through [`parse_text`].
+pub fn parse_field(bytes: &[u8], ty: SqlType) -> Result<Scalar, String> {
+    let fast = match ty {
+        SqlType::BigInt => plain_int(bytes).map(Scalar::BigInt),
+        SqlType::Decimal { precision, scale } => decimal::parse_plain(bytes, scale)
+            .filter(|v| decimal::fits(*v, precision))
+            .map(|v| Scalar::Decimal(v, scale)),
+        SqlType::Timestamp => parse_canonical(bytes).map(Scalar::Timestamp),
+        _ => None,
+    };
+    if let Some(v) = fast {
+        return Ok(v);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())?;
+    parse_text(text, ty)
+}
+
+/// An optional sign and 1 to 18 digits (which cannot overflow); `None` for
+/// anything else.
+fn plain_int(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as i64;
+    }
+    Some(if neg { -v } else { v })
+}
+
 /// Parses `text` as a value of type `ty`; the error says what was expected.
 pub fn parse_text(text: &str, ty: SqlType) -> Result<Scalar, String> {
     let t = text.trim();
@@ -335,6 +378,52 @@ mod tests {
             "2000-02-29T00:00:00.000Z"
         );
         assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    proptest! {
+        /// Field bytes read as their text reads: the fast shapes and the
+        /// fallback (spaces, exponents, extra fraction digits, overflow,
+        /// junk) alike, errors included.
+        #[test]
+        fn parse_field_reads_as_parse_text(
+            text in "[-+]?[0-9]{0,21}(\\.[0-9]{0,8})?|[ 0-9eE.+x-]{0,12}",
+            ts in -62_167_219_200_000i64..253_402_300_800_000,
+        ) {
+            let types = [
+                SqlType::BigInt,
+                SqlType::decimal(18, 4),
+                SqlType::decimal(5, 2),
+                SqlType::decimal(38, 0),
+                SqlType::decimal(38, 30),
+                SqlType::Timestamp,
+            ];
+            let stamp = std::str::from_utf8(&timestamp_text(ts).unwrap()).unwrap().to_string();
+            for t in [text.as_str(), stamp.as_str(), &stamp[..23], &format!(" {stamp}")] {
+                for ty in types {
+                    prop_assert_eq!(parse_field(t.as_bytes(), ty), parse_text(t, ty), "{:?} {}", t, ty);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parse_field_rejects_what_parse_text_rejects() {
+        for (bytes, ty) in [
+            (&b"\xff1"[..], SqlType::BigInt),
+            (b"", SqlType::BigInt),
+            (b"-", SqlType::decimal(18, 4)),
+            (b".", SqlType::decimal(18, 4)),
+            (b"1.2.3", SqlType::decimal(18, 4)),
+            (b"999999999999999999", SqlType::decimal(5, 2)),
+            (b"9223372036854775808", SqlType::BigInt),
+        ] {
+            assert!(parse_field(bytes, ty).is_err(), "{bytes:?}");
+        }
+        assert_eq!(
+            parse_field(b"-12.5", SqlType::decimal(18, 4)),
+            Ok(Scalar::Decimal(-125_000, 4))
+        );
+        assert_eq!(parse_field(b"+7", SqlType::BigInt), Ok(Scalar::BigInt(7)));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use arrow_array::RecordBatch;
 use super::{Batches, OnError, Step};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
-use crate::value::{parse_text, Scalar};
+use crate::value::{parse_field, Scalar};
 
 pub struct CsvReader<R: Read> {
     src: CsvRows<R>,
@@ -207,15 +207,17 @@ impl<R: Read> CsvRows<R> {
                 *slot = Scalar::Null;
                 continue;
             }
-            let text = std::str::from_utf8(field).map_err(|_| err("not valid UTF-8".into()))?;
+            let text = || std::str::from_utf8(field).map_err(|_| err("not valid UTF-8".into()));
             match (c.ty, &mut *slot) {
                 (SqlType::Varchar, Scalar::Varchar(s)) => {
                     s.clear();
-                    s.push_str(text);
+                    s.push_str(text()?);
                 }
-                (SqlType::Varchar, _) => *slot = Scalar::Varchar(text.to_string()),
-                _ if text.is_empty() => *slot = Scalar::Null,
-                _ => *slot = parse_text(text, c.ty).map_err(err)?,
+                (SqlType::Varchar, _) => *slot = Scalar::Varchar(text()?.to_string()),
+                _ if field.is_empty() => *slot = Scalar::Null,
+                // Numbers and times from the bytes (`parse_field` checks
+                // UTF-8 only where its fast shapes do not apply).
+                _ => *slot = parse_field(field, c.ty).map_err(err)?,
             }
         }
         Ok(())
