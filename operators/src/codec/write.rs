@@ -56,29 +56,113 @@ enum Values<'a> {
     Dec(&'a [i128], u8),
     Str(&'a arrow_array::StringArray),
     Bool(&'a arrow_array::BooleanArray),
-    /// With the last time written and its text (window bounds repeat).
-    Ts(&'a [i64], Option<(i64, [u8; 24])>),
+    /// With the last time written and its quoted text (window bounds repeat).
+    Ts(&'a [i64], Option<(i64, Piece)>),
+}
+
+/// One output column: its key (with the separator before it and the colon
+/// after), typed values and NULLs.
+struct OutColumn<'a> {
+    key: Vec<u8>,
+    /// The key as a [`Piece`], when it is short enough.
+    short_key: Option<Piece>,
+    values: Values<'a>,
+    nulls: Option<&'a arrow_buffer::NullBuffer>,
+}
+
+/// Up to [`Piece::MAX`] bytes held in a fixed array, so appending them is one
+/// fixed-size copy instead of a call to `memcpy` with a length.
+#[derive(Clone, Copy)]
+struct Piece {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Piece {
+    const MAX: usize = 32;
+
+    fn new(text: &[u8]) -> Option<Piece> {
+        let mut bytes = [0u8; Self::MAX];
+        bytes.get_mut(..text.len())?.copy_from_slice(text);
+        Some(Piece {
+            bytes,
+            len: text.len(),
+        })
+    }
+
+    #[inline(always)]
+    fn put(&self, out: &mut Vec<u8>) {
+        put_fixed(out, &self.bytes, self.len);
+    }
+}
+
+/// Appends `src[..len]` (`len <= 32`) by copying all 32 bytes into spare
+/// capacity and counting only `len` of them.
+#[inline(always)]
+fn put_fixed(out: &mut Vec<u8>, src: &[u8; 32], len: usize) {
+    debug_assert!(len <= 32);
+    out.reserve(32);
+    let at = out.len();
+    // SAFETY: `reserve(32)` leaves at least 32 bytes of capacity after `at`,
+    // so the copy stays inside the allocation; `src` is 32 readable bytes
+    // and cannot overlap `out`'s buffer (it is borrowed separately). The
+    // first `len` bytes copied are initialised before `set_len` covers them;
+    // the rest stay spare capacity.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), out.as_mut_ptr().add(at), 32);
+        out.set_len(at + len.min(32));
+    }
+}
+
+/// A scratch for number text: [`decimal::text_into`] writes right-aligned
+/// into its first [`decimal::TEXT_MAX`] bytes; the 32 after them let any
+/// text of up to 30 bytes, quoted or not, go out as one fixed-size copy.
+struct NumText([u8; decimal::TEXT_MAX + 32]);
+
+impl NumText {
+    /// Appends the text of `v` at `scale`, between quotes if `quoted`.
+    #[inline(always)]
+    fn put(&mut self, out: &mut Vec<u8>, v: i128, scale: u8, quoted: bool) {
+        let (head, _) = self
+            .0
+            .split_first_chunk_mut::<{ decimal::TEXT_MAX }>()
+            .expect("sized");
+        let mut at = decimal::text_into(v, scale, head);
+        let mut end = decimal::TEXT_MAX;
+        if quoted {
+            at -= 1;
+            self.0[at] = b'"';
+            self.0[end] = b'"';
+            end += 1;
+        }
+        let len = end - at;
+        match self.0[at..].first_chunk::<32>() {
+            Some(src) if len <= 32 => put_fixed(out, src, len),
+            _ => out.extend_from_slice(&self.0[at..end]),
+        }
+    }
 }
 
 /// Appends one JSON object per row of `batch` to `out`.
 ///
 /// Each column is typed once per batch and its key written with the
-/// separator before it as one slice; numbers are written without the
-/// formatting machinery (`itoa`, [`decimal::text_into`],
-/// [`crate::value::timestamp_text`]).
+/// separator before it as one piece; numbers are written without the
+/// formatting machinery ([`decimal::text_into`],
+/// [`crate::value::timestamp_text`]), and keys, numbers and times go out as
+/// fixed-size copies.
 pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
     let schema = batch.schema();
     let types = types_of(batch);
-    let mut cols: Vec<(Vec<u8>, Values<'_>, Option<&arrow_buffer::NullBuffer>)> = batch
+    let mut cols: Vec<OutColumn<'_>> = batch
         .columns()
         .iter()
         .zip(&types)
         .zip(schema.fields())
         .enumerate()
         .map(|(c, ((col, ty), field))| {
-            let mut prefix = vec![if c == 0 { b'{' } else { b',' }];
-            serde_json::to_writer(&mut prefix, field.name()).expect("string keys serialise");
-            prefix.push(b':');
+            let mut key = vec![if c == 0 { b'{' } else { b',' }];
+            serde_json::to_writer(&mut key, field.name()).expect("string keys serialise");
+            key.push(b':');
             let values = match ty {
                 SqlType::BigInt => Values::I64(col.as_primitive::<Int64Type>().values()),
                 SqlType::Double => Values::F64(col.as_primitive::<Float64Type>().values()),
@@ -92,24 +176,37 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                     None,
                 ),
             };
-            (prefix, values, col.nulls())
+            OutColumn {
+                short_key: Piece::new(&key),
+                key,
+                values,
+                nulls: col.nulls(),
+            }
         })
         .collect();
-    let mut int = itoa::Buffer::new();
-    let mut dec = [0u8; decimal::TEXT_MAX];
+    let mut num = NumText([0u8; decimal::TEXT_MAX + 32]);
     let mut text = String::new();
     for i in 0..batch.num_rows() {
         if cols.is_empty() {
             out.push(b'{');
         }
-        for (prefix, values, nulls) in cols.iter_mut() {
-            out.extend_from_slice(prefix);
+        for OutColumn {
+            key,
+            short_key,
+            values,
+            nulls,
+        } in cols.iter_mut()
+        {
+            match short_key {
+                Some(k) => k.put(out),
+                None => out.extend_from_slice(key),
+            }
             if nulls.is_some_and(|n| n.is_null(i)) {
                 out.extend_from_slice(b"null");
                 continue;
             }
             match values {
-                Values::I64(v) => out.extend_from_slice(int.format(v[i]).as_bytes()),
+                Values::I64(v) => num.put(out, v[i] as i128, 0, false),
                 Values::F64(v) => {
                     if v[i].is_finite() {
                         let _ = write!(out, "{}", v[i]);
@@ -117,12 +214,7 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                         out.extend_from_slice(b"null");
                     }
                 }
-                Values::Dec(v, scale) => {
-                    let at = decimal::text_into(v[i], *scale, &mut dec);
-                    out.push(b'"');
-                    out.extend_from_slice(&dec[at..]);
-                    out.push(b'"');
-                }
+                Values::Dec(v, scale) => num.put(out, v[i], *scale, true),
                 Values::Str(a) => {
                     let s = a.value(i);
                     // Text with nothing to escape (symbols, ids) as it is.
@@ -139,23 +231,25 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                 }
                 Values::Ts(v, last) => {
                     let ms = v[i];
-                    let t = match last {
-                        Some((at, t)) if *at == ms => Some(*t),
-                        _ => timestamp_text(ms),
-                    };
-                    out.push(b'"');
-                    match t {
-                        Some(t) => {
-                            *last = Some((ms, t));
-                            out.extend_from_slice(&t);
-                        }
-                        None => {
-                            text.clear();
-                            write_timestamp(&mut text, ms);
-                            out.extend_from_slice(text.as_bytes());
-                        }
+                    match last {
+                        Some((at, t)) if *at == ms => t.put(out),
+                        _ => match timestamp_text(ms) {
+                            Some(t) => {
+                                let mut q = [b'"'; 26];
+                                q[1..25].copy_from_slice(&t);
+                                let t = Piece::new(&q).expect("26 bytes");
+                                t.put(out);
+                                *last = Some((ms, t));
+                            }
+                            None => {
+                                text.clear();
+                                write_timestamp(&mut text, ms);
+                                out.push(b'"');
+                                out.extend_from_slice(text.as_bytes());
+                                out.push(b'"');
+                            }
+                        },
                     }
-                    out.push(b'"');
                 }
             }
         }
@@ -221,6 +315,82 @@ impl<W: Write> CsvWriter<W> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A DECIMAL's text from its integer's digits (independent of
+    /// `decimal::text_into`).
+    fn decimal_text(v: i128, scale: u8) -> String {
+        let digits = format!("{:0>w$}", v.unsigned_abs(), w = scale as usize + 1);
+        let (int, frac) = digits.split_at(digits.len() - scale as usize);
+        let sign = if v < 0 { "-" } else { "" };
+        match scale {
+            0 => format!("{sign}{int}"),
+            _ => format!("{sign}{int}.{frac}"),
+        }
+    }
+
+    proptest::proptest! {
+        /// Every row comes back from its JSON line with the values that went
+        /// in: integers, DECIMALs of any width (quoted, exactly their scale's
+        /// digits), times (years outside 0..=9999 too), booleans, doubles,
+        /// NULLs, and keys of any length.
+        #[test]
+        fn rows_come_back_from_the_json(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::of(proptest::num::i64::ANY),
+                    proptest::option::of(proptest::num::i128::ANY),
+                    -1_000_000_000_000i128..1_000_000_000_000,
+                    proptest::option::of(proptest::prop_oneof![
+                        -300_000_000_000_000i64..300_000_000_000_000,
+                        // Repeats (window bounds): the last time's text is reused.
+                        0i64..3,
+                    ]),
+                    proptest::option::of(proptest::bool::ANY),
+                    -1e12f64..1e12,
+                ),
+                0..40,
+            ),
+            scale in 0u8..=38,
+        ) {
+            use arrow_array::{BooleanArray, Decimal128Array, Float64Array, Int64Array, TimestampMillisecondArray};
+            let narrow = 4u8;
+            let a = rows.iter().map(|r| r.0).collect::<Int64Array>();
+            let d = rows.iter().map(|r| r.1).collect::<Decimal128Array>().with_precision_and_scale(38, scale as i8).unwrap();
+            let n = rows.iter().map(|r| Some(r.2)).collect::<Decimal128Array>().with_precision_and_scale(18, narrow as i8).unwrap();
+            let t = rows.iter().map(|r| r.3).collect::<TimestampMillisecondArray>();
+            let b = rows.iter().map(|r| r.4).collect::<BooleanArray>();
+            let f = rows.iter().map(|r| Some(r.5)).collect::<Float64Array>();
+            let long_key = "k".repeat(40);
+            let batch = RecordBatch::try_from_iter([
+                ("a", Arc::new(a) as arrow_array::ArrayRef),
+                ("wide_decimal", Arc::new(d) as _),
+                ("n", Arc::new(n) as _),
+                (long_key.as_str(), Arc::new(t) as _),
+                ("b", Arc::new(b) as _),
+                ("f", Arc::new(f) as _),
+            ]).unwrap();
+            let mut out = Vec::new();
+            write_jsonl(&batch, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            proptest::prop_assert_eq!(lines.len(), rows.len());
+            for (line, r) in lines.iter().zip(&rows) {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                proptest::prop_assert_eq!(&v["a"], &r.0.map_or(serde_json::Value::Null, |x| x.into()));
+                let want = r.1.map_or(serde_json::Value::Null, |x| decimal_text(x, scale).into());
+                proptest::prop_assert_eq!(&v["wide_decimal"], &want);
+                proptest::prop_assert_eq!(&v["n"], &serde_json::Value::from(decimal_text(r.2, narrow)));
+                let want = r.3.map_or(serde_json::Value::Null, |ms| {
+                    let mut s = String::new();
+                    write_timestamp(&mut s, ms);
+                    s.into()
+                });
+                proptest::prop_assert_eq!(&v[long_key.as_str()], &want);
+                proptest::prop_assert_eq!(&v["b"], &r.4.map_or(serde_json::Value::Null, |x| x.into()));
+                proptest::prop_assert_eq!(v["f"].as_f64(), Some(r.5));
+            }
+        }
+    }
 
     #[test]
     fn strings_come_back_from_the_json_as_they_went_in() {
