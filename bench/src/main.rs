@@ -106,6 +106,10 @@ impl Row {
 }
 
 fn main() -> Result<()> {
+    // Every engine's child runs without transparent huge pages: a fresh
+    // 2 MiB page zeroed on first touch stalled runs after the machine sat
+    // idle (see `percore_runtime::disable_transparent_huge_pages`).
+    percore_runtime::disable_transparent_huge_pages();
     let a = Args::parse();
     if a.child_run {
         return child_run(&a);

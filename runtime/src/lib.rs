@@ -29,6 +29,7 @@ mod file;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod metrics;
+mod pages;
 mod parallel;
 mod pool;
 mod sink;
@@ -41,6 +42,7 @@ use percore_operators::{Pipeline, Plan};
 
 pub use file::FileInput;
 pub use metrics::{CoreStats, Latency, LatencySummary, RunStats};
+pub use pages::disable_transparent_huge_pages;
 pub use parallel::{
     available_cpus, run_on, run_parallel, run_parallel_with, CoreSink, Encoder, Output,
     ParallelConfig,

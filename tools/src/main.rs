@@ -190,6 +190,8 @@ impl From<percore_operators::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    // No 2 MiB page zeroed on a core's data path (see the function's docs).
+    percore_runtime::disable_transparent_huge_pages();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(a),
