@@ -825,6 +825,16 @@ impl<'a> Worker<'a> {
             {
                 busy = true;
                 match msg {
+                    Message::Data((Payload::Rows(b), ingest)) if self.local => {
+                        // A core that keeps its rows gathers nothing: the
+                        // source's buffers go straight back to the allocator
+                        // for its next batch (pooled for gathers that never
+                        // come, they would be held idle while every batch
+                        // took fresh memory).
+                        self.last_ingest[from] = Some(ingest);
+                        let out = self.post.push(b)?;
+                        self.emit(out, ingest).await?;
+                    }
                     Message::Data((Payload::Rows(b), ingest)) => {
                         self.last_ingest[from] = Some(ingest);
                         let mine = b.clone();
