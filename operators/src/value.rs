@@ -152,46 +152,80 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 /// impossible date or time (chrono then decides).
 fn parse_canonical(t: &[u8]) -> Option<i64> {
     let t: &[u8; 24] = t.try_into().ok()?;
-    let shape = *b"0000-00-00T00:00:00.000Z";
-    let mut num = [0u32; 7];
-    let fields = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2), (20, 3)];
-    for (k, (at, len)) in fields.into_iter().enumerate() {
-        for &b in &t[at..at + len] {
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            num[k] = num[k] * 10 + (b - b'0') as u32;
-        }
+    // The 24 bytes as three words, checked a word at a time: digit lanes
+    // must hold '0'..='9' (`b + 0x46` and `b - 0x30` both below 0x80; a
+    // bad lane may carry or borrow into the next, but is caught itself),
+    // separator lanes must equal the shape's bytes.
+    let mut bad = 0u64;
+    let mut v = [0u64; 3];
+    for (k, m) in CANONICAL.iter().enumerate() {
+        let w = u64::from_le_bytes(t[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+        bad |= ((w.wrapping_add(m.add) | w.wrapping_sub(m.sub)) & m.high) | ((w ^ m.shape) & m.sep);
+        v[k] = w.wrapping_sub(m.sub);
     }
-    let separators_match = [4, 7, 10, 13, 16, 19, 23].iter().all(|&i| t[i] == shape[i]);
-    let [y, mo, d, h, mi, sec, milli] = num;
+    if bad != 0 {
+        return None;
+    }
+    let d = |i: usize| ((v[i / 8] >> (8 * (i % 8))) & 0xff) as u32;
+    let two = |i: usize| d(i) * 10 + d(i + 1);
+    let y = two(0) * 100 + two(2);
+    let (mo, day, h, mi, sec) = (two(5), two(8), two(11), two(14), two(17));
+    let milli = d(20) * 100 + two(21);
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let valid = separators_match
-        && (1..=12).contains(&mo)
-        && (1..=month_days[mo as usize - 1]).contains(&d)
+    const MONTH_DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let valid = (1..=12).contains(&mo)
+        && day >= 1
+        && day <= MONTH_DAYS[(mo as usize).clamp(1, 12) - 1] + (leap && mo == 2) as u32
         && h < 24
         && mi < 60
         && sec < 60;
     if !valid {
         return None;
     }
-    let days = days_from_civil(y as i64, mo, d);
+    let days = days_from_civil(y as i64, mo, day);
     Some(days * 86_400_000 + (h * 3_600_000 + mi * 60_000 + sec * 1_000 + milli) as i64)
 }
+
+/// Lane masks of one 8-byte word of the canonical timestamp shape.
+struct Lanes {
+    /// 0x30 in digit lanes (subtracted: the digit's value).
+    sub: u64,
+    /// 0x46 in digit lanes (added: a byte above '9' reaches 0x80).
+    add: u64,
+    /// 0x80 in digit lanes.
+    high: u64,
+    /// 0xff in separator lanes, and the separators' bytes there.
+    sep: u64,
+    shape: u64,
+}
+
+/// [`Lanes`] of the three words of `0000-00-00T00:00:00.000Z`.
+const CANONICAL: [Lanes; 3] = {
+    const SHAPE: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
+    let mut out = [const {
+        Lanes {
+            sub: 0,
+            add: 0,
+            high: 0,
+            sep: 0,
+            shape: 0,
+        }
+    }; 3];
+    let mut i = 0;
+    while i < 24 {
+        let (k, shift) = (i / 8, 8 * (i % 8));
+        if SHAPE[i] == b'0' {
+            out[k].sub |= 0x30 << shift;
+            out[k].add |= 0x46 << shift;
+            out[k].high |= 0x80 << shift;
+        } else {
+            out[k].sep |= 0xff << shift;
+            out[k].shape |= (SHAPE[i] as u64) << shift;
+        }
+        i += 1;
+    }
+    out
+};
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`, the inverse of [`civil_from_days`]).
@@ -325,6 +359,58 @@ mod tests {
             // chrono reads a leap second (:60) into the next minute; the
             // fast path leaves it to chrono, so both agree by construction.
             prop_assert_eq!(parse_timestamp(&t), chrono_ms(&t), "{}", t);
+        }
+    }
+
+    /// The canonical form read a byte at a time (the reference for the
+    /// word-at-a-time check).
+    fn canonical_bytewise(t: &[u8]) -> Option<i64> {
+        let t: &[u8; 24] = t.try_into().ok()?;
+        let shape = b"0000-00-00T00:00:00.000Z";
+        let mut num = Vec::new();
+        let mut cur: Option<u32> = None;
+        for (b, s) in t.iter().zip(shape) {
+            if *s == b'0' {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                cur = Some(cur.unwrap_or(0) * 10 + (b - b'0') as u32);
+            } else {
+                if b != s {
+                    return None;
+                }
+                num.extend(cur.take());
+            }
+        }
+        let [y, mo, d, h, mi, sec, milli] = num[..] else {
+            unreachable!("seven fields")
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo, d)?;
+        let time = chrono::NaiveTime::from_hms_milli_opt(h, mi, sec, milli)?;
+        Some(date.and_time(time).and_utc().timestamp_millis())
+    }
+
+    proptest! {
+        /// Canonical texts with one byte changed to any byte (digits,
+        /// separators, high bytes) are read as the byte-at-a-time reading
+        /// reads them.
+        #[test]
+        fn canonical_check_matches_bytewise(
+            ms in -62_167_219_200_000i64..253_402_300_800_000,
+            at in 0usize..24,
+            byte in prop_oneof![
+                proptest::num::u8::ANY,
+                // Either side of the digits and of the lane arithmetic.
+                proptest::sample::select(vec![
+                    b'/', b':', b'0', b'9', b'-', b'T', b'.', b'Z', b' ', 0x7f, 0x80, 0xaf, 0xb0,
+                    0xb9, 0xba, 0xff,
+                ]),
+            ],
+        ) {
+            let mut t = timestamp_text(ms).unwrap();
+            prop_assert_eq!(parse_canonical(&t), Some(ms));
+            t[at] = byte;
+            prop_assert_eq!(parse_canonical(&t), canonical_bytewise(&t), "{:?}", t);
         }
     }
 
