@@ -19,8 +19,8 @@ pub use arrow_array::RecordBatch;
 pub use percore_operators::codec::generator::Dataset;
 pub use percore_operators::{sql, Error, Pipeline, Plan, SqlType};
 pub use percore_runtime::{
-    run_local, Executors, Failed, GeneratorPartitions, ParallelConfig, PartitionedSource, RunError,
-    RunStats, Source,
+    disable_transparent_huge_pages, run_local, Executors, Failed, GeneratorPartitions,
+    ParallelConfig, PartitionedSource, RunError, RunStats, Source,
 };
 
 /// A thread-per-core runtime to embed: pinned executors started once, in
