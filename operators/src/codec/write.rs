@@ -316,22 +316,10 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    /// A DECIMAL's text from its integer's digits (independent of
-    /// `decimal::text_into`).
-    fn decimal_text(v: i128, scale: u8) -> String {
-        let digits = format!("{:0>w$}", v.unsigned_abs(), w = scale as usize + 1);
-        let (int, frac) = digits.split_at(digits.len() - scale as usize);
-        let sign = if v < 0 { "-" } else { "" };
-        match scale {
-            0 => format!("{sign}{int}"),
-            _ => format!("{sign}{int}.{frac}"),
-        }
-    }
-
     proptest::proptest! {
         /// Every row comes back from its JSON line with the values that went
         /// in: integers, DECIMALs of any width (quoted, exactly their scale's
-        /// digits), times (years outside 0..=9999 too), booleans, doubles,
+        /// digits, checked against the integer's own digits), times (years outside 0..=9999 too), booleans, doubles,
         /// NULLs, and keys of any length.
         #[test]
         fn rows_come_back_from_the_json(
@@ -377,9 +365,9 @@ mod tests {
             for (line, r) in lines.iter().zip(&rows) {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
                 proptest::prop_assert_eq!(&v["a"], &r.0.map_or(serde_json::Value::Null, |x| x.into()));
-                let want = r.1.map_or(serde_json::Value::Null, |x| decimal_text(x, scale).into());
+                let want = r.1.map_or(serde_json::Value::Null, |x| decimal::digits_text(x, scale).into());
                 proptest::prop_assert_eq!(&v["wide_decimal"], &want);
-                proptest::prop_assert_eq!(&v["n"], &serde_json::Value::from(decimal_text(r.2, narrow)));
+                proptest::prop_assert_eq!(&v["n"], &serde_json::Value::from(decimal::digits_text(r.2, narrow)));
                 let want = r.3.map_or(serde_json::Value::Null, |ms| {
                     let mut s = String::new();
                     write_timestamp(&mut s, ms);
