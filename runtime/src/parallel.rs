@@ -825,23 +825,18 @@ impl<'a> Worker<'a> {
             {
                 busy = true;
                 match msg {
-                    Message::Data((Payload::Rows(b), ingest)) if self.local => {
-                        // A core that keeps its rows gathers nothing: the
-                        // source's buffers go straight back to the allocator
-                        // for its next batch (pooled for gathers that never
-                        // come, they would be held idle while every batch
-                        // took fresh memory).
-                        self.last_ingest[from] = Some(ingest);
-                        let out = self.post.push(b)?;
-                        self.emit(out, ingest).await?;
-                    }
                     Message::Data((Payload::Rows(b), ingest)) => {
                         self.last_ingest[from] = Some(ingest);
-                        let mine = b.clone();
+                        // A core that keeps its rows gathers nothing: its
+                        // source's buffers go straight back to the allocator
+                        // for the next batch (pooled for gathers that never
+                        // come, they were held idle while every batch took
+                        // fresh memory).
+                        let mine = (!self.local).then(|| b.clone());
                         let out = self.post.push(b)?;
                         self.emit(out, ingest).await?;
                         // Buffers the pipeline let go of go back to their maker.
-                        let pool = reclaim(mine);
+                        let pool = mine.map(reclaim).unwrap_or_default();
                         if !pool.is_empty() {
                             if from == self.core {
                                 self.exchange.recycle(pool);
