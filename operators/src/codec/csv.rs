@@ -102,6 +102,7 @@ impl<R: Read> CsvReader<R> {
         self.src.parse = (0..self.src.columns.len())
             .map(|c| cols.contains(&c))
             .collect();
+        self.batches.read_only(&self.src.parse);
         self
     }
 

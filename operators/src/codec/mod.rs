@@ -67,6 +67,13 @@ impl Batches {
         }
     }
 
+    /// Builds only the columns `read` marks; the others come out as NULL
+    /// columns made whole at the end of each batch (their rows must be
+    /// `Scalar::Null`).
+    pub(crate) fn read_only(&mut self, read: &[bool]) {
+        self.batcher.read_only(read);
+    }
+
     /// The byte positions where the rows of the last batch start.
     pub(crate) fn positions(&self) -> &[i64] {
         &self.last_positions
@@ -131,7 +138,9 @@ impl Batches {
 /// Collects parsed rows into batches of one schema.
 pub(crate) struct RowBatcher {
     columns: Vec<Column>,
-    builders: Vec<ColumnBuilder>,
+    /// A builder per column, `None` for a column left unread (all NULL).
+    builders: Vec<Option<ColumnBuilder>>,
+    read: Vec<bool>,
     rows: usize,
     batch_size: usize,
 }
@@ -141,6 +150,7 @@ impl RowBatcher {
         let mut b = RowBatcher {
             columns: columns.to_vec(),
             builders: Vec::new(),
+            read: vec![true; columns.len()],
             rows: 0,
             batch_size: batch_size.max(1),
         };
@@ -148,11 +158,19 @@ impl RowBatcher {
         b
     }
 
+    /// Builds only the columns `read` marks (see [`Batches::read_only`]).
+    fn read_only(&mut self, read: &[bool]) {
+        debug_assert_eq!(self.rows, 0, "set before the first row");
+        self.read = read.to_vec();
+        self.reset();
+    }
+
     fn reset(&mut self) {
         self.builders = self
             .columns
             .iter()
-            .map(|c| ColumnBuilder::new(c.ty, self.batch_size))
+            .zip(&self.read)
+            .map(|(c, &read)| read.then(|| ColumnBuilder::new(c.ty, self.batch_size)))
             .collect();
         self.rows = 0;
     }
@@ -160,7 +178,10 @@ impl RowBatcher {
     /// Appends one complete row; returns a batch when one is full.
     pub(crate) fn push(&mut self, row: &[Scalar]) -> Option<RecordBatch> {
         for (b, v) in self.builders.iter_mut().zip(row) {
-            b.push(v);
+            match b {
+                Some(b) => b.push(v),
+                None => debug_assert_eq!(*v, Scalar::Null, "an unread column holds NULL"),
+            }
         }
         self.rows += 1;
         (self.rows >= self.batch_size).then(|| self.take())
@@ -173,8 +194,16 @@ impl RowBatcher {
 
     fn take(&mut self) -> RecordBatch {
         let builders = std::mem::take(&mut self.builders);
-        let cols = builders.into_iter().map(ColumnBuilder::finish).collect();
-        let batch = RecordBatch::try_new(arrow_schema(&self.columns), cols).expect("typed columns");
+        let schema = arrow_schema(&self.columns);
+        let cols = builders
+            .into_iter()
+            .zip(schema.fields())
+            .map(|(b, f)| match b {
+                Some(b) => b.finish(),
+                None => arrow_array::new_null_array(f.data_type(), self.rows),
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema, cols).expect("typed columns");
         self.reset();
         batch
     }
