@@ -298,17 +298,24 @@ fn text_digitwise(abs: u128, scale: usize, buf: &mut [u8; TEXT_MAX]) -> usize {
     at
 }
 
+/// A leading `-` or `+` taken off number text: whether it was `-`, and the
+/// rest; `None` for empty text.
+#[inline(always)]
+pub(crate) fn split_sign(b: &[u8]) -> Option<(bool, &[u8])> {
+    Some(match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    })
+}
+
 /// The common shape of decimal text read from its bytes: an optional sign,
 /// 1 to 18 digits with at most one point among them and at most `scale`
 /// after it (so nothing rounds). `None` for anything else — [`parse`]
 /// decides those. Where both read a text they agree.
 #[inline]
 pub fn parse_plain(b: &[u8], scale: u8) -> Option<i128> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
+    let (neg, digits) = split_sign(b)?;
     if digits.len() > 19 {
         return None;
     }

@@ -272,11 +272,7 @@ pub fn parse_field(bytes: &[u8], ty: SqlType) -> Result<Scalar, String> {
 /// An optional sign and 1 to 18 digits (which cannot overflow); `None` for
 /// anything else.
 fn plain_int(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
+    let (neg, digits) = decimal::split_sign(b)?;
     if digits.is_empty() || digits.len() > 18 {
         return None;
     }

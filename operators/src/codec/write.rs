@@ -63,11 +63,29 @@ enum Values<'a> {
 /// One output column: its key (with the separator before it and the colon
 /// after), typed values and NULLs.
 struct OutColumn<'a> {
-    key: Vec<u8>,
-    /// The key as a [`Piece`], when it is short enough.
-    short_key: Option<Piece>,
+    key: Key,
     values: Values<'a>,
     nulls: Option<&'a arrow_buffer::NullBuffer>,
+}
+
+/// A column's key text: one fixed-size copy when it is short enough.
+enum Key {
+    Short(Piece),
+    Long(Vec<u8>),
+}
+
+impl Key {
+    fn new(text: Vec<u8>) -> Key {
+        Piece::new(&text).map_or(Key::Long(text), Key::Short)
+    }
+
+    #[inline(always)]
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Key::Short(p) => p.put(out),
+            Key::Long(text) => out.extend_from_slice(text),
+        }
+    }
 }
 
 /// Up to [`Piece::MAX`] bytes held in a fixed array, so appending them is one
@@ -177,8 +195,7 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                 ),
             };
             OutColumn {
-                short_key: Piece::new(&key),
-                key,
+                key: Key::new(key),
                 values,
                 nulls: col.nulls(),
             }
@@ -190,17 +207,8 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
         if cols.is_empty() {
             out.push(b'{');
         }
-        for OutColumn {
-            key,
-            short_key,
-            values,
-            nulls,
-        } in cols.iter_mut()
-        {
-            match short_key {
-                Some(k) => k.put(out),
-                None => out.extend_from_slice(key),
-            }
+        for OutColumn { key, values, nulls } in cols.iter_mut() {
+            key.put(out);
             if nulls.is_some_and(|n| n.is_null(i)) {
                 out.extend_from_slice(b"null");
                 continue;
