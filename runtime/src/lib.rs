@@ -25,6 +25,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod batching;
 mod file;
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -40,6 +41,7 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use percore_operators::{Pipeline, Plan};
 
+pub use batching::{AdaptiveBatch, Backlog, MIN_BATCH_ROWS};
 pub use file::FileInput;
 pub use metrics::{CoreStats, Latency, LatencySummary, RunStats};
 pub use pages::disable_transparent_huge_pages;

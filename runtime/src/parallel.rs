@@ -34,6 +34,7 @@ use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
 
+use crate::batching::{AdaptiveBatch, MIN_BATCH_ROWS};
 use crate::metrics::{CoreStats, Latency, RunStats};
 use crate::pool::{Executors, Job};
 use crate::sink::{CoreFile, FileOutput};
@@ -433,6 +434,8 @@ struct Worker<'a> {
     pending_since: Option<Instant>,
     /// Pre-aggregation before the exchange (EMIT FINAL aggregates).
     partial: Option<PartialAgg>,
+    /// Batch sizes for a source that reports its backlog.
+    batching: Option<AdaptiveBatch>,
     /// Messages taken off the rings while this core waited to send.
     inbox: VecDeque<(usize, Message<Batch>)>,
     from_wm: Vec<i64>,
@@ -493,6 +496,7 @@ impl<'a> Worker<'a> {
             parts: Vec::new(),
             pending_since: None,
             partial,
+            batching: None,
             inbox: VecDeque::new(),
             from_wm: vec![i64::MIN; n],
             last_ingest: vec![None; n],
@@ -704,10 +708,16 @@ impl<'a> Worker<'a> {
                     }
                     None => true,
                 };
-                let next = if ready {
-                    part.source.next_batch()?
-                } else {
-                    None
+                let next = match (ready, part.source.backlog()) {
+                    (false, _) => None,
+                    (true, None) => part.source.next_batch()?,
+                    (true, Some(b)) => {
+                        let ctl = self
+                            .batching
+                            .get_or_insert_with(|| AdaptiveBatch::new(MIN_BATCH_ROWS, b.max_batch));
+                        let n = ctl.take(b.rows);
+                        part.source.next_batch_limited(n)?
+                    }
                 };
                 let exhausted = ready && next.is_none();
                 match next {

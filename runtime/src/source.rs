@@ -7,6 +7,8 @@ use arrow_array::RecordBatch;
 use percore_operators::codec::generator::Generator;
 use percore_operators::Result;
 
+use crate::batching::Backlog;
+
 /// Work a source must await before it has a batch ready.
 pub type Fill<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 
@@ -26,6 +28,22 @@ pub trait Source {
 
     /// The next batch, `Ok(None)` at the end of a bounded input.
     fn next_batch(&mut self) -> Result<Option<RecordBatch>>;
+
+    /// Rows waiting to be taken now (a live feed's rows that came due),
+    /// for a source that knows: the caller then sizes each batch from it
+    /// ([`crate::AdaptiveBatch`]) and asks with
+    /// [`Source::next_batch_limited`]. `None` (the default): the source sizes
+    /// its own batches.
+    fn backlog(&mut self) -> Option<Backlog> {
+        None
+    }
+
+    /// The next batch, of at most `max_rows` rows. The default ignores the
+    /// limit: a source that reports a [`Source::backlog`] must honour it.
+    fn next_batch_limited(&mut self, max_rows: usize) -> Result<Option<RecordBatch>> {
+        let _ = max_rows;
+        self.next_batch()
+    }
 
     /// Malformed rows skipped so far.
     fn malformed_rows(&self) -> u64 {
@@ -103,7 +121,8 @@ pub struct GeneratorPartitions {
     /// Paced: records per second over all cores (`None`: as fast as the
     /// cores take them). A paced share hands out the rows that have come
     /// due since it was last asked — a small batch at a low rate, up to
-    /// `batch_size` at a high one — so batching adapts to the load.
+    /// `batch_size` at a high one — and reports them as its backlog, so a
+    /// core caps its batches while it keeps up ([`crate::AdaptiveBatch`]).
     pub rate: Option<f64>,
 }
 
@@ -191,10 +210,21 @@ impl Source for Paced {
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        self.next_batch_limited(self.max_batch)
+    }
+
+    fn backlog(&mut self) -> Option<Backlog> {
+        Some(Backlog {
+            rows: self.due().saturating_sub(self.made),
+            max_batch: self.max_batch,
+        })
+    }
+
+    fn next_batch_limited(&mut self, max_rows: usize) -> Result<Option<RecordBatch>> {
         let n = self
             .due()
             .saturating_sub(self.made)
-            .clamp(1, self.max_batch as u64);
+            .clamp(1, max_rows.clamp(1, self.max_batch) as u64);
         let b = self.gen.next_rows(n as usize);
         self.made += b.as_ref().map_or(0, |b| b.num_rows() as u64);
         Ok(b)

@@ -47,6 +47,15 @@ impl Source for Stoppable {
         }
         self.inner.next_batch()
     }
+    fn backlog(&mut self) -> Option<percore_runtime::Backlog> {
+        self.inner.backlog()
+    }
+    fn next_batch_limited(&mut self, max_rows: usize) -> Result<Option<RecordBatch>> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        self.inner.next_batch_limited(max_rows)
+    }
     fn malformed_rows(&self) -> u64 {
         self.inner.malformed_rows()
     }

@@ -45,7 +45,8 @@ pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize) -> Generato
 
 /// A feeder thread's batches: share `part` of `parts`, as fast as it can be
 /// made or paced at `rate` records/s over all parts (then each batch holds
-/// the rows that came due, up to [`BATCH`], like the runtime's paced source).
+/// the rows that came due, up to [`BATCH`]: the runtime's paced source
+/// without percore's adaptive cap, `percore_runtime::AdaptiveBatch`).
 pub fn feed(
     dataset: Dataset,
     rows: u64,
