@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
-use percore_operators::ops::{Filter, Operator, PartialAgg};
+use percore_operators::ops::{Filter, Operator, PartialAgg, Route};
 use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
-use percore_shuffle::{reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
+use percore_shuffle::{owner_of, reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
 
 use crate::batching::{AdaptiveBatch, MIN_BATCH_ROWS};
 use crate::metrics::{CoreStats, Latency, RunStats};
@@ -581,22 +581,40 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Routes partial-aggregate batches by their key columns.
-    fn route_partials(&mut self, parts: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
-        let range = self.partial.as_ref().map_or(0..0, PartialAgg::key_range);
-        for p in parts {
-            let keys = p.columns()[range.clone()].to_vec();
-            self.route(&p, &keys, ingest)?;
+    /// Sends partial-aggregate pieces to the cores owning their keys.
+    fn send_partials(
+        &mut self,
+        parts: Vec<(usize, RecordBatch)>,
+        ingest: Instant,
+    ) -> Result<(), RunError> {
+        for (d, b) in parts {
+            self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
         }
         Ok(())
     }
 
+    /// Partials of every window through `w` (all of them: `None`), each
+    /// piece bound for the core that owns its keys, as [`Self::route`]
+    /// would route their rows.
+    fn flush_partials(&mut self, w: Option<i64>) -> Result<Vec<(usize, RecordBatch)>, RunError> {
+        let n = self.n;
+        let route = Route {
+            cores: n,
+            owner: &|h| owner_of(h, n),
+        };
+        let Some(p) = self.partial.as_mut() else {
+            return Ok(Vec::new());
+        };
+        Ok(match w {
+            Some(w) => p.flush_through(w, &route)?,
+            None => p.flush_all(&route)?,
+        })
+    }
+
     /// End of this core's input: partials still held, then End to every core.
     fn end_input(&mut self) -> Result<(), RunError> {
-        if let Some(p) = self.partial.as_mut() {
-            let parts = p.flush_all()?;
-            self.route_partials(parts, Instant::now())?;
-        }
+        let parts = self.flush_partials(None)?;
+        self.send_partials(parts, Instant::now())?;
         self.flush_exchange()?;
         for d in 0..self.n {
             self.send(d, Message::End)?;
@@ -636,10 +654,8 @@ impl<'a> Worker<'a> {
             return Ok(());
         }
         *sent = w;
-        if let Some(p) = self.partial.as_mut() {
-            let parts = p.flush_through(w)?;
-            self.route_partials(parts, ingest)?;
-        }
+        let parts = self.flush_partials(Some(w))?;
+        self.send_partials(parts, ingest)?;
         self.flush_exchange()?;
         for d in 0..self.n {
             self.send(d, Message::Watermark(w))?;
@@ -768,8 +784,8 @@ impl<'a> Worker<'a> {
                                         Some(p) => {
                                             p.push(&batch)?;
                                             if p.is_full() {
-                                                let parts = p.flush_all()?;
-                                                self.route_partials(parts, ingest)?;
+                                                let parts = self.flush_partials(None)?;
+                                                self.send_partials(parts, ingest)?;
                                             }
                                         }
                                         None => {

@@ -8,14 +8,15 @@
 //! - `EMIT FINAL`: one row per group when the bounded input ends, groups in
 //!   order of first appearance.
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_schema::SchemaRef;
 
+use super::partial_agg::Route;
 use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::{AggCall, AggPlan, Emit};
-use crate::state::{Acc, EventTimeBuffer, GroupTable};
+use crate::state::{hash_keys, Acc, EventTimeBuffer, GroupTable};
 
 /// Group table plus one accumulator per aggregate: the state of one set of groups.
 pub(crate) struct Groups {
@@ -78,19 +79,58 @@ impl Groups {
         Ok(cols)
     }
 
-    /// Key columns and partial aggregate states of every group (for another
-    /// core to [`Groups::merge`]).
-    pub(crate) fn partial_all(&self) -> Result<Vec<ArrayRef>> {
-        let ids: Vec<u32> = (0..self.table.len() as u32).collect();
-        let mut cols = self.table.key_columns(&ids);
-        for acc in &self.accs {
-            cols.extend(acc.partial(&ids)?);
+    /// Key columns and partial aggregate states of every group (for the
+    /// core owning its key to [`Groups::merge`]), the groups ordered by that
+    /// core: `route.owner` of the key's [`hash_keys`] hash, the order of
+    /// first appearance within each. Also returns how many groups each core
+    /// owns, so the columns slice into one piece per core with no copy.
+    pub(crate) fn partial_by_owner(
+        &self,
+        route: &Route<'_>,
+    ) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
+        let n = self.table.len();
+        let ids: Vec<u32> = (0..n as u32).collect();
+        let mut keys = self.table.key_columns(&ids);
+        let mut counts = vec![0usize; route.cores.max(1)];
+        let mut hashes = Vec::new();
+        hash_keys(&keys, self.table.types(), n, &mut hashes);
+        let owners: Vec<usize> = hashes.iter().map(|&h| (route.owner)(h)).collect();
+        for &o in &owners {
+            counts[o] += 1;
         }
-        Ok(cols)
+        let order: Vec<u32> = if counts.iter().filter(|&&c| c > 0).count() <= 1 {
+            ids
+        } else {
+            // Counting sort: each core's groups together, in order.
+            let mut next: Vec<usize> = counts
+                .iter()
+                .scan(0, |at, &c| {
+                    let start = *at;
+                    *at += c;
+                    Some(start)
+                })
+                .collect();
+            let mut order = vec![0u32; n];
+            for (g, &o) in owners.iter().enumerate() {
+                order[next[o]] = g as u32;
+                next[o] += 1;
+            }
+            let idx = UInt32Array::from(order.clone());
+            keys = keys
+                .iter()
+                .map(|k| arrow_select::take::take(k, &idx, None).expect("take keys"))
+                .collect();
+            order
+        };
+        let mut cols = keys;
+        for acc in &self.accs {
+            cols.extend(acc.partial(&order)?);
+        }
+        Ok((cols, counts))
     }
 
     /// Merges partial states: `cols` holds the key columns, then each
-    /// aggregate's partial columns, as [`Groups::partial_all`] makes them.
+    /// aggregate's partial columns, as [`Groups::partial_by_owner`] makes them.
     pub(crate) fn merge(&mut self, cols: &[ArrayRef], n: usize) {
         let k = self.table.width();
         self.table.intern(&cols[..k], n, &mut self.ids);

@@ -6,10 +6,11 @@
 //!   [`crate::Plan::read`] — into this core's own groups (per window when
 //!   windowed); nothing is emitted per row;
 //! - [`PartialAgg::flush_through`] turns every window ending at or before the
-//!   watermark `w` into partial-state batches and forgets it; a row arriving
-//!   later for such a window is late (counted, dropped) — the owner fires a
-//!   window only after every sender's watermark passed it, so it always has
-//!   every sender's partials by then;
+//!   watermark `w` into partial-state batches, one per core owning some of
+//!   its keys ([`Route`]: a key always to the same core), and forgets it; a
+//!   row arriving later for such a window is late (counted, dropped) — the
+//!   owner fires a window only after every sender's watermark passed it, so
+//!   it always has every sender's partials by then;
 //! - [`PartialAgg::flush_all`] does so for every group (end of input, or when
 //!   more than [`PartialAgg::MAX_GROUPS`] groups are held, so memory stays
 //!   bounded: partials of one group may be sent several times and merge);
@@ -18,7 +19,6 @@
 //!   the owning core merges them with `GroupBy`/`Tumbling` built by
 //!   [`super::PipelineOptions::partial_input`].
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
@@ -30,6 +30,22 @@ use super::windows::{StartOf, Windows};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
 use crate::state::KeepMask;
+
+/// Where partial states go: core `owner(hash)` of `cores`, for a key's
+/// routing hash ([`crate::state::hash_keys`]). Every sender must route
+/// alike, so all partials of a key meet on one core.
+pub struct Route<'a> {
+    pub cores: usize,
+    pub owner: &'a dyn Fn(u64) -> usize,
+}
+
+impl Route<'static> {
+    /// Everything to core 0.
+    pub const ONE: Route<'static> = Route {
+        cores: 1,
+        owner: &|_| 0,
+    };
+}
 
 /// Groups key for an unwindowed aggregate's single "window".
 const ALL: i64 = i64::MIN;
@@ -57,12 +73,6 @@ impl PartialAgg {
             }),
             _ => None,
         }
-    }
-
-    /// Where the group keys sit in the output batches.
-    pub fn key_range(&self) -> Range<usize> {
-        let first = self.plan.window.is_some() as usize;
-        first..first + self.plan.keys.len()
     }
 
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -111,8 +121,13 @@ impl PartialAgg {
         self.groups() > Self::MAX_GROUPS
     }
 
-    /// Partials of every window that ends at or before `w`.
-    pub fn flush_through(&mut self, w: i64) -> Result<Vec<RecordBatch>> {
+    /// Partials of every window that ends at or before `w`, as
+    /// `(owning core, batch)` pieces.
+    pub fn flush_through(
+        &mut self,
+        w: i64,
+        route: &Route<'_>,
+    ) -> Result<Vec<(usize, RecordBatch)>> {
         let Some(win) = &self.plan.window else {
             return Ok(Vec::new());
         };
@@ -120,25 +135,33 @@ impl PartialAgg {
         self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
         let mut out = Vec::new();
         while let Some((start, groups)) = self.windows.pop_closed(size, w) {
-            out.push(self.partial_batch(start, &groups)?);
+            self.partial_batches(start, &groups, route, &mut out)?;
             self.windows.recycle(groups);
         }
         Ok(out)
     }
 
-    /// Partials of every group held.
-    pub fn flush_all(&mut self) -> Result<Vec<RecordBatch>> {
+    /// Partials of every group held, as `(owning core, batch)` pieces.
+    pub fn flush_all(&mut self, route: &Route<'_>) -> Result<Vec<(usize, RecordBatch)>> {
         let mut out = Vec::new();
         for (start, groups) in self.windows.take_all() {
             if groups.len() > 0 {
-                out.push(self.partial_batch(start, &groups)?);
+                self.partial_batches(start, &groups, route, &mut out)?;
             }
             self.windows.recycle(groups);
         }
         Ok(out)
     }
 
-    fn partial_batch(&self, start: i64, groups: &Groups) -> Result<RecordBatch> {
+    /// One window's partials, a piece per owning core: the groups are laid
+    /// out by owner once, so each piece is a slice, not a copy.
+    fn partial_batches(
+        &self,
+        start: i64,
+        groups: &Groups,
+        route: &Route<'_>,
+        out: &mut Vec<(usize, RecordBatch)>,
+    ) -> Result<()> {
         let mut cols: Vec<ArrayRef> = Vec::new();
         if self.plan.window.is_some() {
             cols.push(Arc::new(TimestampMillisecondArray::from_value(
@@ -146,13 +169,23 @@ impl PartialAgg {
                 groups.len(),
             )));
         }
-        cols.extend(groups.partial_all()?);
+        let (partials, counts) = groups.partial_by_owner(route)?;
+        cols.extend(partials);
         let fields: Vec<Field> = cols
             .iter()
             .enumerate()
             .map(|(i, c)| Field::new(format!("p{i}"), c.data_type().clone(), true))
             .collect();
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("partial schema"))
+        let batch =
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("partial schema");
+        let mut at = 0;
+        for (core, n) in counts.into_iter().enumerate() {
+            if n > 0 {
+                out.push((core, batch.slice(at, n)));
+                at += n;
+            }
+        }
+        Ok(())
     }
 
     /// Rows dropped because their window had already been flushed.
@@ -179,8 +212,14 @@ mod tests {
     }
 
     /// Splits the input over `parts` pre-aggregating senders, flushing at a
-    /// watermark and at the end, and merges everything in one pipeline.
-    fn split_and_merge(sql: &str, csv: &str, parts: usize) -> (Vec<String>, Vec<String>) {
+    /// watermark and at the end, and merges the pieces in `mergers`
+    /// pipelines, each piece in the one owning its keys.
+    fn split_and_merge(
+        sql: &str,
+        csv: &str,
+        parts: usize,
+        mergers: usize,
+    ) -> (Vec<String>, Vec<String>) {
         let plan = crate::sql::compile(sql).unwrap();
         let read = || {
             let mut r = CsvReader::new(
@@ -203,31 +242,50 @@ mod tests {
         let mut senders: Vec<PartialAgg> = (0..parts)
             .map(|_| PartialAgg::for_plan(&plan).unwrap())
             .collect();
-        let mut merge = Pipeline::with_options(
-            &plan,
-            PipelineOptions {
-                external_watermark: true,
-                partial_input: true,
-                ..PipelineOptions::default()
-            },
-        );
-        let mut got = Vec::new();
+        let mut merge: Vec<Pipeline> = (0..mergers)
+            .map(|_| {
+                Pipeline::with_options(
+                    &plan,
+                    PipelineOptions {
+                        external_watermark: true,
+                        partial_input: true,
+                        ..PipelineOptions::default()
+                    },
+                )
+            })
+            .collect();
         for (i, b) in read().into_iter().enumerate() {
             senders[i % parts].push(&plan.read(&b)).unwrap();
         }
-        // Everything before the watermark 10 first, then the rest.
-        for s in &mut senders {
-            for p in s.flush_through(10).unwrap() {
-                got.extend(merge.push(p).unwrap());
+        // Everything before the watermark 10 first, then the rest, each
+        // piece to the merger owning its keys.
+        let route = Route {
+            cores: mergers,
+            owner: &|h| (h % mergers as u64) as usize,
+        };
+        // A key's partials split over two mergers would give two rows.
+        let mut got = Vec::new();
+        let deliver = |pieces: Vec<(usize, RecordBatch)>,
+                       merge: &mut Vec<Pipeline>,
+                       got: &mut Vec<RecordBatch>| {
+            for (m, p) in pieces {
+                got.extend(merge[m].push(p).unwrap());
             }
-        }
-        got.extend(merge.on_watermark(10).unwrap());
+        };
         for s in &mut senders {
-            for p in s.flush_all().unwrap() {
-                got.extend(merge.push(p).unwrap());
-            }
+            let pieces = s.flush_through(10, &route).unwrap();
+            deliver(pieces, &mut merge, &mut got);
         }
-        got.extend(merge.finish().unwrap());
+        for m in &mut merge {
+            got.extend(m.on_watermark(10).unwrap());
+        }
+        for s in &mut senders {
+            let pieces = s.flush_all(&route).unwrap();
+            deliver(pieces, &mut merge, &mut got);
+        }
+        for m in &mut merge {
+            got.extend(m.finish().unwrap());
+        }
         (rows(&got), rows(&want))
     }
 
@@ -237,11 +295,12 @@ mod tests {
     fn merged_partials_equal_one_aggregate() {
         let aggs = "COUNT(*) AS n, COUNT(v) AS nv, SUM(v) AS s, AVG(v) AS a, MIN(v) AS lo, \
                     MAX(k) AS hi, SUM(d) AS sd, MIN(d) AS md";
-        for parts in 1..4 {
+        for (parts, mergers) in [(1, 1), (2, 1), (3, 1), (1, 2), (2, 3), (3, 2)] {
             let (got, want) = split_and_merge(
                 &format!("{DDL} SELECT k, {aggs} FROM t GROUP BY k EMIT FINAL"),
                 CSV,
                 parts,
+                mergers,
             );
             assert_eq!(got, want);
             assert_eq!(got.len(), 3);
@@ -252,9 +311,34 @@ mod tests {
                 ),
                 CSV,
                 parts,
+                mergers,
             );
             assert_eq!(got, want);
             assert_eq!(got.len(), 6);
+        }
+    }
+
+    #[test]
+    fn many_keys_each_merge_on_the_core_that_owns_them() {
+        // Enough keys that every merger owns several, interleaved with the
+        // others' in order of first appearance.
+        let mut csv = String::from("k,ts,v,d\n");
+        for i in 0..400u32 {
+            let k = (i * 7919) % 53;
+            csv += &format!("k{k},{},{}.{:02},{}\n", i / 10, i % 97, i % 100, i % 13);
+        }
+        for mergers in [2, 3, 5] {
+            let (got, want) = split_and_merge(
+                &format!(
+                    "{DDL} SELECT k, COUNT(*) AS n, SUM(v) AS s, MAX(d) AS m FROM t GROUP BY k \
+                     WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
+                ),
+                &csv,
+                3,
+                mergers,
+            );
+            assert_eq!(got, want);
+            assert!(got.len() > 53, "{}", got.len());
         }
     }
 
@@ -278,7 +362,15 @@ mod tests {
             .unwrap();
         p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
             .unwrap();
-        let flushed = p.flush_through(10).unwrap();
+        let flushed: Vec<RecordBatch> = p
+            .flush_through(10, &Route::ONE)
+            .unwrap()
+            .into_iter()
+            .map(|(core, b)| {
+                assert_eq!(core, 0);
+                b
+            })
+            .collect();
         assert_eq!(rows(&flushed), vec!["1970-01-01T00:00:00.000Z|a|1"]);
         p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
             .unwrap();

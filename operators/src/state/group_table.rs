@@ -79,6 +79,11 @@ impl GroupTable {
         self.arena.allocated_bytes()
     }
 
+    /// The key columns' types.
+    pub fn types(&self) -> &[SqlType] {
+        &self.types
+    }
+
     /// Number of key columns.
     pub fn width(&self) -> usize {
         self.types.len()
