@@ -141,8 +141,10 @@ impl StartOf {
     }
 }
 
-/// The distinct window starts of `starts`, each with the rows that have it
-/// (`None`: every row — one window, nothing to split).
+/// The distinct window starts of `starts` in ascending order, each with the
+/// rows that have it (`None`: every row — one window, nothing to split). One
+/// pass: a batch spans few windows, so each row's start is found among the
+/// few seen so far, the last one first.
 fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
     let Some(&first) = starts.first() else {
         return Vec::new();
@@ -150,17 +152,24 @@ fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
     if starts.iter().all(|s| *s == first) {
         return vec![(first, None)];
     }
-    let mut distinct = starts.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    distinct
+    let mut found: Vec<(i64, Vec<u32>)> = Vec::new();
+    let mut last = usize::MAX;
+    for (i, &s) in starts.iter().enumerate() {
+        if found.get(last).is_none_or(|f| f.0 != s) {
+            last = match found.iter().position(|f| f.0 == s) {
+                Some(k) => k,
+                None => {
+                    found.push((s, Vec::with_capacity(starts.len())));
+                    found.len() - 1
+                }
+            };
+        }
+        found[last].1.push(i as u32);
+    }
+    found.sort_unstable_by_key(|f| f.0);
+    found
         .into_iter()
-        .map(|s| {
-            let idx: UInt32Array = (0..starts.len() as u32)
-                .filter(|&i| starts[i as usize] == s)
-                .collect();
-            (s, Some(idx))
-        })
+        .map(|(s, rows)| (s, Some(UInt32Array::from(rows))))
         .collect()
 }
 
@@ -170,6 +179,35 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Each distinct start once, ascending, with exactly its rows in order.
+        #[test]
+        fn by_start_splits_rows_by_window(
+            starts in prop::collection::vec(prop_oneof![
+                4 => Just(0i64),
+                3 => Just(60_000i64),
+                1 => -2i64..3,
+            ], 0..300),
+        ) {
+            let got: Vec<(i64, Vec<u32>)> = super::by_start(&starts)
+                .into_iter()
+                .map(|(s, rows)| {
+                    let rows = match rows {
+                        None => (0..starts.len() as u32).collect(),
+                        Some(r) => r.values().to_vec(),
+                    };
+                    (s, rows)
+                })
+                .collect();
+            let mut distinct = starts.clone();
+            distinct.sort();
+            distinct.dedup();
+            let want: Vec<(i64, Vec<u32>)> = distinct
+                .into_iter()
+                .map(|s| (s, (0..starts.len() as u32).filter(|&i| starts[i as usize] == s).collect()))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
         /// The remembered window gives the same start as dividing, for runs
         /// of nearby times and for times anywhere in the i64 range.
         #[test]
