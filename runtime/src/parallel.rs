@@ -605,9 +605,10 @@ impl<'a> Worker<'a> {
         let Some(p) = self.partial.as_mut() else {
             return Ok(Vec::new());
         };
+        let pool = self.exchange.pool_mut();
         Ok(match w {
-            Some(w) => p.flush_through(w, &route)?,
-            None => p.flush_all(&route)?,
+            Some(w) => p.flush_through(w, &route, pool)?,
+            None => p.flush_all(&route, pool)?,
         })
     }
 

@@ -108,6 +108,12 @@ impl Exchange {
         }
     }
 
+    /// The spare vectors, for other batches this core sends whole (partial
+    /// aggregates): their receivers reclaim them like the exchange's own.
+    pub fn pool_mut(&mut self) -> &mut Pool {
+        &mut self.pool
+    }
+
     /// Takes back vectors a receiver reclaimed.
     pub fn recycle(&mut self, returned: Pool) {
         self.pool.absorb(returned);

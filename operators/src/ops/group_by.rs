@@ -8,13 +8,14 @@
 //! - `EMIT FINAL`: one row per group when the bounded input ends, groups in
 //!   order of first appearance.
 
-use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use super::partial_agg::Route;
 use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::expr::Expr;
+use crate::gather::{gather_column, Pair, Pool, Rows};
 use crate::plan::{AggCall, AggPlan, Emit};
 use crate::state::{hash_keys, Acc, EventTimeBuffer, GroupTable};
 
@@ -79,54 +80,44 @@ impl Groups {
         Ok(cols)
     }
 
-    /// Key columns and partial aggregate states of every group (for the
-    /// core owning its key to [`Groups::merge`]), the groups ordered by that
-    /// core: `route.owner` of the key's [`hash_keys`] hash, the order of
-    /// first appearance within each. Also returns how many groups each core
-    /// owns, so the columns slice into one piece per core with no copy.
+    /// Key columns and partial states of every group (for the core owning
+    /// its key to [`Groups::merge`]), one piece per core that owns some:
+    /// `route.owner` of the key's [`hash_keys`] hash, groups in order of
+    /// first appearance within each. The pieces' columns are gathered into
+    /// vectors from `pool` (each piece its own, so its receiver can send
+    /// them back whole, see [`crate::gather::reclaim`]).
     pub(crate) fn partial_by_owner(
         &self,
         route: &Route<'_>,
-    ) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
+        pool: &mut Pool,
+    ) -> Result<Vec<(usize, Vec<ArrayRef>)>> {
         let n = self.table.len();
         let ids: Vec<u32> = (0..n as u32).collect();
-        let mut keys = self.table.key_columns(&ids);
-        let mut counts = vec![0usize; route.cores.max(1)];
+        let keys = self.table.key_columns(&ids);
         let mut hashes = Vec::new();
         hash_keys(&keys, self.table.types(), n, &mut hashes);
-        let owners: Vec<usize> = hashes.iter().map(|&h| (route.owner)(h)).collect();
-        for &o in &owners {
-            counts[o] += 1;
+        let mut owned: Vec<Vec<u32>> = vec![Vec::new(); route.cores.max(1)];
+        for (g, &h) in hashes.iter().enumerate() {
+            owned[(route.owner)(h)].push(g as u32);
         }
-        let order: Vec<u32> = if counts.iter().filter(|&&c| c > 0).count() <= 1 {
-            ids
-        } else {
-            // Counting sort: each core's groups together, in order.
-            let mut next: Vec<usize> = counts
-                .iter()
-                .scan(0, |at, &c| {
-                    let start = *at;
-                    *at += c;
-                    Some(start)
-                })
-                .collect();
-            let mut order = vec![0u32; n];
-            for (g, &o) in owners.iter().enumerate() {
-                order[next[o]] = g as u32;
-                next[o] += 1;
+        let mut pieces = Vec::new();
+        for (core, groups) in owned.into_iter().enumerate() {
+            if groups.is_empty() {
+                continue;
             }
-            let idx = UInt32Array::from(order.clone());
-            keys = keys
+            let pairs: Vec<Pair> = groups.iter().map(|&g| (0, g)).collect();
+            let lens = [n];
+            let rows = Rows::check(&pairs, &lens);
+            let mut cols: Vec<ArrayRef> = keys
                 .iter()
-                .map(|k| arrow_select::take::take(k, &idx, None).expect("take keys"))
+                .map(|k| gather_column(&[k], rows, pool))
                 .collect();
-            order
-        };
-        let mut cols = keys;
-        for acc in &self.accs {
-            cols.extend(acc.partial(&order)?);
+            for acc in &self.accs {
+                cols.extend(acc.partial(&groups, pool)?);
+            }
+            pieces.push((core, cols));
         }
-        Ok((cols, counts))
+        Ok(pieces)
     }
 
     /// Merges partial states: `cols` holds the key columns, then each

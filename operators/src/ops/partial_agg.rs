@@ -28,6 +28,7 @@ use super::eval_all;
 use super::group_by::{eval_args, Groups};
 use super::windows::{StartOf, Windows};
 use crate::error::Result;
+use crate::gather::Pool;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
 use crate::state::KeepMask;
 
@@ -122,11 +123,12 @@ impl PartialAgg {
     }
 
     /// Partials of every window that ends at or before `w`, as
-    /// `(owning core, batch)` pieces.
+    /// `(owning core, batch)` pieces, their columns in vectors from `pool`.
     pub fn flush_through(
         &mut self,
         w: i64,
         route: &Route<'_>,
+        pool: &mut Pool,
     ) -> Result<Vec<(usize, RecordBatch)>> {
         let Some(win) = &self.plan.window else {
             return Ok(Vec::new());
@@ -135,55 +137,57 @@ impl PartialAgg {
         self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
         let mut out = Vec::new();
         while let Some((start, groups)) = self.windows.pop_closed(size, w) {
-            self.partial_batches(start, &groups, route, &mut out)?;
+            self.partial_batches(start, &groups, route, pool, &mut out)?;
             self.windows.recycle(groups);
         }
         Ok(out)
     }
 
     /// Partials of every group held, as `(owning core, batch)` pieces.
-    pub fn flush_all(&mut self, route: &Route<'_>) -> Result<Vec<(usize, RecordBatch)>> {
+    pub fn flush_all(
+        &mut self,
+        route: &Route<'_>,
+        pool: &mut Pool,
+    ) -> Result<Vec<(usize, RecordBatch)>> {
         let mut out = Vec::new();
         for (start, groups) in self.windows.take_all() {
             if groups.len() > 0 {
-                self.partial_batches(start, &groups, route, &mut out)?;
+                self.partial_batches(start, &groups, route, pool, &mut out)?;
             }
             self.windows.recycle(groups);
         }
         Ok(out)
     }
 
-    /// One window's partials, a piece per owning core: the groups are laid
-    /// out by owner once, so each piece is a slice, not a copy.
+    /// One window's partials, a batch per owning core.
     fn partial_batches(
         &self,
         start: i64,
         groups: &Groups,
         route: &Route<'_>,
+        pool: &mut Pool,
         out: &mut Vec<(usize, RecordBatch)>,
     ) -> Result<()> {
-        let mut cols: Vec<ArrayRef> = Vec::new();
-        if self.plan.window.is_some() {
-            cols.push(Arc::new(TimestampMillisecondArray::from_value(
-                start,
-                groups.len(),
-            )));
-        }
-        let (partials, counts) = groups.partial_by_owner(route)?;
-        cols.extend(partials);
-        let fields: Vec<Field> = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Field::new(format!("p{i}"), c.data_type().clone(), true))
-            .collect();
-        let batch =
-            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("partial schema");
-        let mut at = 0;
-        for (core, n) in counts.into_iter().enumerate() {
-            if n > 0 {
-                out.push((core, batch.slice(at, n)));
-                at += n;
+        for (core, partials) in groups.partial_by_owner(route, pool)? {
+            let mut cols: Vec<ArrayRef> = Vec::new();
+            if self.plan.window.is_some() {
+                let n = partials[0].len();
+                let mut starts = Pool::take(&mut pool.i64s, n);
+                starts.resize(n, start);
+                cols.push(Arc::new(TimestampMillisecondArray::new(
+                    starts.into(),
+                    None,
+                )));
             }
+            cols.extend(partials);
+            let fields: Vec<Field> = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Field::new(format!("p{i}"), c.data_type().clone(), true))
+                .collect();
+            let batch =
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("partial schema");
+            out.push((core, batch));
         }
         Ok(())
     }
@@ -273,14 +277,14 @@ mod tests {
             }
         };
         for s in &mut senders {
-            let pieces = s.flush_through(10, &route).unwrap();
+            let pieces = s.flush_through(10, &route, &mut Pool::default()).unwrap();
             deliver(pieces, &mut merge, &mut got);
         }
         for m in &mut merge {
             got.extend(m.on_watermark(10).unwrap());
         }
         for s in &mut senders {
-            let pieces = s.flush_all(&route).unwrap();
+            let pieces = s.flush_all(&route, &mut Pool::default()).unwrap();
             deliver(pieces, &mut merge, &mut got);
         }
         for m in &mut merge {
@@ -363,7 +367,7 @@ mod tests {
         p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
             .unwrap();
         let flushed: Vec<RecordBatch> = p
-            .flush_through(10, &Route::ONE)
+            .flush_through(10, &Route::ONE, &mut Pool::default())
             .unwrap()
             .into_iter()
             .map(|(core, b)| {

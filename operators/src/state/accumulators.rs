@@ -13,12 +13,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, PrimitiveArray, StringArray,
+};
 use arrow_buffer::NullBuffer;
 
 use crate::decimal;
 use crate::error::{Error, Result};
+use crate::gather::Pool;
 use crate::types::SqlType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,47 +413,46 @@ impl Acc {
     /// This aggregate's partial state for groups `groups`, as columns another
     /// core can [`Acc::merge`]: COUNT `[count]`; SUM/AVG `[sum, non-NULL
     /// count]` (exact sums as raw `i128`); MIN/MAX `[value or NULL]`.
-    pub fn partial(&self, groups: &[u32]) -> Result<Vec<ArrayRef>> {
-        let idx = |g: &u32| *g as usize;
-        let raw128 = |v: Vec<i128>, nulls: Option<NullBuffer>| -> ArrayRef {
-            Arc::new(arrow_array::Decimal128Array::new(v.into(), nulls))
-        };
-        let i64s = |v: &[i64]| -> ArrayRef {
-            Arc::new(Int64Array::from_iter_values(
-                groups.iter().map(|g| v[idx(g)]),
-            ))
-        };
+    /// Numeric columns are written into vectors from `pool` (which the
+    /// receiving core sends back, see [`crate::gather::reclaim`]).
+    pub fn partial(&self, groups: &[u32], pool: &mut Pool) -> Result<Vec<ArrayRef>> {
         let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
-            let valid: Vec<bool> = groups.iter().map(|g| has[idx(g)]).collect();
+            let valid: Vec<bool> = groups.iter().map(|&g| has[g as usize]).collect();
             (!valid.iter().all(|v| *v)).then(|| NullBuffer::from(valid))
         };
         Ok(match &self.state {
-            State::Count(c) => vec![i64s(c)],
+            State::Count(c) => vec![pooled::<Int64Type>(&mut pool.i64s, groups, c, None)],
             State::Exact { sum, nn } => {
                 if self.overflow {
                     return Err(Error::eval(&self.text, "sum overflows 128 bits"));
                 }
                 vec![
-                    raw128(groups.iter().map(|g| sum[idx(g)]).collect(), None),
-                    i64s(nn),
+                    pooled::<Decimal128Type>(&mut pool.i128s, groups, sum, None),
+                    pooled::<Int64Type>(&mut pool.i64s, groups, nn, None),
                 ]
             }
             State::Float { sum, nn } => vec![
-                Arc::new(Float64Array::from_iter_values(
-                    groups.iter().map(|g| sum[idx(g)]),
-                )),
-                i64s(nn),
+                pooled::<Float64Type>(&mut pool.f64s, groups, sum, None),
+                pooled::<Int64Type>(&mut pool.i64s, groups, nn, None),
             ],
-            State::ExactMinMax { v, has } => vec![raw128(
-                groups.iter().map(|g| v[idx(g)]).collect(),
-                has_nulls(has),
-            )],
-            State::FloatMinMax { v, has } => vec![Arc::new(Float64Array::new(
-                groups.iter().map(|g| v[idx(g)]).collect(),
-                has_nulls(has),
-            ))],
+            State::ExactMinMax { v, has } => {
+                vec![pooled::<Decimal128Type>(
+                    &mut pool.i128s,
+                    groups,
+                    v,
+                    has_nulls(has),
+                )]
+            }
+            State::FloatMinMax { v, has } => {
+                vec![pooled::<Float64Type>(
+                    &mut pool.f64s,
+                    groups,
+                    v,
+                    has_nulls(has),
+                )]
+            }
             State::StrMinMax(v) => vec![Arc::new(StringArray::from_iter(
-                groups.iter().map(|g| v[idx(g)].as_deref()),
+                groups.iter().map(|&g| v[g as usize].as_deref()),
             ))],
         })
     }
@@ -791,6 +794,20 @@ impl Out {
     }
 }
 
+/// `state[g]` for each of `groups`, as an array over a vector from `pool`.
+/// (Decimal partial sums are raw `i128`: the array keeps the default
+/// precision, read back only by [`Acc::merge`].)
+fn pooled<T: ArrowPrimitiveType>(
+    pool: &mut Vec<Vec<T::Native>>,
+    groups: &[u32],
+    state: &[T::Native],
+    nulls: Option<NullBuffer>,
+) -> ArrayRef {
+    let mut v = Pool::take(pool, groups.len());
+    v.extend(groups.iter().map(|&g| state[g as usize]));
+    Arc::new(PrimitiveArray::<T>::new(v.into(), nulls))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,7 +884,7 @@ mod tests {
         // Merged partial states overflow the same way.
         let mut a = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         a.update(&[0], Some(&arg.slice(0, 1)), 1);
-        let part = a.partial(&[0]).unwrap();
+        let part = a.partial(&[0], &mut Pool::default()).unwrap();
         let mut owner = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         owner.merge(&[0], &part, 1);
         assert!(owner.emit(&[0]).is_ok());
@@ -919,7 +936,7 @@ mod tests {
             for (i, &g) in groups.iter().enumerate() {
                 let mut one = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
                 one.update(&[0], Some(&arg.slice(i, 1)), 1);
-                merged.merge(&[g], &one.partial(&[0]).unwrap(), 2);
+                merged.merge(&[g], &one.partial(&[0], &mut Pool::default()).unwrap(), 2);
             }
             let m = merged.emit(&[0, 1]).unwrap();
             let v = |a: &ArrayRef| a.as_primitive::<Float64Type>().values().to_vec();
