@@ -115,7 +115,7 @@ mod tests {
             let mut sizes = Vec::new();
             for i in 0..batches {
                 let backlog = (arrived as u64).saturating_sub(taken);
-                let n = ctl.take(backlog).min(backlog.max(1) as usize);
+                let n = ctl.take(backlog);
                 taken += n as u64;
                 sizes.push(n);
                 let mut secs = self.overhead + n as f64 * self.per_row;
@@ -144,36 +144,46 @@ mod tests {
         per_row: 90e-9,
     };
 
-    #[test]
-    fn a_core_that_keeps_up_stays_at_the_minimum_and_takes_all_that_came_due() {
-        let sim = Sim {
-            rate: 0.3 * CORE.capacity(MIN_BATCH_ROWS),
-            ..CORE
-        };
-        let mut ctl = AdaptiveBatch::new(MIN_BATCH_ROWS, 8192);
-        let (sizes, left) = sim.run(&mut ctl, 10_000, None);
+    /// The largest batch the simulated source makes.
+    const MAX: usize = 8192;
+
+    /// A fresh controller on [`CORE`] fed at `rate` rows/s for `batches`
+    /// batches: the controller after, each batch's size and the backlog left.
+    fn run_at(
+        rate: f64,
+        batches: usize,
+        stall: Option<(usize, f64)>,
+    ) -> (AdaptiveBatch, Vec<usize>, f64) {
+        let mut ctl = AdaptiveBatch::new(MIN_BATCH_ROWS, MAX);
+        let (sizes, left) = Sim { rate, ..CORE }.run(&mut ctl, batches, stall);
+        (ctl, sizes, left)
+    }
+
+    /// No batch above the minimum cap, and at most one batch's worth left.
+    fn assert_stays_small(sizes: &[usize], left: f64) {
         assert!(
             sizes.iter().all(|&n| n <= MIN_BATCH_ROWS),
             "{:?}",
             sizes.iter().max()
         );
-        assert_eq!(ctl.cap(), MIN_BATCH_ROWS);
-        // Nothing piles up: what is left is at most one batch's arrivals.
         assert!(left < MIN_BATCH_ROWS as f64, "{left}");
+    }
+
+    #[test]
+    fn a_core_that_keeps_up_stays_at_the_minimum_and_takes_all_that_came_due() {
+        let (ctl, sizes, left) = run_at(0.3 * CORE.capacity(MIN_BATCH_ROWS), 10_000, None);
+        assert_stays_small(&sizes, left);
+        assert_eq!(ctl.cap(), MIN_BATCH_ROWS);
     }
 
     #[test]
     fn a_core_that_falls_behind_grows_its_batches_to_the_maximum() {
         // More than small batches can take, less than large ones can.
-        let sim = Sim {
-            rate: 0.9 * CORE.capacity(8192),
-            ..CORE
-        };
-        assert!(sim.rate > CORE.capacity(MIN_BATCH_ROWS));
-        let mut ctl = AdaptiveBatch::new(MIN_BATCH_ROWS, 8192);
-        let (sizes, left) = sim.run(&mut ctl, 20_000, None);
+        let rate = 0.9 * CORE.capacity(MAX);
+        assert!(rate > CORE.capacity(MIN_BATCH_ROWS));
+        let (_, sizes, left) = run_at(rate, 20_000, None);
         // The backlog stays bounded: the core kept up at this rate.
-        assert!(left < 4.0 * 8192.0, "{left}");
+        assert!(left < 4.0 * MAX as f64, "{left}");
         let late = &sizes[sizes.len() / 2..];
         let mean = late.iter().sum::<usize>() as f64 / late.len() as f64;
         assert!(mean > 2.0 * MIN_BATCH_ROWS as f64, "{mean}");
@@ -181,44 +191,25 @@ mod tests {
 
     #[test]
     fn overload_takes_full_batches() {
-        let sim = Sim {
-            rate: 2.0 * CORE.capacity(8192),
-            ..CORE
-        };
-        let mut ctl = AdaptiveBatch::new(MIN_BATCH_ROWS, 8192);
-        let (sizes, _) = sim.run(&mut ctl, 1_000, None);
+        let (_, sizes, _) = run_at(2.0 * CORE.capacity(MAX), 1_000, None);
         // Doubling from 1,024 reaches 8,192 within a few batches, then stays.
-        assert!(sizes[10..].iter().all(|&n| n == 8192), "{:?}", &sizes[..12]);
+        assert!(sizes[10..].iter().all(|&n| n == MAX), "{:?}", &sizes[..12]);
     }
 
     #[test]
     fn a_stall_under_half_load_does_not_grow_the_batches() {
-        let sim = Sim {
-            rate: 0.5 * CORE.capacity(MIN_BATCH_ROWS),
-            ..CORE
-        };
-        let mut ctl = AdaptiveBatch::new(MIN_BATCH_ROWS, 8192);
+        let rate = 0.5 * CORE.capacity(MIN_BATCH_ROWS);
         // A 2 ms stall leaves several small batches' worth due at once.
-        let (sizes, left) = sim.run(&mut ctl, 5_000, Some((1_000, 2e-3)));
-        assert!(sim.rate * 2e-3 > 2.0 * MIN_BATCH_ROWS as f64);
+        assert!(rate * 2e-3 > 2.0 * MIN_BATCH_ROWS as f64);
+        let (_, sizes, left) = run_at(rate, 5_000, Some((1_000, 2e-3)));
         // It drains in small batches: the cap never grows.
-        assert!(
-            sizes.iter().all(|&n| n <= MIN_BATCH_ROWS),
-            "{:?}",
-            sizes.iter().max()
-        );
-        assert!(left < MIN_BATCH_ROWS as f64, "{left}");
+        assert_stays_small(&sizes, left);
     }
 
     #[test]
     fn the_cap_comes_back_down_after_an_overload_ends() {
-        let mut ctl = AdaptiveBatch::new(MIN_BATCH_ROWS, 8192);
-        let heavy = Sim {
-            rate: 2.0 * CORE.capacity(8192),
-            ..CORE
-        };
-        heavy.run(&mut ctl, 100, None);
-        assert_eq!(ctl.cap(), 8192);
+        let (mut ctl, _, _) = run_at(2.0 * CORE.capacity(MAX), 100, None);
+        assert_eq!(ctl.cap(), MAX);
         // The backlog is gone and the feed is light: back to the minimum.
         for _ in 0..10 {
             ctl.take(100);

@@ -581,41 +581,32 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Sends partial-aggregate pieces to the cores owning their keys.
-    fn send_partials(
-        &mut self,
-        parts: Vec<(usize, RecordBatch)>,
-        ingest: Instant,
-    ) -> Result<(), RunError> {
-        for (d, b) in parts {
-            self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
-        }
-        Ok(())
-    }
-
-    /// Partials of every window through `w` (all of them: `None`), each
-    /// piece bound for the core that owns its keys, as [`Self::route`]
-    /// would route their rows.
-    fn flush_partials(&mut self, w: Option<i64>) -> Result<Vec<(usize, RecordBatch)>, RunError> {
+    /// Sends the partials of every window through `w` (all of them: `None`)
+    /// to the cores that own their keys, as [`Self::route`] would route
+    /// their rows.
+    fn send_partials(&mut self, w: Option<i64>, ingest: Instant) -> Result<(), RunError> {
         let n = self.n;
         let route = Route {
             cores: n,
             owner: &|h| owner_of(h, n),
         };
         let Some(p) = self.partial.as_mut() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let pool = self.exchange.pool_mut();
-        Ok(match w {
+        let parts = match w {
             Some(w) => p.flush_through(w, &route, pool)?,
             None => p.flush_all(&route, pool)?,
-        })
+        };
+        for (d, b) in parts {
+            self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
+        }
+        Ok(())
     }
 
     /// End of this core's input: partials still held, then End to every core.
     fn end_input(&mut self) -> Result<(), RunError> {
-        let parts = self.flush_partials(None)?;
-        self.send_partials(parts, Instant::now())?;
+        self.send_partials(None, Instant::now())?;
         self.flush_exchange()?;
         for d in 0..self.n {
             self.send(d, Message::End)?;
@@ -655,8 +646,7 @@ impl<'a> Worker<'a> {
             return Ok(());
         }
         *sent = w;
-        let parts = self.flush_partials(Some(w))?;
-        self.send_partials(parts, ingest)?;
+        self.send_partials(Some(w), ingest)?;
         self.flush_exchange()?;
         for d in 0..self.n {
             self.send(d, Message::Watermark(w))?;
@@ -785,8 +775,7 @@ impl<'a> Worker<'a> {
                                         Some(p) => {
                                             p.push(&batch)?;
                                             if p.is_full() {
-                                                let parts = self.flush_partials(None)?;
-                                                self.send_partials(parts, ingest)?;
+                                                self.send_partials(None, ingest)?;
                                             }
                                         }
                                         None => {
