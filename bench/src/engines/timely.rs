@@ -2,8 +2,9 @@
 //! worker per thread, rows as native tuples (the symbol as its index, prices
 //! as scaled integers), `Exchange` by key, hash maps for groups, and the
 //! frontier as the watermark: the field's reference Rust dataflow, the peer
-//! to beat. Same generated rows as the other engines (`Generator::market_row`
-//! / `order_row`), same lateness rule at the source (a row behind the
+//! to beat. Same generated rows as the other engines, drawn the same way
+//! (`Generator::draw_market` a batch at a time, as for percore's batches;
+//! `order_row`), same lateness rule at the source (a row behind the
 //! watermark is dropped and counted), same outputs per row and per group.
 //!
 //! Event-time scenarios use the watermark (max event time read − lateness,
@@ -17,7 +18,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use percore_operators::codec::generator::{Dataset, Generator, MarketConfig, START_MS};
+use percore_operators::codec::generator::{
+    Dataset, Generator, MarketConfig, MarketDraws, START_MS,
+};
 use percore_runtime::Latency;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::{Capability, Filter, Input, Inspect, Map, Operator, Probe};
@@ -132,6 +135,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
         let wm_of = |t: &Trade| if name == "rows_window" { t.4 } else { t.5 };
         let mut order_buf = Vec::with_capacity(BATCH);
         let mut trade_buf = Vec::with_capacity(BATCH);
+        let mut draws = MarketDraws::default();
         loop {
             let n = match per_sec {
                 None => BATCH,
@@ -165,8 +169,8 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                 let epoch = *trades.time();
                 let wm = epoch as i64 + BASE;
                 let mut late = 0;
-                for i in ids.iter() {
-                    let m = g.market_row(i);
+                g.draw_market(ids, &mut draws);
+                for (i, m) in ids.iter().zip(draws.rows(&g)) {
                     let t = (
                         m.symbol,
                         m.trader_id,
