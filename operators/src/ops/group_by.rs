@@ -8,7 +8,11 @@
 //! - `EMIT FINAL`: one row per group when the bounded input ends, groups in
 //!   order of first appearance.
 
-use arrow_array::{ArrayRef, RecordBatch};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use super::partial_agg::Route;
@@ -17,12 +21,15 @@ use crate::error::Result;
 use crate::expr::Expr;
 use crate::gather::{gather_column, Pair, Pool, Rows};
 use crate::plan::{AggCall, AggPlan, Emit};
-use crate::state::{hash_keys, Acc, EventTimeBuffer, GroupTable};
+use crate::state::{assert_ids_below, hash_keys, Acc, EventTimeBuffer, GroupTable};
 
-/// Group table plus one accumulator per aggregate: the state of one set of groups.
+/// Group table plus one accumulator per aggregate: the state of one set of
+/// groups. Each group's row count is kept here, once for all aggregates
+/// (see [`crate::state::accumulators`]).
 pub(crate) struct Groups {
     table: GroupTable,
     accs: Vec<Acc>,
+    rows: Vec<i64>,
     ids: Vec<u32>,
 }
 
@@ -42,13 +49,29 @@ impl Groups {
                     )
                 })
                 .collect(),
+            rows: Vec::new(),
             ids: Vec::new(),
         }
     }
 
-    pub(crate) fn update(&mut self, keys: &[ArrayRef], args: &[Option<ArrayRef>], n: usize) {
+    /// Group ids of `n` rows of `keys` into `self.ids`, new groups added;
+    /// the number of groups.
+    fn intern(&mut self, keys: &[ArrayRef], n: usize) -> usize {
         self.table.intern(keys, n, &mut self.ids);
         let groups = self.table.len();
+        self.rows.resize(groups, 0);
+        groups
+    }
+
+    pub(crate) fn update(&mut self, keys: &[ArrayRef], args: &[Option<ArrayRef>], n: usize) {
+        let groups = self.intern(keys, n);
+        assert_ids_below(&self.ids, groups);
+        let rows = self.rows.as_mut_slice();
+        for &g in &self.ids {
+            // SAFETY: every id is below `groups`, the length of `rows`
+            // (asserted just above).
+            unsafe { *rows.get_unchecked_mut(g as usize) += 1 };
+        }
         for (acc, arg) in self.accs.iter_mut().zip(args) {
             acc.update(&self.ids, arg.as_ref(), groups);
         }
@@ -61,11 +84,19 @@ impl Groups {
         args: &[Option<ArrayRef>],
         n: usize,
     ) -> Result<Vec<ArrayRef>> {
-        self.table.intern(&keys, n, &mut self.ids);
-        let groups = self.table.len();
+        let groups = self.intern(&keys, n);
+        let rows = &mut self.rows;
+        let after: Vec<i64> = self
+            .ids
+            .iter()
+            .map(|&g| {
+                rows[g as usize] += 1;
+                rows[g as usize]
+            })
+            .collect();
         let mut cols = keys;
         for (acc, arg) in self.accs.iter_mut().zip(args) {
-            cols.push(acc.update_and_snapshot(&self.ids, arg.as_ref(), groups)?);
+            cols.push(acc.update_and_snapshot(&self.ids, arg.as_ref(), groups, &after)?);
         }
         Ok(cols)
     }
@@ -75,13 +106,14 @@ impl Groups {
         let ids: Vec<u32> = (0..self.table.len() as u32).collect();
         let mut cols = self.table.key_columns(&ids);
         for acc in &self.accs {
-            cols.push(acc.emit(&ids)?);
+            cols.push(acc.emit(&ids, &self.rows)?);
         }
         Ok(cols)
     }
 
-    /// Key columns and partial states of every group (for the core owning
-    /// its key to [`Groups::merge`]), one piece per core that owns some:
+    /// Key columns, row counts and partial states of every group (for the
+    /// core owning its key to [`Groups::merge`]), one piece per core that
+    /// owns some:
     /// `route.owner` of the key's [`hash_keys`] hash, groups in order of
     /// first appearance within each. The pieces' columns are gathered into
     /// vectors from `pool` (each piece its own, so its receiver can send
@@ -112,24 +144,31 @@ impl Groups {
                 .iter()
                 .map(|k| gather_column(&[k], rows, pool))
                 .collect();
+            let mut rows = Pool::take(&mut pool.i64s, groups.len());
+            rows.extend(groups.iter().map(|&g| self.rows[g as usize]));
+            cols.push(Arc::new(Int64Array::new(rows.into(), None)));
             for acc in &self.accs {
-                cols.extend(acc.partial(&groups, pool)?);
+                cols.extend(acc.partial(&groups, pool, &self.rows)?);
             }
             pieces.push((core, cols));
         }
         Ok(pieces)
     }
 
-    /// Merges partial states: `cols` holds the key columns, then each
-    /// aggregate's partial columns, as [`Groups::partial_by_owner`] makes them.
+    /// Merges partial states: `cols` holds the key columns, the row counts,
+    /// then each aggregate's partial columns, as
+    /// [`Groups::partial_by_owner`] makes them.
     pub(crate) fn merge(&mut self, cols: &[ArrayRef], n: usize) {
         let k = self.table.width();
-        self.table.intern(&cols[..k], n, &mut self.ids);
-        let groups = self.table.len();
-        let mut at = k;
+        let groups = self.intern(&cols[..k], n);
+        let counts = cols[k].as_primitive::<Int64Type>().values();
+        for (&g, &c) in self.ids.iter().zip(counts.iter()) {
+            self.rows[g as usize] += c;
+        }
+        let mut at = k + 1;
         for acc in &mut self.accs {
             let w = acc.partial_width();
-            acc.merge(&self.ids, &cols[at..at + w], groups);
+            acc.merge(&self.ids, &cols[at..at + w], groups, counts);
             at += w;
         }
     }
@@ -137,6 +176,7 @@ impl Groups {
     /// Forgets every group, keeping memory (key arena, accumulator vectors).
     pub(crate) fn clear(&mut self) {
         self.table.clear();
+        self.rows.clear();
         for acc in &mut self.accs {
             acc.clear();
         }

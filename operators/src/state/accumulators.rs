@@ -8,6 +8,12 @@
 //! (COUNT is 0). Results that do not fit their type are errors. For DOUBLE,
 //! NaN is the greatest value (MAX is NaN once one is seen; MIN passes over
 //! it unless every value is NaN), as in ROWS windows.
+//!
+//! Every group's row count is kept once for all of a query's aggregates, by
+//! their owner ([`crate::ops`]' group state), and passed in where a value is
+//! read: COUNT(*) is that count, and SUM and AVG keep only how many NULLs
+//! each group had (nothing while none came), their count of values being
+//! rows less NULLs. A row then updates one count, not one per aggregate.
 
 use std::fmt;
 use std::sync::Arc;
@@ -109,11 +115,26 @@ pub(crate) fn float_in(a: &dyn Array) -> &[f64] {
 }
 
 enum State {
+    /// COUNT(*): the shared row count, nothing of its own.
+    Rows,
     Count(Vec<i64>),
-    Exact { sum: Vec<i128>, nn: Vec<i64> },
-    Float { sum: Vec<f64>, nn: Vec<i64> },
-    ExactMinMax { v: Vec<i128>, has: Vec<bool> },
-    FloatMinMax { v: Vec<f64>, has: Vec<bool> },
+    /// `nulls` stays empty until a NULL comes (see [`null_into`]).
+    Exact {
+        sum: Vec<i128>,
+        nulls: Vec<i64>,
+    },
+    Float {
+        sum: Vec<f64>,
+        nulls: Vec<i64>,
+    },
+    ExactMinMax {
+        v: Vec<i128>,
+        has: Vec<bool>,
+    },
+    FloatMinMax {
+        v: Vec<f64>,
+        has: Vec<bool>,
+    },
     StrMinMax(Vec<Option<String>>),
 }
 
@@ -131,14 +152,15 @@ pub struct Acc {
 impl Acc {
     pub fn new(func: AggFunc, input: Option<SqlType>, output: SqlType, text: String) -> Self {
         let state = match (func, input) {
-            (AggFunc::CountStar | AggFunc::Count, _) => State::Count(Vec::new()),
+            (AggFunc::CountStar, _) | (AggFunc::Count, None) => State::Rows,
+            (AggFunc::Count, _) => State::Count(Vec::new()),
             (AggFunc::Sum | AggFunc::Avg, Some(SqlType::Double)) => State::Float {
                 sum: Vec::new(),
-                nn: Vec::new(),
+                nulls: Vec::new(),
             },
             (AggFunc::Sum | AggFunc::Avg, _) => State::Exact {
                 sum: Vec::new(),
-                nn: Vec::new(),
+                nulls: Vec::new(),
             },
             (_, Some(SqlType::Double)) => State::FloatMinMax {
                 v: Vec::new(),
@@ -168,14 +190,15 @@ impl Acc {
 
     fn resize(&mut self, n: usize) {
         match &mut self.state {
+            State::Rows => {}
             State::Count(c) => c.resize(n, 0),
-            State::Exact { sum, nn } => {
+            State::Exact { sum, nulls } => {
                 sum.resize(n, 0);
-                nn.resize(n, 0);
+                resize_nulls(nulls, n);
             }
-            State::Float { sum, nn } => {
+            State::Float { sum, nulls } => {
                 sum.resize(n, 0.0);
-                nn.resize(n, 0);
+                resize_nulls(nulls, n);
             }
             State::ExactMinMax { v, has } => {
                 v.resize(n, 0);
@@ -189,26 +212,25 @@ impl Acc {
         }
     }
 
-    /// Folds row `i` (value from `arg`) into group `g`. Rows with NULL values are skipped.
+    /// Folds row `i` (value from `arg`) into group `g` of `groups`. Rows
+    /// with NULL values are skipped (SUM and AVG count them).
     #[inline(always)]
-    fn fold(&mut self, g: usize, i: usize, arg: &Input<'_>) {
+    fn fold(&mut self, g: usize, i: usize, arg: &Input<'_>, groups: usize) {
         if !arg.valid(i) {
+            if let State::Exact { nulls, .. } | State::Float { nulls, .. } = &mut self.state {
+                null_into(nulls, g, 1, groups);
+            }
             return;
         }
         let is_min = self.func == AggFunc::Min;
         match (&mut self.state, arg) {
+            (State::Rows, _) => {}
             (State::Count(c), _) => c[g] += 1,
-            (State::Exact { sum, nn }, Input::Exact(x, _)) => {
-                match sum[g].checked_add(x.get(i)) {
-                    Some(v) => sum[g] = v,
-                    None => self.overflow = true,
-                }
-                nn[g] += 1;
-            }
-            (State::Float { sum, nn }, Input::Float(x, _)) => {
-                sum[g] += x[i];
-                nn[g] += 1;
-            }
+            (State::Exact { sum, .. }, Input::Exact(x, _)) => match sum[g].checked_add(x.get(i)) {
+                Some(v) => sum[g] = v,
+                None => self.overflow = true,
+            },
+            (State::Float { sum, .. }, Input::Float(x, _)) => sum[g] += x[i],
             (State::ExactMinMax { v, has }, Input::Exact(x, _)) => {
                 let x = x.get(i);
                 if !has[g] || (is_min && x < v[g]) || (!is_min && x > v[g]) {
@@ -249,7 +271,8 @@ impl Acc {
         assert_ids_below(groups, num_groups);
         // Specialised loops for the common cases; the general fold otherwise.
         match (&mut self.state, &input) {
-            (State::Count(c), Input::None) => {
+            (State::Rows, _) => {}
+            (State::Count(c), Input::Exact(_, None) | Input::Float(_, None)) => {
                 debug_assert!(c.len() >= num_groups);
                 let c = c.as_mut_slice();
                 for &g in groups {
@@ -257,28 +280,22 @@ impl Acc {
                     unsafe { *c.get_unchecked_mut(g as usize) += 1 };
                 }
             }
-            (State::Exact { sum, nn }, Input::Exact(x, None)) => {
-                debug_assert!(sum.len() >= num_groups && nn.len() >= num_groups);
-                // As slices: the loops then keep their base pointers in
-                // registers (through the vectors they reloaded both from
-                // memory after every store).
-                let (sum, nn) = (sum.as_mut_slice(), nn.as_mut_slice());
+            (State::Exact { sum, .. }, Input::Exact(x, None)) => {
+                debug_assert!(sum.len() >= num_groups);
+                // As a slice: the loops then keep its base pointer in a
+                // register (through the vector they reloaded it from memory
+                // after every store).
+                let sum = sum.as_mut_slice();
                 // One loop per input width, values zipped with group ids; an
                 // overflow is remembered and reported at emission.
                 let mut overflow = false;
                 let mut fold = |g: u32, v: i128| {
                     // SAFETY: `g < num_groups`, at most the length of `sum`
-                    // and of `nn` (asserted above; `resize` made them so).
-                    let (s, n) = unsafe {
-                        (
-                            sum.get_unchecked_mut(g as usize),
-                            nn.get_unchecked_mut(g as usize),
-                        )
-                    };
+                    // (asserted above; `resize` made it so).
+                    let s = unsafe { sum.get_unchecked_mut(g as usize) };
                     let (v, o) = s.overflowing_add(v);
                     *s = v;
                     overflow |= o;
-                    *n += 1;
                 };
                 match x {
                     ExactIn::I64(v) => {
@@ -301,28 +318,37 @@ impl Acc {
             }
             _ => {
                 for (i, &g) in groups.iter().enumerate() {
-                    self.fold(g as usize, i, &input);
+                    self.fold(g as usize, i, &input, num_groups);
                 }
             }
         }
     }
 
     /// Folds rows one at a time and returns, for each row, its group's value
-    /// right after that row (the EMIT CHANGES changelog).
+    /// right after that row (the EMIT CHANGES changelog); `rows_after[i]`
+    /// is row `i`'s group's row count right after it.
     pub fn update_and_snapshot(
         &mut self,
         groups: &[u32],
         arg: Option<&ArrayRef>,
         num_groups: usize,
+        rows_after: &[i64],
     ) -> Result<ArrayRef> {
         self.resize(num_groups);
+        assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
         let input = Input::of(arg, self.input);
         let mut out = Out::new(groups.len(), self.output);
         // The common shapes in one tight loop each (no NULL input, so every
         // value is non-NULL: `out.valid` stays empty); the general fold
         // otherwise.
         match (&mut self.state, &input, self.func) {
-            (State::Count(c), Input::None, _) if self.output == SqlType::BigInt => {
+            (State::Rows, _, _) if self.output == SqlType::BigInt => {
+                assert_ids_below(groups, num_groups);
+                return Ok(Arc::new(Int64Array::from(rows_after.to_vec())));
+            }
+            (State::Count(c), Input::Exact(_, None) | Input::Float(_, None), _)
+                if self.output == SqlType::BigInt =>
+            {
                 assert_ids_below(groups, c.len());
                 let counts: Vec<i64> = groups
                     .iter()
@@ -335,17 +361,19 @@ impl Acc {
                     .collect();
                 return Ok(Arc::new(Int64Array::from(counts)));
             }
-            (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Sum) => {
-                running(groups, x, sum, nn, &mut out.exact, |s, _| Some(s))
-                    .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
+            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum) => {
+                running(groups, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
+                    Some(s)
+                })
+                .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
             }
-            (State::Exact { sum, nn }, Input::Exact(x, None), AggFunc::Avg)
+            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Avg)
                 if matches!(self.output, SqlType::Decimal { .. }) =>
             {
                 let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
                 let scale = self.output.exact_scale().expect("decimal");
                 let averager = decimal::Averager::new(in_scale, scale);
-                running(groups, x, sum, nn, &mut out.exact, |s, n| {
+                running(groups, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
                     averager.avg(s, n)
                 })
                 .map_err(|sum_overflowed| {
@@ -358,26 +386,33 @@ impl Acc {
                 })?;
             }
             _ => {
+                assert_ids_below(groups, num_groups);
                 for (i, &g) in groups.iter().enumerate() {
-                    self.fold(g as usize, i, &input);
-                    self.value_into(g as usize, &mut out)?;
+                    self.fold(g as usize, i, &input, num_groups);
+                    self.value_into(g as usize, rows_after[i], &mut out)?;
                 }
             }
         }
         out.finish(self.output, &self.text)
     }
 
-    /// The values of groups `groups`, in that order.
-    pub fn emit(&self, groups: &[u32]) -> Result<ArrayRef> {
+    /// The values of groups `groups`, in that order (`rows`: every group's
+    /// row count).
+    pub fn emit(&self, groups: &[u32], rows: &[i64]) -> Result<ArrayRef> {
         // The common shapes (COUNT; exact SUM and AVG where every group has
         // a value) in one loop each; group by group otherwise.
+        let nn = |nulls: &[i64], g: usize| rows[g] - nulls.get(g).copied().unwrap_or(0);
         match &self.state {
+            State::Rows if self.output == SqlType::BigInt => {
+                let counts: Vec<i64> = groups.iter().map(|&g| rows[g as usize]).collect();
+                return Ok(Arc::new(Int64Array::from(counts)));
+            }
             State::Count(c) if self.output == SqlType::BigInt => {
                 let counts: Vec<i64> = groups.iter().map(|&g| c[g as usize]).collect();
                 return Ok(Arc::new(Int64Array::from(counts)));
             }
-            State::Exact { sum, nn }
-                if !self.overflow && groups.iter().all(|&g| nn[g as usize] > 0) =>
+            State::Exact { sum, nulls }
+                if !self.overflow && groups.iter().all(|&g| nn(nulls, g as usize) > 0) =>
             {
                 let mut out = Out::new(groups.len(), self.output);
                 match (self.func, self.output) {
@@ -387,59 +422,63 @@ impl Acc {
                         let averager = decimal::Averager::new(in_scale, scale);
                         for &g in groups {
                             let q = averager
-                                .avg(sum[g as usize], nn[g as usize])
+                                .avg(sum[g as usize], nn(nulls, g as usize))
                                 .ok_or_else(|| Error::eval(&self.text, "average overflows"))?;
                             out.exact.push(q);
                         }
                     }
-                    _ => return self.emit_each(groups),
+                    _ => return self.emit_each(groups, rows),
                 }
                 return out.finish(self.output, &self.text);
             }
             _ => {}
         }
-        self.emit_each(groups)
+        self.emit_each(groups, rows)
     }
 
     /// [`Acc::emit`], group by group.
-    fn emit_each(&self, groups: &[u32]) -> Result<ArrayRef> {
+    fn emit_each(&self, groups: &[u32], rows: &[i64]) -> Result<ArrayRef> {
         let mut out = Out::new(groups.len(), self.output);
         for &g in groups {
-            self.value_into(g as usize, &mut out)?;
+            self.value_into(g as usize, rows[g as usize], &mut out)?;
         }
         out.finish(self.output, &self.text)
     }
 
-    /// This aggregate's partial state for groups `groups`, as columns another
-    /// core can [`Acc::merge`]: COUNT `[count]`; SUM/AVG `[sum, non-NULL
-    /// count]` (exact sums as raw `i128`); MIN/MAX `[value or NULL]`.
-    /// Numeric columns are written into vectors from `pool` (which the
-    /// receiving core sends back, see [`crate::gather::reclaim`]).
-    pub fn partial(&self, groups: &[u32], pool: &mut Pool) -> Result<Vec<ArrayRef>> {
+    /// This aggregate's partial state for groups `groups` (`rows`: every
+    /// group's row count), as columns another core can [`Acc::merge`]:
+    /// COUNT(*) none (the row counts go once for all aggregates); COUNT
+    /// `[count]`; SUM/AVG `[sum, non-NULL count]` (exact sums as raw
+    /// `i128`); MIN/MAX `[value or NULL]`. Numeric columns are written into
+    /// vectors from `pool` (which the receiving core sends back, see
+    /// [`crate::gather::reclaim`]).
+    pub fn partial(&self, groups: &[u32], pool: &mut Pool, rows: &[i64]) -> Result<Vec<ArrayRef>> {
+        let nn = |nulls: &[i64], g: usize| rows[g] - nulls.get(g).copied().unwrap_or(0);
         let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
             let valid: Vec<bool> = groups.iter().map(|&g| has[g as usize]).collect();
             (!valid.iter().all(|v| *v)).then(|| NullBuffer::from(valid))
         };
         Ok(match &self.state {
-            State::Count(c) => vec![pooled::<Int64Type>(&mut pool.i64s, groups, c, None)],
-            State::Exact { sum, nn } => {
+            State::Rows => Vec::new(),
+            State::Count(c) => vec![pooled::<Int64Type>(&mut pool.i64s, groups, |g| c[g], None)],
+            State::Exact { sum, nulls } => {
                 if self.overflow {
                     return Err(Error::eval(&self.text, "sum overflows 128 bits"));
                 }
                 vec![
-                    pooled::<Decimal128Type>(&mut pool.i128s, groups, sum, None),
-                    pooled::<Int64Type>(&mut pool.i64s, groups, nn, None),
+                    pooled::<Decimal128Type>(&mut pool.i128s, groups, |g| sum[g], None),
+                    pooled::<Int64Type>(&mut pool.i64s, groups, |g| nn(nulls, g), None),
                 ]
             }
-            State::Float { sum, nn } => vec![
-                pooled::<Float64Type>(&mut pool.f64s, groups, sum, None),
-                pooled::<Int64Type>(&mut pool.i64s, groups, nn, None),
+            State::Float { sum, nulls } => vec![
+                pooled::<Float64Type>(&mut pool.f64s, groups, |g| sum[g], None),
+                pooled::<Int64Type>(&mut pool.i64s, groups, |g| nn(nulls, g), None),
             ],
             State::ExactMinMax { v, has } => {
                 vec![pooled::<Decimal128Type>(
                     &mut pool.i128s,
                     groups,
-                    v,
+                    |g| v[g],
                     has_nulls(has),
                 )]
             }
@@ -447,7 +486,7 @@ impl Acc {
                 vec![pooled::<Float64Type>(
                     &mut pool.f64s,
                     groups,
-                    v,
+                    |g| v[g],
                     has_nulls(has),
                 )]
             }
@@ -460,43 +499,52 @@ impl Acc {
     /// How many columns [`Acc::partial`] produces.
     pub fn partial_width(&self) -> usize {
         match self.state {
+            State::Rows => 0,
             State::Exact { .. } | State::Float { .. } => 2,
             _ => 1,
         }
     }
 
     /// Merges partial states (columns as [`Acc::partial`] makes them) into
-    /// groups `groups`: row `i` of `cols` goes into group `groups[i]`.
-    pub fn merge(&mut self, groups: &[u32], cols: &[ArrayRef], num_groups: usize) {
+    /// groups `groups`: row `i` of `cols` (a partial of `rows[i]` rows) goes
+    /// into group `groups[i]`.
+    pub fn merge(&mut self, groups: &[u32], cols: &[ArrayRef], num_groups: usize, rows: &[i64]) {
         self.resize(num_groups);
+        assert_ids_below(groups, num_groups);
         let is_min = self.func == AggFunc::Min;
         let i64s = |a: &ArrayRef| a.as_primitive::<Int64Type>().values().clone();
         match &mut self.state {
             // State as slices, so the loops keep their base pointers in
             // registers (see `update`).
+            State::Rows => {}
             State::Count(c) => {
                 let c = c.as_mut_slice();
                 for (&g, x) in groups.iter().zip(i64s(&cols[0]).iter()) {
                     c[g as usize] += x;
                 }
             }
-            State::Exact { sum, nn } => {
-                let (sum, nn) = (sum.as_mut_slice(), nn.as_mut_slice());
+            State::Exact { sum, nulls } => {
                 let s = cols[0].as_primitive::<Decimal128Type>().values();
-                for (i, (&g, x)) in groups.iter().zip(i64s(&cols[1]).iter()).enumerate() {
+                let nn = i64s(&cols[1]);
+                for (i, &g) in groups.iter().enumerate() {
                     let g = g as usize;
                     match sum[g].checked_add(s[i]) {
                         Some(v) => sum[g] = v,
                         None => self.overflow = true,
                     }
-                    nn[g] += x;
+                    if nn[i] != rows[i] {
+                        null_into(nulls, g, rows[i] - nn[i], num_groups);
+                    }
                 }
             }
-            State::Float { sum, nn } => {
+            State::Float { sum, nulls } => {
                 let s = float_in(cols[0].as_ref());
-                for (i, (&g, x)) in groups.iter().zip(i64s(&cols[1]).iter()).enumerate() {
+                let nn = i64s(&cols[1]);
+                for (i, &g) in groups.iter().enumerate() {
                     sum[g as usize] += s[i];
-                    nn[g as usize] += x;
+                    if nn[i] != rows[i] {
+                        null_into(nulls, g as usize, rows[i] - nn[i], num_groups);
+                    }
                 }
             }
             State::ExactMinMax { v, has } => {
@@ -543,12 +591,16 @@ impl Acc {
         }
     }
 
+    /// Group `g`'s value (`rows`: its row count) into `out`.
     #[inline]
-    fn value_into(&self, g: usize, out: &mut Out) -> Result<()> {
+    fn value_into(&self, g: usize, rows: i64, out: &mut Out) -> Result<()> {
+        let nn = |nulls: &[i64]| rows - nulls.get(g).copied().unwrap_or(0);
         match &self.state {
+            State::Rows => out.push_exact(rows as i128),
             State::Count(c) => out.push_exact(c[g] as i128),
-            State::Exact { sum, nn } => {
-                if nn[g] == 0 {
+            State::Exact { sum, nulls } => {
+                let nn = nn(nulls);
+                if nn == 0 {
                     out.push_null();
                 } else if self.overflow {
                     return Err(Error::eval(&self.text, "sum overflows 128 bits"));
@@ -558,21 +610,22 @@ impl Acc {
                     match self.output {
                         SqlType::Decimal { scale, .. } => {
                             let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
-                            let q = decimal::div_scaled(sum[g], in_scale, nn[g] as i128, 0, scale)
+                            let q = decimal::div_scaled(sum[g], in_scale, nn as i128, 0, scale)
                                 .ok_or_else(|| Error::eval(&self.text, "average overflows"))?;
                             out.push_exact(q);
                         }
-                        _ => out.push_float(sum[g] as f64 / nn[g] as f64),
+                        _ => out.push_float(sum[g] as f64 / nn as f64),
                     }
                 }
             }
-            State::Float { sum, nn } => {
-                if nn[g] == 0 {
+            State::Float { sum, nulls } => {
+                let nn = nn(nulls);
+                if nn == 0 {
                     out.push_null();
                 } else if self.func == AggFunc::Sum {
                     out.push_float(sum[g]);
                 } else {
-                    out.push_float(sum[g] / nn[g] as f64);
+                    out.push_float(sum[g] / nn as f64);
                 }
             }
             State::ExactMinMax { v, has } => {
@@ -623,55 +676,73 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Folds `x[i]` into the sum and count of group `groups[i]`, row by row,
-/// and appends `value(sum, count)` of the group right after each row to
-/// `out`: one loop per input width. `Err(true)`: a sum left 128 bits;
-/// `Err(false)`: `value` gave `None`.
+/// Folds `x[i]` (no NULL among them) into the sum of group `groups[i]`, row
+/// by row, and appends `value(sum, count of values)` of the group right
+/// after each row to `out` (the count: `rows_after[i]` less the group's
+/// `nulls`, see [`null_into`]): one loop per input width. `Err(true)`: a sum
+/// left 128 bits; `Err(false)`: `value` gave `None`.
 fn running(
     groups: &[u32],
     x: &ExactIn<'_>,
     sum: &mut [i128],
-    nn: &mut [i64],
+    rows_after: &[i64],
+    nulls: &[i64],
     out: &mut Vec<i128>,
     value: impl Fn(i128, i64) -> Option<i128>,
 ) -> std::result::Result<(), bool> {
-    assert_ids_below(groups, sum.len().min(nn.len()));
+    if nulls.is_empty() {
+        running_with(groups, x, sum, rows_after, |_| 0, out, value)
+    } else {
+        assert_ids_below(groups, nulls.len());
+        // SAFETY: every id is below `nulls.len()` (asserted just above).
+        let nulls_of = |g: u32| unsafe { *nulls.get_unchecked(g as usize) };
+        running_with(groups, x, sum, rows_after, nulls_of, out, value)
+    }
+}
+
+/// [`running`], group `g`'s NULLs `nulls_of(g)`.
+#[inline(always)]
+fn running_with(
+    groups: &[u32],
+    x: &ExactIn<'_>,
+    sum: &mut [i128],
+    rows_after: &[i64],
+    nulls_of: impl Fn(u32) -> i64,
+    out: &mut Vec<i128>,
+    value: impl Fn(i128, i64) -> Option<i128>,
+) -> std::result::Result<(), bool> {
+    assert_ids_below(groups, sum.len());
     // Values written by index into spare capacity (a push per row kept the
     // vector's pointer, length and capacity in memory), the length set once
     // every row is in.
     let n = groups.len();
     assert!(x.len() >= n, "a value for every row");
+    assert!(rows_after.len() >= n, "a row count for every row");
     out.clear();
     out.reserve(n);
     let dst = &mut out.spare_capacity_mut()[..n];
-    let mut step = |g: u32, v: i128| {
-        // SAFETY: `g` is below the length of `sum` and of `nn` (asserted
-        // above).
-        let (sg, ng) = unsafe {
-            (
-                sum.get_unchecked_mut(g as usize),
-                nn.get_unchecked_mut(g as usize),
-            )
-        };
+    let mut step = |g: u32, v: i128, rows: i64| {
+        // SAFETY: `g` is below the length of `sum` (asserted above).
+        let sg = unsafe { sum.get_unchecked_mut(g as usize) };
         let s = sg.checked_add(v).ok_or(true)?;
         *sg = s;
-        *ng += 1;
-        value(s, *ng).ok_or(false)
+        value(s, rows - nulls_of(g)).ok_or(false)
     };
+    let rows = &rows_after[..n];
     match x {
         ExactIn::I64(v) => {
-            for ((d, &g), &v) in dst.iter_mut().zip(groups).zip(v.iter()) {
-                d.write(step(g, v as i128)?);
+            for (((d, &g), &v), &r) in dst.iter_mut().zip(groups).zip(v.iter()).zip(rows) {
+                d.write(step(g, v as i128, r)?);
             }
         }
         ExactIn::I128(v) => {
-            for ((d, &g), &v) in dst.iter_mut().zip(groups).zip(v.iter()) {
-                d.write(step(g, v)?);
+            for (((d, &g), &v), &r) in dst.iter_mut().zip(groups).zip(v.iter()).zip(rows) {
+                d.write(step(g, v, r)?);
             }
         }
         ExactIn::Bool(_) => {
-            for (i, (d, &g)) in dst.iter_mut().zip(groups).enumerate() {
-                d.write(step(g, x.get(i))?);
+            for (i, ((d, &g), &r)) in dst.iter_mut().zip(groups).zip(rows).enumerate() {
+                d.write(step(g, x.get(i), r)?);
             }
         }
     }
@@ -682,9 +753,26 @@ fn running(
     Ok(())
 }
 
+/// Counts `n` more NULLs for group `g` of `groups`, making the NULL counts
+/// (one per group) at the first: until then they are all zero and kept as
+/// an empty vector, so NULL-free input never touches them.
+fn null_into(nulls: &mut Vec<i64>, g: usize, n: i64, groups: usize) {
+    if nulls.len() < groups {
+        nulls.resize(groups, 0);
+    }
+    nulls[g] += n;
+}
+
+/// The NULL counts kept for `n` groups: none while there are none.
+fn resize_nulls(nulls: &mut Vec<i64>, n: usize) {
+    if !nulls.is_empty() || n == 0 {
+        nulls.resize(n, 0);
+    }
+}
+
 /// Panics unless every id of `groups` is below `n` (one pass the compiler
 /// vectorises): what lets the loops after it index state unchecked.
-fn assert_ids_below(groups: &[u32], n: usize) {
+pub(crate) fn assert_ids_below(groups: &[u32], n: usize) {
     let max = groups.iter().copied().max();
     assert!(
         max.is_none_or(|m| (m as usize) < n),
@@ -794,17 +882,17 @@ impl Out {
     }
 }
 
-/// `state[g]` for each of `groups`, as an array over a vector from `pool`.
+/// `state(g)` for each of `groups`, as an array over a vector from `pool`.
 /// (Decimal partial sums are raw `i128`: the array keeps the default
 /// precision, read back only by [`Acc::merge`].)
 fn pooled<T: ArrowPrimitiveType>(
     pool: &mut Vec<Vec<T::Native>>,
     groups: &[u32],
-    state: &[T::Native],
+    state: impl Fn(usize) -> T::Native,
     nulls: Option<NullBuffer>,
 ) -> ArrayRef {
     let mut v = Pool::take(pool, groups.len());
-    v.extend(groups.iter().map(|&g| state[g as usize]));
+    v.extend(groups.iter().map(|&g| state(g as usize)));
     Arc::new(PrimitiveArray::<T>::new(v.into(), nulls))
 }
 
@@ -812,6 +900,28 @@ fn pooled<T: ArrowPrimitiveType>(
 mod tests {
     use super::*;
     use arrow_array::Decimal128Array;
+
+    /// Each of `n` groups' row count once rows of `groups` came.
+    fn rows_of(groups: &[u32], n: usize) -> Vec<i64> {
+        let mut rows = vec![0; n];
+        for &g in groups {
+            rows[g as usize] += 1;
+        }
+        rows
+    }
+
+    /// Each row's group's row count right after it (from none).
+    fn after(groups: &[u32]) -> Vec<i64> {
+        let mut seen = std::collections::HashMap::new();
+        groups
+            .iter()
+            .map(|g| {
+                let c = seen.entry(*g).or_insert(0);
+                *c += 1;
+                *c
+            })
+            .collect()
+    }
 
     /// The unchecked loops rely on this check: an id past the group count
     /// panics instead of writing out of bounds.
@@ -830,7 +940,7 @@ mod tests {
     fn a_running_count_past_the_group_count_panics() {
         let ty = SqlType::BigInt;
         let mut acc = Acc::new(AggFunc::Count, None, ty, "COUNT(*)".into());
-        let _ = acc.update_and_snapshot(&[0, 2], None, 2);
+        let _ = acc.update_and_snapshot(&[0, 2], None, 2, &[1, 1]);
     }
 
     #[test]
@@ -839,7 +949,7 @@ mod tests {
         let ty = SqlType::BigInt;
         let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
         let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
-        let _ = acc.update_and_snapshot(&[0, 2], Some(&arg), 2);
+        let _ = acc.update_and_snapshot(&[0, 2], Some(&arg), 2, &[1, 1]);
     }
 
     /// A BIGINT result beyond 64 bits is an error, at emission and in the
@@ -850,19 +960,27 @@ mod tests {
         let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, i64::MAX, 1]));
         let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         acc.update(&[0, 1, 1], Some(&arg), 2);
-        let err = acc.emit(&[0, 1]).unwrap_err();
+        let rows = rows_of(&[0, 1, 1], 2);
+        let err = acc.emit(&[0, 1], &rows).unwrap_err();
         assert!(err.to_string().contains("result overflows BIGINT"), "{err}");
         assert_eq!(
-            acc.emit(&[0]).unwrap().as_primitive::<Int64Type>().value(0),
+            acc.emit(&[0], &rows)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .value(0),
             1
         );
-        let mut rows = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
-        let err = rows
-            .update_and_snapshot(&[0, 1, 1], Some(&arg), 2)
+        let mut running = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        let g = [0, 1, 1];
+        let err = running
+            .update_and_snapshot(&g, Some(&arg), 2, &after(&g))
             .unwrap_err();
         assert!(err.to_string().contains("result overflows BIGINT"), "{err}");
         let mut ok = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
-        let got = ok.update_and_snapshot(&[0, 1, 0], Some(&arg), 2).unwrap();
+        let g = [0, 1, 0];
+        let got = ok
+            .update_and_snapshot(&g, Some(&arg), 2, &after(&g))
+            .unwrap();
         let got: Vec<i64> = got.as_primitive::<Int64Type>().values().to_vec();
         assert_eq!(got, vec![1, i64::MAX, 2]);
     }
@@ -879,25 +997,25 @@ mod tests {
         // Group 0 gets both halves (overflows); group 1 a lone 1.
         let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         acc.update(&[0, 0, 1], Some(&arg), 2);
-        let err = acc.emit(&[0]).unwrap_err();
+        let err = acc.emit(&[0], &rows_of(&[0, 0, 1], 2)).unwrap_err();
         assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
         // Merged partial states overflow the same way.
         let mut a = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         a.update(&[0], Some(&arg.slice(0, 1)), 1);
-        let part = a.partial(&[0], &mut Pool::default()).unwrap();
+        let part = a.partial(&[0], &mut Pool::default(), &[1]).unwrap();
         let mut owner = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
-        owner.merge(&[0], &part, 1);
-        assert!(owner.emit(&[0]).is_ok());
-        owner.merge(&[0], &part, 1);
-        assert!(owner.emit(&[0]).is_err());
+        owner.merge(&[0], &part, 1, &[1]);
+        assert!(owner.emit(&[0], &[1]).is_ok());
+        owner.merge(&[0], &part, 1, &[1]);
+        assert!(owner.emit(&[0], &[2]).is_err());
         // Row by row (EMIT CHANGES): the row that overflows is the error.
         let mut rows = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         let err = rows
-            .update_and_snapshot(&[0, 0, 1], Some(&arg), 2)
+            .update_and_snapshot(&[0, 0, 1], Some(&arg), 2, &[1, 2, 1])
             .unwrap_err();
         assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
         let ok = rows
-            .update_and_snapshot(&[1, 1], Some(&arg.slice(1, 2)), 2)
+            .update_and_snapshot(&[1, 1], Some(&arg.slice(1, 2)), 2, &[2, 3])
             .unwrap();
         assert_eq!(ok.len(), 2);
         // A running AVG names its sum when that overflows (the second
@@ -905,13 +1023,13 @@ mod tests {
         // the first row).
         let mut avg = Acc::new(AggFunc::Avg, Some(ty), ty, "AVG(x)".into());
         let err = avg
-            .update_and_snapshot(&[0, 0], Some(&arg.slice(0, 2)), 1)
+            .update_and_snapshot(&[0, 0], Some(&arg.slice(0, 2)), 1, &[1, 2])
             .unwrap_err();
         assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
         let scaled = SqlType::decimal(38, 4);
         let mut avg = Acc::new(AggFunc::Avg, Some(ty), scaled, "AVG(x)".into());
         let err = avg
-            .update_and_snapshot(&[0], Some(&arg.slice(0, 1)), 1)
+            .update_and_snapshot(&[0], Some(&arg.slice(0, 1)), 1, &[1])
             .unwrap_err();
         assert!(err.to_string().contains("average overflows"), "{err}");
     }
@@ -930,15 +1048,17 @@ mod tests {
         let run = |func| {
             let mut acc = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
             acc.update(&groups, Some(&arg), 2);
-            let out = acc.emit(&[0, 1]).unwrap();
+            let rows = rows_of(&groups, 2);
+            let out = acc.emit(&[0, 1], &rows).unwrap();
             // Merged from partials of single rows: the same answer.
             let mut merged = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
             for (i, &g) in groups.iter().enumerate() {
                 let mut one = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
                 one.update(&[0], Some(&arg.slice(i, 1)), 1);
-                merged.merge(&[g], &one.partial(&[0], &mut Pool::default()).unwrap(), 2);
+                let part = one.partial(&[0], &mut Pool::default(), &[1]).unwrap();
+                merged.merge(&[g], &part, 2, &[1]);
             }
-            let m = merged.emit(&[0, 1]).unwrap();
+            let m = merged.emit(&[0, 1], &rows).unwrap();
             let v = |a: &ArrayRef| a.as_primitive::<Float64Type>().values().to_vec();
             (v(&out), v(&m))
         };
@@ -974,9 +1094,10 @@ mod tests {
             "AVG(x)".into(),
         );
         let g = [0, 0, 1, 0];
-        let s = sum.update_and_snapshot(&g, Some(&arg), 2).unwrap();
-        let c = n.update_and_snapshot(&g, None, 2).unwrap();
-        let a = avg.update_and_snapshot(&g, Some(&arg), 2).unwrap();
+        let rows = after(&g);
+        let s = sum.update_and_snapshot(&g, Some(&arg), 2, &rows).unwrap();
+        let c = n.update_and_snapshot(&g, None, 2, &rows).unwrap();
+        let a = avg.update_and_snapshot(&g, Some(&arg), 2, &rows).unwrap();
         let dec = |a: &ArrayRef| a.as_primitive::<Decimal128Type>().values().to_vec();
         assert_eq!(dec(&s), vec![150, 125, 1000, 126]);
         assert_eq!(

@@ -13,6 +13,7 @@ mod keep;
 mod packed;
 mod sliding;
 
+pub(crate) use accumulators::assert_ids_below;
 pub use accumulators::{Acc, AggFunc};
 pub use event_time::{EventTimeBuffer, Released, TimeColumn};
 pub use group_table::{hash_keys, GroupTable};
