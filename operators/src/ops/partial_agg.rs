@@ -89,22 +89,28 @@ impl PartialAgg {
         };
         let (times, nulls) = win.time.eval(batch)?;
         let size = win.size_ms;
-        let mut starts = Vec::with_capacity(n);
-        let mut keep = KeepMask::default();
         let mut start_of = StartOf::new(size);
-        for (i, &t) in times.iter().enumerate() {
-            let start = start_of.start(t);
-            let null = nulls.as_ref().is_some_and(|b| b.is_null(i));
-            let closed = self
-                .flushed
-                .is_some_and(|w| start.saturating_add(size) <= w);
-            keep.push(i, !(null || closed));
-            if !(null || closed) {
-                starts.push(start);
+        let mut starts: Vec<i64> = times.iter().map(|&t| start_of.start(t)).collect();
+        let open = |s: i64| self.flushed.is_none_or(|w| s.saturating_add(size) > w);
+        let no_nulls = nulls.as_ref().is_none_or(|b| b.null_count() == 0);
+        // Every row kept (no NULL time, every window still open: the common
+        // case) without a verdict per row.
+        let batch = if no_nulls && starts.iter().all(|&s| open(s)) {
+            batch.clone()
+        } else {
+            let mut keep = KeepMask::default();
+            let mut kept = Vec::with_capacity(n);
+            for (i, &s) in starts.iter().enumerate() {
+                let ok = nulls.as_ref().is_none_or(|b| b.is_valid(i)) && open(s);
+                keep.push(i, ok);
+                if ok {
+                    kept.push(s);
+                }
             }
-        }
-        self.late += keep.dropped() as u64;
-        let batch = keep.filter(batch.clone());
+            self.late += keep.dropped() as u64;
+            starts = kept;
+            keep.filter(batch.clone())
+        };
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;

@@ -138,12 +138,52 @@ impl Tumbling {
 
     fn on_batch_final(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         let (times, nulls) = self.window.time.eval(&batch)?;
+        let size = self.window.size_ms;
+        let mut start_of = StartOf::new(size);
+        let starts: Vec<i64> = times.iter().map(|&t| start_of.start(t)).collect();
+        // The watermark only rises through a batch: a row whose window ends
+        // after the watermark the whole batch leaves was open when it came,
+        // whatever came before it. So when every row's window does and no
+        // time is NULL, every row stays (the common case, two tight loops);
+        // otherwise row by row.
+        let max_seen = self.max_seen.max(times.iter().copied().max());
+        let last = match self.external {
+            Some(w) => w,
+            None => max_seen.map(|m| m.saturating_sub(self.lateness)),
+        };
+        let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
+        let (batch, starts) =
+            if no_nulls && last.is_none_or(|w| starts.iter().all(|s| s.saturating_add(size) > w)) {
+                self.max_seen = max_seen;
+                (batch, starts)
+            } else {
+                self.keep_open(batch, &times, nulls.as_ref(), &starts)
+            };
+        if batch.num_rows() > 0 {
+            let keys = eval_all(&self.plan.keys, &batch)?;
+            let args = eval_args(&self.plan.aggs, &batch)?;
+            self.windows.fold(&starts, &keys, &args);
+        }
+        if let (None, Some(w)) = (self.external, self.watermark()) {
+            self.fire(w, out)?;
+        }
+        Ok(())
+    }
+
+    /// The rows of `batch` (their times and window starts given) whose time
+    /// is not NULL and whose window the watermark had not closed when they
+    /// came, row by row, and their starts; the others counted late.
+    fn keep_open(
+        &mut self,
+        batch: RecordBatch,
+        times: &[i64],
+        nulls: Option<&arrow_buffer::NullBuffer>,
+        starts: &[i64],
+    ) -> (RecordBatch, Vec<i64>) {
         let mut keep = KeepMask::default();
-        let mut starts = Vec::with_capacity(times.len());
-        let mut start_of = StartOf::new(self.window.size_ms);
-        for (i, &t) in times.iter().enumerate() {
-            let null = nulls.as_ref().is_some_and(|n| n.is_null(i));
-            let start = start_of.start(t);
+        let mut kept = Vec::with_capacity(times.len());
+        for (i, (&t, &start)) in times.iter().zip(starts).enumerate() {
+            let null = nulls.is_some_and(|n| n.is_null(i));
             let closed = self
                 .watermark()
                 .is_some_and(|w| start.saturating_add(self.window.size_ms) <= w);
@@ -154,18 +194,9 @@ impl Tumbling {
             }
             self.max_seen = Some(self.max_seen.map_or(t, |m| m.max(t)));
             keep.push(i, true);
-            starts.push(start);
+            kept.push(start);
         }
-        let batch = keep.filter(batch);
-        if batch.num_rows() > 0 {
-            let keys = eval_all(&self.plan.keys, &batch)?;
-            let args = eval_args(&self.plan.aggs, &batch)?;
-            self.windows.fold(&starts, &keys, &args);
-        }
-        if let (None, Some(w)) = (self.external, self.watermark()) {
-            self.fire(w, out)?;
-        }
-        Ok(())
+        (keep.filter(batch), kept)
     }
 
     /// Processes released rows (in event-time order), one window run at a time.
@@ -292,6 +323,18 @@ mod tests {
                 format!("{}|{}|b|1", t(20), t(30)),
             ]
         );
+    }
+
+    /// A row whose window ends exactly at the watermark an earlier row of
+    /// its own batch set is late (the batch-at-once check must not keep it).
+    #[test]
+    fn a_row_of_a_window_ending_at_the_watermark_is_late_within_its_batch() {
+        let q = "SELECT k, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)";
+        // ts 15 sets the watermark to 15 - 5 = 10, closing [0, 10): ts 3 is late.
+        let (rows, late) = run(&format!("{DDL} {q}"), "k,ts\na,15\na,3\n", 2);
+        assert_eq!(late, 1);
+        let t = |ms: i64| crate::value::format_timestamp(ms);
+        assert_eq!(rows, vec![format!("{}|{}|a|1", t(10), t(20))]);
     }
 
     #[test]
