@@ -188,6 +188,13 @@ impl GroupTable {
 
     /// The key columns of groups `groups`, in that order.
     pub fn key_columns(&self, groups: &[u32]) -> Vec<ArrayRef> {
+        if let Some(cols) = self
+            .packed
+            .as_ref()
+            .and_then(|p| p.key_columns(groups, &self.types))
+        {
+            return cols;
+        }
         let mut builders: Vec<ColumnBuilder> = self
             .types
             .iter()

@@ -13,6 +13,11 @@
 
 use hashbrown::HashTable;
 
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+
 use super::group_table::{fold, key_f64, KeyCol, K1, K2};
 use crate::column::ColumnBuilder;
 use crate::types::SqlType;
@@ -367,5 +372,99 @@ impl PackedKeys {
             PackedKeys::W3(p) => append_keys(&p.keys, groups, builders),
             PackedKeys::W5(p) => append_keys(&p.keys, groups, builders),
         }
+    }
+
+    /// The key columns (of `types`) of `groups`, written straight from the
+    /// words when every column is BIGINT, TIMESTAMP or VARCHAR (the common
+    /// keys); `None` otherwise (then [`Self::append_keys`] builds them).
+    pub(super) fn key_columns(&self, groups: &[u32], types: &[SqlType]) -> Option<Vec<ArrayRef>> {
+        let direct =
+            |t: &SqlType| matches!(t, SqlType::BigInt | SqlType::Timestamp | SqlType::Varchar);
+        if !types.iter().all(direct) {
+            return None;
+        }
+        Some(match self {
+            PackedKeys::W2(p) => direct_columns(&p.keys, groups, types),
+            PackedKeys::W3(p) => direct_columns(&p.keys, groups, types),
+            PackedKeys::W5(p) => direct_columns(&p.keys, groups, types),
+        })
+    }
+}
+
+/// [`PackedKeys::key_columns`] for keys of BIGINT, TIMESTAMP and VARCHAR
+/// columns only: one word per column, each read once per key.
+fn direct_columns<const W: usize>(
+    keys: &[[u64; W]],
+    groups: &[u32],
+    types: &[SqlType],
+) -> Vec<ArrayRef> {
+    types
+        .iter()
+        .enumerate()
+        .map(|(c, t)| {
+            let shift = c * TAG_BITS;
+            let tag = |g: u32| keys[g as usize][W - 1] >> shift;
+            let nulls = if groups.iter().all(|&g| tag(g) & 1 == 1) {
+                None
+            } else {
+                Some(NullBuffer::from_iter(
+                    groups.iter().map(|&g| tag(g) & 1 == 1),
+                ))
+            };
+            // BIGINT, TIMESTAMP and VARCHAR take one word each: column `c`'s
+            // is word `c`.
+            let word = |g: u32| keys[g as usize][c];
+            let ints = || -> ScalarBuffer<i64> {
+                groups
+                    .iter()
+                    .map(|&g| word(g) as i64)
+                    .collect::<Vec<_>>()
+                    .into()
+            };
+            let col: ArrayRef = match t {
+                SqlType::BigInt => Arc::new(Int64Array::new(ints(), nulls)),
+                SqlType::Timestamp => Arc::new(TimestampMillisecondArray::new(ints(), nulls)),
+                _ => Arc::new(short_keys(groups, word, |g| (tag(g) >> 1) & 0xf, nulls)),
+            };
+            col
+        })
+        .collect()
+}
+
+/// The VARCHAR keys of `groups` (`word(g)` the bytes, `len(g)` how many:
+/// 0 for a NULL) as a string column, each written as one 8-byte store.
+fn short_keys(
+    groups: &[u32],
+    word: impl Fn(u32) -> u64,
+    len: impl Fn(u32) -> u64,
+    nulls: Option<NullBuffer>,
+) -> StringArray {
+    let n = groups.len();
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    let mut bytes: Vec<u8> = Vec::with_capacity(n * 8 + 8);
+    let dst = bytes.as_mut_ptr();
+    let (mut pos, mut high) = (0usize, 0u64);
+    for &g in groups {
+        let w = word(g);
+        high |= w;
+        // SAFETY: each key before this one advanced `pos` by at most 8, so
+        // `pos + 8 <= 8 * n + 8`, the capacity of `bytes`.
+        unsafe { (dst.add(pos) as *mut u64).write_unaligned(w.to_le()) };
+        pos += len(g).min(8) as usize;
+        offsets.push(i32::try_from(pos).expect("key bytes fit an i32 offset"));
+    }
+    // SAFETY: every byte below `pos` was written: each key wrote 8 bytes
+    // from its start, at least its length.
+    unsafe { bytes.set_len(pos) };
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let values = arrow_buffer::Buffer::from_vec(bytes);
+    if high & 0x8080_8080_8080_8080 == 0 {
+        // SAFETY: the offsets start at 0 and never decrease, the last is
+        // the values' length (checked by `OffsetBuffer::new` and the loop);
+        // no byte has its high bit set, so every range is ASCII: UTF-8.
+        unsafe { StringArray::new_unchecked(offsets, values, nulls) }
+    } else {
+        StringArray::new(offsets, values, nulls)
     }
 }
