@@ -65,6 +65,25 @@ impl Groups {
 
     pub(crate) fn update(&mut self, keys: &[ArrayRef], args: &[Option<ArrayRef>], n: usize) {
         let groups = self.intern(keys, n);
+        self.fold(args, groups);
+    }
+
+    /// [`Self::update`] with rows `rows` of `keys`; `args` are those rows'
+    /// arguments only.
+    pub(crate) fn update_rows(
+        &mut self,
+        keys: &[ArrayRef],
+        rows: &[u32],
+        args: &[Option<ArrayRef>],
+    ) {
+        self.table.intern_rows(keys, rows, &mut self.ids);
+        let groups = self.table.len();
+        self.rows.resize(groups, 0);
+        self.fold(args, groups);
+    }
+
+    /// Folds the rows whose group ids `self.ids` holds.
+    fn fold(&mut self, args: &[Option<ArrayRef>], groups: usize) {
         assert_ids_below(&self.ids, groups);
         let rows = self.rows.as_mut_slice();
         for &g in &self.ids {

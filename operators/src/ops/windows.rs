@@ -49,12 +49,12 @@ impl Windows {
             match rows {
                 None => self.entry(s).update(keys, args, starts.len()),
                 Some(idx) => {
+                    // Keys read in place; only the arguments taken out.
                     let take =
                         |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
-                    let k: Vec<ArrayRef> = keys.iter().map(take).collect();
                     let a: Vec<Option<ArrayRef>> =
                         args.iter().map(|x| x.as_ref().map(take)).collect();
-                    self.entry(s).update(&k, &a, idx.len());
+                    self.entry(s).update_rows(keys, idx.values(), &a);
                 }
             }
         }

@@ -112,7 +112,7 @@ impl GroupTable {
             .map(|(a, t)| KeyCol::of(a, *t))
             .collect();
         if self.packed.is_some() {
-            if self.intern_packed(&cols, num_rows, out) {
+            if self.intern_packed(&cols, num_rows, None, out) {
                 return;
             }
             self.unpack();
@@ -133,11 +133,40 @@ impl GroupTable {
         self.row_hashes = hashes;
     }
 
-    /// [`Self::intern`] on packed keys; `false` (nothing done) when a key of
-    /// the batch does not pack.
-    fn intern_packed(&mut self, cols: &[KeyCol<'_>], n: usize, out: &mut Vec<u32>) -> bool {
+    /// [`Self::intern`] on packed keys (rows `sel` when given); `false`
+    /// (nothing done) when a key of the batch does not pack.
+    fn intern_packed(
+        &mut self,
+        cols: &[KeyCol<'_>],
+        n: usize,
+        sel: Option<&[u32]>,
+        out: &mut Vec<u32>,
+    ) -> bool {
         let keys = self.packed.as_mut().expect("packed mode");
-        keys.intern(cols, n, &mut self.hashes, out)
+        keys.intern(cols, n, sel, &mut self.hashes, out)
+    }
+
+    /// [`Self::intern`] for rows `rows` of `keys` only, as if they were
+    /// taken out first (packed keys are read in place).
+    pub fn intern_rows(&mut self, keys: &[ArrayRef], rows: &[u32], out: &mut Vec<u32>) {
+        if !keys.is_empty() && self.packed.is_some() {
+            out.clear();
+            out.reserve(rows.len());
+            let cols: Vec<KeyCol<'_>> = keys
+                .iter()
+                .zip(&self.types)
+                .map(|(a, t)| KeyCol::of(a, *t))
+                .collect();
+            if self.intern_packed(&cols, rows.len(), Some(rows), out) {
+                return;
+            }
+        }
+        let idx = arrow_array::UInt32Array::from(rows.to_vec());
+        let taken: Vec<ArrayRef> = keys
+            .iter()
+            .map(|k| arrow_select::take::take(k, &idx, None).expect("take"))
+            .collect();
+        self.intern(&taken, rows.len(), out);
     }
 
     /// Adds row `i` of `cols` as a new group with hash `h`.
@@ -730,6 +759,40 @@ mod tests {
             hash_keys(&[without], &[SqlType::BigInt], 1, &mut h2);
             prop_assert_eq!(h1[0], h2[0]);
             prop_assert_ne!(h1[0], h1[1]);
+        }
+
+        /// Interning rows picked out of a batch in place gives the ids and
+        /// keys that interning them taken out gives, packed or not (a string
+        /// over 8 bytes), over two rounds of picks.
+        #[test]
+        fn picked_rows_intern_as_taken_rows(
+            (cells, picks) in any::<bool>().prop_flat_map(|long| (
+                proptest::collection::vec(cell(long), 1..60),
+                proptest::collection::vec(
+                    proptest::collection::vec(any::<proptest::sample::Index>(), 0..40),
+                    2,
+                ),
+            )),
+        ) {
+            let a: ArrayRef = Arc::new(Int64Array::from(cells.iter().map(|r| r.0).collect::<Vec<_>>()));
+            let b: ArrayRef = Arc::new(StringArray::from(cells.iter().map(|r| r.1.clone()).collect::<Vec<_>>()));
+            let keys = [a, b];
+            let types = vec![SqlType::BigInt, SqlType::Varchar];
+            let (mut picked, mut taken) = (GroupTable::new(types.clone()), GroupTable::new(types));
+            let (mut ids, mut want) = (Vec::new(), Vec::new());
+            for round in &picks {
+                let sel: Vec<u32> = round.iter().map(|p| p.index(cells.len()) as u32).collect();
+                picked.intern_rows(&keys, &sel, &mut ids);
+                let idx = arrow_array::UInt32Array::from(sel.clone());
+                let out: Vec<ArrayRef> = keys
+                    .iter()
+                    .map(|k| arrow_select::take::take(k, &idx, None).unwrap())
+                    .collect();
+                taken.intern(&out, sel.len(), &mut want);
+                prop_assert_eq!(&ids, &want);
+            }
+            let all: Vec<u32> = (0..taken.len() as u32).collect();
+            prop_assert_eq!(picked.key_columns(&all), taken.key_columns(&all));
         }
 
         /// Routing hashes of strings: equal strings hash alike wherever

@@ -46,27 +46,59 @@ fn width(types: &[SqlType]) -> Option<usize> {
     })
 }
 
-/// Packs every row of `cols` into `rows`; `false` (and `rows` unspecified)
-/// when a string is longer than 8 bytes.
-fn pack<const W: usize>(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<[u64; W]>) -> bool {
+/// Packs rows of `cols` into `rows`: the first `n`, or rows `sel` when
+/// given (`n` of them); `false` (and `rows` unspecified) when a string is
+/// longer than 8 bytes.
+fn pack<const W: usize>(
+    cols: &[KeyCol<'_>],
+    n: usize,
+    sel: Option<&[u32]>,
+    rows: &mut Vec<[u64; W]>,
+) -> bool {
     let tag_at = W - 1;
     rows.clear();
     rows.resize(n, [0; W]);
     let mut w = 0;
     for (c, col) in cols.iter().enumerate() {
         let shift = c * TAG_BITS;
-        match col {
-            KeyCol::I64(v, None) => {
+        match (col, sel) {
+            (KeyCol::I64(v, None), Some(sel)) => {
+                for (r, &i) in rows.iter_mut().zip(sel) {
+                    r[w] = v[i as usize] as u64;
+                    r[tag_at] |= 1 << shift;
+                }
+            }
+            (
+                KeyCol::Str {
+                    offsets,
+                    data,
+                    nulls: None,
+                },
+                Some(sel),
+            ) => {
+                for (r, &i) in rows.iter_mut().zip(sel) {
+                    let i = i as usize;
+                    let Some((word, len)) = short_str(data, offsets[i], offsets[i + 1]) else {
+                        return false;
+                    };
+                    r[w] = word;
+                    r[tag_at] |= (len << 1 | 1) << shift;
+                }
+            }
+            (KeyCol::I64(v, None), None) => {
                 for (r, x) in rows.iter_mut().zip(&v[..n]) {
                     r[w] = *x as u64;
                     r[tag_at] |= 1 << shift;
                 }
             }
-            KeyCol::Str {
-                offsets,
-                data,
-                nulls: None,
-            } => {
+            (
+                KeyCol::Str {
+                    offsets,
+                    data,
+                    nulls: None,
+                },
+                None,
+            ) => {
                 let ends = offsets[..n + 1].windows(2);
                 for (r, e) in rows.iter_mut().zip(ends) {
                     let Some((word, len)) = short_str(data, e[0], e[1]) else {
@@ -76,8 +108,9 @@ fn pack<const W: usize>(cols: &[KeyCol<'_>], n: usize, rows: &mut Vec<[u64; W]>)
                     r[tag_at] |= (len << 1 | 1) << shift;
                 }
             }
-            col => {
-                for (i, r) in rows.iter_mut().enumerate() {
+            (col, sel) => {
+                for (k, r) in rows.iter_mut().enumerate() {
+                    let i = sel.map_or(k, |s| s[k] as usize);
                     if !col.valid(i) {
                         continue;
                     }
@@ -292,11 +325,12 @@ impl<const W: usize> PackedSet<W> {
         &mut self,
         cols: &[KeyCol<'_>],
         n: usize,
+        sel: Option<&[u32]>,
         hashes: &mut Vec<u64>,
         out: &mut Vec<u32>,
     ) -> bool {
         let mut rows = std::mem::take(&mut self.rows);
-        if !pack(cols, n, &mut rows) {
+        if !pack(cols, n, sel, &mut rows) {
             self.rows = rows;
             return false;
         }
@@ -348,20 +382,22 @@ impl PackedKeys {
         }
     }
 
-    /// Appends each row's group id to `out` (a new group's key added, its
-    /// hash pushed to `hashes`, so ids are positions in `hashes`); `false`
-    /// (and nothing done) when a key of the batch does not pack.
+    /// Appends the group id of each of the first `n` rows (or of rows
+    /// `sel`, `n` of them) to `out` (a new group's key added, its hash
+    /// pushed to `hashes`, so ids are positions in `hashes`); `false` (and
+    /// nothing done) when a key of the batch does not pack.
     pub(super) fn intern(
         &mut self,
         cols: &[KeyCol<'_>],
         n: usize,
+        sel: Option<&[u32]>,
         hashes: &mut Vec<u64>,
         out: &mut Vec<u32>,
     ) -> bool {
         match self {
-            PackedKeys::W2(p) => p.intern(cols, n, hashes, out),
-            PackedKeys::W3(p) => p.intern(cols, n, hashes, out),
-            PackedKeys::W5(p) => p.intern(cols, n, hashes, out),
+            PackedKeys::W2(p) => p.intern(cols, n, sel, hashes, out),
+            PackedKeys::W3(p) => p.intern(cols, n, sel, hashes, out),
+            PackedKeys::W5(p) => p.intern(cols, n, sel, hashes, out),
         }
     }
 
