@@ -14,8 +14,9 @@
 //! - [`PartialAgg::flush_all`] does so for every group (end of input, or when
 //!   more than [`PartialAgg::MAX_GROUPS`] groups are held, so memory stays
 //!   bounded: partials of one group may be sent several times and merge);
-//! - output batches: `[window_start]` (windowed only), the group keys, then
-//!   each aggregate's partial columns (see [`crate::state::Acc::partial`]);
+//! - output batches: `[window_start]` (windowed only), the group keys, each
+//!   group's row count, then each aggregate's partial columns (see
+//!   [`crate::state::Acc::partial`]);
 //!   the owning core merges them with `GroupBy`/`Tumbling` built by
 //!   [`super::PipelineOptions::partial_input`].
 
