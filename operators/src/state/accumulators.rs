@@ -526,14 +526,29 @@ impl Acc {
             State::Exact { sum, nulls } => {
                 let s = cols[0].as_primitive::<Decimal128Type>().values();
                 let nn = i64s(&cols[1]);
-                for (i, &g) in groups.iter().enumerate() {
-                    let g = g as usize;
-                    match sum[g].checked_add(s[i]) {
-                        Some(v) => sum[g] = v,
-                        None => self.overflow = true,
-                    }
-                    if nn[i] != rows[i] {
-                        null_into(nulls, g, rows[i] - nn[i], num_groups);
+                assert!(
+                    s.len() == groups.len()
+                        && nn.len() == groups.len()
+                        && rows.len() == groups.len()
+                );
+                // Sums in one tight loop (an overflow remembered, as in
+                // `update`), NULL counts only where a partial had NULLs.
+                let sum = sum.as_mut_slice();
+                let mut overflow = false;
+                for (&g, &x) in groups.iter().zip(s.iter()) {
+                    // SAFETY: every id is below `num_groups`, the length of
+                    // `sum` after the resize (asserted above).
+                    let t = unsafe { sum.get_unchecked_mut(g as usize) };
+                    let (v, o) = t.overflowing_add(x);
+                    *t = v;
+                    overflow |= o;
+                }
+                self.overflow |= overflow;
+                if nn.iter().zip(rows).any(|(n, r)| n != r) {
+                    for ((&g, &n), &r) in groups.iter().zip(nn.iter()).zip(rows) {
+                        if n != r {
+                            null_into(nulls, g as usize, r - n, num_groups);
+                        }
                     }
                 }
             }
