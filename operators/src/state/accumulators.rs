@@ -401,7 +401,7 @@ impl Acc {
     pub fn emit(&self, groups: &[u32], rows: &[i64]) -> Result<ArrayRef> {
         // The common shapes (COUNT; exact SUM and AVG where every group has
         // a value) in one loop each; group by group otherwise.
-        let nn = |nulls: &[i64], g: usize| rows[g] - nulls.get(g).copied().unwrap_or(0);
+        let nn = |nulls: &[i64], g: usize| values(rows[g], nulls, g);
         match &self.state {
             State::Rows if self.output == SqlType::BigInt => {
                 let counts: Vec<i64> = groups.iter().map(|&g| rows[g as usize]).collect();
@@ -453,7 +453,7 @@ impl Acc {
     /// vectors from `pool` (which the receiving core sends back, see
     /// [`crate::gather::reclaim`]).
     pub fn partial(&self, groups: &[u32], pool: &mut Pool, rows: &[i64]) -> Result<Vec<ArrayRef>> {
-        let nn = |nulls: &[i64], g: usize| rows[g] - nulls.get(g).copied().unwrap_or(0);
+        let nn = |nulls: &[i64], g: usize| values(rows[g], nulls, g);
         let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
             let valid: Vec<bool> = groups.iter().map(|&g| has[g as usize]).collect();
             (!valid.iter().all(|v| *v)).then(|| NullBuffer::from(valid))
@@ -609,7 +609,7 @@ impl Acc {
     /// Group `g`'s value (`rows`: its row count) into `out`.
     #[inline]
     fn value_into(&self, g: usize, rows: i64, out: &mut Out) -> Result<()> {
-        let nn = |nulls: &[i64]| rows - nulls.get(g).copied().unwrap_or(0);
+        let nn = |nulls: &[i64]| values(rows, nulls, g);
         match &self.state {
             State::Rows => out.push_exact(rows as i128),
             State::Count(c) => out.push_exact(c[g] as i128),
@@ -766,6 +766,13 @@ fn running_with(
     // asserted before the loops).
     unsafe { out.set_len(n) };
     Ok(())
+}
+
+/// How many values (non-NULL inputs) group `g` of `rows` rows has, its
+/// NULL counts `nulls` (empty: none yet, see [`null_into`]).
+#[inline(always)]
+fn values(rows: i64, nulls: &[i64], g: usize) -> i64 {
+    rows - nulls.get(g).copied().unwrap_or(0)
 }
 
 /// Counts `n` more NULLs for group `g` of `groups`, making the NULL counts

@@ -106,11 +106,7 @@ impl GroupTable {
             out.extend(std::iter::repeat_n(0, num_rows));
             return;
         }
-        let cols: Vec<KeyCol<'_>> = keys
-            .iter()
-            .zip(&self.types)
-            .map(|(a, t)| KeyCol::of(a, *t))
-            .collect();
+        let cols = key_cols(keys, &self.types);
         if self.packed.is_some() {
             if self.intern_packed(&cols, num_rows, None, out) {
                 return;
@@ -152,11 +148,7 @@ impl GroupTable {
         if !keys.is_empty() && self.packed.is_some() {
             out.clear();
             out.reserve(rows.len());
-            let cols: Vec<KeyCol<'_>> = keys
-                .iter()
-                .zip(&self.types)
-                .map(|(a, t)| KeyCol::of(a, *t))
-                .collect();
+            let cols = key_cols(keys, &self.types);
             if self.intern_packed(&cols, rows.len(), Some(rows), out) {
                 return;
             }
@@ -198,11 +190,7 @@ impl GroupTable {
         let all: Vec<u32> = (0..self.len() as u32).collect();
         let arrays = self.key_columns(&all);
         self.packed = None;
-        let cols: Vec<KeyCol<'_>> = arrays
-            .iter()
-            .zip(&self.types)
-            .map(|(a, t)| KeyCol::of(a, *t))
-            .collect();
+        let cols = key_cols(&arrays, &self.types);
         for i in 0..all.len() {
             self.encode(&cols, i);
         }
@@ -281,15 +269,19 @@ impl KeyRef {
     }
 }
 
+/// Each of `keys` typed once, as a key column of its type in `types`.
+fn key_cols<'a>(keys: &'a [ArrayRef], types: &[SqlType]) -> Vec<KeyCol<'a>> {
+    keys.iter()
+        .zip(types)
+        .map(|(a, t)| KeyCol::of(a, *t))
+        .collect()
+}
+
 /// A hash of each row's key that every core computes alike (for routing rows
 /// to the core that owns their key). Seeded apart from the group tables' own
 /// hash, so routing does not thin out the bits those tables use.
 pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mut Vec<u64>) {
-    let cols: Vec<KeyCol<'_>> = keys
-        .iter()
-        .zip(types)
-        .map(|(a, t)| KeyCol::of(a, *t))
-        .collect();
+    let cols = key_cols(keys, types);
     hash_columns(&cols, num_rows, 0x0dd_c0de_5eed, out);
 }
 
