@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
-use percore_operators::ops::{Filter, Operator, PartialAgg, Route};
+use percore_operators::ops::{Closed, Filter, Operator, PartialAgg, Route};
 use percore_operators::state::hash_keys;
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{owner_of, reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
@@ -583,23 +583,50 @@ impl<'a> Worker<'a> {
 
     /// Sends the partials of every window through `w` (all of them: `None`)
     /// to the cores that own their keys, as [`Self::route`] would route
-    /// their rows.
+    /// their rows; with `w`, each core's pieces are followed by
+    /// `Watermark(w)`, other cores first (their emission waits on this
+    /// core's watermark, not on the pieces it keeps), this core last.
     fn send_partials(&mut self, w: Option<i64>, ingest: Instant) -> Result<(), RunError> {
         let n = self.n;
         let route = Route {
             cores: n,
             owner: &|h| owner_of(h, n),
         };
-        let Some(p) = self.partial.as_mut() else {
+        let Some(mut p) = self.partial.take() else {
+            if let Some(w) = w {
+                for d in 0..n {
+                    self.send(d, Message::Watermark(w))?;
+                }
+            }
             return Ok(());
         };
-        let pool = self.exchange.pool_mut();
-        let parts = match w {
-            Some(w) => p.flush_through(w, &route, pool)?,
-            None => p.flush_all(&route, pool)?,
+        let closed = match w {
+            Some(w) => p.close_through(w, &route),
+            None => p.close_all(&route),
         };
-        for (d, b) in parts {
-            self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
+        let sent = self.send_closed(&p, &closed, w, ingest);
+        p.recycle(closed);
+        self.partial = Some(p);
+        sent
+    }
+
+    /// [`Self::send_partials`]'s sends: each core's pieces of `closed`, then
+    /// `Watermark(w)` (with `w`), this core last.
+    fn send_closed(
+        &mut self,
+        p: &PartialAgg,
+        closed: &Closed,
+        w: Option<i64>,
+        ingest: Instant,
+    ) -> Result<(), RunError> {
+        for k in 1..=self.n {
+            let d = (self.core + k) % self.n;
+            for b in p.pieces(closed, d, self.exchange.pool_mut())? {
+                self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
+            }
+            if let Some(w) = w {
+                self.send(d, Message::Watermark(w))?;
+            }
         }
         Ok(())
     }
@@ -646,12 +673,8 @@ impl<'a> Worker<'a> {
             return Ok(());
         }
         *sent = w;
-        self.send_partials(Some(w), ingest)?;
         self.flush_exchange()?;
-        for d in 0..self.n {
-            self.send(d, Message::Watermark(w))?;
-        }
-        Ok(())
+        self.send_partials(Some(w), ingest)
     }
 
     /// Writes out what this core's file output holds.

@@ -19,9 +19,9 @@ use super::partial_agg::Route;
 use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::expr::Expr;
-use crate::gather::{gather_column, Pair, Pool, Rows};
+use crate::gather::Pool;
 use crate::plan::{AggCall, AggPlan, Emit};
-use crate::state::{assert_ids_below, hash_keys, Acc, EventTimeBuffer, GroupTable};
+use crate::state::{assert_ids_below, Acc, EventTimeBuffer, GroupTable};
 
 /// Group table plus one accumulator per aggregate: the state of one set of
 /// groups. Each group's row count is kept here, once for all aggregates
@@ -130,53 +130,37 @@ impl Groups {
         Ok(cols)
     }
 
-    /// Key columns, row counts and partial states of every group (for the
-    /// core owning its key to [`Groups::merge`]), one piece per core that
-    /// owns some:
-    /// `route.owner` of the key's [`hash_keys`] hash, groups in order of
-    /// first appearance within each. The pieces' columns are gathered into
-    /// vectors from `pool` (each piece its own, so its receiver can send
-    /// them back whole, see [`crate::gather::reclaim`]).
-    pub(crate) fn partial_by_owner(
-        &self,
-        route: &Route<'_>,
-        pool: &mut Pool,
-    ) -> Result<Vec<(usize, Vec<ArrayRef>)>> {
-        let n = self.table.len();
-        let ids: Vec<u32> = (0..n as u32).collect();
-        let keys = self.table.key_columns(&ids);
+    /// Every group's id on the list of the core owning its key
+    /// (`route.owner` of its [`crate::state::hash_keys`] hash), one list per
+    /// core, each in order of first appearance.
+    pub(crate) fn owners(&self, route: &Route<'_>) -> Vec<Vec<u32>> {
         let mut hashes = Vec::new();
-        hash_keys(&keys, self.table.types(), n, &mut hashes);
+        self.table.route_hashes(&mut hashes);
         let mut owned: Vec<Vec<u32>> = vec![Vec::new(); route.cores.max(1)];
         for (g, &h) in hashes.iter().enumerate() {
             owned[(route.owner)(h)].push(g as u32);
         }
-        let mut pieces = Vec::new();
-        for (core, groups) in owned.into_iter().enumerate() {
-            if groups.is_empty() {
-                continue;
-            }
-            let pairs: Vec<Pair> = groups.iter().map(|&g| (0, g)).collect();
-            let lens = [n];
-            let rows = Rows::check(&pairs, &lens);
-            let mut cols: Vec<ArrayRef> = keys
-                .iter()
-                .map(|k| gather_column(&[k], rows, pool))
-                .collect();
-            let mut rows = Pool::take(&mut pool.i64s, groups.len());
-            rows.extend(groups.iter().map(|&g| self.rows[g as usize]));
-            cols.push(Arc::new(Int64Array::new(rows.into(), None)));
-            for acc in &self.accs {
-                cols.extend(acc.partial(&groups, pool, &self.rows)?);
-            }
-            pieces.push((core, cols));
+        owned
+    }
+
+    /// Key columns, row counts and partial states of `groups` (for the core
+    /// owning their keys to [`Groups::merge`]), written into vectors from
+    /// `pool` (so their receiver can send them back whole, see
+    /// [`crate::gather::reclaim`]).
+    pub(crate) fn partial(&self, groups: &[u32], pool: &mut Pool) -> Result<Vec<ArrayRef>> {
+        let mut cols = self.table.key_columns_in(groups, pool);
+        let mut rows = Pool::take(&mut pool.i64s, groups.len());
+        rows.extend(groups.iter().map(|&g| self.rows[g as usize]));
+        cols.push(Arc::new(Int64Array::new(rows.into(), None)));
+        for acc in &self.accs {
+            cols.extend(acc.partial(groups, pool, &self.rows)?);
         }
-        Ok(pieces)
+        Ok(cols)
     }
 
     /// Merges partial states: `cols` holds the key columns, the row counts,
-    /// then each aggregate's partial columns, as
-    /// [`Groups::partial_by_owner`] makes them.
+    /// then each aggregate's partial columns, as [`Groups::partial`] makes
+    /// them.
     pub(crate) fn merge(&mut self, cols: &[ArrayRef], n: usize) {
         let k = self.table.width();
         let groups = self.intern(&cols[..k], n);

@@ -15,7 +15,7 @@ mod windows;
 
 pub use filter::Filter;
 pub use group_by::GroupBy;
-pub use partial_agg::{PartialAgg, Route};
+pub use partial_agg::{Closed, PartialAgg, Route};
 pub use pipeline::{Pipeline, PipelineOptions, PipelineStats};
 pub use project::Project;
 pub use rows_window::RowsWindow;

@@ -5,15 +5,20 @@
 //! - [`PartialAgg::push`] folds rows — cut to the columns the query reads,
 //!   [`crate::Plan::read`] — into this core's own groups (per window when
 //!   windowed); nothing is emitted per row;
-//! - [`PartialAgg::flush_through`] turns every window ending at or before the
-//!   watermark `w` into partial-state batches, one per core owning some of
-//!   its keys ([`Route`]: a key always to the same core), and forgets it; a
-//!   row arriving later for such a window is late (counted, dropped) — the
-//!   owner fires a window only after every sender's watermark passed it, so
-//!   it always has every sender's partials by then;
-//! - [`PartialAgg::flush_all`] does so for every group (end of input, or when
+//! - [`PartialAgg::close_through`] takes out every window ending at or
+//!   before the watermark `w`, its groups split by the core owning their keys
+//!   ([`Route`]: a key always to the same core); [`PartialAgg::pieces`] then
+//!   turns one core's share into partial-state batches (a sender can send
+//!   each core its pieces, then its watermark, one core at a time), and
+//!   [`PartialAgg::recycle`] takes the windows back. A row arriving later
+//!   for a closed window is late (counted, dropped) — the owner fires a
+//!   window only after every sender's watermark passed it, so it always has
+//!   every sender's partials by then;
+//! - [`PartialAgg::close_all`] does so for every group (end of input, or when
 //!   more than [`PartialAgg::MAX_GROUPS`] groups are held, so memory stays
 //!   bounded: partials of one group may be sent several times and merge);
+//!   [`PartialAgg::flush_through`] and [`PartialAgg::flush_all`] build every
+//!   core's pieces at once;
 //! - output batches: `[window_start]` (windowed only), the group keys, each
 //!   group's row count, then each aggregate's partial columns (see
 //!   [`crate::state::Acc::partial`]);
@@ -47,6 +52,19 @@ impl Route<'static> {
         cores: 1,
         owner: &|_| 0,
     };
+}
+
+/// Windows taken out of a [`PartialAgg`] (closed), each with its groups'
+/// ids listed per owning core, until their pieces are built and they are
+/// recycled.
+pub struct Closed {
+    windows: Vec<(i64, Groups, Vec<Vec<u32>>)>,
+}
+
+impl Closed {
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
 }
 
 /// Groups key for an unwindowed aggregate's single "window".
@@ -129,6 +147,67 @@ impl PartialAgg {
         self.groups() > Self::MAX_GROUPS
     }
 
+    /// Closes every window that ends at or before `w` (a row arriving later
+    /// for one is late), its groups split by owning core; see
+    /// [`Self::pieces`].
+    pub fn close_through(&mut self, w: i64, route: &Route<'_>) -> Closed {
+        let mut closed = Closed {
+            windows: Vec::new(),
+        };
+        let Some(win) = &self.plan.window else {
+            return closed;
+        };
+        let size = win.size_ms;
+        self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
+        while let Some((start, groups)) = self.windows.pop_closed(size, w) {
+            let owned = groups.owners(route);
+            closed.windows.push((start, groups, owned));
+        }
+        closed
+    }
+
+    /// Closes every group held (end of input, or [`Self::is_full`]).
+    pub fn close_all(&mut self, route: &Route<'_>) -> Closed {
+        let mut closed = Closed {
+            windows: Vec::new(),
+        };
+        for (start, groups) in self.windows.take_all() {
+            if groups.len() > 0 {
+                let owned = groups.owners(route);
+                closed.windows.push((start, groups, owned));
+            } else {
+                self.windows.recycle(groups);
+            }
+        }
+        closed
+    }
+
+    /// The partials of `closed` that core `core` owns, a batch per window,
+    /// their columns in vectors from `pool`.
+    pub fn pieces(
+        &self,
+        closed: &Closed,
+        core: usize,
+        pool: &mut Pool,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for (start, groups, owned) in &closed.windows {
+            let Some(ids) = owned.get(core).filter(|ids| !ids.is_empty()) else {
+                continue;
+            };
+            let partials = groups.partial(ids, pool)?;
+            out.push(self.partial_batch(*start, partials, pool));
+        }
+        Ok(out)
+    }
+
+    /// Takes back the groups of `closed` for reuse.
+    pub fn recycle(&mut self, closed: Closed) {
+        for (_, groups, _) in closed.windows {
+            self.windows.recycle(groups);
+        }
+    }
+
     /// Partials of every window that ends at or before `w`, as
     /// `(owning core, batch)` pieces, their columns in vectors from `pool`.
     pub fn flush_through(
@@ -137,17 +216,8 @@ impl PartialAgg {
         route: &Route<'_>,
         pool: &mut Pool,
     ) -> Result<Vec<(usize, RecordBatch)>> {
-        let Some(win) = &self.plan.window else {
-            return Ok(Vec::new());
-        };
-        let size = win.size_ms;
-        self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
-        let mut out = Vec::new();
-        while let Some((start, groups)) = self.windows.pop_closed(size, w) {
-            self.partial_batches(start, &groups, route, pool, &mut out)?;
-            self.windows.recycle(groups);
-        }
-        Ok(out)
+        let closed = self.close_through(w, route);
+        self.all_pieces(closed, route, pool)
     }
 
     /// Partials of every group held, as `(owning core, batch)` pieces.
@@ -156,47 +226,45 @@ impl PartialAgg {
         route: &Route<'_>,
         pool: &mut Pool,
     ) -> Result<Vec<(usize, RecordBatch)>> {
+        let closed = self.close_all(route);
+        self.all_pieces(closed, route, pool)
+    }
+
+    fn all_pieces(
+        &mut self,
+        closed: Closed,
+        route: &Route<'_>,
+        pool: &mut Pool,
+    ) -> Result<Vec<(usize, RecordBatch)>> {
         let mut out = Vec::new();
-        for (start, groups) in self.windows.take_all() {
-            if groups.len() > 0 {
-                self.partial_batches(start, &groups, route, pool, &mut out)?;
-            }
-            self.windows.recycle(groups);
+        for core in 0..route.cores.max(1) {
+            let pieces = self.pieces(&closed, core, pool)?;
+            out.extend(pieces.into_iter().map(|b| (core, b)));
         }
+        self.recycle(closed);
         Ok(out)
     }
 
-    /// One window's partials, a batch per owning core.
-    fn partial_batches(
-        &self,
-        start: i64,
-        groups: &Groups,
-        route: &Route<'_>,
-        pool: &mut Pool,
-        out: &mut Vec<(usize, RecordBatch)>,
-    ) -> Result<()> {
-        for (core, partials) in groups.partial_by_owner(route, pool)? {
-            let mut cols: Vec<ArrayRef> = Vec::new();
-            if self.plan.window.is_some() {
-                let n = partials[0].len();
-                let mut starts = Pool::take(&mut pool.i64s, n);
-                starts.resize(n, start);
-                cols.push(Arc::new(TimestampMillisecondArray::new(
-                    starts.into(),
-                    None,
-                )));
-            }
-            cols.extend(partials);
-            let fields: Vec<Field> = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Field::new(format!("p{i}"), c.data_type().clone(), true))
-                .collect();
-            let batch =
-                RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("partial schema");
-            out.push((core, batch));
+    /// One window's partial columns as a batch (the window start first when
+    /// windowed).
+    fn partial_batch(&self, start: i64, partials: Vec<ArrayRef>, pool: &mut Pool) -> RecordBatch {
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(partials.len() + 1);
+        if self.plan.window.is_some() {
+            let n = partials[0].len();
+            let mut starts = Pool::take(&mut pool.i64s, n);
+            starts.resize(n, start);
+            cols.push(Arc::new(TimestampMillisecondArray::new(
+                starts.into(),
+                None,
+            )));
         }
-        Ok(())
+        cols.extend(partials);
+        let fields: Vec<Field> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Field::new(format!("p{i}"), c.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("partial schema")
     }
 
     /// Rows dropped because their window had already been flushed.

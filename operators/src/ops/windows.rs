@@ -61,7 +61,7 @@ impl Windows {
     }
 
     /// Merges partial states (`cols`: keys, then partial columns, as
-    /// [`Groups::partial_by_owner`] makes them) of row `i` into the window
+    /// [`Groups::partial`] makes them) of row `i` into the window
     /// starting at `starts[i]`.
     pub(crate) fn merge(&mut self, starts: &[i64], cols: &[ArrayRef]) {
         for (s, rows) in by_start(starts) {

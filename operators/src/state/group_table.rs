@@ -19,6 +19,7 @@ use hashbrown::HashTable;
 
 use super::packed::{short_str, PackedKeys};
 use crate::column::ColumnBuilder;
+use crate::gather::Pool;
 use crate::types::SqlType;
 
 pub struct GroupTable {
@@ -41,6 +42,8 @@ pub struct GroupTable {
 
 /// The group tables' hash seed; routing uses another ([`hash_keys`]).
 const TABLE_SEED: u64 = 0x5eed_c0de;
+/// The routing hash's seed.
+const ROUTE_SEED: u64 = 0x0dd_c0de_5eed;
 
 impl GroupTable {
     pub fn new(types: Vec<SqlType>) -> Self {
@@ -205,10 +208,15 @@ impl GroupTable {
 
     /// The key columns of groups `groups`, in that order.
     pub fn key_columns(&self, groups: &[u32]) -> Vec<ArrayRef> {
+        self.key_columns_in(groups, &mut Pool::default())
+    }
+
+    /// [`Self::key_columns`], in vectors from `pool` where it can.
+    pub fn key_columns_in(&self, groups: &[u32], pool: &mut Pool) -> Vec<ArrayRef> {
         if let Some(cols) = self
             .packed
             .as_ref()
-            .and_then(|p| p.key_columns(groups, &self.types))
+            .and_then(|p| p.key_columns(groups, &self.types, pool))
         {
             return cols;
         }
@@ -228,6 +236,24 @@ impl GroupTable {
             }
         }
         builders.into_iter().map(ColumnBuilder::finish).collect()
+    }
+
+    /// Every group's routing hash, in id order: [`hash_keys`] of its key
+    /// (read from the packed words when keys are packed).
+    pub fn route_hashes(&self, out: &mut Vec<u64>) {
+        match &self.packed {
+            // A global aggregate's one group has no key words.
+            _ if self.types.is_empty() => {
+                out.clear();
+                out.resize(self.len(), ROUTE_SEED);
+            }
+            Some(p) => p.route_hashes(&self.types, ROUTE_SEED, out),
+            None => {
+                let all: Vec<u32> = (0..self.len() as u32).collect();
+                let cols = self.key_columns(&all);
+                hash_keys(&cols, &self.types, all.len(), out);
+            }
+        }
     }
 }
 
@@ -282,7 +308,7 @@ fn key_cols<'a>(keys: &'a [ArrayRef], types: &[SqlType]) -> Vec<KeyCol<'a>> {
 /// hash, so routing does not thin out the bits those tables use.
 pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mut Vec<u64>) {
     let cols = key_cols(keys, types);
-    hash_columns(&cols, num_rows, 0x0dd_c0de_5eed, out);
+    hash_columns(&cols, num_rows, ROUTE_SEED, out);
 }
 
 /// Multiplies to 128 bits and folds the halves: the mixing step of
@@ -296,7 +322,7 @@ pub(super) const fn fold(a: u64, b: u64) -> u64 {
 pub(super) const K1: u64 = 0x243f_6a88_85a3_08d3;
 pub(super) const K2: u64 = 0x1319_8a2e_0370_7344;
 /// What a NULL contributes to a hash (its equality is settled by comparing).
-const NULL_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
+pub(super) const NULL_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Every row's hash of `cols` into `out`, one column at a time: a tight
 /// loop per column over the batch, no per-row encoding. A row hashes alike
@@ -336,12 +362,12 @@ fn hash_columns(cols: &[KeyCol<'_>], n: usize, seed: u64, out: &mut Vec<u64>) {
 }
 
 #[inline(always)]
-fn mix(h: u64, word: u64) -> u64 {
+pub(super) fn mix(h: u64, word: u64) -> u64 {
     fold(h ^ word, K1)
 }
 
 #[inline(always)]
-fn mix_i128(h: u64, x: i128) -> u64 {
+pub(super) fn mix_i128(h: u64, x: i128) -> u64 {
     fold(h ^ x as u64, K1 ^ (x >> 64) as u64)
 }
 
@@ -743,6 +769,12 @@ mod tests {
                 })
                 .collect();
             prop_assert_eq!(back, first_seen);
+            // Each group's routing hash is its key columns' (read from the
+            // packed words when packed).
+            let (mut route, mut want) = (Vec::new(), Vec::new());
+            t.route_hashes(&mut route);
+            hash_keys(&t.key_columns(&all), t.types(), all.len(), &mut want);
+            prop_assert_eq!(route, want);
             // Routing hashes: equal keys, equal hashes, null buffer or not.
             let with_nulls: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None]));
             let without: ArrayRef = Arc::new(Int64Array::from(vec![7]));
@@ -785,6 +817,34 @@ mod tests {
             }
             let all: Vec<u32> = (0..taken.len() as u32).collect();
             prop_assert_eq!(picked.key_columns(&all), taken.key_columns(&all));
+        }
+
+        /// Routing hashes of DECIMAL, BOOLEAN and TIMESTAMP keys (packed
+        /// into five words) are their key columns' hashes, NULLs included.
+        #[test]
+        fn packed_route_hashes_are_the_columns_hashes(
+            rows in prop::collection::vec((
+                proptest::option::of(prop_oneof![-3i128..3, Just(i128::MIN), Just(i128::MAX)]),
+                proptest::option::of(any::<bool>()),
+                proptest::option::of(-2i64..2),
+            ), 1..40),
+        ) {
+            let types = vec![SqlType::Decimal { precision: 38, scale: 2 }, SqlType::Boolean, SqlType::Timestamp];
+            let d: ArrayRef = Arc::new(
+                arrow_array::Decimal128Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                    .with_precision_and_scale(38, 2)
+                    .unwrap(),
+            );
+            let b: ArrayRef = Arc::new(arrow_array::BooleanArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()));
+            let ts: ArrayRef = Arc::new(arrow_array::TimestampMillisecondArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()));
+            let mut t = GroupTable::new(types.clone());
+            let mut ids = Vec::new();
+            t.intern(&[d, b, ts], rows.len(), &mut ids);
+            let all: Vec<u32> = (0..t.len() as u32).collect();
+            let (mut route, mut want) = (Vec::new(), Vec::new());
+            t.route_hashes(&mut route);
+            hash_keys(&t.key_columns(&all), &types, all.len(), &mut want);
+            prop_assert_eq!(route, want);
         }
 
         /// Routing hashes of strings: equal strings hash alike wherever

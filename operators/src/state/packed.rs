@@ -18,8 +18,9 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 
-use super::group_table::{fold, key_f64, KeyCol, K1, K2};
+use super::group_table::{fold, key_f64, mix, mix_i128, KeyCol, K1, K2, NULL_WORD};
 use crate::column::ColumnBuilder;
+use crate::gather::Pool;
 use crate::types::SqlType;
 
 /// Most data words a packed key has (the tag word comes after them).
@@ -413,17 +414,85 @@ impl PackedKeys {
     /// The key columns (of `types`) of `groups`, written straight from the
     /// words when every column is BIGINT, TIMESTAMP or VARCHAR (the common
     /// keys); `None` otherwise (then [`Self::append_keys`] builds them).
-    pub(super) fn key_columns(&self, groups: &[u32], types: &[SqlType]) -> Option<Vec<ArrayRef>> {
+    /// Their vectors come from `pool`.
+    pub(super) fn key_columns(
+        &self,
+        groups: &[u32],
+        types: &[SqlType],
+        pool: &mut Pool,
+    ) -> Option<Vec<ArrayRef>> {
         let direct =
             |t: &SqlType| matches!(t, SqlType::BigInt | SqlType::Timestamp | SqlType::Varchar);
         if !types.iter().all(direct) {
             return None;
         }
         Some(match self {
-            PackedKeys::W2(p) => direct_columns(&p.keys, groups, types),
-            PackedKeys::W3(p) => direct_columns(&p.keys, groups, types),
-            PackedKeys::W5(p) => direct_columns(&p.keys, groups, types),
+            PackedKeys::W2(p) => direct_columns(&p.keys, groups, types, pool),
+            PackedKeys::W3(p) => direct_columns(&p.keys, groups, types, pool),
+            PackedKeys::W5(p) => direct_columns(&p.keys, groups, types, pool),
         })
+    }
+
+    /// Every key's routing hash, in id order: what `hash_columns` with
+    /// `seed` gives for the key's columns (of `types`), read from the words.
+    pub(super) fn route_hashes(&self, types: &[SqlType], seed: u64, out: &mut Vec<u64>) {
+        match self {
+            PackedKeys::W2(p) => route_hashes(&p.keys, types, seed, out),
+            PackedKeys::W3(p) => route_hashes(&p.keys, types, seed, out),
+            PackedKeys::W5(p) => route_hashes(&p.keys, types, seed, out),
+        }
+    }
+}
+
+/// [`PackedKeys::route_hashes`]: a loop per column over the keys, each
+/// column's word(s) mixed as `hash_columns` mixes its value (a NULL as
+/// [`NULL_WORD`], a short string as the word and length `hash_str` reads).
+fn route_hashes<const W: usize>(
+    keys: &[[u64; W]],
+    types: &[SqlType],
+    seed: u64,
+    out: &mut Vec<u64>,
+) {
+    out.clear();
+    out.resize(keys.len(), seed);
+    let mut w = 0;
+    for (c, t) in types.iter().enumerate() {
+        let shift = c * TAG_BITS;
+        let pairs = out.iter_mut().zip(keys);
+        match t {
+            SqlType::Decimal { .. } => {
+                for (h, k) in pairs {
+                    *h = if (k[W - 1] >> shift) & 1 == 0 {
+                        mix(*h, NULL_WORD)
+                    } else {
+                        mix_i128(*h, (k[w] as u128 | (k[w + 1] as u128) << 64) as i128)
+                    };
+                }
+                w += 2;
+                continue;
+            }
+            SqlType::Varchar => {
+                for (h, k) in pairs {
+                    let tag = k[W - 1] >> shift;
+                    *h = if tag & 1 == 0 {
+                        mix(*h, NULL_WORD)
+                    } else {
+                        mix(*h, fold(k[w] ^ K2 ^ ((tag >> 1) & 0xf), K1))
+                    };
+                }
+            }
+            _ => {
+                for (h, k) in pairs {
+                    let word = if (k[W - 1] >> shift) & 1 == 0 {
+                        NULL_WORD
+                    } else {
+                        k[w]
+                    };
+                    *h = mix(*h, word);
+                }
+            }
+        }
+        w += 1;
     }
 }
 
@@ -433,6 +502,7 @@ fn direct_columns<const W: usize>(
     keys: &[[u64; W]],
     groups: &[u32],
     types: &[SqlType],
+    pool: &mut Pool,
 ) -> Vec<ArrayRef> {
     types
         .iter()
@@ -450,17 +520,21 @@ fn direct_columns<const W: usize>(
             // BIGINT, TIMESTAMP and VARCHAR take one word each: column `c`'s
             // is word `c`.
             let word = |g: u32| keys[g as usize][c];
-            let ints = || -> ScalarBuffer<i64> {
-                groups
-                    .iter()
-                    .map(|&g| word(g) as i64)
-                    .collect::<Vec<_>>()
-                    .into()
+            let mut ints = || -> ScalarBuffer<i64> {
+                let mut v = Pool::take(&mut pool.i64s, groups.len());
+                v.extend(groups.iter().map(|&g| word(g) as i64));
+                v.into()
             };
             let col: ArrayRef = match t {
                 SqlType::BigInt => Arc::new(Int64Array::new(ints(), nulls)),
                 SqlType::Timestamp => Arc::new(TimestampMillisecondArray::new(ints(), nulls)),
-                _ => Arc::new(short_keys(groups, word, |g| (tag(g) >> 1) & 0xf, nulls)),
+                _ => Arc::new(short_keys(
+                    groups,
+                    word,
+                    |g| (tag(g) >> 1) & 0xf,
+                    nulls,
+                    pool,
+                )),
             };
             col
         })
@@ -474,11 +548,12 @@ fn short_keys(
     word: impl Fn(u32) -> u64,
     len: impl Fn(u32) -> u64,
     nulls: Option<NullBuffer>,
+    pool: &mut Pool,
 ) -> StringArray {
     let n = groups.len();
-    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    let mut offsets: Vec<i32> = Pool::take(&mut pool.i32s, n + 1);
     offsets.push(0);
-    let mut bytes: Vec<u8> = Vec::with_capacity(n * 8 + 8);
+    let mut bytes: Vec<u8> = Pool::take(&mut pool.bytes, n * 8 + 8);
     let dst = bytes.as_mut_ptr();
     let (mut pos, mut high) = (0usize, 0u64);
     for &g in groups {
