@@ -21,6 +21,7 @@ use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use super::group_table::{fold, key_f64, mix, mix_i128, KeyCol, K1, K2, NULL_WORD};
 use crate::column::ColumnBuilder;
 use crate::gather::Pool;
+use crate::state::assert_ids_below;
 use crate::types::SqlType;
 
 /// Most data words a packed key has (the tag word comes after them).
@@ -497,19 +498,30 @@ fn route_hashes<const W: usize>(
 }
 
 /// [`PackedKeys::key_columns`] for keys of BIGINT, TIMESTAMP and VARCHAR
-/// columns only: one word per column, each read once per key.
+/// columns only: one word per column, each read once per key. The group
+/// ids are checked once; each column is then one loop over them. (A global
+/// aggregate's one group has no key and no columns.)
 fn direct_columns<const W: usize>(
     keys: &[[u64; W]],
     groups: &[u32],
     types: &[SqlType],
     pool: &mut Pool,
 ) -> Vec<ArrayRef> {
+    if types.is_empty() {
+        return Vec::new();
+    }
+    assert_ids_below(groups, keys.len());
+    // SAFETY: every id in `groups` is below `keys.len()` (checked above).
+    let key = |g: u32| unsafe { keys.get_unchecked(g as usize) };
     types
         .iter()
         .enumerate()
         .map(|(c, t)| {
+            // BIGINT, TIMESTAMP and VARCHAR take one word each: column `c`'s
+            // is word `c`, before the tag word.
+            assert!(c < W - 1, "a data word per column");
             let shift = c * TAG_BITS;
-            let tag = |g: u32| keys[g as usize][W - 1] >> shift;
+            let tag = |g: u32| key(g)[W - 1] >> shift;
             let nulls = if groups.iter().all(|&g| tag(g) & 1 == 1) {
                 None
             } else {
@@ -517,9 +529,7 @@ fn direct_columns<const W: usize>(
                     groups.iter().map(|&g| tag(g) & 1 == 1),
                 ))
             };
-            // BIGINT, TIMESTAMP and VARCHAR take one word each: column `c`'s
-            // is word `c`.
-            let word = |g: u32| keys[g as usize][c];
+            let word = |g: u32| key(g)[c];
             let mut ints = || -> ScalarBuffer<i64> {
                 let mut v = Pool::take(&mut pool.i64s, groups.len());
                 v.extend(groups.iter().map(|&g| word(g) as i64));
@@ -551,20 +561,22 @@ fn short_keys(
     pool: &mut Pool,
 ) -> StringArray {
     let n = groups.len();
+    // At most 8 bytes a key: every offset fits an i32.
+    assert!(n < (i32::MAX as usize) / 8, "key bytes fit i32 offsets");
     let mut offsets: Vec<i32> = Pool::take(&mut pool.i32s, n + 1);
     offsets.push(0);
     let mut bytes: Vec<u8> = Pool::take(&mut pool.bytes, n * 8 + 8);
     let dst = bytes.as_mut_ptr();
     let (mut pos, mut high) = (0usize, 0u64);
-    for &g in groups {
+    offsets.extend(groups.iter().map(|&g| {
         let w = word(g);
         high |= w;
         // SAFETY: each key before this one advanced `pos` by at most 8, so
         // `pos + 8 <= 8 * n + 8`, the capacity of `bytes`.
         unsafe { (dst.add(pos) as *mut u64).write_unaligned(w.to_le()) };
         pos += len(g).min(8) as usize;
-        offsets.push(i32::try_from(pos).expect("key bytes fit an i32 offset"));
-    }
+        pos as i32
+    }));
     // SAFETY: every byte below `pos` was written: each key wrote 8 bytes
     // from its start, at least its length.
     unsafe { bytes.set_len(pos) };
