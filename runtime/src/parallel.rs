@@ -478,6 +478,7 @@ impl<'a> Worker<'a> {
                 // time decide the output order.
                 seq_column: plan.orders_rows().then_some(plan.inputs.len()),
                 partial_input: partial.is_some(),
+                own_partials: partial.is_some(),
                 input_read: true,
             },
         );
@@ -600,27 +601,35 @@ impl<'a> Worker<'a> {
             }
             return Ok(());
         };
-        let closed = match w {
+        let mut closed = match w {
             Some(w) => p.close_through(w, &route),
             None => p.close_all(&route),
         };
-        let sent = self.send_closed(&p, &closed, w, ingest);
+        let sent = self.send_closed(&p, &mut closed, w, ingest);
         p.recycle(closed);
         self.partial = Some(p);
         sent
     }
 
     /// [`Self::send_partials`]'s sends: each core's pieces of `closed`, then
-    /// `Watermark(w)` (with `w`), this core last.
+    /// `Watermark(w)` (with `w`), this core last. This core's own share of
+    /// windows closed by a watermark is adopted whole by its pipeline when
+    /// it can (no pieces built or merged), after every other core's pieces.
     fn send_closed(
         &mut self,
         p: &PartialAgg,
-        closed: &Closed,
+        closed: &mut Closed,
         w: Option<i64>,
         ingest: Instant,
     ) -> Result<(), RunError> {
         for k in 1..=self.n {
             let d = (self.core + k) % self.n;
+            if let (Some(w), true) = (w, d == self.core) {
+                if self.post.adopt(w, closed, d)? {
+                    self.send(d, Message::Watermark(w))?;
+                    continue;
+                }
+            }
             for b in p.pieces(closed, d, self.exchange.pool_mut())? {
                 self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
             }

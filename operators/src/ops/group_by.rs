@@ -123,9 +123,14 @@ impl Groups {
     /// Key columns and aggregate values of every group, in order of first appearance.
     pub(crate) fn emit_all(&self) -> Result<Vec<ArrayRef>> {
         let ids: Vec<u32> = (0..self.table.len() as u32).collect();
-        let mut cols = self.table.key_columns(&ids);
+        self.emit(&ids)
+    }
+
+    /// Key columns and aggregate values of groups `ids`, in that order.
+    pub(crate) fn emit(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        let mut cols = self.table.key_columns(ids);
         for acc in &self.accs {
-            cols.push(acc.emit(&ids, &self.rows)?);
+            cols.push(acc.emit(ids, &self.rows)?);
         }
         Ok(cols)
     }

@@ -53,6 +53,17 @@ pub trait Operator: Send {
         false
     }
 
+    /// This core's own partial aggregation closed its windows through `w`
+    /// ([`PartialAgg::close_through`]): a merging aggregate that takes
+    /// partials whole ([`PipelineOptions::own_partials`]) adopts the groups
+    /// of `closed` as its own windows' (emitting only those core `core`
+    /// owns), so no piece of them is built or merged, and returns `true`;
+    /// others return `false` (the pieces are then sent as for other cores).
+    /// Adoption emits nothing: the watermark still fires the windows.
+    fn adopt_partials(&mut self, _w: i64, _closed: &mut Closed, _core: usize) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The watermark (from outside) reached `w`: release or fire what it passes.
     fn on_watermark(&mut self, _w: i64, _out: &mut Vec<RecordBatch>) -> Result<()> {
         Ok(())

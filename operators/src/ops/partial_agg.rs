@@ -10,7 +10,10 @@
 //!   ([`Route`]: a key always to the same core); [`PartialAgg::pieces`] then
 //!   turns one core's share into partial-state batches (a sender can send
 //!   each core its pieces, then its watermark, one core at a time), and
-//!   [`PartialAgg::recycle`] takes the windows back. A row arriving later
+//!   [`PartialAgg::recycle`] takes the windows back. The closing core's own
+//!   share can go whole to its merging aggregate instead
+//!   ([`super::Pipeline::adopt`], after the other cores' pieces are built),
+//!   which sends cleared group sets back with the [`Closed`]. A row arriving later
 //!   for a closed window is late (counted, dropped) — the owner fires a
 //!   window only after every sender's watermark passed it, so it always has
 //!   every sender's partials by then;
@@ -56,14 +59,42 @@ impl Route<'static> {
 
 /// Windows taken out of a [`PartialAgg`] (closed), each with its groups'
 /// ids listed per owning core, until their pieces are built and they are
-/// recycled.
+/// recycled. The core that closed them may instead hand a window's groups
+/// whole to its own merging aggregate ([`super::Pipeline::adopt`], after every
+/// other core's pieces are built), which then sends cleared group sets back
+/// for reuse.
 pub struct Closed {
-    windows: Vec<(i64, Groups, Vec<Vec<u32>>)>,
+    windows: Vec<(i64, Option<Groups>, Vec<Vec<u32>>)>,
+    spares: Vec<Groups>,
 }
 
 impl Closed {
+    fn new() -> Self {
+        Closed {
+            windows: Vec::new(),
+            spares: Vec::new(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.windows.is_empty()
+    }
+
+    /// Takes out every window's groups whole, with the ids of those core
+    /// `core` owns: no pieces can be built from them afterwards.
+    pub(crate) fn take_own(&mut self, core: usize) -> Vec<(i64, Groups, Vec<u32>)> {
+        self.windows
+            .iter_mut()
+            .filter_map(|(start, groups, owned)| {
+                let ids = owned.get_mut(core).map(std::mem::take).unwrap_or_default();
+                groups.take().map(|g| (*start, g, ids))
+            })
+            .collect()
+    }
+
+    /// Cleared group sets for the [`PartialAgg`] to reuse.
+    pub(crate) fn give_spares(&mut self, spares: Vec<Groups>) {
+        self.spares.extend(spares);
     }
 }
 
@@ -151,9 +182,7 @@ impl PartialAgg {
     /// for one is late), its groups split by owning core; see
     /// [`Self::pieces`].
     pub fn close_through(&mut self, w: i64, route: &Route<'_>) -> Closed {
-        let mut closed = Closed {
-            windows: Vec::new(),
-        };
+        let mut closed = Closed::new();
         let Some(win) = &self.plan.window else {
             return closed;
         };
@@ -161,20 +190,18 @@ impl PartialAgg {
         self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
         while let Some((start, groups)) = self.windows.pop_closed(size, w) {
             let owned = groups.owners(route);
-            closed.windows.push((start, groups, owned));
+            closed.windows.push((start, Some(groups), owned));
         }
         closed
     }
 
     /// Closes every group held (end of input, or [`Self::is_full`]).
     pub fn close_all(&mut self, route: &Route<'_>) -> Closed {
-        let mut closed = Closed {
-            windows: Vec::new(),
-        };
+        let mut closed = Closed::new();
         for (start, groups) in self.windows.take_all() {
             if groups.len() > 0 {
                 let owned = groups.owners(route);
-                closed.windows.push((start, groups, owned));
+                closed.windows.push((start, Some(groups), owned));
             } else {
                 self.windows.recycle(groups);
             }
@@ -195,16 +222,23 @@ impl PartialAgg {
             let Some(ids) = owned.get(core).filter(|ids| !ids.is_empty()) else {
                 continue;
             };
+            let groups = groups
+                .as_ref()
+                .expect("pieces are built before their groups are taken out");
             let partials = groups.partial(ids, pool)?;
             out.push(self.partial_batch(*start, partials, pool));
         }
         Ok(out)
     }
 
-    /// Takes back the groups of `closed` for reuse.
+    /// Takes back the groups of `closed` (and the spares it carries) for
+    /// reuse.
     pub fn recycle(&mut self, closed: Closed) {
+        self.windows.give_spares(closed.spares);
         for (_, groups, _) in closed.windows {
-            self.windows.recycle(groups);
+            if let Some(groups) = groups {
+                self.windows.recycle(groups);
+            }
         }
     }
 
@@ -366,6 +400,111 @@ mod tests {
             got.extend(m.finish().unwrap());
         }
         (rows(&got), rows(&want))
+    }
+
+    /// As [`split_and_merge`] with one merger per sender (core `i` both):
+    /// at the watermark each core sends the other cores their pieces and
+    /// its merger adopts its own groups whole. `early`: every merger first
+    /// marks its own windows through the watermark closed with nothing to
+    /// adopt, so pieces merge as they come and the adoption then finds its
+    /// windows open (and merges its owned groups as a piece would).
+    fn split_and_adopt(
+        sql: &str,
+        csv: &str,
+        parts: usize,
+        early: bool,
+    ) -> (Vec<String>, Vec<String>) {
+        let plan = crate::sql::compile(sql).unwrap();
+        let read = || {
+            let mut r = CsvReader::new(
+                "t.csv",
+                csv.as_bytes(),
+                &plan.source.columns,
+                1,
+                OnError::Fail,
+            )
+            .unwrap();
+            std::iter::from_fn(move || r.next_batch().unwrap()).collect::<Vec<_>>()
+        };
+        let mut direct = Pipeline::new(&plan);
+        let mut want = Vec::new();
+        for b in read() {
+            want.extend(direct.push(b).unwrap());
+        }
+        want.extend(direct.finish().unwrap());
+
+        let mut senders: Vec<PartialAgg> = (0..parts)
+            .map(|_| PartialAgg::for_plan(&plan).unwrap())
+            .collect();
+        let opt = PipelineOptions {
+            external_watermark: true,
+            partial_input: true,
+            own_partials: true,
+            ..PipelineOptions::default()
+        };
+        let mut merge: Vec<Pipeline> = (0..parts)
+            .map(|_| Pipeline::with_options(&plan, opt))
+            .collect();
+        for (i, b) in read().into_iter().enumerate() {
+            senders[i % parts].push(&plan.read(&b)).unwrap();
+        }
+        let route = Route {
+            cores: parts,
+            owner: &|h| (h % parts as u64) as usize,
+        };
+        let mut got = Vec::new();
+        if early {
+            for m in &mut merge {
+                let mut none = PartialAgg::for_plan(&plan)
+                    .unwrap()
+                    .close_through(10, &route);
+                assert!(m.adopt(10, &mut none, 0).unwrap());
+            }
+        }
+        // The last core first: pieces for windows a merger has not closed
+        // itself wait for its own groups.
+        for i in (0..parts).rev() {
+            let mut closed = senders[i].close_through(10, &route);
+            for d in (0..parts).filter(|&d| d != i) {
+                for b in senders[i].pieces(&closed, d, &mut Pool::default()).unwrap() {
+                    got.extend(merge[d].push(b).unwrap());
+                }
+            }
+            assert!(merge[i].adopt(10, &mut closed, i).unwrap());
+            senders[i].recycle(closed);
+        }
+        for m in &mut merge {
+            got.extend(m.on_watermark(10).unwrap());
+        }
+        for s in &mut senders {
+            for (d, b) in s.flush_all(&route, &mut Pool::default()).unwrap() {
+                got.extend(merge[d].push(b).unwrap());
+            }
+        }
+        for m in &mut merge {
+            got.extend(m.finish().unwrap());
+        }
+        (rows(&got), rows(&want))
+    }
+
+    #[test]
+    fn adopted_partials_equal_one_aggregate() {
+        let mut csv = String::from("k,ts,v,d\n");
+        for i in 0..300u32 {
+            let k = (i * 7919) % 41;
+            csv += &format!("k{k},{},{}.{:02},{}\n", i / 12, i % 89, i % 100, i % 11);
+        }
+        let sql = format!(
+            "{DDL} SELECT k, COUNT(*) AS n, SUM(v) AS s, AVG(v) AS a, MAX(d) AS m FROM t GROUP BY k \
+             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
+        );
+        for parts in [1, 2, 3] {
+            for early in [false, true] {
+                let (got, want) = split_and_adopt(&sql, &csv, parts, early);
+                assert_eq!(got, want, "parts {parts}, early {early}");
+                assert!(got.len() > 41, "{}", got.len());
+            }
+        }
     }
 
     const CSV: &str = "k,ts,v,d\na,1,1.50,0.5\nb,2,,\na,3,-2.25,1.5\nc,4,7.00,\na,12,3.10,2\nb,13,0.01,4\nc,25,,\n";

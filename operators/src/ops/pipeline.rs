@@ -9,7 +9,7 @@
 
 use arrow_array::RecordBatch;
 
-use super::{Filter, GroupBy, Operator, Project, RowsWindow, Tumbling};
+use super::{Closed, Filter, GroupBy, Operator, Project, RowsWindow, Tumbling};
 use crate::error::Result;
 use crate::plan::{Plan, Stage};
 use crate::types::arrow_schema;
@@ -35,6 +35,10 @@ pub struct PipelineOptions {
     /// The stage (an EMIT FINAL aggregate) takes partial states made by
     /// [`super::PartialAgg`] on the sending cores, not rows.
     pub partial_input: bool,
+    /// With `partial_input`: this core's own partials are adopted whole
+    /// ([`Pipeline::adopt`]) rather than sent as pieces; pieces from other
+    /// cores for a window wait until this core closes it.
+    pub own_partials: bool,
     /// Input rows are already cut to the columns the query reads
     /// ([`Plan::read`]); otherwise they are batches of the stream as declared.
     pub input_read: bool,
@@ -72,10 +76,10 @@ impl Pipeline {
             Stage::Aggregate(a) if a.window.is_some() => {
                 let op = Tumbling::new(a, lateness, stage_schema);
                 let op = if ext { op.externally_driven(seq) } else { op };
-                ops.push(Box::new(if opt.partial_input {
-                    op.merging_partials()
-                } else {
-                    op
+                ops.push(Box::new(match (opt.partial_input, opt.own_partials) {
+                    (true, true) => op.merging_partials().adopting_own_partials(),
+                    (true, false) => op.merging_partials(),
+                    _ => op,
                 }))
             }
             Stage::Aggregate(a) => {
@@ -153,6 +157,18 @@ impl Pipeline {
     }
 
     /// The watermark reached `w` (externally driven pipelines).
+    /// Hands this core's closed windows (`closed`, through watermark `w`)
+    /// to the merging aggregate, if it adopts them (see
+    /// [`Operator::adopt_partials`]); `false` when nothing took them.
+    pub fn adopt(&mut self, w: i64, closed: &mut Closed, core: usize) -> Result<bool> {
+        for op in &mut self.ops {
+            if op.adopt_partials(w, closed, core)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub fn on_watermark(&mut self, w: i64) -> Result<Vec<RecordBatch>> {
         let mut all = Vec::new();
         for i in 0..self.ops.len() {

@@ -13,9 +13,17 @@
 //!   output row per input row with its own group's values in its own window.
 //!   A row older than the watermark is late.
 //!
+//! - Merging partials (EMIT FINAL on several cores, see [`super::PartialAgg`]):
+//!   pieces merge into their windows; with [`Tumbling::adopting_own_partials`]
+//!   this core's own closed windows come whole ([`Operator::adopt_partials`])
+//!   and become the windows' groups — the window then emits only the groups
+//!   this core owns — and a piece for a window this core has not closed yet
+//!   waits until it has (or until the watermark fires the window).
+//!
 //! Each window owns its own group table; when the window closes, the table is
 //! cleared (its bumpalo key arena reset) and reused by a later window.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -25,8 +33,9 @@ use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
 use super::windows::{StartOf, Windows};
-use super::{eval_all, Operator};
+use super::{eval_all, Closed, Operator};
 use crate::error::Result;
+use crate::gather::Pool;
 use crate::plan::{AggPlan, Emit, Tumble};
 use crate::state::{EventTimeBuffer, KeepMask};
 
@@ -43,6 +52,17 @@ pub struct Tumbling {
     external: Option<Option<i64>>,
     /// Input rows are partial states from [`super::PartialAgg`] (EMIT FINAL).
     partial_input: bool,
+    /// This core's own partials come whole ([`Operator::adopt_partials`]):
+    /// pieces for a window this core has not closed yet wait in `pending`.
+    adopting: bool,
+    /// This core's partial aggregation closed every window ending at or
+    /// before this.
+    own_through: Option<i64>,
+    pending: Vec<RecordBatch>,
+    /// Adopted windows: the ids of the groups this core owns, and how many
+    /// groups the window had when adopted (later ones came in pieces sent
+    /// here, so this core owns them too).
+    owned: BTreeMap<i64, (Vec<u32>, usize)>,
 }
 
 impl Tumbling {
@@ -61,6 +81,10 @@ impl Tumbling {
             schema,
             external: None,
             partial_input: false,
+            adopting: false,
+            own_through: None,
+            pending: Vec::new(),
+            owned: BTreeMap::new(),
         }
     }
 
@@ -82,6 +106,37 @@ impl Tumbling {
         self
     }
 
+    /// Adopts this core's own partials whole (see
+    /// [`Operator::adopt_partials`]); only after [`Self::merging_partials`].
+    pub fn adopting_own_partials(mut self) -> Self {
+        assert!(self.partial_input, "adopting needs partial input");
+        self.adopting = true;
+        self
+    }
+
+    /// Merges the pending pieces of windows ending at or before `limit`.
+    fn merge_pending(&mut self, limit: i64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let size = self.window.size_ms;
+        let (ready, wait): (Vec<RecordBatch>, Vec<RecordBatch>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|b| last_start(b).saturating_add(size) <= limit);
+        self.pending = wait;
+        for b in ready {
+            self.merge_partials(&b);
+        }
+    }
+
+    fn merge_partials(&mut self, batch: &RecordBatch) {
+        let starts = batch
+            .column(0)
+            .as_primitive::<TimestampMillisecondType>()
+            .values();
+        self.windows.merge(starts, &batch.columns()[1..]);
+    }
+
     /// Merges partial states into their windows. A partial for a window the
     /// watermark already closed cannot happen (senders flush a window before
     /// their watermark passes it); were it to, its groups count as late.
@@ -98,11 +153,16 @@ impl Tumbling {
         }
         self.late += keep.dropped() as u64;
         let batch = keep.filter(batch);
-        let starts = batch
-            .column(0)
-            .as_primitive::<TimestampMillisecondType>()
-            .values();
-        self.windows.merge(starts, &batch.columns()[1..]);
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        // A window this core has not closed yet waits for its own groups.
+        let own = self.own_through.unwrap_or(i64::MIN);
+        if self.adopting && last_start(&batch).saturating_add(size) > own {
+            self.pending.push(batch);
+        } else {
+            self.merge_partials(&batch);
+        }
         Ok(())
     }
 
@@ -125,14 +185,50 @@ impl Tumbling {
 
     /// Emits and drops every window whose end is at or below `limit`.
     fn fire(&mut self, limit: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+        self.merge_pending(limit);
         while let Some((start, groups)) = self.windows.pop_closed(self.window.size_ms, limit) {
-            if self.plan.emit == Emit::Final && groups.len() > 0 {
-                let mut cols = self.window_columns(start, groups.len()).to_vec();
-                cols.extend(groups.emit_all()?);
+            // An adopted window emits the groups this core owns.
+            let ids = self.owned.remove(&start).map(|(mut ids, adopted)| {
+                ids.extend(adopted as u32..groups.len() as u32);
+                ids
+            });
+            let n = ids.as_ref().map_or(groups.len(), Vec::len);
+            if self.plan.emit == Emit::Final && n > 0 {
+                let mut cols = self.window_columns(start, n).to_vec();
+                cols.extend(match &ids {
+                    Some(ids) => groups.emit(ids)?,
+                    None => groups.emit_all()?,
+                });
                 out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window schema"));
             }
             self.windows.recycle(groups);
         }
+        Ok(())
+    }
+
+    /// [`Operator::adopt_partials`]: each closed window's groups become this
+    /// window's (or, were the window already open, their owned part merges
+    /// into it as a piece would); pending pieces of windows through `w`
+    /// merge; cleared group sets go back with `closed`.
+    fn adopt(&mut self, w: i64, closed: &mut Closed, core: usize) -> Result<()> {
+        for (start, groups, ids) in closed.take_own(core) {
+            let adopted = groups.len();
+            match self.windows.adopt(start, groups) {
+                None => {
+                    self.owned.insert(start, (ids, adopted));
+                }
+                Some(groups) => {
+                    if !ids.is_empty() {
+                        let cols = groups.partial(&ids, &mut Pool::default())?;
+                        self.windows.entry(start).merge(&cols, ids.len());
+                    }
+                    self.windows.recycle(groups);
+                }
+            }
+        }
+        self.own_through = Some(self.own_through.map_or(w, |o| o.max(w)));
+        self.merge_pending(w);
+        closed.give_spares(self.windows.take_spares());
         Ok(())
     }
 
@@ -273,6 +369,14 @@ impl Operator for Tumbling {
         self.buffer.is_some()
     }
 
+    fn adopt_partials(&mut self, w: i64, closed: &mut Closed, core: usize) -> Result<bool> {
+        if !self.adopting {
+            return Ok(false);
+        }
+        self.adopt(w, closed, core)?;
+        Ok(true)
+    }
+
     fn on_watermark(&mut self, w: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
         if let Some(b) = self.buffer.as_mut() {
             if let Some(r) = b.advance(w) {
@@ -295,6 +399,15 @@ impl Operator for Tumbling {
     fn late_rows(&self) -> u64 {
         self.late + self.buffer.as_ref().map_or(0, |b| b.late_rows())
     }
+}
+
+/// The latest window start of a partial batch (its first column).
+fn last_start(batch: &RecordBatch) -> i64 {
+    let starts = batch
+        .column(0)
+        .as_primitive::<TimestampMillisecondType>()
+        .values();
+    starts.iter().copied().max().unwrap_or(i64::MIN)
 }
 
 #[cfg(test)]

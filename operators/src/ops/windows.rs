@@ -87,6 +87,33 @@ impl Windows {
         self.open.remove_entry(&start)
     }
 
+    /// Opens the window starting at `start` with `groups` (built elsewhere);
+    /// hands them back when that window is already open.
+    pub(crate) fn adopt(&mut self, start: i64, groups: Groups) -> Option<Groups> {
+        match self.open.entry(start) {
+            std::collections::btree_map::Entry::Occupied(_) => Some(groups),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(groups);
+                None
+            }
+        }
+    }
+
+    /// The cleared group sets kept for reuse, taken out (for the windows
+    /// that adopted this one's groups: see [`Self::adopt`]).
+    pub(crate) fn take_spares(&mut self) -> Vec<Groups> {
+        std::mem::take(&mut self.spare)
+    }
+
+    /// Keeps cleared group sets from elsewhere for reuse (up to the bound).
+    pub(crate) fn give_spares(&mut self, spares: Vec<Groups>) {
+        for g in spares {
+            if self.spare.len() < SPARE {
+                self.spare.push(g);
+            }
+        }
+    }
+
     /// Every open window, in start order.
     pub(crate) fn take_all(&mut self) -> Vec<(i64, Groups)> {
         std::mem::take(&mut self.open).into_iter().collect()
