@@ -27,10 +27,11 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_buffer::NullBuffer;
 use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
 use percore_operators::ops::{Closed, Filter, Operator, PartialAgg, Route};
-use percore_operators::state::hash_keys;
+use percore_operators::state::{hash_keys, time_range};
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{owner_of, reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
 
@@ -789,11 +790,7 @@ impl<'a> Worker<'a> {
                             Some(_) => {
                                 if let Some(t) = &time {
                                     let (times, nulls) = t.eval(&batch)?;
-                                    for (i, ts) in times.iter().enumerate() {
-                                        if nulls.as_ref().is_none_or(|nb| nb.is_valid(i)) {
-                                            max_seen = Some(max_seen.map_or(*ts, |m| m.max(*ts)));
-                                        }
-                                    }
+                                    max_seen = max_seen.max(latest(&times, nulls.as_ref()));
                                 }
                                 // WHERE runs here, before the exchange.
                                 let mut kept = Vec::with_capacity(1);
@@ -944,6 +941,19 @@ impl<'a> Worker<'a> {
             malformed,
             latency: self.latency,
         })
+    }
+}
+
+/// The latest of `times` that is not NULL (`None` when there is none): one
+/// vectorised pass over the column when nothing is NULL.
+fn latest(times: &[i64], nulls: Option<&NullBuffer>) -> Option<i64> {
+    match nulls.filter(|n| n.null_count() > 0) {
+        None => time_range(times).map(|(_, hi)| hi),
+        Some(n) => times
+            .iter()
+            .zip(n.iter())
+            .filter_map(|(&t, valid)| valid.then_some(t))
+            .max(),
     }
 }
 

@@ -35,7 +35,7 @@ use arrow_schema::{Field, Schema};
 
 use super::eval_all;
 use super::group_by::{eval_args, Groups};
-use super::windows::{StartOf, Windows};
+use super::windows::{window_starts, Windows};
 use crate::error::Result;
 use crate::gather::Pool;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
@@ -139,13 +139,13 @@ impl PartialAgg {
         };
         let (times, nulls) = win.time.eval(batch)?;
         let size = win.size_ms;
-        let mut start_of = StartOf::new(size);
-        let mut starts: Vec<i64> = times.iter().map(|&t| start_of.start(t)).collect();
+        let (mut starts, least) = window_starts(&times, size);
         let open = |s: i64| self.flushed.is_none_or(|w| s.saturating_add(size) > w);
         let no_nulls = nulls.as_ref().is_none_or(|b| b.null_count() == 0);
         // Every row kept (no NULL time, every window still open: the common
-        // case) without a verdict per row.
-        let batch = if no_nulls && starts.iter().all(|&s| open(s)) {
+        // case) without a verdict per row. A window is open when its start
+        // is late enough, so the least start decides for all.
+        let batch = if no_nulls && least.is_none_or(|(s, _)| open(s)) {
             batch.clone()
         } else {
             let mut keep = KeepMask::default();

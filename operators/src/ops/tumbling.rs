@@ -32,7 +32,7 @@ use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
-use super::windows::{StartOf, Windows};
+use super::windows::{window_starts, StartOf, Windows};
 use super::{eval_all, Closed, Operator};
 use crate::error::Result;
 use crate::gather::Pool;
@@ -235,26 +235,26 @@ impl Tumbling {
     fn on_batch_final(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> Result<()> {
         let (times, nulls) = self.window.time.eval(&batch)?;
         let size = self.window.size_ms;
-        let mut start_of = StartOf::new(size);
-        let starts: Vec<i64> = times.iter().map(|&t| start_of.start(t)).collect();
+        let (starts, range) = window_starts(&times, size);
         // The watermark only rises through a batch: a row whose window ends
         // after the watermark the whole batch leaves was open when it came,
-        // whatever came before it. So when every row's window does and no
-        // time is NULL, every row stays (the common case, two tight loops);
-        // otherwise row by row.
-        let max_seen = self.max_seen.max(times.iter().copied().max());
+        // whatever came before it. So when every row's window does (the
+        // window of the least start does) and no time is NULL, every row
+        // stays (the common case, no verdict per row); otherwise row by row.
+        let max_seen = self.max_seen.max(range.map(|(_, latest)| latest));
         let last = match self.external {
             Some(w) => w,
             None => max_seen.map(|m| m.saturating_sub(self.lateness)),
         };
         let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
-        let (batch, starts) =
-            if no_nulls && last.is_none_or(|w| starts.iter().all(|s| s.saturating_add(size) > w)) {
-                self.max_seen = max_seen;
-                (batch, starts)
-            } else {
-                self.keep_open(batch, &times, nulls.as_ref(), &starts)
-            };
+        let (batch, starts) = if no_nulls
+            && last.is_none_or(|w| range.is_none_or(|(s, _)| s.saturating_add(size) > w))
+        {
+            self.max_seen = max_seen;
+            (batch, starts)
+        } else {
+            self.keep_open(batch, &times, nulls.as_ref(), &starts)
+        };
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
             let args = eval_args(&self.plan.aggs, &batch)?;

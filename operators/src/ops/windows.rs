@@ -15,6 +15,7 @@ use arrow_array::{ArrayRef, UInt32Array};
 
 use super::group_by::Groups;
 use crate::plan::AggPlan;
+use crate::state::time_range;
 
 /// Cleared group sets kept (more would only hold memory).
 const SPARE: usize = 4;
@@ -168,6 +169,23 @@ impl StartOf {
     }
 }
 
+/// The window start (windows of `size` ms) of each of `times`, with the
+/// least start and the greatest time (`None` when there are no times). One
+/// fill when the least and greatest times share a window (then every time
+/// between does), the most common case; [`StartOf`] row by row otherwise.
+pub(crate) fn window_starts(times: &[i64], size: i64) -> (Vec<i64>, Option<(i64, i64)>) {
+    let Some((lo, hi)) = time_range(times) else {
+        return (Vec::new(), None);
+    };
+    let mut start_of = StartOf::new(size);
+    let least = start_of.start(lo);
+    if start_of.start(hi) == least {
+        return (vec![least; times.len()], Some((least, hi)));
+    }
+    let starts = times.iter().map(|&t| start_of.start(t)).collect();
+    (starts, Some((least, hi)))
+}
+
 /// The distinct window starts of `starts` in ascending order, each with the
 /// rows that have it (`None`: every row — one window, nothing to split). One
 /// pass: a batch spans few windows, so each row's start is found among the
@@ -233,6 +251,30 @@ mod tests {
                 .map(|s| (s, (0..starts.len() as u32).filter(|&i| starts[i as usize] == s).collect()))
                 .collect();
             prop_assert_eq!(got, want);
+        }
+
+        /// Each time's start as dividing gives it, the least start and the
+        /// greatest time: batches within one window (filled at once) and
+        /// across several, in any order, at the ends of the i64 range too.
+        #[test]
+        fn window_starts_are_each_times_floor(
+            times in prop_oneof![
+                prop::collection::vec(0i64..60_000, 0..300),
+                prop::collection::vec(-130_000i64..130_000, 0..300),
+                prop::collection::vec(any::<i64>(), 0..50),
+            ],
+            size in prop_oneof![Just(60_000i64), 1i64..1_000, Just(i64::MAX)],
+        ) {
+            let floor = |t: i64| {
+                let f = (t as i128).div_euclid(size as i128) * size as i128;
+                f.max(i64::MIN as i128) as i64
+            };
+            let (starts, range) = super::window_starts(&times, size);
+            let want: Vec<i64> = times.iter().map(|&t| floor(t)).collect();
+            prop_assert_eq!(&starts, &want);
+            let least = want.iter().copied().min();
+            let latest = times.iter().copied().max();
+            prop_assert_eq!(range, least.zip(latest));
         }
 
         /// The remembered window gives the same start as dividing, for runs

@@ -610,6 +610,39 @@ fn sort_order(times: &[i64], seqs: Option<&[i64]>) -> Vec<u32> {
     keyed.iter().map(|k| k.2).collect()
 }
 
+/// The least and greatest of `times` (`None` when there are none): one
+/// pass, compiled for AVX-512 (eight times a compare) where the CPU has it
+/// (a run-time check; the same loop portably otherwise).
+pub fn time_range(times: &[i64]) -> Option<(i64, i64)> {
+    if times.is_empty() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512 F (checked just above), the only
+        // target feature `range_avx512` enables.
+        return Some(unsafe { range_avx512(times) });
+    }
+    Some(range_any(times))
+}
+
+#[inline(always)]
+fn range_any(times: &[i64]) -> (i64, i64) {
+    times
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)))
+}
+
+/// [`range_any`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must have AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn range_avx512(times: &[i64]) -> (i64, i64) {
+    range_any(times)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{sort_taken, EventTimeBuffer, Released, Taken, TimeColumn};
@@ -826,6 +859,28 @@ mod tests {
             let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
             prop_assert_eq!(got, want);
             prop_assert_eq!(sorted, want_times);
+        }
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The vectorised range (AVX-512 where this CPU has it) is the least
+        /// and greatest time, at the ends of the i64 range too.
+        #[test]
+        fn time_range_is_the_least_and_greatest(
+            times in prop::collection::vec(prop_oneof![
+                any::<i64>(),
+                Just(i64::MIN),
+                Just(i64::MAX),
+                -5i64..5,
+            ], 0..200),
+        ) {
+            let want = times.iter().copied().min().zip(times.iter().copied().max());
+            prop_assert_eq!(super::time_range(&times), want);
         }
     }
 }
