@@ -266,8 +266,11 @@ impl EventTimeBuffer {
     fn accept(&mut self, batch: RecordBatch, rows: Option<Vec<u32>>) -> Result<Option<Released>> {
         let (times, nulls) = self.time.eval(&batch)?;
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-        // One admission loop per shape: every row, or the rows listed.
+        let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
+        // One admission loop per shape: every row, or the rows listed; none
+        // when the batch's time range shows no row can be late.
         let keep = match &rows {
+            None if no_nulls && self.admits_all(&times) => KeepMask::default(),
             None => self.admit(times.iter().enumerate().map(|(i, &t)| (t, valid(i)))),
             Some(r) => self.admit(r.iter().map(|&r| (times[r as usize], valid(r as usize)))),
         };
@@ -318,6 +321,27 @@ impl EventTimeBuffer {
         }
         self.max_seen = seen.then_some(max);
         keep
+    }
+
+    /// Whether every one of `times` (none NULL) is admitted, judged from
+    /// their least and greatest alone: the watermark a row meets never
+    /// passes the one the greatest time sets (or the external one), so when
+    /// the least time is not below that, no row is late. The highest time
+    /// seen is advanced then; `false` (nothing changed) otherwise, and
+    /// [`Self::admit`] judges row by row.
+    fn admits_all(&mut self, times: &[i64]) -> bool {
+        let Some((lo, hi)) = time_range(times) else {
+            return true;
+        };
+        let max = self.max_seen.map_or(hi, |m| m.max(hi));
+        let all = match self.external {
+            Some(w) => lo >= w.unwrap_or(i64::MIN),
+            None => lo >= max.saturating_sub(self.lateness),
+        };
+        if all {
+            self.max_seen = Some(max);
+        }
+        all
     }
 
     /// Releases every row still held, in event-time order.
@@ -799,6 +823,24 @@ mod tests {
         let want = model.release(i64::MAX);
         prop_assert_eq!(rows_of(buf.finish()), want);
         Ok(())
+    }
+
+    /// With an external watermark, a batch's rows below it are late and the
+    /// others stay, at the boundary too (whole batches judged at once).
+    #[test]
+    fn an_external_watermark_makes_exactly_the_rows_below_it_late() {
+        let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
+        let mut buf = EventTimeBuffer::new(time, 0).externally_driven(Some(1));
+        assert!(rows_of(buf.advance(10)).is_empty());
+        buf.push(batch(&[(Some(10), 0), (Some(12), 0)], 0)).unwrap();
+        assert_eq!(buf.late_rows(), 0);
+        buf.push(batch(&[(Some(15), 0), (Some(9), 0), (Some(11), 0)], 2))
+            .unwrap();
+        assert_eq!(buf.late_rows(), 1);
+        assert_eq!(
+            rows_of(buf.finish()),
+            vec![(0, 10), (4, 11), (1, 12), (2, 15)]
+        );
     }
 
     proptest! {
