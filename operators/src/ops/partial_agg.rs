@@ -76,10 +76,6 @@ impl Closed {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.windows.is_empty()
-    }
-
     /// Takes out every window's groups whole, with the ids of those core
     /// `core` owns: no pieces can be built from them afterwards.
     pub(crate) fn take_own(&mut self, core: usize) -> Vec<(i64, Groups, Vec<u32>)> {
@@ -324,6 +320,38 @@ mod tests {
         out
     }
 
+    /// The plan of `sql`, `parts` pre-aggregating senders fed the batches
+    /// of `csv` in turn, and what one plain pipeline outputs for them.
+    fn fed_senders(
+        sql: &str,
+        csv: &str,
+        parts: usize,
+    ) -> (Plan, Vec<PartialAgg>, Vec<RecordBatch>) {
+        let plan = crate::sql::compile(sql).unwrap();
+        let mut r = CsvReader::new(
+            "t.csv",
+            csv.as_bytes(),
+            &plan.source.columns,
+            1,
+            OnError::Fail,
+        )
+        .unwrap();
+        let batches: Vec<RecordBatch> = std::iter::from_fn(|| r.next_batch().unwrap()).collect();
+        let mut direct = Pipeline::new(&plan);
+        let mut want = Vec::new();
+        for b in &batches {
+            want.extend(direct.push(b.clone()).unwrap());
+        }
+        want.extend(direct.finish().unwrap());
+        let mut senders: Vec<PartialAgg> = (0..parts)
+            .map(|_| PartialAgg::for_plan(&plan).unwrap())
+            .collect();
+        for (i, b) in batches.iter().enumerate() {
+            senders[i % parts].push(&plan.read(b)).unwrap();
+        }
+        (plan, senders, want)
+    }
+
     /// Splits the input over `parts` pre-aggregating senders, flushing at a
     /// watermark and at the end, and merges the pieces in `mergers`
     /// pipelines, each piece in the one owning its keys.
@@ -333,28 +361,7 @@ mod tests {
         parts: usize,
         mergers: usize,
     ) -> (Vec<String>, Vec<String>) {
-        let plan = crate::sql::compile(sql).unwrap();
-        let read = || {
-            let mut r = CsvReader::new(
-                "t.csv",
-                csv.as_bytes(),
-                &plan.source.columns,
-                1,
-                OnError::Fail,
-            )
-            .unwrap();
-            std::iter::from_fn(move || r.next_batch().unwrap()).collect::<Vec<_>>()
-        };
-        let mut direct = Pipeline::new(&plan);
-        let mut want = Vec::new();
-        for b in read() {
-            want.extend(direct.push(b).unwrap());
-        }
-        want.extend(direct.finish().unwrap());
-
-        let mut senders: Vec<PartialAgg> = (0..parts)
-            .map(|_| PartialAgg::for_plan(&plan).unwrap())
-            .collect();
+        let (plan, mut senders, want) = fed_senders(sql, csv, parts);
         let mut merge: Vec<Pipeline> = (0..mergers)
             .map(|_| {
                 Pipeline::with_options(
@@ -367,9 +374,6 @@ mod tests {
                 )
             })
             .collect();
-        for (i, b) in read().into_iter().enumerate() {
-            senders[i % parts].push(&plan.read(&b)).unwrap();
-        }
         // Everything before the watermark 10 first, then the rest, each
         // piece to the merger owning its keys.
         let route = Route {
@@ -414,28 +418,7 @@ mod tests {
         parts: usize,
         early: bool,
     ) -> (Vec<String>, Vec<String>) {
-        let plan = crate::sql::compile(sql).unwrap();
-        let read = || {
-            let mut r = CsvReader::new(
-                "t.csv",
-                csv.as_bytes(),
-                &plan.source.columns,
-                1,
-                OnError::Fail,
-            )
-            .unwrap();
-            std::iter::from_fn(move || r.next_batch().unwrap()).collect::<Vec<_>>()
-        };
-        let mut direct = Pipeline::new(&plan);
-        let mut want = Vec::new();
-        for b in read() {
-            want.extend(direct.push(b).unwrap());
-        }
-        want.extend(direct.finish().unwrap());
-
-        let mut senders: Vec<PartialAgg> = (0..parts)
-            .map(|_| PartialAgg::for_plan(&plan).unwrap())
-            .collect();
+        let (plan, mut senders, want) = fed_senders(sql, csv, parts);
         let opt = PipelineOptions {
             external_watermark: true,
             partial_input: true,
@@ -445,9 +428,6 @@ mod tests {
         let mut merge: Vec<Pipeline> = (0..parts)
             .map(|_| Pipeline::with_options(&plan, opt))
             .collect();
-        for (i, b) in read().into_iter().enumerate() {
-            senders[i % parts].push(&plan.read(&b)).unwrap();
-        }
         let route = Route {
             cores: parts,
             owner: &|h| (h % parts as u64) as usize,
