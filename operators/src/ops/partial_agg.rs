@@ -35,7 +35,7 @@ use arrow_schema::{Field, Schema};
 
 use super::eval_all;
 use super::group_by::{eval_args, Groups};
-use super::windows::{window_starts, Windows};
+use super::windows::{window_starts, Starts, Windows};
 use crate::error::Result;
 use crate::gather::Pool;
 use crate::plan::{AggPlan, Emit, Plan, Stage};
@@ -146,7 +146,7 @@ impl PartialAgg {
         } else {
             let mut keep = KeepMask::default();
             let mut kept = Vec::with_capacity(n);
-            for (i, &s) in starts.iter().enumerate() {
+            for (i, s) in starts.iter().enumerate() {
                 let ok = nulls.as_ref().is_none_or(|b| b.is_valid(i)) && open(s);
                 keep.push(i, ok);
                 if ok {
@@ -154,7 +154,7 @@ impl PartialAgg {
                 }
             }
             self.late += keep.dropped() as u64;
-            starts = kept;
+            starts = Starts::Each(kept);
             keep.filter(batch.clone())
         };
         if batch.num_rows() > 0 {

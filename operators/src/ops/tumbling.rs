@@ -32,7 +32,7 @@ use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
-use super::windows::{window_starts, StartOf, Windows};
+use super::windows::{window_starts, StartOf, Starts, Windows};
 use super::{eval_all, Closed, Operator};
 use crate::error::Result;
 use crate::gather::Pool;
@@ -253,7 +253,8 @@ impl Tumbling {
             self.max_seen = max_seen;
             (batch, starts)
         } else {
-            self.keep_open(batch, &times, nulls.as_ref(), &starts)
+            let (batch, kept) = self.keep_open(batch, &times, nulls.as_ref(), &starts);
+            (batch, Starts::Each(kept))
         };
         if batch.num_rows() > 0 {
             let keys = eval_all(&self.plan.keys, &batch)?;
@@ -274,11 +275,11 @@ impl Tumbling {
         batch: RecordBatch,
         times: &[i64],
         nulls: Option<&arrow_buffer::NullBuffer>,
-        starts: &[i64],
+        starts: &Starts,
     ) -> (RecordBatch, Vec<i64>) {
         let mut keep = KeepMask::default();
         let mut kept = Vec::with_capacity(times.len());
-        for (i, (&t, &start)) in times.iter().zip(starts).enumerate() {
+        for (i, (&t, start)) in times.iter().zip(starts.iter()).enumerate() {
             let null = nulls.is_some_and(|n| n.is_null(i));
             let closed = self
                 .watermark()

@@ -43,9 +43,13 @@ impl Windows {
             .or_insert_with(|| spare.pop().unwrap_or_else(|| Groups::new(plan)))
     }
 
-    /// Folds row `i` of `keys`/`args` into the window starting at `starts[i]`,
-    /// one window's rows at a time.
-    pub(crate) fn fold(&mut self, starts: &[i64], keys: &[ArrayRef], args: &[Option<ArrayRef>]) {
+    /// Folds row `i` of `keys`/`args` into the window starting at row
+    /// `i`'s start, one window's rows at a time.
+    pub(crate) fn fold(&mut self, starts: &Starts, keys: &[ArrayRef], args: &[Option<ArrayRef>]) {
+        let starts = match starts {
+            Starts::One(s, n) => return self.entry(*s).update(keys, args, *n),
+            Starts::Each(v) => v,
+        };
         for (s, rows) in by_start(starts) {
             match rows {
                 None => self.entry(s).update(keys, args, starts.len()),
@@ -169,21 +173,43 @@ impl StartOf {
     }
 }
 
+/// The window start of each row of a batch: one start for every row (the
+/// common case: a batch's times share a window), or each row's own.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Starts {
+    /// Every one of the batch's rows (the count) in the window starting here.
+    One(i64, usize),
+    /// Each row's start, in row order.
+    Each(Vec<i64>),
+}
+
+impl Starts {
+    /// Each row's start, in row order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        let (one, each) = match self {
+            Starts::One(s, n) => (Some(std::iter::repeat_n(*s, *n)), None),
+            Starts::Each(v) => (None, Some(v.iter().copied())),
+        };
+        one.into_iter().flatten().chain(each.into_iter().flatten())
+    }
+}
+
 /// The window start (windows of `size` ms) of each of `times`, with the
-/// least start and the greatest time (`None` when there are no times). One
-/// fill when the least and greatest times share a window (then every time
-/// between does), the most common case; [`StartOf`] row by row otherwise.
-pub(crate) fn window_starts(times: &[i64], size: i64) -> (Vec<i64>, Option<(i64, i64)>) {
+/// least start and the greatest time (`None` when there are no times).
+/// [`Starts::One`] when the least and greatest times share a window (then
+/// every time between does), the most common case, with nothing written per
+/// row; [`StartOf`] row by row otherwise.
+pub(crate) fn window_starts(times: &[i64], size: i64) -> (Starts, Option<(i64, i64)>) {
     let Some((lo, hi)) = time_range(times) else {
-        return (Vec::new(), None);
+        return (Starts::Each(Vec::new()), None);
     };
     let mut start_of = StartOf::new(size);
     let least = start_of.start(lo);
     if start_of.start(hi) == least {
-        return (vec![least; times.len()], Some((least, hi)));
+        return (Starts::One(least, times.len()), Some((least, hi)));
     }
     let starts = times.iter().map(|&t| start_of.start(t)).collect();
-    (starts, Some((least, hi)))
+    (Starts::Each(starts), Some((least, hi)))
 }
 
 /// The distinct window starts of `starts` in ascending order, each with the
@@ -271,7 +297,10 @@ mod tests {
             };
             let (starts, range) = super::window_starts(&times, size);
             let want: Vec<i64> = times.iter().map(|&t| floor(t)).collect();
-            prop_assert_eq!(&starts, &want);
+            prop_assert_eq!(starts.iter().collect::<Vec<_>>(), want.clone());
+            // One start for all exactly when the rows share one window.
+            let one = !want.is_empty() && want.iter().all(|&s| s == want[0]);
+            prop_assert_eq!(matches!(starts, super::Starts::One(..)), one);
             let least = want.iter().copied().min();
             let latest = times.iter().copied().max();
             prop_assert_eq!(range, least.zip(latest));
