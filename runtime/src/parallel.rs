@@ -286,7 +286,7 @@ pub fn run_on(
                 }
             }
             Some((_, Message::End)) => ended += 1,
-            Some((_, Message::Watermark(_))) => {}
+            Some((_, Message::Watermark(..))) => {}
             None => {
                 if written && sink_error.is_none() {
                     written = false;
@@ -440,7 +440,8 @@ struct Worker<'a> {
     /// Messages taken off the rings while this core waited to send.
     inbox: VecDeque<(usize, Message<Batch>)>,
     from_wm: Vec<i64>,
-    /// Ingest time of the last batch each sender sent.
+    /// Ingest time of the last batch each sender sent (what its end of input
+    /// releases is timed from).
     last_ingest: Vec<Option<Instant>>,
     ended: usize,
     wm: i64,
@@ -597,7 +598,7 @@ impl<'a> Worker<'a> {
         let Some(mut p) = self.partial.take() else {
             if let Some(w) = w {
                 for d in 0..n {
-                    self.send(d, Message::Watermark(w))?;
+                    self.send(d, Message::Watermark(w, ingest))?;
                 }
             }
             return Ok(());
@@ -627,7 +628,7 @@ impl<'a> Worker<'a> {
             let d = (self.core + k) % self.n;
             if let (Some(w), true) = (w, d == self.core) {
                 if self.post.adopt(w, closed, d)? {
-                    self.send(d, Message::Watermark(w))?;
+                    self.send(d, Message::Watermark(w, ingest))?;
                     continue;
                 }
             }
@@ -635,7 +636,7 @@ impl<'a> Worker<'a> {
                 self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
             }
             if let Some(w) = w {
-                self.send(d, Message::Watermark(w))?;
+                self.send(d, Message::Watermark(w, ingest))?;
             }
         }
         Ok(())
@@ -698,14 +699,14 @@ impl<'a> Worker<'a> {
     /// Applies the watermark as soon as a message moves it, so a batch that
     /// followed a watermark on its ring is judged against that watermark.
     ///
-    /// What a watermark releases is timed from the ingest of the batch that
-    /// moved it: the last batch `from` sent before it.
-    async fn advance(&mut self, from: usize) -> Result<(), RunError> {
+    /// What a watermark releases is timed from `trigger`: the ingest of the
+    /// batch that moved the watermark whose message moved this one (at the
+    /// end of a sender's input, the last batch it sent).
+    async fn advance(&mut self, trigger: Instant) -> Result<(), RunError> {
         let w = self.from_wm.iter().copied().min().unwrap_or(i64::MIN);
         if w > self.wm && w > i64::MIN && w < i64::MAX {
             self.wm = w;
             let out = self.post.on_watermark(w)?;
-            let trigger = self.last_ingest[from].unwrap_or_else(Instant::now);
             self.emit(out, trigger).await?;
         }
         Ok(())
@@ -901,14 +902,15 @@ impl<'a> Worker<'a> {
                     Message::Data((Payload::Bytes(..), _)) => {
                         unreachable!("cores exchange rows; only the output thread gets bytes")
                     }
-                    Message::Watermark(w) => {
+                    Message::Watermark(w, at) => {
                         self.from_wm[from] = self.from_wm[from].max(w);
-                        self.advance(from).await?;
+                        self.advance(at).await?;
                     }
                     Message::End => {
                         self.from_wm[from] = i64::MAX;
                         self.ended += 1;
-                        self.advance(from).await?;
+                        let at = self.last_ingest[from].unwrap_or_else(Instant::now);
+                        self.advance(at).await?;
                     }
                 }
             }

@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -25,8 +25,10 @@ use crossbeam_queue::ArrayQueue;
 #[derive(Debug)]
 pub enum Message<T> {
     Data(T),
-    /// No later message on this ring carries an event time below this one.
-    Watermark(i64),
+    /// No later message on this ring carries an event time below this one;
+    /// with the time the input that moved it was ingested (what the
+    /// watermark releases is timed from there).
+    Watermark(i64, Instant),
     /// The sender will send nothing more on this ring.
     End,
 }
@@ -254,7 +256,7 @@ mod tests {
                         expect += 1;
                     }
                     Some(Message::End) => break,
-                    Some(Message::Watermark(_)) => unreachable!(),
+                    Some(Message::Watermark(..)) => unreachable!(),
                     None => rx.park(Duration::from_millis(10)),
                 }
             }
@@ -276,7 +278,7 @@ mod tests {
                     self.got[from] += 1;
                 }
                 Message::End => self.ended += 1,
-                Message::Watermark(_) => {}
+                Message::Watermark(..) => {}
             }
         }
     }
