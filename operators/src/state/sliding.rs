@@ -407,8 +407,14 @@ fn min_max<T: Val, const MIN: bool>(
                     // Block complete: its suffix values, in place, for the
                     // next (slot 0's is never read: a frame ending at slot 0
                     // takes the previous block from slot 1).
-                    for j in (1..pos).rev() {
-                        part.slots[j] = op(part.slots[j], part.slots[j + 1]);
+                    // The running suffix stays in a register: each step
+                    // waits on a compare, not on the store before it.
+                    if let Some((last, rest)) = part.slots[1..=pos].split_last_mut() {
+                        let mut suffix = *last;
+                        for v in rest.iter_mut().rev() {
+                            suffix = op(*v, suffix);
+                            *v = suffix;
+                        }
                     }
                     part.pos = 0;
                 } else {
