@@ -2,9 +2,12 @@
 //! through three engines that share the operator code — `v1` (one engine
 //! behind a global lock), `v2` (per-partition engines behind their own
 //! locks, a shared channel) and `percore` (thread-per-core, no locks) — at
-//! each core count, repeated; plus an end-to-end row (CSV file → engine →
-//! JSON lines file). Reports a Markdown table on stdout and, with `--json`,
-//! every figure. Benchmarks report; they never fail.
+//! each core count, plus timely-dataflow as the peer, and an end-to-end row
+//! (CSV file → engine → JSON lines file). Runs are repeated in interleaved
+//! rounds (every measurement once per round) and ratios between
+//! measurements are taken round by round. Reports a Markdown table on
+//! stdout and, with `--json`, every figure. Benchmarks report; they never
+//! fail.
 
 /// mimalloc: per-thread heaps that keep freed memory for reuse, instead of
 /// glibc arenas that hand batch-sized buffers back to the kernel and fault
@@ -150,42 +153,66 @@ fn main() -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    let mut table: Vec<Row> = Vec::new();
+    // Every measurement's runs are interleaved: round one runs each
+    // measurement once, then round two, ... so a slow phase of a shared
+    // machine falls on every engine and core count alike, and the ratios
+    // between them (scaling, percore against a baseline) are taken round by
+    // round (see `paired`).
+    let mut specs: Vec<Spec> = Vec::new();
     for &n in &cores {
-        for s in &scenarios {
+        for &s in &scenarios {
             for engine in &engines {
-                let spec = Spec {
+                specs.push(Spec {
                     s,
                     engine,
                     cores: n,
-                };
-                let row = spec.measure(rows, runs, a.rate, None)?;
-                if a.latency_sweep {
-                    let peak = row.rates().0;
-                    table.push(row);
-                    for load in [0.1, 0.5, 0.9] {
-                        let rate = peak * load;
-                        // About two seconds of input at that rate.
-                        let paced_rows = ((rate * 2.0) as u64).clamp(1, rows);
-                        table.push(spec.measure(paced_rows, runs, Some(rate), Some(load))?);
-                    }
-                } else {
-                    table.push(row);
-                }
+                });
             }
         }
     }
+    let mut flat: Vec<Job> = specs
+        .iter()
+        .map(|spec| Job::new(spec, rows, a.rate, None))
+        .collect();
+    run_rounds(&mut flat, runs)?;
+    let mut table: Vec<Row> = Vec::new();
+    if a.latency_sweep {
+        let mut paced: Vec<Job> = Vec::new();
+        for job in &flat {
+            let peak = job.row.rates().0;
+            for load in [0.1, 0.5, 0.9] {
+                let rate = peak * load;
+                // About two seconds of input at that rate.
+                let paced_rows = ((rate * 2.0) as u64).clamp(1, rows);
+                paced.push(Job::new(job.spec, paced_rows, Some(rate), Some(load)));
+            }
+        }
+        run_rounds(&mut paced, runs)?;
+        let mut paced = paced.into_iter();
+        for job in flat {
+            table.push(job.row);
+            table.extend(paced.by_ref().take(3).map(|j| j.row));
+        }
+    } else {
+        table.extend(flat.into_iter().map(|j| j.row));
+    }
     if !a.no_e2e {
+        let mut e2e: Vec<Spec> = Vec::new();
         for &n in &cores {
-            for s in &scenarios {
-                let spec = Spec {
+            for &s in &scenarios {
+                e2e.push(Spec {
                     s,
                     engine: E2E,
                     cores: n,
-                };
-                table.push(spec.measure(rows.min(2_000_000), runs, None, None)?);
+                });
             }
         }
+        let mut jobs: Vec<Job> = e2e
+            .iter()
+            .map(|spec| Job::new(spec, rows.min(2_000_000), None, None))
+            .collect();
+        run_rounds(&mut jobs, runs)?;
+        table.extend(jobs.into_iter().map(|j| j.row));
     }
     print_table(&table, runs);
     if let Some(path) = &a.json {
@@ -206,32 +233,72 @@ struct Spec<'a> {
     cores: usize,
 }
 
-impl Spec<'_> {
-    /// `runs` runs, each in a child process of its own.
-    fn measure(&self, rows: u64, runs: usize, rate: Option<f64>, load: Option<f64>) -> Result<Row> {
-        let mut row = Row {
-            scenario: self.s.name,
-            engine: self.engine.to_string(),
-            cores: self.cores,
-            rate,
-            load,
-            runs: Vec::new(),
-        };
-        for _ in 0..runs {
-            row.runs.push(self.child(rows, rate)?);
+/// One measurement being taken: its spec, rows per run, and the runs so far.
+struct Job<'a> {
+    spec: &'a Spec<'a>,
+    rows: u64,
+    row: Row,
+}
+
+impl<'a> Job<'a> {
+    fn new(spec: &'a Spec<'a>, rows: u64, rate: Option<f64>, load: Option<f64>) -> Self {
+        Job {
+            spec,
+            rows,
+            row: Row {
+                scenario: spec.s.name,
+                engine: spec.engine.to_string(),
+                cores: spec.cores,
+                rate,
+                load,
+                runs: Vec::new(),
+            },
         }
-        eprintln!(
-            "percore-bench: {} {} {} cores{}: {:.2}M rec/s, p99 {} µs",
-            row.scenario,
-            row.engine,
-            row.cores,
-            rate.map_or(String::new(), |r| format!(" at {:.2}M rec/s", r / 1e6)),
-            row.rates().0 / 1e6,
-            row.median_run().latency.p99
-        );
-        Ok(row)
     }
 
+    /// How the measurement reads on stderr.
+    fn label(&self) -> String {
+        let r = &self.row;
+        format!(
+            "{} {} {} cores{}",
+            r.scenario,
+            r.engine,
+            r.cores,
+            r.rate
+                .map_or(String::new(), |x| format!(" at {:.2}M rec/s", x / 1e6))
+        )
+    }
+}
+
+/// `runs` rounds, each running every job once (a child process each), in
+/// order: interleaved, so the machine's phases fall on all of them alike.
+fn run_rounds(jobs: &mut [Job<'_>], runs: usize) -> Result<()> {
+    for round in 1..=runs {
+        for job in jobs.iter_mut() {
+            let run = job.spec.child(job.rows, job.row.rate)?;
+            if runs > 1 {
+                eprintln!(
+                    "percore-bench: round {round}/{runs}: {}: {:.2}M rec/s, p99 {} µs",
+                    job.label(),
+                    run.rate() / 1e6,
+                    run.latency.p99
+                );
+            }
+            job.row.runs.push(run);
+        }
+    }
+    for job in jobs.iter() {
+        eprintln!(
+            "percore-bench: {}: {:.2}M rec/s, p99 {} µs",
+            job.label(),
+            job.row.rates().0 / 1e6,
+            job.row.median_run().latency.p99
+        );
+    }
+    Ok(())
+}
+
+impl Spec<'_> {
     fn child(&self, rows: u64, rate: Option<f64>) -> Result<Run> {
         let mut cmd = std::process::Command::new(std::env::current_exe()?);
         cmd.args([
@@ -297,26 +364,42 @@ fn child_run(a: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Throughput at one core of the same scenario and engine, flat out.
-fn one_core_rates(table: &[Row]) -> BTreeMap<(&str, &str), f64> {
+/// The one-core row of each scenario and engine, flat out.
+fn one_core_rows(table: &[Row]) -> BTreeMap<(&str, &str), &Row> {
     table
         .iter()
         .filter(|r| r.cores == 1 && r.rate.is_none())
-        .map(|r| ((r.scenario, r.engine.as_str()), r.rates().0))
+        .map(|r| ((r.scenario, r.engine.as_str()), r))
         .collect()
 }
 
-fn efficiency(r: &Row, base: &BTreeMap<(&str, &str), f64>) -> Option<f64> {
+/// `a`'s throughput over `b`'s, paired: the median of the ratios of the
+/// runs of the same round (both rows' runs were interleaved, see
+/// `run_rounds`), so a slow phase that hit one round hits both sides of
+/// its ratio. `None` without runs.
+fn paired(a: &Row, b: &Row) -> Option<f64> {
+    let ratios: Vec<f64> = a
+        .runs
+        .iter()
+        .zip(&b.runs)
+        .map(|(x, y)| x.rate() / y.rate())
+        .collect();
+    (!ratios.is_empty()).then(|| median_min_max(&ratios).0)
+}
+
+/// Throughput at N cores over N × throughput at one (paired, see [`paired`]).
+fn efficiency(r: &Row, base: &BTreeMap<(&str, &str), &Row>) -> Option<f64> {
     if r.rate.is_some() {
         return None;
     }
     base.get(&(r.scenario, r.engine.as_str()))
-        .map(|one| r.rates().0 / (r.cores as f64 * one))
+        .and_then(|one| paired(r, one))
+        .map(|x| x / r.cores as f64)
 }
 
 fn print_table(table: &[Row], runs: usize) {
-    let base = one_core_rates(table);
-    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs.\n");
+    let base = one_core_rows(table);
+    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs; scaling and the ratios below are medians of ratios within a round (runs interleaved).\n");
     println!("| scenario | engine | cores | load | median | min–max | scaling | p50 | p99 | p99.9 | max | peak RSS MB | output rows | late rows dropped |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in table {
@@ -350,23 +433,15 @@ fn print_table(table: &[Row], runs: usize) {
         );
     }
     // percore against each baseline at the same core count.
-    let rate = |s: &str, e: &str, n: usize| {
-        table
-            .iter()
-            .find(|r| r.scenario == s && r.engine == e && r.cores == n && r.rate.is_none())
-            .map(|r| r.rates().0)
-    };
     let mut lines = Vec::new();
     for r in table
         .iter()
         .filter(|r| r.engine == "percore" && r.rate.is_none())
     {
-        let mut parts = Vec::new();
-        for base in ["v1", "v2", "timely"] {
-            if let Some(b) = rate(r.scenario, base, r.cores) {
-                parts.push(format!("{:.2}× {base}", r.rates().0 / b));
-            }
-        }
+        let parts: Vec<String> = vs_baselines(table, r)
+            .iter()
+            .map(|(base, x)| format!("{x:.2}× {base}"))
+            .collect();
         if !parts.is_empty() {
             lines.push(format!(
                 "| {} | {} | {} |",
@@ -384,8 +459,26 @@ fn print_table(table: &[Row], runs: usize) {
     }
 }
 
+/// A flat-out percore row's throughput over each baseline's at the same
+/// scenario and core count (paired, see [`paired`]); empty for any other row.
+fn vs_baselines(table: &[Row], r: &Row) -> BTreeMap<&'static str, f64> {
+    let mut out = BTreeMap::new();
+    if r.engine != "percore" || r.rate.is_some() {
+        return out;
+    }
+    for base in ["v1", "v2", "timely"] {
+        let b = table.iter().find(|b| {
+            b.scenario == r.scenario && b.engine == base && b.cores == r.cores && b.rate.is_none()
+        });
+        if let Some(x) = b.and_then(|b| paired(r, b)) {
+            out.insert(base, x);
+        }
+    }
+    out
+}
+
 fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
-    let base = one_core_rates(table);
+    let base = one_core_rows(table);
     let results: Vec<serde_json::Value> = table
         .iter()
         .map(|r| {
@@ -403,6 +496,7 @@ fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
                 "throughput_min": lo,
                 "throughput_max": hi,
                 "scaling_efficiency": efficiency(r, &base),
+                "vs_baselines": vs_baselines(table, r),
                 "latency_us": {
                     "p50": m.latency.p50,
                     "p99": m.latency.p99,
@@ -421,4 +515,59 @@ fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
         "runs": runs,
         "results": results,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flat-out row whose runs took `secs` each for a million records.
+    fn row(engine: &str, cores: usize, secs: &[f64]) -> Row {
+        Row {
+            scenario: "group_by",
+            engine: engine.into(),
+            cores,
+            rate: None,
+            load: None,
+            runs: secs
+                .iter()
+                .map(|&secs| Run {
+                    records: 1_000_000,
+                    output_rows: 1,
+                    late_rows: 0,
+                    secs,
+                    latency: Default::default(),
+                    peak_rss: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ratios_are_taken_round_by_round() {
+        // Round 2 ran in a slow phase (both sides three times slower):
+        // every round says 2×.
+        let percore = row("percore", 1, &[0.5, 1.5, 0.5]);
+        let timely = row("timely", 1, &[1.0, 3.0, 1.0]);
+        assert_eq!(paired(&percore, &timely), Some(2.0));
+        // The baseline's third run stalled: the medians of the rates (2M
+        // against 0.33M rec/s) would say 6×; the rounds say 2×, 2× and 20×,
+        // whose median is 2×.
+        let stalled = row("timely", 1, &[1.0, 3.0, 10.0]);
+        assert_eq!(paired(&percore, &stalled), Some(2.0));
+        assert_eq!(paired(&percore, &row("timely", 1, &[])), None);
+    }
+
+    #[test]
+    fn scaling_is_paired_and_per_core() {
+        let one = row("percore", 1, &[1.0, 2.0, 1.0]);
+        // Two cores: 1.5× one core in every round (0.75 of 2×), though the
+        // second round was twice as slow for both.
+        let two = row("percore", 2, &[1.0 / 1.5, 2.0 / 1.5, 1.0 / 1.5]);
+        let table = [one, two];
+        let base = one_core_rows(&table);
+        let eff = efficiency(&table[1], &base).unwrap();
+        assert!((eff - 0.75).abs() < 1e-9, "{eff}");
+        assert!((efficiency(&table[0], &base).unwrap() - 1.0).abs() < 1e-9);
+    }
 }

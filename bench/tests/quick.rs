@@ -47,6 +47,12 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                     assert!(r["latency_us"][key].is_u64(), "{scenario}/{engine}: {key}");
                 }
                 assert!(r["records"].as_u64().unwrap() > 0);
+                if engine == "percore" {
+                    for base in ["v1", "v2", "timely"] {
+                        let x = r["vs_baselines"][base].as_f64();
+                        assert!(x.is_some_and(|x| x > 0.0), "{scenario}/{cores}: vs {base}");
+                    }
+                }
                 assert!(r["output_rows"].is_u64());
             }
         }
