@@ -21,6 +21,7 @@ mod measure;
 mod scenarios;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -272,11 +273,14 @@ impl<'a> Job<'a> {
 
 /// `runs` rounds, each running every job once (a child process each), in
 /// order: interleaved, so the machine's phases fall on all of them alike.
+/// Each run is reported on stderr as it ends when stderr is a terminal;
+/// each measurement's median, once its rounds are done, always.
 fn run_rounds(jobs: &mut [Job<'_>], runs: usize) -> Result<()> {
+    let progress = runs > 1 && std::io::stderr().is_terminal();
     for round in 1..=runs {
         for job in jobs.iter_mut() {
             let run = job.spec.child(job.rows, job.row.rate)?;
-            if runs > 1 {
+            if progress {
                 eprintln!(
                     "percore-bench: round {round}/{runs}: {}: {:.2}M rec/s, p99 {} µs",
                     job.label(),
