@@ -658,13 +658,18 @@ impl<'a> Worker<'a> {
                 continue;
             }
             self.stats.records_out += b.num_rows() as u64;
-            self.latency.record(ingest, b.num_rows() as u64);
+            // A result this core delivers itself is timed here; one sent to
+            // the output thread is timed there, when the sink has it.
             if let Some(sink) = &self.core_sink {
+                self.latency.record(ingest, b.num_rows() as u64);
                 sink(self.core, &b).map_err(RunError::Sink)?;
                 continue;
             }
             match (&self.encoder, &mut self.file) {
-                (Some(enc), Some(f)) => f.write(enc, &b).await?,
+                (Some(enc), Some(f)) => {
+                    self.latency.record(ingest, b.num_rows() as u64);
+                    f.write(enc, &b).await?
+                }
                 (Some(enc), None) => {
                     let mut bytes = Vec::with_capacity(b.num_rows() * 64);
                     enc(&b, &mut bytes);
