@@ -213,15 +213,26 @@ pub(crate) fn window_starts(times: &[i64], size: i64) -> (Starts, Option<(i64, i
 }
 
 /// The distinct window starts of `starts` in ascending order, each with the
-/// rows that have it (`None`: every row — one window, nothing to split). One
-/// pass: a batch spans few windows, so each row's start is found among the
-/// few seen so far, the last one first.
+/// rows that have it (`None`: every row — one window, nothing to split).
+/// Two starts (a batch across one window's end, out of order near it: the
+/// common split) in one pass without a branch per row; more, in one pass
+/// that finds each row's start among the few seen so far, the last one
+/// first.
 fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
     let Some(&first) = starts.first() else {
         return Vec::new();
     };
-    if starts.iter().all(|s| *s == first) {
+    let (lo, hi) = starts
+        .iter()
+        .fold((first, first), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+    if lo == hi {
         return vec![(first, None)];
+    }
+    if let Some((early, late)) = split_two(starts, lo, hi) {
+        return vec![
+            (lo, Some(UInt32Array::from(early))),
+            (hi, Some(UInt32Array::from(late))),
+        ];
     }
     let mut found: Vec<(i64, Vec<u32>)> = Vec::new();
     let mut last = usize::MAX;
@@ -242,6 +253,38 @@ fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
         .into_iter()
         .map(|(s, rows)| (s, Some(UInt32Array::from(rows))))
         .collect()
+}
+
+/// The rows of `starts` at `lo` and those at `hi`, in order; `None` when a
+/// start is neither. Each row is written to both lists and only its own
+/// list's length advances.
+fn split_two(starts: &[i64], lo: i64, hi: i64) -> Option<(Vec<u32>, Vec<u32>)> {
+    let n = starts.len();
+    assert!(n <= u32::MAX as usize, "rows numbered in 32 bits");
+    let (mut early, mut late) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (e, l) = (
+        &mut early.spare_capacity_mut()[..n],
+        &mut late.spare_capacity_mut()[..n],
+    );
+    let (mut ne, mut nl, mut other) = (0, 0, false);
+    for (i, &s) in starts.iter().enumerate() {
+        e[ne].write(i as u32);
+        l[nl].write(i as u32);
+        ne += (s == lo) as usize;
+        nl += (s == hi) as usize;
+        other |= (s != lo) & (s != hi);
+    }
+    if other {
+        return None;
+    }
+    // SAFETY: each row wrote the slot at each list's length before it
+    // advanced that length (by at most one a row, so at most `n`, the
+    // capacity), so the first `ne` (`nl`) slots were written.
+    unsafe {
+        early.set_len(ne);
+        late.set_len(nl);
+    }
+    Some((early, late))
 }
 
 #[cfg(test)]
