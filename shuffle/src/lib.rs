@@ -53,6 +53,10 @@ pub fn split_by_owner(hashes: &[u64], lists: &mut [Vec<u32>]) {
         hashes.len() <= u32::MAX as usize,
         "rows numbered in 32 bits"
     );
+    if let [a, b] = lists {
+        split_two(hashes, a, b);
+        return;
+    }
     // Room for an even share and some more: lists handed on leave empty
     // vectors behind, which would otherwise grow by doubling.
     let share = hashes.len() / cores + hashes.len() / 8 + 16;
@@ -62,6 +66,37 @@ pub fn split_by_owner(hashes: &[u64], lists: &mut [Vec<u32>]) {
     });
     for (i, &h) in hashes.iter().enumerate() {
         lists[owner_of(h, cores)].push(i as u32);
+    }
+}
+
+/// [`split_by_owner`] for two cores: each row written to both lists and only
+/// its owner's length advanced, both lengths in registers (a push per row
+/// reloads the length it stored for the row before when two rows in a row
+/// go to one core).
+fn split_two(hashes: &[u64], a: &mut Vec<u32>, b: &mut Vec<u32>) {
+    let n = hashes.len();
+    for l in [&mut *a, &mut *b] {
+        l.clear();
+        l.reserve(n);
+    }
+    let (sa, sb) = (
+        &mut a.spare_capacity_mut()[..n],
+        &mut b.spare_capacity_mut()[..n],
+    );
+    let (mut na, mut nb) = (0, 0);
+    for (i, &h) in hashes.iter().enumerate() {
+        sa[na].write(i as u32);
+        sb[nb].write(i as u32);
+        let to_b = owner_of(h, 2);
+        na += 1 - to_b;
+        nb += to_b;
+    }
+    // SAFETY: each row wrote the slot at each list's length before one of
+    // the lengths advanced by one, so the first `na` (`nb`) slots were
+    // written, within the `n` reserved.
+    unsafe {
+        a.set_len(na);
+        b.set_len(nb);
     }
 }
 
