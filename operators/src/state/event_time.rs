@@ -21,13 +21,17 @@
 //! prefix; any other is not sorted when it arrives, only its rows' least and
 //! greatest times are noted. A release takes, from each run, the rows at or
 //! below the limit (all of them, none, or those a pass over the run picks),
-//! and sorts what it took once — a row is sorted once and copied once. It is
-//! zero-copy when one in-order run holds every released row.
+//! and sorts what it took once — a row is sorted once and copied once (a
+//! plain time column not even once: the sorted times are that column). It
+//! is zero-copy when one in-order run holds every released row.
 
 use arrow_array::cast::AsArray;
+use std::sync::Arc;
+
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_schema::DataType;
 
 use super::KeepMask;
 use crate::error::{Error, Result};
@@ -437,9 +441,25 @@ impl EventTimeBuffer {
         let (rows, times) = sort_taken(&taken, &mut self.counts);
         self.taken = taken;
         let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
+        let times: ScalarBuffer<i64> = times.into();
+        // A plain time column is the sorted times themselves (a released row
+        // has a time: NULL times are late): shared, not gathered again.
+        let known = match &self.time.0 {
+            Expr::Column { index, .. } => {
+                let ty = batches[0].column(*index).data_type().clone();
+                let col: ArrayRef = match ty {
+                    DataType::Int64 => Arc::new(Int64Array::new(times.clone(), None)),
+                    _ => Arc::new(
+                        TimestampMillisecondArray::new(times.clone(), None).with_data_type(ty),
+                    ),
+                };
+                Some((*index, col))
+            }
+            _ => None,
+        };
         let released = Released {
-            batch: crate::gather::gather_batch(&batches, &rows),
-            times: times.into(),
+            batch: crate::gather::gather_batch_but(&batches, &rows, known),
+            times,
         };
         self.pending.retain(|r| !r.is_empty());
         Some(released)
