@@ -76,36 +76,40 @@ impl<'a> Rows<'a> {
 
 /// The rows `rows` (source, row) of `batches`, as one batch.
 pub fn gather_batch(batches: &[&RecordBatch], rows: &[Pair]) -> RecordBatch {
-    gather_batch_but(batches, rows, None)
+    gather_batch_but(batches, rows, Vec::new())
 }
 
-/// [`gather_batch`], except column `known.0`, whose gathered values the
-/// caller already has (`known.1`, of that column's type, one per row).
+/// [`gather_batch`], except the columns in `known` (index, values), whose
+/// gathered values the caller already has (of the column's type, one per
+/// row).
 ///
 /// # Panics
-/// When `known.1` is not as long as `rows`, or its type is not the column's.
+/// When a known column is not as long as `rows`, or its type is not the
+/// column's.
 pub fn gather_batch_but(
     batches: &[&RecordBatch],
     rows: &[Pair],
-    known: Option<(usize, ArrayRef)>,
+    known: Vec<(usize, ArrayRef)>,
 ) -> RecordBatch {
     let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
     let pairs = rows;
     let rows = Rows::check(rows, &lens);
     let schema = batches[0].schema();
     let mut pool = Pool::default();
-    let mut known = known;
+    let mut known: Vec<Option<(usize, ArrayRef)>> = known.into_iter().map(Some).collect();
     let cols: Vec<ArrayRef> = (0..schema.fields().len())
-        .map(|c| match known.take_if(|(k, _)| *k == c) {
-            Some((_, col)) => {
-                assert_eq!(col.len(), pairs.len(), "a known value for every row");
-                col
-            }
-            None => {
-                let srcs: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
-                gather_column(&srcs, rows, &mut pool)
-            }
-        })
+        .map(
+            |c| match known.iter_mut().find_map(|k| k.take_if(|(i, _)| *i == c)) {
+                Some((_, col)) => {
+                    assert_eq!(col.len(), pairs.len(), "a known value for every row");
+                    col
+                }
+                None => {
+                    let srcs: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
+                    gather_column(&srcs, rows, &mut pool)
+                }
+            },
+        )
         .collect();
     RecordBatch::try_new(schema, cols).expect("gathered columns keep the schema")
 }

@@ -438,25 +438,32 @@ impl EventTimeBuffer {
         for (k, r) in self.pending.iter_mut().enumerate() {
             r.take(k, limit, &mut taken);
         }
-        let (rows, times) = sort_taken(&taken, &mut self.counts);
+        let (rows, times, seqs) = sort_taken(&taken, &mut self.counts);
         self.taken = taken;
         let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
         let times: ScalarBuffer<i64> = times.into();
-        // A plain time column is the sorted times themselves (a released row
-        // has a time: NULL times are late): shared, not gathered again.
-        let known = match &self.time.0 {
-            Expr::Column { index, .. } => {
-                let ty = batches[0].column(*index).data_type().clone();
-                let col: ArrayRef = match ty {
-                    DataType::Int64 => Arc::new(Int64Array::new(times.clone(), None)),
-                    _ => Arc::new(
-                        TimestampMillisecondArray::new(times.clone(), None).with_data_type(ty),
-                    ),
-                };
-                Some((*index, col))
+        // Columns the sort already put in order, shared rather than
+        // gathered again: a plain time column is the sorted times (a
+        // released row has a time: NULL times are late), and the sequence
+        // column the sorted sequences when the sort moved them (rows from
+        // several cores; one core's arrive in sequence order and are
+        // gathered).
+        let mut known: Vec<(usize, ArrayRef)> = Vec::with_capacity(2);
+        if let Expr::Column { index, .. } = &self.time.0 {
+            let ty = batches[0].column(*index).data_type().clone();
+            let col: ArrayRef = match ty {
+                DataType::Int64 => Arc::new(Int64Array::new(times.clone(), None)),
+                _ => {
+                    Arc::new(TimestampMillisecondArray::new(times.clone(), None).with_data_type(ty))
+                }
+            };
+            known.push((*index, col));
+        }
+        if let (Some(c), Some(q)) = (self.seq, seqs) {
+            if known.iter().all(|(k, _)| *k != c) {
+                known.push((c, Arc::new(Int64Array::from(q))));
             }
-            _ => None,
-        };
+        }
         let released = Released {
             batch: crate::gather::gather_batch_but(&batches, &rows, known),
             times,
@@ -533,7 +540,10 @@ fn span(v: &[i64]) -> (i64, u128) {
     (lo, (hi as i128 - lo as i128) as u128)
 }
 
-/// The taken rows and their times in (time, sequence, position) order.
+/// The taken rows and their times in (time, sequence, position) order, and
+/// their sequences in that order when the sort had to move them (`None`
+/// when there are none, or when they already ascended: then they were not
+/// moved, and the arrival order settles ties).
 ///
 /// When the times span less than four times the rows (a release's times lie
 /// within seconds): a counting sort on time that moves the rows, times and
@@ -541,7 +551,7 @@ fn span(v: &[i64]) -> (i64, u128) {
 /// stable, so ties stay in arrival order — then each run of equal times (a
 /// few rows) put in sequence order by insertion. Else the order from
 /// [`sort_order`], applied. `counts` is scratch kept between calls.
-fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>) {
+fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Option<Vec<i64>>) {
     let Taken { rows, times, seqs } = taken;
     let n = times.len();
     let (t0, t_range) = span(times);
@@ -550,6 +560,9 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>) {
         return (
             idx.iter().map(|&i| rows[i as usize]).collect(),
             idx.iter().map(|&i| times[i as usize]).collect(),
+            seqs.as_deref()
+                .filter(|q| q.windows(2).any(|w| w[0] > w[1]))
+                .map(|q| idx.iter().map(|&i| q[i as usize]).collect()),
         );
     }
     counts.clear();
@@ -621,7 +634,7 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>) {
             }
         }
     }
-    (sorted_rows, sorted_times)
+    (sorted_rows, sorted_times, seqs.map(|_| sorted_seqs))
 }
 
 /// The positions of rows ordered by (time, sequence, position), for times
@@ -915,12 +928,16 @@ mod tests {
                 times: times.clone(),
                 seqs: seqs.map(|q| q.to_vec()),
             };
-            let (rows, sorted) = sort_taken(&taken, &mut Vec::new());
+            let (rows, sorted, sorted_seqs) = sort_taken(&taken, &mut Vec::new());
             prop_assert!(rows.iter().all(|r| r.0 == 7));
             let got: Vec<u32> = rows.iter().map(|r| r.1).collect();
             let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
+            let want_seqs: Option<Vec<i64>> = seqs
+                .filter(|q| q.windows(2).any(|w| w[0] > w[1]))
+                .map(|q| want.iter().map(|&i| q[i as usize]).collect());
             prop_assert_eq!(got, want);
             prop_assert_eq!(sorted, want_times);
+            prop_assert_eq!(sorted_seqs, want_seqs);
         }
     }
 }
