@@ -742,19 +742,24 @@ mod tests {
         RecordBatch::try_from_iter([("t", t), ("seq", s), ("id", id)]).unwrap()
     }
 
-    /// What a release gave: (id, time) of each row, checking `times`
-    /// matches the batch's time column.
-    fn rows_of(r: Option<Released>) -> Vec<(i64, i64)> {
+    /// What a release gave: (id, time, sequence) of each row, checking
+    /// `times` matches the batch's time column.
+    fn rows_of(r: Option<Released>) -> Vec<(i64, i64, i64)> {
         let Some(r) = r else { return Vec::new() };
-        let t = r
-            .batch
-            .column(0)
-            .as_primitive::<Int64Type>()
-            .values()
-            .to_vec();
+        let col = |c: usize| {
+            r.batch
+                .column(c)
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        };
+        let (t, seq, id) = (col(0), col(1), col(2));
         assert_eq!(t, r.times.to_vec(), "released times are the batch's");
-        let id = r.batch.column(2).as_primitive::<Int64Type>();
-        id.values().iter().copied().zip(t).collect()
+        id.into_iter()
+            .zip(t)
+            .zip(seq)
+            .map(|((i, t), s)| (i, t, s))
+            .collect()
     }
 
     /// The contract, written plainly: every held row in a list; a release
@@ -770,17 +775,17 @@ mod tests {
     }
 
     impl Model {
-        fn release(&mut self, limit: i64) -> Vec<(i64, i64)> {
+        fn release(&mut self, limit: i64) -> Vec<(i64, i64, i64)> {
             let external = self.external;
             let key = |r: &(i64, i64, i64)| (r.0, if external { r.1 } else { 0 }, r.2);
             let (mut out, keep): (Vec<_>, Vec<_>) = self.held.iter().partition(|r| r.0 <= limit);
             self.held = keep;
             out.sort_by_key(key);
-            out.iter().map(|r| (r.2, r.0)).collect()
+            out.iter().map(|r| (r.2, r.0, r.1)).collect()
         }
 
         /// Rows with their ids.
-        fn push(&mut self, rows: &[((Option<i64>, i64), i64)]) -> Vec<(i64, i64)> {
+        fn push(&mut self, rows: &[((Option<i64>, i64), i64)]) -> Vec<(i64, i64, i64)> {
             for &((t, s), id) in rows {
                 let Some(t) = t else {
                     self.late += 1;
@@ -804,7 +809,7 @@ mod tests {
             }
         }
 
-        fn advance(&mut self, w: i64) -> Vec<(i64, i64)> {
+        fn advance(&mut self, w: i64) -> Vec<(i64, i64, i64)> {
             let w = self.wm.map_or(w, |c| c.max(w));
             self.wm = Some(w);
             self.release(w - 1)
@@ -872,7 +877,7 @@ mod tests {
         assert_eq!(buf.late_rows(), 1);
         assert_eq!(
             rows_of(buf.finish()),
-            vec![(0, 10), (4, 11), (1, 12), (2, 15)]
+            vec![(0, 10, 0), (4, 11, 0), (1, 12, 0), (2, 15, 0)]
         );
     }
 
