@@ -186,11 +186,11 @@ pub(crate) enum Starts {
 impl Starts {
     /// Each row's start, in row order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = i64> + '_ {
-        let (one, each) = match self {
-            Starts::One(s, n) => (Some(std::iter::repeat_n(*s, *n)), None),
-            Starts::Each(v) => (None, Some(v.iter().copied())),
+        let (one, each): (_, &[i64]) = match self {
+            Starts::One(s, n) => (std::iter::repeat_n(*s, *n), &[]),
+            Starts::Each(v) => (std::iter::repeat_n(0, 0), v),
         };
-        one.into_iter().flatten().chain(each.into_iter().flatten())
+        one.chain(each.iter().copied())
     }
 }
 
