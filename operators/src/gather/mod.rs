@@ -92,24 +92,22 @@ pub fn gather_batch_but(
     known: Vec<(usize, ArrayRef)>,
 ) -> RecordBatch {
     let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
-    let pairs = rows;
     let rows = Rows::check(rows, &lens);
     let schema = batches[0].schema();
     let mut pool = Pool::default();
-    let mut known: Vec<Option<(usize, ArrayRef)>> = known.into_iter().map(Some).collect();
+    let mut known = known;
     let cols: Vec<ArrayRef> = (0..schema.fields().len())
-        .map(
-            |c| match known.iter_mut().find_map(|k| k.take_if(|(i, _)| *i == c)) {
-                Some((_, col)) => {
-                    assert_eq!(col.len(), pairs.len(), "a known value for every row");
-                    col
-                }
-                None => {
-                    let srcs: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
-                    gather_column(&srcs, rows, &mut pool)
-                }
-            },
-        )
+        .map(|c| match known.iter().position(|(i, _)| *i == c) {
+            Some(k) => {
+                let (_, col) = known.swap_remove(k);
+                assert_eq!(col.len(), rows.pairs().len(), "a known value for every row");
+                col
+            }
+            None => {
+                let srcs: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
+                gather_column(&srcs, rows, &mut pool)
+            }
+        })
         .collect();
     RecordBatch::try_new(schema, cols).expect("gathered columns keep the schema")
 }

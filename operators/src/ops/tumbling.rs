@@ -37,7 +37,7 @@ use super::{eval_all, Closed, Operator};
 use crate::error::Result;
 use crate::gather::Pool;
 use crate::plan::{AggPlan, Emit, Tumble};
-use crate::state::{EventTimeBuffer, KeepMask};
+use crate::state::{time_range, EventTimeBuffer, KeepMask};
 
 pub struct Tumbling {
     plan: AggPlan,
@@ -130,21 +130,15 @@ impl Tumbling {
     }
 
     fn merge_partials(&mut self, batch: &RecordBatch) {
-        let starts = batch
-            .column(0)
-            .as_primitive::<TimestampMillisecondType>()
-            .values();
-        self.windows.merge(starts, &batch.columns()[1..]);
+        self.windows
+            .merge(partial_starts(batch), &batch.columns()[1..]);
     }
 
     /// Merges partial states into their windows. A partial for a window the
     /// watermark already closed cannot happen (senders flush a window before
     /// their watermark passes it); were it to, its groups count as late.
     fn on_partials(&mut self, batch: RecordBatch) -> Result<()> {
-        let starts = batch
-            .column(0)
-            .as_primitive::<TimestampMillisecondType>()
-            .values();
+        let starts = partial_starts(&batch);
         let size = self.window.size_ms;
         let w = self.watermark();
         let mut keep = KeepMask::default();
@@ -402,13 +396,17 @@ impl Operator for Tumbling {
     }
 }
 
-/// The latest window start of a partial batch (its first column).
-fn last_start(batch: &RecordBatch) -> i64 {
-    let starts = batch
+/// The window start of each row of a partial batch (its first column).
+fn partial_starts(batch: &RecordBatch) -> &[i64] {
+    batch
         .column(0)
         .as_primitive::<TimestampMillisecondType>()
-        .values();
-    starts.iter().copied().max().unwrap_or(i64::MIN)
+        .values()
+}
+
+/// The latest window start of a partial batch.
+fn last_start(batch: &RecordBatch) -> i64 {
+    time_range(partial_starts(batch)).map_or(i64::MIN, |(_, hi)| hi)
 }
 
 #[cfg(test)]

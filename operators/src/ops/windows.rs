@@ -219,14 +219,11 @@ pub(crate) fn window_starts(times: &[i64], size: i64) -> (Starts, Option<(i64, i
 /// that finds each row's start among the few seen so far, the last one
 /// first.
 fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
-    let Some(&first) = starts.first() else {
+    let Some((lo, hi)) = time_range(starts) else {
         return Vec::new();
     };
-    let (lo, hi) = starts
-        .iter()
-        .fold((first, first), |(lo, hi), &s| (lo.min(s), hi.max(s)));
     if lo == hi {
-        return vec![(first, None)];
+        return vec![(lo, None)];
     }
     if let Some((early, late)) = split_two(starts, lo, hi) {
         return vec![

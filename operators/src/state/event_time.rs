@@ -25,9 +25,9 @@
 //! plain time column not even once: the sorted times are that column). It
 //! is zero-copy when one in-order run holds every released row.
 
-use arrow_array::cast::AsArray;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
@@ -271,10 +271,17 @@ impl EventTimeBuffer {
         let (times, nulls) = self.time.eval(&batch)?;
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
         let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
+        // A whole batch without NULL times: its range, found once, judges
+        // admission and bounds the run.
+        let range = if rows.is_none() && no_nulls {
+            time_range(&times)
+        } else {
+            None
+        };
         // One admission loop per shape: every row, or the rows listed; none
         // when the batch's time range shows no row can be late.
         let keep = match &rows {
-            None if no_nulls && self.admits_all(&times) => KeepMask::default(),
+            None if no_nulls && self.admits_all(range) => KeepMask::default(),
             None => self.admit(times.iter().enumerate().map(|(i, &t)| (t, valid(i)))),
             Some(r) => self.admit(r.iter().map(|&r| (times[r as usize], valid(r as usize)))),
         };
@@ -288,7 +295,7 @@ impl EventTimeBuffer {
             (Some(rows), Some(mask)) => Some(kept(&mut rows.into_iter(), mask)),
         };
         if held.as_ref().map_or(batch.num_rows(), Vec::len) > 0 {
-            let run = self.run(batch, times, held);
+            let run = self.run(batch, times, held, range);
             self.pending.push_back(run);
         }
         self.released()
@@ -327,14 +334,15 @@ impl EventTimeBuffer {
         keep
     }
 
-    /// Whether every one of `times` (none NULL) is admitted, judged from
-    /// their least and greatest alone: the watermark a row meets never
-    /// passes the one the greatest time sets (or the external one), so when
-    /// the least time is not below that, no row is late. The highest time
-    /// seen is advanced then; `false` (nothing changed) otherwise, and
-    /// [`Self::admit`] judges row by row.
-    fn admits_all(&mut self, times: &[i64]) -> bool {
-        let Some((lo, hi)) = time_range(times) else {
+    /// Whether every time of a batch (none NULL; `range` their least and
+    /// greatest, `None` when there are none) is admitted, judged from the
+    /// range alone: the watermark a row meets never passes the one the
+    /// greatest time sets (or the external one), so when the least time is
+    /// not below that, no row is late. The highest time seen is advanced
+    /// then; `false` (nothing changed) otherwise, and [`Self::admit`] judges
+    /// row by row.
+    fn admits_all(&mut self, range: Option<(i64, i64)>) -> bool {
+        let Some((lo, hi)) = range else {
             return true;
         };
         let max = self.max_seen.map_or(hi, |m| m.max(hi));
@@ -356,7 +364,15 @@ impl EventTimeBuffer {
     /// The batch (its rows `rows`, when listed) as a run: sorted when its
     /// rows came in (time, sequence) order, else with the bounds of its
     /// times.
-    fn run(&self, batch: RecordBatch, times: ScalarBuffer<i64>, rows: Option<Vec<u32>>) -> Run {
+    /// The run holding rows `rows` of `batch` (every row when `None`; then
+    /// `range`, when given, is their least and greatest time).
+    fn run(
+        &self,
+        batch: RecordBatch,
+        times: ScalarBuffer<i64>,
+        rows: Option<Vec<u32>>,
+        range: Option<(i64, i64)>,
+    ) -> Run {
         let seqs: Option<ScalarBuffer<i64>> = self
             .seq
             .map(|c| batch.column(c).as_primitive::<Int64Type>().values().clone());
@@ -376,7 +392,9 @@ impl EventTimeBuffer {
             }
             None if (1..times.len()).all(|i| key(i - 1) <= key(i)) => Held::Sorted { start: 0 },
             None => {
-                let (min, max) = times.iter().copied().fold((i64::MAX, i64::MIN), bounds);
+                let (min, max) = range
+                    .or_else(|| time_range(&times))
+                    .unwrap_or((i64::MAX, i64::MIN));
                 Held::Unsorted {
                     rows: None,
                     min,
@@ -531,12 +549,10 @@ impl Run {
     }
 }
 
-/// The least value and the width of the range of values (0 when empty
-/// is never asked: callers check for rows first).
+/// The least value and the width of the range of values ((0, 0) when
+/// empty: callers check for rows before they use it).
 fn span(v: &[i64]) -> (i64, u128) {
-    let (lo, hi) = v
-        .iter()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let (lo, hi) = time_range(v).unwrap_or((0, 0));
     (lo, (hi as i128 - lo as i128) as u128)
 }
 
