@@ -31,6 +31,7 @@ mod mesh;
 
 pub use exchange::Exchange;
 pub use mesh::{Endpoint, Mesh, Message};
+use percore_operators::gather::split_rows;
 pub use percore_operators::gather::{reclaim, Pool};
 
 /// The core that owns a key with hash `hash` among `cores` cores.
@@ -54,7 +55,7 @@ pub fn split_by_owner(hashes: &[u64], lists: &mut [Vec<u32>]) {
         "rows numbered in 32 bits"
     );
     if let [a, b] = lists {
-        split_two(hashes, a, b);
+        split_rows(hashes.iter().map(|&h| owner_of(h, 2) == 1), a, b);
         return;
     }
     // Room for an even share and some more: lists handed on leave empty
@@ -66,37 +67,6 @@ pub fn split_by_owner(hashes: &[u64], lists: &mut [Vec<u32>]) {
     });
     for (i, &h) in hashes.iter().enumerate() {
         lists[owner_of(h, cores)].push(i as u32);
-    }
-}
-
-/// [`split_by_owner`] for two cores: each row written to both lists and only
-/// its owner's length advanced, both lengths in registers (a push per row
-/// reloads the length it stored for the row before when two rows in a row
-/// go to one core).
-fn split_two(hashes: &[u64], a: &mut Vec<u32>, b: &mut Vec<u32>) {
-    let n = hashes.len();
-    for l in [&mut *a, &mut *b] {
-        l.clear();
-        l.reserve(n);
-    }
-    let (sa, sb) = (
-        &mut a.spare_capacity_mut()[..n],
-        &mut b.spare_capacity_mut()[..n],
-    );
-    let (mut na, mut nb) = (0, 0);
-    for (i, &h) in hashes.iter().enumerate() {
-        sa[na].write(i as u32);
-        sb[nb].write(i as u32);
-        let to_b = owner_of(h, 2);
-        na += 1 - to_b;
-        nb += to_b;
-    }
-    // SAFETY: each row wrote the slot at each list's length before one of
-    // the lengths advanced by one, so the first `na` (`nb`) slots were
-    // written, within the `n` reserved.
-    unsafe {
-        a.set_len(na);
-        b.set_len(nb);
     }
 }
 

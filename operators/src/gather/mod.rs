@@ -74,6 +74,41 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// Rows split in two lists (emptied first), each in order: row `i` (the
+/// `i`-th of `second`) in `a` when `second` gives `false` for it, else in
+/// `b`. Each row is written to both lists and only its own list's length
+/// advances: no branch per row, and both lengths stay in registers (a push
+/// per row reloads the length it stored for the row before whenever two
+/// rows in a row go to one list).
+pub fn split_rows(second: impl ExactSizeIterator<Item = bool>, a: &mut Vec<u32>, b: &mut Vec<u32>) {
+    let n = second.len();
+    assert!(n <= u32::MAX as usize, "rows numbered in 32 bits");
+    for l in [&mut *a, &mut *b] {
+        l.clear();
+        l.reserve(n);
+    }
+    let (sa, sb) = (
+        &mut a.spare_capacity_mut()[..n],
+        &mut b.spare_capacity_mut()[..n],
+    );
+    let (mut na, mut nb) = (0, 0);
+    for (i, to_b) in second.enumerate() {
+        sa[na].write(i as u32);
+        sb[nb].write(i as u32);
+        let to_b = to_b as usize;
+        na += 1 - to_b;
+        nb += to_b;
+    }
+    // SAFETY: a length advances (by one) only after the slot at it was
+    // written through `sa` (`sb`), which holds the first `n` slots of the
+    // reserved room, so each length is at most `n` and the first `na`
+    // (`nb`) slots were written.
+    unsafe {
+        a.set_len(na);
+        b.set_len(nb);
+    }
+}
+
 /// The rows `rows` (source, row) of `batches`, as one batch.
 pub fn gather_batch(batches: &[&RecordBatch], rows: &[Pair]) -> RecordBatch {
     gather_batch_but(batches, rows, Vec::new())

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use arrow_array::{ArrayRef, UInt32Array};
 
 use super::group_by::Groups;
+use crate::gather::split_rows;
 use crate::plan::AggPlan;
 use crate::state::time_range;
 
@@ -225,7 +226,9 @@ fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
     if lo == hi {
         return vec![(lo, None)];
     }
-    if let Some((early, late)) = split_two(starts, lo, hi) {
+    if starts.iter().all(|&s| s == lo || s == hi) {
+        let (mut early, mut late) = (Vec::new(), Vec::new());
+        split_rows(starts.iter().map(|&s| s == hi), &mut early, &mut late);
         return vec![
             (lo, Some(UInt32Array::from(early))),
             (hi, Some(UInt32Array::from(late))),
@@ -250,38 +253,6 @@ fn by_start(starts: &[i64]) -> Vec<(i64, Option<UInt32Array>)> {
         .into_iter()
         .map(|(s, rows)| (s, Some(UInt32Array::from(rows))))
         .collect()
-}
-
-/// The rows of `starts` at `lo` and those at `hi`, in order; `None` when a
-/// start is neither. Each row is written to both lists and only its own
-/// list's length advances.
-fn split_two(starts: &[i64], lo: i64, hi: i64) -> Option<(Vec<u32>, Vec<u32>)> {
-    let n = starts.len();
-    assert!(n <= u32::MAX as usize, "rows numbered in 32 bits");
-    let (mut early, mut late) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (e, l) = (
-        &mut early.spare_capacity_mut()[..n],
-        &mut late.spare_capacity_mut()[..n],
-    );
-    let (mut ne, mut nl, mut other) = (0, 0, false);
-    for (i, &s) in starts.iter().enumerate() {
-        e[ne].write(i as u32);
-        l[nl].write(i as u32);
-        ne += (s == lo) as usize;
-        nl += (s == hi) as usize;
-        other |= (s != lo) & (s != hi);
-    }
-    if other {
-        return None;
-    }
-    // SAFETY: each row wrote the slot at each list's length before it
-    // advanced that length (by at most one a row, so at most `n`, the
-    // capacity), so the first `ne` (`nl`) slots were written.
-    unsafe {
-        early.set_len(ne);
-        late.set_len(nl);
-    }
-    Some((early, late))
 }
 
 #[cfg(test)]
