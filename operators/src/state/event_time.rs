@@ -271,21 +271,25 @@ impl EventTimeBuffer {
         let (times, nulls) = self.time.eval(&batch)?;
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
         let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
-        // A whole batch without NULL times: its range, found once, judges
-        // admission and bounds the run.
-        let range = if rows.is_none() && no_nulls {
-            time_range(&times)
-        } else {
-            None
+        // Rows without NULL times (a whole batch, or the rows listed):
+        // their range, found once, judges admission and bounds the run.
+        let range = match &rows {
+            _ if !no_nulls => None,
+            None => time_range(&times),
+            Some(r) => r.iter().map(|&r| times[r as usize]).fold(None, |b, t| {
+                Some(b.map_or((t, t), |(lo, hi): (i64, i64)| (lo.min(t), hi.max(t))))
+            }),
         };
         // One admission loop per shape: every row, or the rows listed; none
-        // when the batch's time range shows no row can be late.
+        // when the rows' time range shows no row can be late.
         let keep = match &rows {
-            None if no_nulls && self.admits_all(range) => KeepMask::default(),
+            _ if no_nulls && self.admits_all(range) => KeepMask::default(),
             None => self.admit(times.iter().enumerate().map(|(i, &t)| (t, valid(i)))),
             Some(r) => self.admit(r.iter().map(|&r| (times[r as usize], valid(r as usize)))),
         };
         self.late += keep.dropped() as u64;
+        // The range bounds the run only when no row was dropped.
+        let range = range.filter(|_| keep.dropped() == 0);
         let kept = |rows: &mut dyn Iterator<Item = u32>, mask: Vec<bool>| -> Vec<u32> {
             rows.zip(mask).filter_map(|(r, k)| k.then_some(r)).collect()
         };
@@ -361,11 +365,10 @@ impl EventTimeBuffer {
         self.release(None)
     }
 
-    /// The batch (its rows `rows`, when listed) as a run: sorted when its
-    /// rows came in (time, sequence) order, else with the bounds of its
-    /// times.
-    /// The run holding rows `rows` of `batch` (every row when `None`; then
-    /// `range`, when given, is their least and greatest time).
+    /// The run holding rows `rows` of `batch` (every row when `None`):
+    /// sorted when a whole batch came in (time, sequence) order, else with
+    /// the bounds of its times (`range`, when given, is their least and
+    /// greatest).
     fn run(
         &self,
         batch: RecordBatch,
@@ -380,10 +383,11 @@ impl EventTimeBuffer {
         let bounds = |(lo, hi): (i64, i64), t: i64| (lo.min(t), hi.max(t));
         let held = match rows {
             Some(rows) => {
-                let (min, max) = rows
-                    .iter()
-                    .map(|&r| times[r as usize])
-                    .fold((i64::MAX, i64::MIN), bounds);
+                let (min, max) = range.unwrap_or_else(|| {
+                    rows.iter()
+                        .map(|&r| times[r as usize])
+                        .fold((i64::MAX, i64::MIN), bounds)
+                });
                 Held::Unsorted {
                     rows: Some(rows),
                     min,
@@ -769,9 +773,20 @@ mod tests {
     }
 
     fn step(external: bool) -> impl Strategy<Value = Step> {
-        let row = || (prop::option::weighted(0.97, 0i64..60), 0i64..4);
-        let push = prop::collection::vec(row(), 0..40).prop_map(Step::Push);
-        let picked = prop::collection::vec((row(), any::<bool>()), 0..40).prop_map(Step::PushRows);
+        // Half the batches without NULL times: those are judged from their
+        // time range at once, the others row by row.
+        let clean = || ((0i64..60).prop_map(Some), 0i64..4);
+        let nulls = || (prop::option::weighted(0.9, 0i64..60), 0i64..4);
+        let push = prop_oneof![
+            prop::collection::vec(clean(), 0..40),
+            prop::collection::vec(nulls(), 0..40),
+        ]
+        .prop_map(Step::Push);
+        let picked = prop_oneof![
+            prop::collection::vec((clean(), any::<bool>()), 0..40),
+            prop::collection::vec((nulls(), any::<bool>()), 0..40),
+        ]
+        .prop_map(Step::PushRows);
         if external {
             prop_oneof![push, picked, (0i64..70).prop_map(Step::Advance)].boxed()
         } else {
