@@ -57,6 +57,10 @@ fn run_cores(
     let mut out = Vec::new();
     let cfg = ParallelConfig {
         ring_capacity: ring,
+        // Both shapes of the exchange of held rows (gathered by the sender,
+        // or a row list of the batch they came in), by the batch size's
+        // parity: a random draw of every case.
+        rows_by_reference: batch_size % 2 == 1,
         ..ParallelConfig::new(cores)
     };
     let stats = run_parallel(&plan, input, &cfg, &mut |b| {

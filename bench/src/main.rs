@@ -43,7 +43,10 @@ struct Args {
     /// Core counts, e.g. `1,2` (default: 1 up to every available CPU).
     #[arg(long, value_delimiter = ',')]
     cores: Vec<usize>,
-    /// Engines: v1, v2, percore (default: all).
+    /// Engines: v1, v2, timely, percore (default: all four), and
+    /// percore_rows_by_reference (percore with `rows_by_reference`: rows
+    /// bound for another core's ROWS window or EMIT CHANGES sent as a row
+    /// list of their batch instead of gathered; only when named).
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
     /// Scenarios: select, rows_window, group_by, tumbling, emit_changes (default: all).
@@ -138,8 +141,11 @@ fn main() -> Result<()> {
         a.engines.clone()
     };
     for e in &engines {
-        if !ENGINES.contains(&e.as_str()) {
-            bail!("unknown engine `{e}`; choose from {}", ENGINES.join(", "));
+        if !ENGINES.contains(&e.as_str()) && e != BY_REFERENCE {
+            bail!(
+                "unknown engine `{e}`; choose from {}, {BY_REFERENCE}",
+                ENGINES.join(", ")
+            );
         }
     }
     let scenarios: Vec<&scenarios::Scenario> = if a.scenarios.is_empty() {
@@ -226,6 +232,9 @@ fn main() -> Result<()> {
 
 /// The end-to-end engine: CSV file → percore → JSON-lines file.
 const E2E: &str = "percore_csv_to_jsonl";
+/// percore with rows held by the receiver sent by reference
+/// (`ParallelConfig::rows_by_reference`); not run unless named.
+const BY_REFERENCE: &str = "percore_rows_by_reference";
 
 /// What to measure: one scenario on one engine at one core count.
 struct Spec<'a> {
@@ -354,11 +363,12 @@ fn child_run(a: &Args) -> Result<()> {
         "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
         "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
         "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
-        "percore" => {
+        "percore" | BY_REFERENCE => {
             // Started before the timing, as an embedding service would.
             let executors =
                 Executors::start(n, None, 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
-            engines::percore::run(&executors, s, &plan, a.rows, a.rate)?
+            let by_reference = engine == BY_REFERENCE;
+            engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference)?
         }
         E2E => e2e::run(s, a.rows, n)?,
         e => bail!("unknown engine `{e}`"),

@@ -72,6 +72,17 @@ pub struct ParallelConfig {
     /// own partitions), so every core keeps its rows and nothing is
     /// exchanged but watermarks. Wrong if the input is not split so.
     pub local_keys: bool,
+    /// Rows bound for another core whose operator holds them until the
+    /// watermark passes (ROWS windows, EMIT CHANGES) travel as a list of
+    /// their rows with the batch they came in, and the receiver copies them
+    /// once, at release; otherwise (the default) the sender gathers them
+    /// into a batch of their own. The two differ only in speed, which
+    /// depends on what a core pays to write memory another core has read:
+    /// by reference was faster on a host whose cores share a cache cheaply
+    /// (an Intel Sapphire Rapids VM), gathering is on one where such a
+    /// write costs several times a local one (an AMD EPYC VM): see
+    /// bench/README.md, session 15.
+    pub rows_by_reference: bool,
 }
 
 /// A sink every core calls with its own results: `(core, batch)`.
@@ -95,6 +106,7 @@ impl std::fmt::Debug for ParallelConfig {
             .field("file_output", &self.file_output)
             .field("core_sink", &self.core_sink.as_ref().map(|_| "<fn>"))
             .field("local_keys", &self.local_keys)
+            .field("rows_by_reference", &self.rows_by_reference)
             .finish()
     }
 }
@@ -111,6 +123,7 @@ impl ParallelConfig {
             file_output: None,
             core_sink: None,
             local_keys: false,
+            rows_by_reference: false,
         }
     }
 }
@@ -226,6 +239,7 @@ pub fn run_on(
         let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
         let core_sink = cfg.core_sink.clone();
         let local_keys = cfg.local_keys;
+        let rows_by_reference = cfg.rows_by_reference;
         let done = done_tx.clone();
         let job: Job = Box::new(move || {
             Box::pin(async move {
@@ -236,6 +250,7 @@ pub fn run_on(
                     file_output,
                     core_sink,
                     local_keys,
+                    rows_by_reference,
                 };
                 let report = run_core(core, n, &plan, input.as_ref(), ep, setup).await;
                 let _ = done.send((core, report));
@@ -354,6 +369,7 @@ struct CoreSetup<'a> {
     file_output: Option<FileOutput>,
     core_sink: Option<CoreSink>,
     local_keys: bool,
+    rows_by_reference: bool,
 }
 
 /// One core's whole run; always ends by telling the output thread.
@@ -428,7 +444,8 @@ struct Worker<'a> {
     exchange: Exchange,
     /// Rows are routed as lists of the batch they came in, not gathered:
     /// the receiving pipeline holds rows by reference until the watermark
-    /// releases them, then copies them once.
+    /// releases them, then copies them once (see
+    /// [`ParallelConfig::rows_by_reference`]).
     by_reference: bool,
     parts: Vec<(usize, RecordBatch)>,
     /// Ingest time of the oldest row the exchange holds.
@@ -495,7 +512,7 @@ impl<'a> Worker<'a> {
             keys,
             hashes: Vec::new(),
             exchange: Exchange::new(n, EXCHANGE_ROWS),
-            by_reference: post_holds_rows && !local,
+            by_reference: setup.rows_by_reference && post_holds_rows && !local,
             parts: Vec::new(),
             pending_since: None,
             partial,

@@ -17,6 +17,7 @@ pub fn run(
     plan: &Plan,
     rows: u64,
     rate: Option<f64>,
+    rows_by_reference: bool,
 ) -> Result<Run> {
     let input = Arc::new(GeneratorPartitions {
         dataset: s.dataset,
@@ -30,6 +31,7 @@ pub fn run(
     // `records_out`), as v1 and v2 count theirs on their worker threads.
     let cfg = ParallelConfig {
         core_sink: Some(Arc::new(|_, _| Ok(()))),
+        rows_by_reference,
         ..ParallelConfig::new(executors.len())
     };
     let stats = run_on(executors, plan, input, &cfg, None, &mut |_| Ok(()))
