@@ -43,7 +43,9 @@ struct Args {
     /// Core counts, e.g. `1,2` (default: 1 up to every available CPU).
     #[arg(long, value_delimiter = ',')]
     cores: Vec<usize>,
-    /// Engines: v1, v2, timely, percore (default: all four), and
+    /// Engines: v1, v2, timely, percore, independent (N one-core percore
+    /// runs at once, sharing nothing: the machine's own scaling) (default:
+    /// all five), and
     /// percore_rows_by_reference (percore with `rows_by_reference`: rows
     /// bound for another core's ROWS window or EMIT CHANGES sent as a row
     /// list of their batch instead of gathered; only when named).
@@ -77,9 +79,21 @@ struct Args {
     /// benchmark is such a child process, so its peak RSS is its own.
     #[arg(long, hide = true)]
     child_run: bool,
+    /// Internal, with --child-run: pin the run's one core to the k-th
+    /// available CPU.
+    #[arg(long, hide = true)]
+    pin_cpu: Option<usize>,
 }
 
-const ENGINES: &[&str] = &["v1", "v2", "timely", "percore"];
+const ENGINES: &[&str] = &["v1", "v2", "timely", "percore", CEILING];
+
+/// N one-core percore runs at once, each on its own CPU with 1/N of the
+/// rows, sharing nothing: what this machine gives N cores that need not
+/// talk to each other, measured in the same rounds as the engines. On a
+/// shared VM two vCPUs can slow each other (a sibling thread of one
+/// physical core, a busy host); percore's scaling is then read against
+/// this one's.
+const CEILING: &str = "independent";
 
 /// The figures of one (scenario, engine, cores, load) over its runs.
 struct Row {
@@ -185,7 +199,8 @@ fn main() -> Result<()> {
     let mut table: Vec<Row> = Vec::new();
     if a.latency_sweep {
         let mut paced: Vec<Job> = Vec::new();
-        for job in &flat {
+        // The ceiling is a throughput; it has no latency to sweep.
+        for job in flat.iter().filter(|j| j.spec.engine != CEILING) {
             let peak = job.row.rates().0;
             for load in [0.1, 0.5, 0.9] {
                 let rate = peak * load;
@@ -197,8 +212,11 @@ fn main() -> Result<()> {
         run_rounds(&mut paced, runs)?;
         let mut paced = paced.into_iter();
         for job in flat {
+            let swept = job.spec.engine != CEILING;
             table.push(job.row);
-            table.extend(paced.by_ref().take(3).map(|j| j.row));
+            if swept {
+                table.extend(paced.by_ref().take(3).map(|j| j.row));
+            }
         }
     } else {
         table.extend(flat.into_iter().map(|j| j.row));
@@ -313,6 +331,9 @@ fn run_rounds(jobs: &mut [Job<'_>], runs: usize) -> Result<()> {
 
 impl Spec<'_> {
     fn child(&self, rows: u64, rate: Option<f64>) -> Result<Run> {
+        if self.engine == CEILING {
+            return self.independent(rows);
+        }
         let mut cmd = std::process::Command::new(std::env::current_exe()?);
         cmd.args([
             "--child-run",
@@ -343,6 +364,41 @@ impl Spec<'_> {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
         Ok(Run::from_json(&v))
     }
+
+    /// The [`CEILING`] measurement: `self.cores` one-core percore children
+    /// started together, child k pinned to CPU k with its share of `rows`,
+    /// taken as one run ([`Run::together`]).
+    fn independent(&self, rows: u64) -> Result<Run> {
+        let n = self.cores as u64;
+        let children = (0..self.cores)
+            .map(|k| {
+                let share = rows * (k as u64 + 1) / n - rows * k as u64 / n;
+                std::process::Command::new(std::env::current_exe()?)
+                    .args(["--child-run", "--scenarios", self.s.name])
+                    .args(["--engines", "percore", "--cores", "1"])
+                    .args(["--rows", &share.to_string()])
+                    .args(["--pin-cpu", &k.to_string()])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .context("starting a benchmark run")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut runs = Vec::new();
+        for c in children {
+            let out = c.wait_with_output()?;
+            if !out.status.success() {
+                bail!(
+                    "{} {CEILING} on {} cores failed: {}",
+                    self.s.name,
+                    self.cores,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            runs.push(Run::from_json(&serde_json::from_slice(&out.stdout)?));
+        }
+        Ok(Run::together(runs))
+    }
 }
 
 /// One measurement in this process, printed as JSON.
@@ -365,8 +421,15 @@ fn child_run(a: &Args) -> Result<()> {
         "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
         "percore" | BY_REFERENCE => {
             // Started before the timing, as an embedding service would.
+            let cpus = match a.pin_cpu {
+                Some(k) => {
+                    let all = percore_runtime::available_cpus();
+                    vec![*all.get(k).context("--pin-cpu: no such CPU")?]
+                }
+                None => percore_runtime::available_cpus(),
+            };
             let executors =
-                Executors::start(n, None, 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
             let by_reference = engine == BY_REFERENCE;
             engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference)?
         }
@@ -480,7 +543,7 @@ fn vs_baselines(table: &[Row], r: &Row) -> BTreeMap<&'static str, f64> {
     if r.engine != "percore" || r.rate.is_some() {
         return out;
     }
-    for base in ["v1", "v2", "timely"] {
+    for base in ["v1", "v2", "timely", CEILING] {
         let b = table.iter().find(|b| {
             b.scenario == r.scenario && b.engine == base && b.cores == r.cores && b.rate.is_none()
         });

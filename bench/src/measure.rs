@@ -37,6 +37,26 @@ impl Run {
         })
     }
 
+    /// Runs that ran at the same time, as one: their records and output
+    /// rows summed over the longest run's time; the latency and peak memory
+    /// of the slowest.
+    ///
+    /// # Panics
+    /// When `runs` is empty.
+    pub fn together(runs: Vec<Run>) -> Run {
+        let slowest = runs
+            .iter()
+            .max_by(|a, b| a.secs.total_cmp(&b.secs))
+            .expect("a run")
+            .clone();
+        Run {
+            records: runs.iter().map(|r| r.records).sum(),
+            output_rows: runs.iter().map(|r| r.output_rows).sum(),
+            late_rows: runs.iter().map(|r| r.late_rows).sum(),
+            ..slowest
+        }
+    }
+
     pub fn from_json(v: &serde_json::Value) -> Run {
         let u = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
         let l = &v["latency_us"];

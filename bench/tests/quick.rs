@@ -32,7 +32,14 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
         "tumbling",
         "emit_changes",
     ] {
-        for engine in ["v1", "v2", "timely", "percore", "percore_csv_to_jsonl"] {
+        for engine in [
+            "v1",
+            "v2",
+            "timely",
+            "percore",
+            "independent",
+            "percore_csv_to_jsonl",
+        ] {
             for cores in [1, 2] {
                 let r = results
                     .iter()
@@ -48,7 +55,7 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                 }
                 assert!(r["records"].as_u64().unwrap() > 0);
                 if engine == "percore" {
-                    for base in ["v1", "v2", "timely"] {
+                    for base in ["v1", "v2", "timely", "independent"] {
                         let x = r["vs_baselines"][base].as_f64();
                         assert!(x.is_some_and(|x| x > 0.0), "{scenario}/{cores}: vs {base}");
                     }
@@ -56,6 +63,14 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                 assert!(r["output_rows"].is_u64());
             }
         }
+        // The independent runs share the input between them.
+        let records = |engine: &str| {
+            results
+                .iter()
+                .find(|r| r["scenario"] == scenario && r["engine"] == engine && r["cores"] == 2)
+                .map(|r| r["records"].as_u64().unwrap())
+        };
+        assert_eq!(records("independent"), records("percore"), "{scenario}");
         // percore's answer does not depend on the core count.
         let out = |engine: &str, cores: u64| {
             results
