@@ -30,6 +30,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_buffer::NullBuffer;
 use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
+use percore_operators::gather::take_batch;
 use percore_operators::ops::{Closed, Filter, Operator, PartialAgg, Route};
 use percore_operators::state::{hash_keys, time_range};
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
@@ -72,16 +73,17 @@ pub struct ParallelConfig {
     /// own partitions), so every core keeps its rows and nothing is
     /// exchanged but watermarks. Wrong if the input is not split so.
     pub local_keys: bool,
-    /// Rows bound for another core whose operator holds them until the
-    /// watermark passes (ROWS windows, EMIT CHANGES) travel as a list of
-    /// their rows with the batch they came in, and the receiver copies them
-    /// once, at release; otherwise (the default) the sender gathers them
-    /// into a batch of their own. The two differ only in speed, which
-    /// depends on what a core pays to write memory another core has read:
-    /// by reference was faster on a host whose cores share a cache cheaply
-    /// (an Intel Sapphire Rapids VM), gathering is on one where such a
-    /// write costs several times a local one (an AMD EPYC VM): see
-    /// bench/README.md, session 15.
+    /// Where the operator holds rows until the watermark passes (ROWS
+    /// windows, EMIT CHANGES), a core's own rows always stay in the batch
+    /// they came in, as a list of rows, and are copied once, at release.
+    /// Rows bound for another core travel the same way when this is set;
+    /// otherwise (the default) the sender gathers them into a batch of
+    /// their own. The two differ only in speed, which depends on what a
+    /// core pays to write memory another core has read: by reference was
+    /// faster on a host whose cores share a cache cheaply (an Intel
+    /// Sapphire Rapids VM), gathering is on one where such a write costs
+    /// several times a local one (an AMD EPYC VM): see bench/README.md,
+    /// session 15.
     pub rows_by_reference: bool,
 }
 
@@ -442,10 +444,11 @@ struct Worker<'a> {
     hashes: Vec<u64>,
     /// Rows bound for other cores, gathered per destination.
     exchange: Exchange,
-    /// Rows are routed as lists of the batch they came in, not gathered:
-    /// the receiving pipeline holds rows by reference until the watermark
-    /// releases them, then copies them once (see
-    /// [`ParallelConfig::rows_by_reference`]).
+    /// The pipeline holds rows until the watermark releases them, then
+    /// copies them once: rows are routed as lists of the batch they came
+    /// in, this core's own always, other cores' when `by_reference` (see
+    /// [`ParallelConfig::rows_by_reference`]); else the sender gathers them.
+    holds_rows: bool,
     by_reference: bool,
     parts: Vec<(usize, RecordBatch)>,
     /// Ingest time of the oldest row the exchange holds.
@@ -512,7 +515,8 @@ impl<'a> Worker<'a> {
             keys,
             hashes: Vec::new(),
             exchange: Exchange::new(n, EXCHANGE_ROWS),
-            by_reference: setup.rows_by_reference && post_holds_rows && !local,
+            holds_rows: post_holds_rows && !local,
+            by_reference: setup.rows_by_reference,
             parts: Vec::new(),
             pending_since: None,
             partial,
@@ -562,15 +566,20 @@ impl<'a> Worker<'a> {
             batch.num_rows(),
             &mut self.hashes,
         );
-        if self.by_reference {
+        if self.holds_rows {
             // The lists travel with the batch: fresh ones for each batch.
             let mut lists = vec![Vec::new(); self.n];
             split_by_owner(&self.hashes, &mut lists);
             for (d, rows) in lists.into_iter().enumerate() {
-                if !rows.is_empty() {
-                    let msg = Message::Data((Payload::Selected(batch.clone(), rows), ingest));
-                    self.send(d, msg)?;
+                if rows.is_empty() {
+                    continue;
                 }
+                let payload = if d == self.core || self.by_reference {
+                    Payload::Selected(batch.clone(), rows)
+                } else {
+                    Payload::Rows(take_batch(batch, &rows))
+                };
+                self.send(d, Message::Data((payload, ingest)))?;
             }
             return Ok(());
         }
