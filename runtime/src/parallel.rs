@@ -8,9 +8,11 @@
 //!   every core); queries without keys need no exchange, nor does input
 //!   already split by key (`local_keys`: each core owns what it reads);
 //! - rows go to an operator that holds them until the watermark (ROWS
-//!   windows, EMIT CHANGES) as row lists of the batch they came in, shared,
-//!   and are copied once, when released; to any other, gathered into one
-//!   batch per destination by the exchange;
+//!   windows, EMIT CHANGES) and are copied once, when released: a core's
+//!   own rows as a row list of the batch they came in, the others gathered
+//!   by the sender (or, with `rows_by_reference`, as row lists too); to any
+//!   other operator, gathered into one batch per destination by the
+//!   exchange;
 //! - after the batches it covers, each core sends every peer its watermark
 //!   (max event time read − lateness); a keyed operator's watermark is the
 //!   minimum over its senders, and end of input is a final watermark;
