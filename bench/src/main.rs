@@ -80,7 +80,7 @@ struct Args {
     #[arg(long, hide = true)]
     child_run: bool,
     /// Internal, with --child-run: pin the run's one core to the k-th
-    /// available CPU.
+    /// available CPU (unpinned when there are not that many).
     #[arg(long, hide = true)]
     pin_cpu: Option<usize>,
 }
@@ -421,12 +421,12 @@ fn child_run(a: &Args) -> Result<()> {
         "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
         "percore" | BY_REFERENCE => {
             // Started before the timing, as an embedding service would.
+            // Past the CPUs there are, a run is unpinned (as percore's cores
+            // beyond them are).
+            let all = percore_runtime::available_cpus();
             let cpus = match a.pin_cpu {
-                Some(k) => {
-                    let all = percore_runtime::available_cpus();
-                    vec![*all.get(k).context("--pin-cpu: no such CPU")?]
-                }
-                None => percore_runtime::available_cpus(),
+                Some(k) => all.get(k).map(|&c| vec![c]).unwrap_or_default(),
+                None => all,
             };
             let executors =
                 Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
