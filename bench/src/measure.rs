@@ -127,3 +127,36 @@ pub fn median_min_max(xs: &[f64]) -> (f64, f64, f64) {
     };
     (mid, v[0], v[v.len() - 1])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(records: u64, secs: f64, p99: u64) -> Run {
+        Run {
+            records,
+            output_rows: records / 2,
+            late_rows: 1,
+            secs,
+            latency: LatencySummary {
+                p99,
+                ..Default::default()
+            },
+            peak_rss: Some(records),
+        }
+    }
+
+    /// Runs side by side: their records over the slowest one's time, and
+    /// the slowest one's latency, not the fastest's.
+    #[test]
+    fn runs_together_count_every_record_over_the_longest_time() {
+        let r = Run::together(vec![run(100, 1.0, 5), run(300, 2.0, 9), run(200, 1.5, 7)]);
+        assert_eq!(r.records, 600);
+        assert_eq!(r.output_rows, 300);
+        assert_eq!(r.late_rows, 3);
+        assert_eq!(r.secs, 2.0);
+        assert_eq!(r.rate(), 300.0);
+        assert_eq!(r.latency.p99, 9);
+        assert_eq!(r.peak_rss, Some(300));
+    }
+}
