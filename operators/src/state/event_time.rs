@@ -276,9 +276,7 @@ impl EventTimeBuffer {
         let range = match &rows {
             _ if !no_nulls => None,
             None => time_range(&times),
-            Some(r) => r.iter().map(|&r| times[r as usize]).fold(None, |b, t| {
-                Some(b.map_or((t, t), |(lo, hi): (i64, i64)| (lo.min(t), hi.max(t))))
-            }),
+            Some(r) => listed_range(&times, r),
         };
         // One admission loop per shape: every row, or the rows listed; none
         // when the rows' time range shows no row can be late.
@@ -380,14 +378,11 @@ impl EventTimeBuffer {
             .seq
             .map(|c| batch.column(c).as_primitive::<Int64Type>().values().clone());
         let key = |i: usize| (times[i], seqs.as_ref().map_or(0, |s| s[i]));
-        let bounds = |(lo, hi): (i64, i64), t: i64| (lo.min(t), hi.max(t));
         let held = match rows {
             Some(rows) => {
-                let (min, max) = range.unwrap_or_else(|| {
-                    rows.iter()
-                        .map(|&r| times[r as usize])
-                        .fold((i64::MAX, i64::MIN), bounds)
-                });
+                let (min, max) = range
+                    .or_else(|| listed_range(&times, &rows))
+                    .unwrap_or((i64::MAX, i64::MIN));
                 Held::Unsorted {
                     rows: Some(rows),
                     min,
@@ -553,6 +548,14 @@ impl Run {
     }
 }
 
+/// The least and greatest of the times of rows `rows` (`None` when there
+/// are none).
+fn listed_range(times: &[i64], rows: &[u32]) -> Option<(i64, i64)> {
+    rows.iter().map(|&r| times[r as usize]).fold(None, |b, t| {
+        Some(b.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
+    })
+}
+
 /// The least value and the width of the range of values ((0, 0) when
 /// empty: callers check for rows before they use it).
 fn span(v: &[i64]) -> (i64, u128) {
@@ -575,14 +578,16 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
     let Taken { rows, times, seqs } = taken;
     let n = times.len();
     let (t0, t_range) = span(times);
+    // Sequences that do not ascend: the sort moves them, and hands them back.
+    let unordered = seqs
+        .as_deref()
+        .filter(|q| q.windows(2).any(|w| w[0] > w[1]));
     if n == 0 || t_range >= 4 * n as u128 {
         let idx = sort_order(times, seqs.as_deref());
         return (
             idx.iter().map(|&i| rows[i as usize]).collect(),
             idx.iter().map(|&i| times[i as usize]).collect(),
-            seqs.as_deref()
-                .filter(|q| q.windows(2).any(|w| w[0] > w[1]))
-                .map(|q| idx.iter().map(|&i| q[i as usize]).collect()),
+            unordered.map(|q| idx.iter().map(|&i| q[i as usize]).collect()),
         );
     }
     counts.clear();
@@ -594,18 +599,15 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
     for k in 1..starts.len() {
         starts[k] += starts[k - 1];
     }
-    let seqs = seqs
-        .as_deref()
-        .filter(|q| q.windows(2).any(|w| w[0] > w[1]));
     let mut sorted_rows: Vec<Pair> = Vec::with_capacity(n);
     let mut sorted_times: Vec<i64> = Vec::with_capacity(n);
-    let mut sorted_seqs: Vec<i64> = Vec::with_capacity(if seqs.is_some() { n } else { 0 });
+    let mut sorted_seqs: Vec<i64> = Vec::with_capacity(if unordered.is_some() { n } else { 0 });
     {
         let (r_out, t_out) = (
             &mut sorted_rows.spare_capacity_mut()[..n],
             &mut sorted_times.spare_capacity_mut()[..n],
         );
-        match &seqs {
+        match &unordered {
             None => {
                 for (i, &t) in times.iter().enumerate() {
                     let at = &mut starts[(t - t0) as usize];
@@ -632,14 +634,14 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
     unsafe {
         sorted_rows.set_len(n);
         sorted_times.set_len(n);
-        if seqs.is_some() {
+        if unordered.is_some() {
             sorted_seqs.set_len(n);
         }
     }
-    if seqs.is_some() {
+    if unordered.is_some() {
         order_ties(&mut sorted_rows, &sorted_times, &mut sorted_seqs, counts);
     }
-    (sorted_rows, sorted_times, seqs.map(|_| sorted_seqs))
+    (sorted_rows, sorted_times, unordered.map(|_| sorted_seqs))
 }
 
 /// Puts each run of equal times `t` in sequence order `q`, moving the rows
