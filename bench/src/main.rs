@@ -199,8 +199,7 @@ fn main() -> Result<()> {
     let mut table: Vec<Row> = Vec::new();
     if a.latency_sweep {
         let mut paced: Vec<Job> = Vec::new();
-        // The ceiling is a throughput; it has no latency to sweep.
-        for job in flat.iter().filter(|j| j.spec.engine != CEILING) {
+        for job in flat.iter().filter(|j| j.spec.swept()) {
             let peak = job.row.rates().0;
             for load in [0.1, 0.5, 0.9] {
                 let rate = peak * load;
@@ -212,7 +211,7 @@ fn main() -> Result<()> {
         run_rounds(&mut paced, runs)?;
         let mut paced = paced.into_iter();
         for job in flat {
-            let swept = job.spec.engine != CEILING;
+            let swept = job.spec.swept();
             table.push(job.row);
             if swept {
                 table.extend(paced.by_ref().take(3).map(|j| j.row));
@@ -351,7 +350,11 @@ impl Spec<'_> {
         if let Some(r) = rate {
             cmd.args(["--rate", &r.to_string()]);
         }
-        let out = cmd.output().context("starting a benchmark run")?;
+        self.finished(cmd.output().context("starting a benchmark run")?)
+    }
+
+    /// The run a child printed, or its failure (with its stderr).
+    fn finished(&self, out: std::process::Output) -> Result<Run> {
         if !out.status.success() {
             bail!(
                 "{} {} on {} cores failed: {}",
@@ -363,6 +366,12 @@ impl Spec<'_> {
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
         Ok(Run::from_json(&v))
+    }
+
+    /// Whether the latency sweep paces this measurement: the ceiling is a
+    /// throughput and has no latency to sweep.
+    fn swept(&self) -> bool {
+        self.engine != CEILING
     }
 
     /// The [`CEILING`] measurement: `self.cores` one-core percore children
@@ -384,19 +393,10 @@ impl Spec<'_> {
                     .context("starting a benchmark run")
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut runs = Vec::new();
-        for c in children {
-            let out = c.wait_with_output()?;
-            if !out.status.success() {
-                bail!(
-                    "{} {CEILING} on {} cores failed: {}",
-                    self.s.name,
-                    self.cores,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            runs.push(Run::from_json(&serde_json::from_slice(&out.stdout)?));
-        }
+        let runs = children
+            .into_iter()
+            .map(|c| self.finished(c.wait_with_output()?))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Run::together(runs))
     }
 }
