@@ -44,7 +44,8 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     cores: Vec<usize>,
     /// Engines: v1, v2, timely, percore, independent (N one-core percore
-    /// runs at once, sharing nothing: the machine's own scaling) (default:
+    /// runs at once, each on the rows one of percore's N cores reads,
+    /// sharing nothing: the machine's own scaling) (default:
     /// all five), and
     /// percore_rows_by_reference (percore with `rows_by_reference`: rows
     /// bound for another core's ROWS window or EMIT CHANGES sent as a row
@@ -83,16 +84,36 @@ struct Args {
     /// available CPU (unpinned when there are not that many).
     #[arg(long, hide = true)]
     pin_cpu: Option<usize>,
+    /// Internal, with --child-run and the percore engine on one core: read
+    /// only stripe K of N of the generated rows (`K/N`: rows K, K + N,
+    /// K + 2N, ..., as percore's core K of N makes them).
+    #[arg(long, hide = true, value_parser = parse_stripe)]
+    stripe: Option<(usize, usize)>,
+}
+
+/// `K/N` with K < N.
+fn parse_stripe(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N")?;
+    let (k, n): (usize, usize) = (
+        k.parse().map_err(|e| format!("{e}"))?,
+        n.parse().map_err(|e| format!("{e}"))?,
+    );
+    if k >= n {
+        return Err(format!("stripe {k} of {n} does not exist"));
+    }
+    Ok((k, n))
 }
 
 const ENGINES: &[&str] = &["v1", "v2", "timely", "percore", CEILING];
 
-/// N one-core percore runs at once, each on its own CPU with 1/N of the
-/// rows, sharing nothing: what this machine gives N cores that need not
-/// talk to each other, measured in the same rounds as the engines. On a
-/// shared VM two vCPUs can slow each other (a sibling thread of one
-/// physical core, a busy host); percore's scaling is then read against
-/// this one's.
+/// N one-core percore runs at once, each on its own CPU with the rows
+/// percore's core k of N reads (stripe k of N: rows k, k + N, ...), sharing
+/// nothing: what this machine gives N cores that need not talk to each
+/// other, on the very input each of percore's cores has, measured in the
+/// same rounds as the engines. Each run's answer covers its stripe only
+/// (no exchange). On a shared VM two vCPUs can slow each other (a sibling
+/// thread of one physical core, a busy host); percore's scaling is then
+/// read against this one's.
 const CEILING: &str = "independent";
 
 /// The figures of one (scenario, engine, cores, load) over its runs.
@@ -375,17 +396,17 @@ impl Spec<'_> {
     }
 
     /// The [`CEILING`] measurement: `self.cores` one-core percore children
-    /// started together, child k pinned to CPU k with its share of `rows`,
+    /// started together, child k pinned to CPU k with stripe k of `rows`,
     /// taken as one run ([`Run::together`]).
     fn independent(&self, rows: u64) -> Result<Run> {
-        let n = self.cores as u64;
-        let children = (0..self.cores)
+        let n = self.cores;
+        let children = (0..n)
             .map(|k| {
-                let share = rows * (k as u64 + 1) / n - rows * k as u64 / n;
                 std::process::Command::new(std::env::current_exe()?)
                     .args(["--child-run", "--scenarios", self.s.name])
                     .args(["--engines", "percore", "--cores", "1"])
-                    .args(["--rows", &share.to_string()])
+                    .args(["--rows", &rows.to_string()])
+                    .args(["--stripe", &format!("{k}/{n}")])
                     .args(["--pin-cpu", &k.to_string()])
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
@@ -431,7 +452,8 @@ fn child_run(a: &Args) -> Result<()> {
             let executors =
                 Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
             let by_reference = engine == BY_REFERENCE;
-            engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference)?
+            let stripe = a.stripe.filter(|_| n == 1);
+            engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference, stripe)?
         }
         E2E => e2e::run(s, a.rows, n)?,
         e => bail!("unknown engine `{e}`"),
@@ -597,6 +619,15 @@ fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stripe_is_k_of_n() {
+        assert_eq!(parse_stripe("1/2"), Ok((1, 2)));
+        assert_eq!(parse_stripe("0/1"), Ok((0, 1)));
+        assert!(parse_stripe("2/2").is_err());
+        assert!(parse_stripe("1").is_err());
+        assert!(parse_stripe("a/2").is_err());
+    }
 
     /// A flat-out row whose runs took `secs` each for a million records.
     fn row(engine: &str, cores: usize, secs: &[f64]) -> Row {

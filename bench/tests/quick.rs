@@ -63,7 +63,8 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                 assert!(r["output_rows"].is_u64());
             }
         }
-        // The independent runs share the input between them.
+        // The independent runs share the input between them (stripe k of
+        // N each, as percore's cores read it).
         let records = |engine: &str| {
             results
                 .iter()

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use percore_operators::Plan;
-use percore_runtime::{run_on, Executors, GeneratorPartitions, ParallelConfig};
+use percore_runtime::{
+    run_on, Executors, GeneratorPartitions, ParallelConfig, Partition, PartitionedSource,
+};
 
 use super::BATCH;
 use crate::measure::Run;
@@ -18,15 +20,24 @@ pub fn run(
     rows: u64,
     rate: Option<f64>,
     rows_by_reference: bool,
+    stripe: Option<(usize, usize)>,
 ) -> Result<Run> {
-    let input = Arc::new(GeneratorPartitions {
+    let generator = GeneratorPartitions {
         dataset: s.dataset,
         seed: 42,
         rows,
         batch_size: BATCH,
         config: Default::default(),
         rate,
-    });
+    };
+    let input: Arc<dyn PartitionedSource> = match stripe {
+        None => Arc::new(generator),
+        Some((k, n)) => Arc::new(Stripe {
+            inner: generator,
+            k,
+            n,
+        }),
+    };
     // Results stay on the core that made them (counted there, in
     // `records_out`), as v1 and v2 count theirs on their worker threads.
     let cfg = ParallelConfig {
@@ -45,4 +56,19 @@ pub fn run(
         latency: stats.latency_us,
         peak_rss: None,
     })
+}
+
+/// Only stripe `k` of `n` of a generator (what percore's core `k` of `n`
+/// reads), for a one-core run.
+struct Stripe {
+    inner: GeneratorPartitions,
+    k: usize,
+    n: usize,
+}
+
+impl PartitionedSource for Stripe {
+    fn open(&self, part: usize, parts: usize) -> percore_operators::Result<Option<Partition>> {
+        assert_eq!((part, parts), (0, 1), "a stripe is read by one core");
+        self.inner.open(self.k, self.n)
+    }
 }
