@@ -607,23 +607,29 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
             &mut sorted_rows.spare_capacity_mut()[..n],
             &mut sorted_times.spare_capacity_mut()[..n],
         );
+        // Each row's slot is read into a register and its successor stored
+        // back before the row is written: written through the count, the
+        // slot is loaded again after every store (which, to the compiler,
+        // may have changed it).
         match &unordered {
             None => {
                 for (i, &t) in times.iter().enumerate() {
-                    let at = &mut starts[(t - t0) as usize];
-                    r_out[*at as usize].write(rows[i]);
-                    t_out[*at as usize].write(t);
-                    *at += 1;
+                    let b = (t - t0) as usize;
+                    let at = starts[b] as usize;
+                    starts[b] = at as u32 + 1;
+                    r_out[at].write(rows[i]);
+                    t_out[at].write(t);
                 }
             }
             Some(q) => {
                 let s_out = &mut sorted_seqs.spare_capacity_mut()[..n];
                 for (i, &t) in times.iter().enumerate() {
-                    let at = &mut starts[(t - t0) as usize];
-                    r_out[*at as usize].write(rows[i]);
-                    t_out[*at as usize].write(t);
-                    s_out[*at as usize].write(q[i]);
-                    *at += 1;
+                    let b = (t - t0) as usize;
+                    let at = starts[b] as usize;
+                    starts[b] = at as u32 + 1;
+                    r_out[at].write(rows[i]);
+                    t_out[at].write(t);
+                    s_out[at].write(q[i]);
                 }
             }
         }
