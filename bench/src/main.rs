@@ -435,6 +435,9 @@ fn child_run(a: &Args) -> Result<()> {
         .context("--child-run needs --engines")?
         .as_str();
     let n = *a.cores.first().context("--child-run needs --cores")?;
+    if a.stripe.is_some() && !matches!(engine, "percore" | BY_REFERENCE) {
+        bail!("--stripe applies to the percore engine");
+    }
     let plan = sql::compile(s.sql)?;
     let mut run = match engine {
         "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
@@ -452,8 +455,10 @@ fn child_run(a: &Args) -> Result<()> {
             let executors =
                 Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
             let by_reference = engine == BY_REFERENCE;
-            let stripe = a.stripe.filter(|_| n == 1);
-            engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference, stripe)?
+            if a.stripe.is_some() && n != 1 {
+                bail!("--stripe is read by one core");
+            }
+            engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference, a.stripe)?
         }
         E2E => e2e::run(s, a.rows, n)?,
         e => bail!("unknown engine `{e}`"),
