@@ -32,6 +32,12 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
         "tumbling",
         "emit_changes",
     ] {
+        let row = |engine: &str, cores: u64| {
+            results
+                .iter()
+                .find(|r| r["scenario"] == scenario && r["engine"] == engine && r["cores"] == cores)
+                .unwrap_or_else(|| panic!("no {scenario}/{engine}/{cores}"))
+        };
         for engine in [
             "v1",
             "v2",
@@ -41,12 +47,7 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
             "percore_csv_to_jsonl",
         ] {
             for cores in [1, 2] {
-                let r = results
-                    .iter()
-                    .find(|r| {
-                        r["scenario"] == scenario && r["engine"] == engine && r["cores"] == cores
-                    })
-                    .unwrap_or_else(|| panic!("no {scenario}/{engine}/{cores}"));
+                let r = row(engine, cores);
                 for key in ["throughput_median", "throughput_min", "throughput_max"] {
                     assert!(r[key].as_f64().unwrap() > 0.0, "{scenario}/{engine}: {key}");
                 }
@@ -65,20 +66,10 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
         }
         // The independent runs share the input between them (stripe k of
         // N each, as percore's cores read it).
-        let records = |engine: &str| {
-            results
-                .iter()
-                .find(|r| r["scenario"] == scenario && r["engine"] == engine && r["cores"] == 2)
-                .map(|r| r["records"].as_u64().unwrap())
-        };
+        let records = |engine: &str| row(engine, 2)["records"].as_u64().unwrap();
         assert_eq!(records("independent"), records("percore"), "{scenario}");
         // percore's answer does not depend on the core count.
-        let out = |engine: &str, cores: u64| {
-            results
-                .iter()
-                .find(|r| r["scenario"] == scenario && r["engine"] == engine && r["cores"] == cores)
-                .map(|r| r["output_rows"].as_u64().unwrap())
-        };
+        let out = |engine: &str, cores: u64| row(engine, cores)["output_rows"].as_u64().unwrap();
         assert_eq!(out("percore", 1), out("percore", 2), "{scenario}");
         assert_eq!(
             out("percore", 1),
