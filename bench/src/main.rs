@@ -435,8 +435,8 @@ fn child_run(a: &Args) -> Result<()> {
         .context("--child-run needs --engines")?
         .as_str();
     let n = *a.cores.first().context("--child-run needs --cores")?;
-    if a.stripe.is_some() && !matches!(engine, "percore" | BY_REFERENCE) {
-        bail!("--stripe applies to the percore engine");
+    if a.stripe.is_some() && (n != 1 || !matches!(engine, "percore" | BY_REFERENCE)) {
+        bail!("--stripe applies to a one-core run of the percore engine");
     }
     let plan = sql::compile(s.sql)?;
     let mut run = match engine {
@@ -455,9 +455,6 @@ fn child_run(a: &Args) -> Result<()> {
             let executors =
                 Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
             let by_reference = engine == BY_REFERENCE;
-            if a.stripe.is_some() && n != 1 {
-                bail!("--stripe is read by one core");
-            }
             engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference, a.stripe)?
         }
         E2E => e2e::run(s, a.rows, n)?,
