@@ -120,10 +120,20 @@ impl Groups {
         Ok(cols)
     }
 
-    /// Key columns and aggregate values of every group, in order of first appearance.
+    /// Key columns and aggregate values of every group a row reached, in
+    /// id order (order of first appearance in the table: see
+    /// [`Self::reset_values`]).
     pub(crate) fn emit_all(&self) -> Result<Vec<ArrayRef>> {
-        let ids: Vec<u32> = (0..self.table.len() as u32).collect();
-        self.emit(&ids)
+        self.emit(&self.live(0..self.table.len() as u32))
+    }
+
+    /// Those of `ids` that a row (or a partial of rows) reached: a table
+    /// kept through [`Self::reset_values`] holds keys none did.
+    pub(crate) fn live(&self, ids: impl IntoIterator<Item = u32>) -> Vec<u32> {
+        let rows = &self.rows;
+        ids.into_iter()
+            .filter(|&g| rows.get(g as usize).is_some_and(|&r| r > 0))
+            .collect()
     }
 
     /// Key columns and aggregate values of groups `ids`, in that order.
@@ -179,6 +189,24 @@ impl Groups {
             acc.merge(&self.ids, &cols[at..at + w], groups, counts);
             at += w;
         }
+    }
+
+    /// Every group's values back to those of a group no row reached, its key
+    /// kept: the next window's rows mostly find their keys instead of
+    /// inserting them. Groups no row reaches stay out of what is emitted
+    /// ([`Self::live`]).
+    pub(crate) fn reset_values(&mut self) {
+        let n = self.table.len();
+        self.rows.clear();
+        self.rows.resize(n, 0);
+        for acc in &mut self.accs {
+            acc.reset(n);
+        }
+    }
+
+    /// How many groups a row reached.
+    pub(crate) fn live_len(&self) -> usize {
+        self.rows.iter().filter(|&&r| r > 0).count()
     }
 
     /// Forgets every group, keeping memory (key arena, accumulator vectors).

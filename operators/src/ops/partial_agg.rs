@@ -66,13 +66,18 @@ impl Route<'static> {
 pub struct Closed {
     windows: Vec<(i64, Option<Groups>, Vec<Vec<u32>>)>,
     spares: Vec<Groups>,
+    /// Whether the windows' groups keep their keys when recycled (not when
+    /// every group was closed: at the end of input, or because too many
+    /// were held, when kept keys would fill the tables again at once).
+    keep_keys: bool,
 }
 
 impl Closed {
-    fn new() -> Self {
+    fn new(keep_keys: bool) -> Self {
         Closed {
             windows: Vec::new(),
             spares: Vec::new(),
+            keep_keys,
         }
     }
 
@@ -178,7 +183,7 @@ impl PartialAgg {
     /// for one is late), its groups split by owning core; see
     /// [`Self::pieces`].
     pub fn close_through(&mut self, w: i64, route: &Route<'_>) -> Closed {
-        let mut closed = Closed::new();
+        let mut closed = Closed::new(true);
         let Some(win) = &self.plan.window else {
             return closed;
         };
@@ -193,13 +198,13 @@ impl PartialAgg {
 
     /// Closes every group held (end of input, or [`Self::is_full`]).
     pub fn close_all(&mut self, route: &Route<'_>) -> Closed {
-        let mut closed = Closed::new();
+        let mut closed = Closed::new(false);
         for (start, groups) in self.windows.take_all() {
             if groups.len() > 0 {
                 let owned = groups.owners(route);
                 closed.windows.push((start, Some(groups), owned));
             } else {
-                self.windows.recycle(groups);
+                self.windows.recycle_keeping(groups, false);
             }
         }
         closed
@@ -221,7 +226,12 @@ impl PartialAgg {
             let groups = groups
                 .as_ref()
                 .expect("pieces are built before their groups are taken out");
-            let partials = groups.partial(ids, pool)?;
+            // Only groups rows reached (a reused table keeps other keys).
+            let ids = groups.live(ids.iter().copied());
+            if ids.is_empty() {
+                continue;
+            }
+            let partials = groups.partial(&ids, pool)?;
             out.push(self.partial_batch(*start, partials, pool));
         }
         Ok(out)
@@ -233,7 +243,7 @@ impl PartialAgg {
         self.windows.give_spares(closed.spares);
         for (_, groups, _) in closed.windows {
             if let Some(groups) = groups {
-                self.windows.recycle(groups);
+                self.windows.recycle_keeping(groups, closed.keep_keys);
             }
         }
     }
@@ -485,6 +495,94 @@ mod tests {
                 assert!(got.len() > 41, "{}", got.len());
             }
         }
+    }
+
+    #[test]
+    fn reused_tables_emit_a_window_s_groups_and_only_those() {
+        // Twelve keys in window 0 on both cores; from then on core 0's rows
+        // bring only the first seven (its reused table still holds the other
+        // five, no row of theirs in the window), core 1's every key but one.
+        // Each window is fed, then closed as the runtime closes it: every
+        // core sends its pieces and adopts its own groups whole, and group
+        // tables go round for later windows with their keys.
+        let keys = |n: usize| (0..n).map(|k| format!("k{k}"));
+        let mut per_window: Vec<Vec<(usize, String)>> =
+            vec![keys(12).flat_map(|k| [(0, k.clone()), (1, k)]).collect()];
+        for w in 1..6 {
+            let mut rows: Vec<(usize, String)> = keys(7).map(|k| (0, k)).collect();
+            rows.extend(
+                keys(12)
+                    .filter(|k| *k != format!("k{}", w + 6))
+                    .map(|k| (1, k)),
+            );
+            per_window.push(rows);
+        }
+        let sql = format!(
+            "{DDL} SELECT k, COUNT(*) AS n, SUM(v) AS s, MAX(d) AS m FROM t GROUP BY k \
+             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
+        );
+        let plan = crate::sql::compile(&sql).unwrap();
+        let batch = |k: &str, ts: usize| {
+            let csv = format!("k,ts,v,d\n{k},{ts},{}.25,{}\n", ts % 7, ts % 5);
+            CsvReader::new(
+                "t.csv",
+                csv.as_bytes(),
+                &plan.source.columns,
+                1,
+                OnError::Fail,
+            )
+            .unwrap()
+            .next_batch()
+            .unwrap()
+            .unwrap()
+        };
+        let opt = PipelineOptions {
+            external_watermark: true,
+            partial_input: true,
+            own_partials: true,
+            ..PipelineOptions::default()
+        };
+        let mut direct = Pipeline::new(&plan);
+        let mut senders: Vec<PartialAgg> = (0..2)
+            .map(|_| PartialAgg::for_plan(&plan).unwrap())
+            .collect();
+        let mut merge: Vec<Pipeline> = (0..2).map(|_| Pipeline::with_options(&plan, opt)).collect();
+        let route = Route {
+            cores: 2,
+            owner: &|h| (h % 2) as usize,
+        };
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        for (w, rows) in per_window.iter().enumerate() {
+            for (i, (core, k)) in rows.iter().enumerate() {
+                let b = batch(k, w * 10 + i % 10);
+                want.extend(direct.push(b.clone()).unwrap());
+                senders[*core].push(&plan.read(&b)).unwrap();
+            }
+            let end = (w as i64 + 1) * 10;
+            for i in 0..2 {
+                let mut closed = senders[i].close_through(end, &route);
+                for b in senders[i]
+                    .pieces(&closed, 1 - i, &mut Pool::default())
+                    .unwrap()
+                {
+                    got.extend(merge[1 - i].push(b).unwrap());
+                }
+                assert!(merge[i].adopt(end, &mut closed, i).unwrap());
+                senders[i].recycle(closed);
+            }
+            for m in &mut merge {
+                got.extend(m.on_watermark(end).unwrap());
+            }
+        }
+        want.extend(direct.finish().unwrap());
+        for m in &mut merge {
+            got.extend(m.finish().unwrap());
+        }
+        assert_eq!(rows(&got), rows(&want));
+        assert_eq!(
+            got.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            12 + 5 * 11
+        );
     }
 
     const CSV: &str = "k,ts,v,d\na,1,1.50,0.5\nb,2,,\na,3,-2.25,1.5\nc,4,7.00,\na,12,3.10,2\nb,13,0.01,4\nc,25,,\n";

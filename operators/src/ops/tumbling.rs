@@ -5,8 +5,8 @@
 //! Contract:
 //! - `EMIT FINAL` (the default): one row per group per window, emitted when the
 //!   watermark reaches the window's end, windows in time order and groups in
-//!   order of first appearance; every window still open is emitted at the end
-//!   of a bounded input. A row whose window had already closed by the
+//!   order of first appearance (see below); every window still open is
+//!   emitted at the end of a bounded input. A row whose window had already closed by the
 //!   watermark before it arrived is late: counted and dropped, never folded
 //!   into another window.
 //! - `EMIT CHANGES`: rows released in event-time order by the watermark; one
@@ -21,7 +21,10 @@
 //!   waits until it has (or until the watermark fires the window).
 //!
 //! Each window owns its own group table; when the window closes, the table is
-//! cleared (its bumpalo key arena reset) and reused by a later window.
+//! reused by a later window. Under EMIT FINAL it keeps its keys, values
+//! reset (see [`super::windows`]), so "order of first appearance" is the
+//! order in which that table first met each key, over the windows it
+//! served.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -181,18 +184,18 @@ impl Tumbling {
     fn fire(&mut self, limit: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
         self.merge_pending(limit);
         while let Some((start, groups)) = self.windows.pop_closed(self.window.size_ms, limit) {
-            // An adopted window emits the groups this core owns.
-            let ids = self.owned.remove(&start).map(|(mut ids, adopted)| {
-                ids.extend(adopted as u32..groups.len() as u32);
-                ids
+            // An adopted window emits the groups this core owns; any window
+            // only groups rows reached (a reused table keeps other keys).
+            let owned = self.owned.remove(&start);
+            let final_ids = (self.plan.emit == Emit::Final).then(|| match owned {
+                Some((ids, adopted)) => {
+                    groups.live(ids.into_iter().chain(adopted as u32..groups.len() as u32))
+                }
+                None => groups.live(0..groups.len() as u32),
             });
-            let n = ids.as_ref().map_or(groups.len(), Vec::len);
-            if self.plan.emit == Emit::Final && n > 0 {
-                let mut cols = self.window_columns(start, n).to_vec();
-                cols.extend(match &ids {
-                    Some(ids) => groups.emit(ids)?,
-                    None => groups.emit_all()?,
-                });
+            if let Some(ids) = final_ids.filter(|ids| !ids.is_empty()) {
+                let mut cols = self.window_columns(start, ids.len()).to_vec();
+                cols.extend(groups.emit(&ids)?);
                 out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window schema"));
             }
             self.windows.recycle(groups);
@@ -212,6 +215,7 @@ impl Tumbling {
                     self.owned.insert(start, (ids, adopted));
                 }
                 Some(groups) => {
+                    let ids = groups.live(ids);
                     if !ids.is_empty() {
                         let cols = groups.partial(&ids, &mut Pool::default())?;
                         self.windows.entry(start).merge(&cols, ids.len());

@@ -188,6 +188,12 @@ impl Acc {
         self.overflow = false;
     }
 
+    /// Every one of `n` groups back to the state of a group no row reached.
+    pub fn reset(&mut self, n: usize) {
+        self.clear();
+        self.resize(n);
+    }
+
     fn resize(&mut self, n: usize) {
         match &mut self.state {
             State::Rows => {}
