@@ -36,7 +36,7 @@ use percore_operators::gather::take_batch;
 use percore_operators::ops::{Closed, Filter, Operator, PartialAgg, Route};
 use percore_operators::state::{hash_keys, time_range};
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
-use percore_shuffle::{owner_of, reclaim, split_by_owner, Endpoint, Exchange, Mesh, Message, Pool};
+use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Owners, Pool};
 
 use crate::batching::{AdaptiveBatch, MIN_BATCH_ROWS};
 use crate::metrics::{CoreStats, Latency, RunStats};
@@ -230,6 +230,8 @@ pub fn run_on(
     let main = mesh.endpoint(n);
     main.bind_thread();
     let counters: Arc<[Counter]> = (0..n).map(|_| Counter::default()).collect();
+    // Which core owns each key, decided as the cores meet keys; one table for all.
+    let owners = Arc::new(Owners::new(n.max(1)));
     let (done_tx, done_rx) = mpsc::channel::<(usize, Result<CoreReport, RunError>)>();
     let mut submitted = 0;
     let mut first_error: Option<RunError> = None;
@@ -238,6 +240,7 @@ pub fn run_on(
         let plan = plan.clone();
         let input = input.clone();
         let counters = counters.clone();
+        let owners = owners.clone();
         let align_ms = cfg.align_ms;
         let encoder = encoder.clone();
         let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
@@ -249,6 +252,7 @@ pub fn run_on(
             Box::pin(async move {
                 let setup = CoreSetup {
                     counter: &counters[core],
+                    owners,
                     align_ms,
                     encoder,
                     file_output,
@@ -368,6 +372,8 @@ pub fn run_on(
 /// What a core gets besides the plan and its endpoint.
 struct CoreSetup<'a> {
     counter: &'a Counter,
+    /// The run's key owners, shared by every core.
+    owners: Arc<Owners>,
     align_ms: i64,
     encoder: Option<Encoder>,
     file_output: Option<FileOutput>,
@@ -446,6 +452,8 @@ struct Worker<'a> {
     hashes: Vec<u64>,
     /// Rows bound for other cores, gathered per destination.
     exchange: Exchange,
+    /// Which core owns each key (shared by every core of the run).
+    owners: Arc<Owners>,
     /// The pipeline holds rows until the watermark releases them, then
     /// copies them once: rows are routed as lists of the batch they came
     /// in, this core's own always, other cores' when `by_reference` (see
@@ -516,7 +524,8 @@ impl<'a> Worker<'a> {
             key_types: keys.iter().flatten().map(Expr::ty).collect(),
             keys,
             hashes: Vec::new(),
-            exchange: Exchange::new(n, EXCHANGE_ROWS),
+            exchange: Exchange::new(setup.owners.clone(), EXCHANGE_ROWS),
+            owners: setup.owners,
             holds_rows: post_holds_rows && !local,
             by_reference: setup.rows_by_reference,
             parts: Vec::new(),
@@ -571,7 +580,7 @@ impl<'a> Worker<'a> {
         if self.holds_rows {
             // The lists travel with the batch: fresh ones for each batch.
             let mut lists = vec![Vec::new(); self.n];
-            split_by_owner(&self.hashes, &mut lists);
+            self.owners.split(&self.hashes, &mut lists);
             for (d, rows) in lists.into_iter().enumerate() {
                 if rows.is_empty() {
                     continue;
@@ -619,9 +628,10 @@ impl<'a> Worker<'a> {
     /// core's watermark, not on the pieces it keeps), this core last.
     fn send_partials(&mut self, w: Option<i64>, ingest: Instant) -> Result<(), RunError> {
         let n = self.n;
+        let owners = self.owners.clone();
         let route = Route {
             cores: n,
-            owner: &|h| owner_of(h, n),
+            owner: &|h| owners.owner(h),
         };
         let Some(mut p) = self.partial.take() else {
             if let Some(w) = w {

@@ -3,7 +3,7 @@
 //!
 //! Contract:
 //! - [`Exchange::push`] routes each row of a batch to the builder of the core
-//!   owning its key hash; a builder holding [`Exchange::target_rows`] rows or
+//!   owning its key hash (see [`Owners`]); a builder holding [`Exchange::target_rows`] rows or
 //!   more is flushed into one output batch (rows in arrival order);
 //! - [`Exchange::flush`] flushes every builder: call it before a watermark or
 //!   End is sent, so those always follow the rows they cover;
@@ -16,11 +16,13 @@
 //!   cross-thread free), and the pool is bounded, so unreturned or surplus
 //!   buffers are simply freed.
 
+use std::sync::Arc;
+
 use arrow_array::{ArrayRef, RecordBatch};
 
 use percore_operators::gather::{gather_column, Pair, Pool, Rows};
 
-use crate::owner_of;
+use crate::Owners;
 
 /// The rows gathered so far for one destination.
 #[derive(Default)]
@@ -32,6 +34,7 @@ struct Builder {
 
 pub struct Exchange {
     cores: usize,
+    owners: Arc<Owners>,
     target_rows: usize,
     builders: Vec<Builder>,
     pool: Pool,
@@ -39,9 +42,12 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new(cores: usize, target_rows: usize) -> Self {
+    /// An exchange routing by `owners` (shared by every core of the run).
+    pub fn new(owners: Arc<Owners>, target_rows: usize) -> Self {
+        let cores = owners.cores();
         Exchange {
             cores,
+            owners,
             target_rows: target_rows.max(1),
             builders: (0..cores).map(|_| Builder::default()).collect(),
             pool: Pool::default(),
@@ -82,7 +88,7 @@ impl Exchange {
         }
         let mut touched = vec![false; self.cores];
         for (i, h) in hashes.iter().enumerate() {
-            let d = owner_of(*h, self.cores);
+            let d = self.owners.owner(*h);
             let b = &mut self.builders[d];
             if !touched[d] {
                 touched[d] = true;
@@ -149,7 +155,6 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
@@ -174,7 +179,8 @@ mod tests {
 
     #[test]
     fn rows_reach_their_owner_in_order_in_full_batches_then_at_flush() {
-        let mut x = Exchange::new(3, 100);
+        let owners = Arc::new(Owners::new(3));
+        let mut x = Exchange::new(owners.clone(), 100);
         let mut out = Vec::new();
         for k in 0..10 {
             let b = batch(k * 37, 37);
@@ -192,7 +198,7 @@ mod tests {
             for i in 0..b.num_rows() {
                 let id = ids.value(i);
                 assert_eq!(
-                    owner_of((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), 3),
+                    owners.owner((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
                     *d
                 );
                 assert_eq!(names.is_null(i), id % 5 == 0);
@@ -212,7 +218,7 @@ mod tests {
 
     #[test]
     fn reclaimed_buffers_are_reused_and_shared_ones_are_not_taken() {
-        let mut x = Exchange::new(2, 1_000_000);
+        let mut x = Exchange::new(Arc::new(Owners::new(2)), 1_000_000);
         let mut out = Vec::new();
         let b = batch(0, 500);
         x.push(&b, &hashes(&b), &mut out);
@@ -247,7 +253,7 @@ mod tests {
 
     #[test]
     fn one_hot_key_passes_a_whole_batch_through() {
-        let mut x = Exchange::new(4, 10);
+        let mut x = Exchange::new(Arc::new(Owners::new(4)), 10);
         let mut out = Vec::new();
         let b = batch(0, 50);
         x.push(&b, &[7; 50], &mut out);

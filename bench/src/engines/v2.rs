@@ -13,7 +13,7 @@ use percore_operators::expr::Expr;
 use percore_operators::state::hash_keys;
 use percore_operators::Plan;
 use percore_runtime::Latency;
-use percore_shuffle::Exchange;
+use percore_shuffle::{Exchange, Owners};
 
 use super::Engine;
 use crate::measure::Run;
@@ -31,6 +31,9 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
         .exchange_keys()
         .map(<[Expr]>::to_vec)
         .unwrap_or_default();
+    // The runtime's key owners (one table for every producer), so keys
+    // split over partitions as they split over percore's cores.
+    let owners = Arc::new(Owners::new(cores));
     let (tx, rx) = mpsc::sync_channel::<Msg>(cores * 16);
     let rx = Arc::new(Mutex::new(rx));
     let started = Instant::now();
@@ -54,11 +57,11 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
             .collect();
         let producers: Vec<_> = (0..cores)
             .map(|me| {
-                let (tx, keys) = (tx.clone(), &keys);
+                let (tx, keys, owners) = (tx.clone(), &keys, owners.clone());
                 scope.spawn(move || -> Result<u64> {
                     let mut records = 0;
                     let mut hashes = Vec::new();
-                    let mut exchange = Exchange::new(cores, usize::MAX);
+                    let mut exchange = Exchange::new(owners, usize::MAX);
                     for batch in super::feed(s.dataset, rows, me, cores, rate) {
                         let ingest = Instant::now();
                         records += batch.num_rows() as u64;
