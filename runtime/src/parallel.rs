@@ -628,7 +628,7 @@ impl<'a> Worker<'a> {
     /// core's watermark, not on the pieces it keeps), this core last.
     fn send_partials(&mut self, w: Option<i64>, ingest: Instant) -> Result<(), RunError> {
         let n = self.n;
-        let owners = self.owners.clone();
+        let owners = &self.owners;
         let route = Route {
             cores: n,
             owner: &|h| owners.owner(h),

@@ -24,11 +24,18 @@ use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 pub const KEY_GROUPS: usize = 1 << GROUP_BITS;
 const GROUP_BITS: u32 = 12;
 
+/// The key group of routing hash `hash`.
+#[inline(always)]
+fn group(hash: u64) -> usize {
+    (hash >> (64 - GROUP_BITS)) as usize
+}
+
 /// The owning core of every key group of one run.
 pub struct Owners {
     cores: usize,
-    /// 0: not given yet; else the owning core plus one.
-    groups: Box<[AtomicU16]>,
+    /// 0: not given yet; else the owning core plus one. (A fixed length:
+    /// a group number indexes it without a bounds check.)
+    groups: Box<[AtomicU16; KEY_GROUPS]>,
     /// Key groups each core owns.
     owned: Box<[AtomicU32]>,
 }
@@ -39,7 +46,7 @@ impl Owners {
         assert!((1..u16::MAX as usize).contains(&cores), "1 to 65,534 cores");
         Owners {
             cores,
-            groups: (0..KEY_GROUPS).map(|_| AtomicU16::new(0)).collect(),
+            groups: Box::new([const { AtomicU16::new(0) }; KEY_GROUPS]),
             owned: (0..cores).map(|_| AtomicU32::new(0)).collect(),
         }
     }
@@ -54,11 +61,16 @@ impl Owners {
         if self.cores == 1 {
             return 0;
         }
-        let g = (hash >> (64 - GROUP_BITS)) as usize;
-        match self.groups[g].load(Ordering::Relaxed) {
-            0 => self.give(g),
+        match self.entry(hash) {
+            0 => self.give(group(hash)),
             o => o as usize - 1,
         }
+    }
+
+    /// The table's entry for `hash`'s key group.
+    #[inline(always)]
+    fn entry(&self, hash: u64) -> u16 {
+        self.groups[group(hash)].load(Ordering::Relaxed)
     }
 
     /// Gives key group `g` to the core owning the fewest groups, unless
@@ -93,7 +105,15 @@ impl Owners {
             "rows numbered in 32 bits"
         );
         if let [a, b] = lists {
-            crate::split_rows(hashes.iter().map(|&h| self.owner(h) == 1), a, b);
+            // Core 1's entry is 2; a group not given yet is given here. (The
+            // table's address in a local: read through `self` it was loaded
+            // again for every row.)
+            let groups: &[AtomicU16; KEY_GROUPS] = &self.groups;
+            let second = |h: u64| match groups[group(h)].load(Ordering::Relaxed) {
+                0 => self.give(group(h)) == 1,
+                o => o == 2,
+            };
+            crate::split_rows(hashes.iter().map(|&h| second(h)), a, b);
             return;
         }
         // Room for an even share and some more: lists handed on leave empty

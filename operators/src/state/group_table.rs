@@ -348,7 +348,7 @@ fn hash_columns(cols: &[KeyCol<'_>], n: usize, seed: u64, out: &mut Vec<u64>) {
                 nulls: None,
             } => {
                 for (h, e) in out.iter_mut().zip(offsets[..n + 1].windows(2)) {
-                    *h = mix(*h, hash_str(data, e[0], e[1]));
+                    *h = mix_str(*h, data, e[0], e[1]);
                 }
             }
             // Nullable or rarer key types: row by row.
@@ -383,15 +383,23 @@ pub(super) fn key_f64(x: f64) -> f64 {
     }
 }
 
-/// The hash of the string `data[lo..hi]` (offsets of a string column): a
-/// string of up to 8 bytes is one word (read as [`short_str`] packs it),
-/// mixed once; a longer one is hashed by [`hash_long`].
+/// `h` with the string `data[lo..hi]` (offsets of a string column) mixed
+/// in: a string of up to 8 bytes is one word (read as [`short_str`] packs
+/// it) folded into `h` at once, its length in the multiplier ([`mix_short`]);
+/// a longer one is hashed by [`hash_long`], then mixed.
 #[inline(always)]
-fn hash_str(data: &[u8], lo: i32, hi: i32) -> u64 {
+fn mix_str(h: u64, data: &[u8], lo: i32, hi: i32) -> u64 {
     match short_str(data, lo, hi) {
-        Some((word, len)) => fold(word ^ K2 ^ len, K1),
-        None => hash_long(&data[lo as usize..hi as usize]),
+        Some((word, len)) => mix_short(h, word, len),
+        None => mix(h, hash_long(&data[lo as usize..hi as usize])),
     }
+}
+
+/// `h` with a string of up to 8 bytes (`word`, `len`) mixed in: one folded
+/// multiply (where a hash of the string, then [`mix`], took two).
+#[inline(always)]
+pub(super) fn mix_short(h: u64, word: u64, len: u64) -> u64 {
+    fold(h ^ word, K1 ^ K2 ^ len)
 }
 
 /// The hash of a string longer than 8 bytes: its first and last 8 bytes up
@@ -477,7 +485,7 @@ impl<'a> KeyCol<'a> {
             KeyCol::F64(v, _) => mix(h, key_f64(v[i]).to_bits()),
             KeyCol::I128(v, _) => mix_i128(h, v[i]),
             KeyCol::Bool(b) => mix(h, b.value(i) as u64),
-            KeyCol::Str { offsets, data, .. } => mix(h, hash_str(data, offsets[i], offsets[i + 1])),
+            KeyCol::Str { offsets, data, .. } => mix_str(h, data, offsets[i], offsets[i + 1]),
         }
     }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 
-use super::group_table::{fold, key_f64, mix, mix_i128, KeyCol, K1, K2, NULL_WORD};
+use super::group_table::{fold, key_f64, mix, mix_i128, mix_short, KeyCol, K1, K2, NULL_WORD};
 use crate::column::ColumnBuilder;
 use crate::gather::Pool;
 use crate::state::assert_ids_below;
@@ -447,7 +447,7 @@ impl PackedKeys {
 
 /// [`PackedKeys::route_hashes`]: a loop per column over the keys, each
 /// column's word(s) mixed as `hash_columns` mixes its value (a NULL as
-/// [`NULL_WORD`], a short string as the word and length `hash_str` reads).
+/// [`NULL_WORD`], a short string as the word and length `mix_str` reads).
 fn route_hashes<const W: usize>(
     keys: &[[u64; W]],
     types: &[SqlType],
@@ -478,7 +478,7 @@ fn route_hashes<const W: usize>(
                     *h = if tag & 1 == 0 {
                         mix(*h, NULL_WORD)
                     } else {
-                        mix(*h, fold(k[w] ^ K2 ^ ((tag >> 1) & 0xf), K1))
+                        mix_short(*h, k[w], (tag >> 1) & 0xf)
                     };
                 }
             }
