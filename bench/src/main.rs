@@ -201,6 +201,8 @@ fn main() -> Result<()> {
     // between them (scaling, percore against a baseline) are taken round by
     // round (see `paired`).
     let mut specs: Vec<Spec> = Vec::new();
+    // The core-to-core round trip before each round (see `run_rounds`).
+    let mut trips: Vec<f64> = Vec::new();
     for &n in &cores {
         for &s in &scenarios {
             for engine in &engines {
@@ -216,7 +218,7 @@ fn main() -> Result<()> {
         .iter()
         .map(|spec| Job::new(spec, rows, a.rate, None))
         .collect();
-    run_rounds(&mut flat, runs)?;
+    run_rounds(&mut flat, runs, &mut trips)?;
     let mut table: Vec<Row> = Vec::new();
     if a.latency_sweep {
         let mut paced: Vec<Job> = Vec::new();
@@ -229,7 +231,7 @@ fn main() -> Result<()> {
                 paced.push(Job::new(job.spec, paced_rows, Some(rate), Some(load)));
             }
         }
-        run_rounds(&mut paced, runs)?;
+        run_rounds(&mut paced, runs, &mut trips)?;
         let mut paced = paced.into_iter();
         for job in flat {
             let swept = job.spec.swept();
@@ -256,12 +258,12 @@ fn main() -> Result<()> {
             .iter()
             .map(|spec| Job::new(spec, rows.min(2_000_000), None, None))
             .collect();
-        run_rounds(&mut jobs, runs)?;
+        run_rounds(&mut jobs, runs, &mut trips)?;
         table.extend(jobs.into_iter().map(|j| j.row));
     }
-    print_table(&table, runs);
+    print_table(&table, runs, &trips);
     if let Some(path) = &a.json {
-        let json = to_json(&table, rows, runs);
+        let json = to_json(&table, rows, runs, &trips);
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -322,9 +324,12 @@ impl<'a> Job<'a> {
 /// order: interleaved, so the machine's phases fall on all of them alike.
 /// Each run is reported on stderr as it ends when stderr is a terminal;
 /// each measurement's median, once its rounds are done, always.
-fn run_rounds(jobs: &mut [Job<'_>], runs: usize) -> Result<()> {
+fn run_rounds(jobs: &mut [Job<'_>], runs: usize, trips: &mut Vec<f64>) -> Result<()> {
     let progress = runs > 1 && std::io::stderr().is_terminal();
     for round in 1..=runs {
+        // What exchanging data between two cores costs in this round (it
+        // moves with the host's placement of the vCPUs).
+        trips.extend(measure::round_trip_ns(TRIPS));
         for job in jobs.iter_mut() {
             let run = job.spec.child(job.rows, job.row.rate)?;
             if progress {
@@ -498,9 +503,21 @@ fn efficiency(r: &Row, base: &BTreeMap<(&str, &str), &Row>) -> Option<f64> {
         .map(|x| x / r.cores as f64)
 }
 
-fn print_table(table: &[Row], runs: usize) {
+/// Cache-line round trips timed before each round.
+const TRIPS: u64 = 20_000;
+
+/// The median, least and greatest of the round trips, in ns (`None` when
+/// none was timed).
+fn trip_summary(trips: &[f64]) -> Option<(f64, f64, f64)> {
+    (!trips.is_empty()).then(|| measure::median_min_max(trips))
+}
+
+fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
     let base = one_core_rows(table);
     println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs; scaling and the ratios below are medians of ratios within a round (runs interleaved).\n");
+    if let Some((med, lo, hi)) = trip_summary(trips) {
+        println!("A cache line from the first CPU to the second and back, before each round: median {med:.0} ns ({lo:.0}–{hi:.0}).\n");
+    }
     println!("| scenario | engine | cores | load | median | min–max | scaling | p50 | p99 | p99.9 | max | peak RSS MB | output rows | late rows dropped |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in table {
@@ -578,7 +595,7 @@ fn vs_baselines(table: &[Row], r: &Row) -> BTreeMap<&'static str, f64> {
     out
 }
 
-fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
+fn to_json(table: &[Row], rows: u64, runs: usize, trips: &[f64]) -> serde_json::Value {
     let base = one_core_rows(table);
     let results: Vec<serde_json::Value> = table
         .iter()
@@ -612,6 +629,12 @@ fn to_json(table: &[Row], rows: u64, runs: usize) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "machine": measure::machine(),
+        "core_round_trip_ns": trip_summary(trips).map(|(median, min, max)| serde_json::json!({
+            "median": median,
+            "min": min,
+            "max": max,
+            "samples": trips.len(),
+        })),
         "rows_per_run": rows,
         "runs": runs,
         "results": results,

@@ -116,6 +116,79 @@ pub fn machine() -> serde_json::Value {
     })
 }
 
+/// How long a cache line takes to go from the first available CPU to the
+/// second and back, in ns: two threads pinned to them pass a counter back
+/// and forth `rounds` times (the mean). On a virtual machine it moves as
+/// the host places the two vCPUs (76 to 437 ns within minutes on session
+/// 17's host), and with it what two cores pay to exchange rows. `None`
+/// with fewer than two CPUs, when a thread cannot be pinned, or when it
+/// takes over a second (the other thread not running).
+pub fn round_trip_ns(rounds: u64) -> Option<f64> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// The counter alone on its cache lines.
+    #[repr(align(128))]
+    struct Line(AtomicU64);
+
+    let cpus = core_affinity::get_core_ids()?;
+    let (first, second) = (*cpus.first()?, *cpus.get(1)?);
+    let line = Line(AtomicU64::new(0));
+    let stop = AtomicBool::new(false);
+    let give_up = |started: Instant| {
+        let late = started.elapsed() > Duration::from_secs(1);
+        late || stop.load(Ordering::Relaxed)
+    };
+    // Both sides on threads of their own: pinning this thread would pin
+    // the benchmark's child processes too.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if !core_affinity::set_for_current(second) {
+                stop.store(true, Ordering::Relaxed);
+                return;
+            }
+            let started = Instant::now();
+            let mut want = 1;
+            let mut spins = 0u32;
+            while want < 2 * rounds {
+                if line.0.load(Ordering::Acquire) == want {
+                    line.0.store(want + 1, Ordering::Release);
+                    want += 2;
+                } else {
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(4096) && give_up(started) {
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        s.spawn(|| {
+            if !core_affinity::set_for_current(first) {
+                stop.store(true, Ordering::Relaxed);
+                return None;
+            }
+            let started = Instant::now();
+            let mut spins = 0u32;
+            for i in 0..rounds {
+                line.0.store(2 * i + 1, Ordering::Release);
+                while line.0.load(Ordering::Acquire) != 2 * i + 2 {
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(4096) && give_up(started) {
+                        stop.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+            Some(started.elapsed().as_nanos() as f64 / rounds.max(1) as f64)
+        })
+        .join()
+        .ok()
+        .flatten()
+    })
+}
+
 /// The median, minimum and maximum of `xs` (not empty).
 pub fn median_min_max(xs: &[f64]) -> (f64, f64, f64) {
     let mut v = xs.to_vec();

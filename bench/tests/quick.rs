@@ -23,7 +23,21 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
     assert!(table.contains("| scenario | engine | cores |"), "{table}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert!(v["machine"]["cpus_available"].as_u64().unwrap() >= 1);
+    let cpus = v["machine"]["cpus_available"].as_u64().unwrap();
+    assert!(cpus >= 1);
+    // The core-to-core round trip, timed before each round, where there
+    // are two CPUs to time it between (and said above the table).
+    let trip = &v["core_round_trip_ns"];
+    if cpus >= 2 {
+        let (lo, med, hi) = (
+            trip["min"].as_f64().unwrap(),
+            trip["median"].as_f64().unwrap(),
+            trip["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < lo && lo <= med && med <= hi, "{trip}");
+        assert!(trip["samples"].as_u64().unwrap() >= 1, "{trip}");
+        assert!(table.contains("A cache line from the first CPU"), "{table}");
+    }
     let results = v["results"].as_array().unwrap();
     for scenario in [
         "select",
