@@ -41,7 +41,7 @@ pub struct Owners {
 }
 
 impl Owners {
-    /// No group given yet, for `cores` cores (1 to 65,535).
+    /// No group given yet, for `cores` cores (1 to 65,534).
     pub fn new(cores: usize) -> Self {
         assert!((1..u16::MAX as usize).contains(&cores), "1 to 65,534 cores");
         Owners {

@@ -8,9 +8,9 @@
 //! they keep their keys with every value reset (or are cleared, their key
 //! arena reset, when fewer than half their keys had rows): the next
 //! window's rows mostly find their keys instead of inserting them. Under
-//! EMIT CHANGES they are cleared. A run with bounded groups per window allocates
-//! nothing once warm and its memory stays flat; a group no row of a window
-//! reaches is not emitted for it.
+//! EMIT CHANGES they are cleared. A run with bounded groups per window
+//! allocates nothing once warm and its memory stays flat; a group no row of
+//! a window reaches is not emitted for it.
 
 use std::collections::BTreeMap;
 
