@@ -6,9 +6,9 @@
 //! - `EMIT FINAL` (the default): one row per group per window, emitted when the
 //!   watermark reaches the window's end, windows in time order and groups in
 //!   order of first appearance (see below); every window still open is
-//!   emitted at the end of a bounded input. A row whose window had already closed by the
-//!   watermark before it arrived is late: counted and dropped, never folded
-//!   into another window.
+//!   emitted at the end of a bounded input. A row whose window had already
+//!   closed by the watermark before it arrived is late: counted and dropped,
+//!   never folded into another window.
 //! - `EMIT CHANGES`: rows released in event-time order by the watermark; one
 //!   output row per input row with its own group's values in its own window.
 //!   A row older than the watermark is late.
