@@ -585,6 +585,54 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_window_s_table_keeps_its_keys_for_a_later_window_unless_it_holds_too_many() {
+        let sql = format!(
+            "{DDL} SELECT k, COUNT(*) AS n FROM t GROUP BY k \
+             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
+        );
+        let plan = crate::sql::compile(&sql).unwrap();
+        let batches = |csv: &str| {
+            let mut r = CsvReader::new(
+                "t.csv",
+                csv.as_bytes(),
+                &plan.source.columns,
+                4096,
+                OnError::Fail,
+            )
+            .unwrap();
+            std::iter::from_fn(move || r.next_batch().unwrap()).collect::<Vec<_>>()
+        };
+        let few = 10;
+        let many = crate::ops::windows::KEEP_KEYS + 1;
+        for (keys, kept) in [(few, true), (many, false)] {
+            // Window 0 holds `keys` keys; it closes and its table goes back;
+            // then window 1's one row of k0 opens a window on that table.
+            let mut csv = String::from("k,ts,v,d\n");
+            for i in 0..keys {
+                csv += &format!("k{i},1,1.00,1\n");
+            }
+            let mut p = PartialAgg::for_plan(&plan).unwrap();
+            for b in batches(&csv) {
+                p.push(&plan.read(&b)).unwrap();
+            }
+            let closed = p.close_through(10, &Route::ONE);
+            p.recycle(closed);
+            for b in batches("k,ts,v,d\nk0,12,1.00,1\n") {
+                p.push(&plan.read(&b)).unwrap();
+            }
+            assert_eq!(p.groups(), if kept { keys } else { 1 }, "{keys} keys");
+            // Either way window 1's partials are its one group.
+            let flushed = p.flush_all(&Route::ONE, &mut Pool::default()).unwrap();
+            let got: Vec<RecordBatch> = flushed.into_iter().map(|(_, b)| b).collect();
+            assert_eq!(
+                rows(&got),
+                vec!["1970-01-01T00:00:00.010Z|k0|1"],
+                "{keys} keys"
+            );
+        }
+    }
+
     const CSV: &str = "k,ts,v,d\na,1,1.50,0.5\nb,2,,\na,3,-2.25,1.5\nc,4,7.00,\na,12,3.10,2\nb,13,0.01,4\nc,25,,\n";
 
     #[test]

@@ -6,11 +6,11 @@
 //! at or below a limit; a window's groups given back with
 //! [`Windows::recycle`] serve the next window that opens. Under EMIT FINAL
 //! they keep their keys with every value reset (or are cleared, their key
-//! arena reset, when fewer than half their keys had rows): the next
-//! window's rows mostly find their keys instead of inserting them. Under
-//! EMIT CHANGES they are cleared. A run with bounded groups per window
-//! allocates nothing once warm and its memory stays flat; a group no row of
-//! a window reaches is not emitted for it.
+//! arena reset, when fewer than half their keys had rows or they hold more
+//! than [`KEEP_KEYS`]): the next window's rows mostly find their keys
+//! instead of inserting them. Under EMIT CHANGES they are cleared. A run
+//! with bounded groups per window allocates nothing once warm and its memory
+//! stays flat; a group no row of a window reaches is not emitted for it.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +23,13 @@ use crate::state::time_range;
 
 /// Cleared group sets kept (more would only hold memory).
 const SPARE: usize = 4;
+
+/// The most keys a recycled group set keeps: a larger one is cleared, so
+/// kept keys never fill a pre-aggregating core's bound on groups held
+/// ([`super::PartialAgg::MAX_GROUPS`]) on their own (a window of 40,000
+/// groups kept whole would flush every open window's partials as the next
+/// one opens).
+pub(crate) const KEEP_KEYS: usize = 1 << 14;
 
 pub(crate) struct Windows {
     plan: AggPlan,
@@ -131,9 +138,10 @@ impl Windows {
     /// Takes back a closed window's groups for reuse. EMIT FINAL: their
     /// values reset, their keys kept (windows after it mostly meet the same
     /// keys) unless fewer than half of them had rows (then cleared, so keys
-    /// that stopped coming are not held for ever). EMIT CHANGES: cleared
-    /// (with keys kept it ran about 1% slower on one core, at the same
-    /// instruction count and simulated cache misses).
+    /// that stopped coming are not held for ever) or they are more than
+    /// [`KEEP_KEYS`]. EMIT CHANGES: cleared (with keys kept it ran about 1%
+    /// slower on one core, at the same instruction count and simulated cache
+    /// misses).
     pub(crate) fn recycle(&mut self, groups: Groups) {
         self.recycle_keeping(groups, true);
     }
@@ -142,7 +150,7 @@ impl Windows {
     /// `keep` is false (groups closed because too many were held).
     pub(crate) fn recycle_keeping(&mut self, mut groups: Groups, keep: bool) {
         if self.spare.len() < SPARE {
-            let keep = keep && self.plan.emit == Emit::Final;
+            let keep = keep && self.plan.emit == Emit::Final && groups.len() <= KEEP_KEYS;
             if !keep || groups.live_len() * 2 < groups.len() {
                 groups.clear();
             } else {
