@@ -452,8 +452,6 @@ struct Worker<'a> {
     hashes: Vec<u64>,
     /// Rows bound for other cores, gathered per destination.
     exchange: Exchange,
-    /// Which core owns each key (shared by every core of the run).
-    owners: Arc<Owners>,
     /// The pipeline holds rows until the watermark releases them, then
     /// copies them once: rows are routed as lists of the batch they came
     /// in, this core's own always, other cores' when `by_reference` (see
@@ -524,8 +522,7 @@ impl<'a> Worker<'a> {
             key_types: keys.iter().flatten().map(Expr::ty).collect(),
             keys,
             hashes: Vec::new(),
-            exchange: Exchange::new(setup.owners.clone(), EXCHANGE_ROWS),
-            owners: setup.owners,
+            exchange: Exchange::new(setup.owners, EXCHANGE_ROWS),
             holds_rows: post_holds_rows && !local,
             by_reference: setup.rows_by_reference,
             parts: Vec::new(),
@@ -580,7 +577,7 @@ impl<'a> Worker<'a> {
         if self.holds_rows {
             // The lists travel with the batch: fresh ones for each batch.
             let mut lists = vec![Vec::new(); self.n];
-            self.owners.split(&self.hashes, &mut lists);
+            self.exchange.owners().split(&self.hashes, &mut lists);
             for (d, rows) in lists.into_iter().enumerate() {
                 if rows.is_empty() {
                     continue;
@@ -628,7 +625,7 @@ impl<'a> Worker<'a> {
     /// core's watermark, not on the pieces it keeps), this core last.
     fn send_partials(&mut self, w: Option<i64>, ingest: Instant) -> Result<(), RunError> {
         let n = self.n;
-        let owners = &self.owners;
+        let owners = self.exchange.owners();
         let route = Route {
             cores: n,
             owner: &|h| owners.owner(h),

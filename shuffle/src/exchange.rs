@@ -33,7 +33,6 @@ struct Builder {
 }
 
 pub struct Exchange {
-    cores: usize,
     owners: Arc<Owners>,
     target_rows: usize,
     builders: Vec<Builder>,
@@ -46,7 +45,6 @@ impl Exchange {
     pub fn new(owners: Arc<Owners>, target_rows: usize) -> Self {
         let cores = owners.cores();
         Exchange {
-            cores,
             owners,
             target_rows: target_rows.max(1),
             builders: (0..cores).map(|_| Builder::default()).collect(),
@@ -57,7 +55,12 @@ impl Exchange {
 
     /// Destinations.
     pub fn cores(&self) -> usize {
-        self.cores
+        self.owners.cores()
+    }
+
+    /// Which core owns each key (shared by every core of the run).
+    pub fn owners(&self) -> &Owners {
+        &self.owners
     }
 
     /// Rows a builder collects before it is flushed.
@@ -86,7 +89,7 @@ impl Exchange {
         if batch.num_rows() == 0 {
             return;
         }
-        let mut touched = vec![false; self.cores];
+        let mut touched = vec![false; self.cores()];
         for (i, h) in hashes.iter().enumerate() {
             let d = self.owners.owner(*h);
             let b = &mut self.builders[d];
@@ -96,7 +99,7 @@ impl Exchange {
             }
             b.rows.push(((b.batches.len() - 1) as u32, i as u32));
         }
-        for d in 0..self.cores {
+        for d in 0..self.cores() {
             if self.builders[d].rows.len() >= self.target_rows {
                 let b = self.flush_one(d);
                 out.push((d, b));
@@ -106,7 +109,7 @@ impl Exchange {
 
     /// Flushes every builder holding rows.
     pub fn flush(&mut self, out: &mut Vec<(usize, RecordBatch)>) {
-        for d in 0..self.cores {
+        for d in 0..self.cores() {
             if !self.builders[d].rows.is_empty() {
                 let b = self.flush_one(d);
                 out.push((d, b));

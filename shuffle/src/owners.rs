@@ -61,16 +61,10 @@ impl Owners {
         if self.cores == 1 {
             return 0;
         }
-        match self.entry(hash) {
+        match self.groups[group(hash)].load(Ordering::Relaxed) {
             0 => self.give(group(hash)),
             o => o as usize - 1,
         }
-    }
-
-    /// The table's entry for `hash`'s key group.
-    #[inline(always)]
-    fn entry(&self, hash: u64) -> u16 {
-        self.groups[group(hash)].load(Ordering::Relaxed)
     }
 
     /// Gives key group `g` to the core owning the fewest groups, unless
@@ -105,15 +99,7 @@ impl Owners {
             "rows numbered in 32 bits"
         );
         if let [a, b] = lists {
-            // Core 1's entry is 2; a group not given yet is given here. (The
-            // table's address in a local: read through `self` it was loaded
-            // again for every row.)
-            let groups: &[AtomicU16; KEY_GROUPS] = &self.groups;
-            let second = |h: u64| match groups[group(h)].load(Ordering::Relaxed) {
-                0 => self.give(group(h)) == 1,
-                o => o == 2,
-            };
-            crate::split_rows(hashes.iter().map(|&h| second(h)), a, b);
+            crate::split_rows(hashes.iter().map(|&h| self.owner(h) == 1), a, b);
             return;
         }
         // Room for an even share and some more: lists handed on leave empty
