@@ -126,12 +126,31 @@ pub fn gather_batch_but(
     rows: &[Pair],
     known: Vec<(usize, ArrayRef)>,
 ) -> RecordBatch {
+    gather_columns_but(batches, rows, known, batches[0].num_columns())
+}
+
+/// [`gather_batch_but`] of the first `n` columns only.
+///
+/// # Panics
+/// As [`gather_batch_but`]; when the sources have fewer than `n` columns.
+pub fn gather_columns_but(
+    batches: &[&RecordBatch],
+    rows: &[Pair],
+    known: Vec<(usize, ArrayRef)>,
+    n: usize,
+) -> RecordBatch {
     let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
     let rows = Rows::check(rows, &lens);
     let schema = batches[0].schema();
+    let schema = if n == schema.fields().len() {
+        schema
+    } else {
+        let first: Vec<usize> = (0..n).collect();
+        Arc::new(schema.project(&first).expect("the first columns"))
+    };
     let mut pool = Pool::default();
     let mut known = known;
-    let cols: Vec<ArrayRef> = (0..schema.fields().len())
+    let cols: Vec<ArrayRef> = (0..n)
         .map(|c| match known.iter().position(|(i, _)| *i == c) {
             Some(k) => {
                 let (_, col) = known.swap_remove(k);

@@ -14,7 +14,8 @@
 //! is late, and rows strictly below it are released (a row exactly at the
 //! watermark may still arrive from another core). Ties are then broken by
 //! the row's sequence column, so the order is the same however the input was
-//! split.
+//! split. That column must be a batch's last; released rows leave it out
+//! (nothing after the buffer reads it, and gathering it cost a column).
 //!
 //! Held rows are kept as runs, one per accepted batch, in arrival order:
 //! a batch that came in order stays a sorted run whose released rows are a
@@ -195,7 +196,8 @@ pub struct EventTimeBuffer {
     late: u64,
     /// `Some` when the watermark comes from outside (see [`Self::advance`]).
     external: Option<Option<i64>>,
-    /// Column holding each row's global sequence number, for ties.
+    /// Column holding each row's global sequence number, for ties: the
+    /// batches' last, left out of released rows.
     seq: Option<usize>,
 }
 
@@ -268,6 +270,13 @@ impl EventTimeBuffer {
     /// not late as one run: a batch that lost rows is held as the list of
     /// the rows it kept, not copied.
     fn accept(&mut self, batch: RecordBatch, rows: Option<Vec<u32>>) -> Result<Option<Released>> {
+        if let Some(seq) = self.seq {
+            assert_eq!(
+                seq + 1,
+                batch.num_columns(),
+                "the sequence column is the last"
+            );
+        }
         let (times, nulls) = self.time.eval(&batch)?;
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
         let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
@@ -428,7 +437,7 @@ impl EventTimeBuffer {
             if let Held::Sorted { start } = &mut r.held {
                 let end = *start + r.times[*start..].partition_point(|&t| t <= limit);
                 let released = Released {
-                    batch: r.batch.slice(*start, end - *start),
+                    batch: without(r.batch.slice(*start, end - *start), self.seq),
                     times: r.times.slice(*start, end - *start),
                 };
                 *start = end;
@@ -455,17 +464,15 @@ impl EventTimeBuffer {
         for (k, r) in self.pending.iter_mut().enumerate() {
             r.take(k, limit, &mut taken);
         }
-        let (rows, times, seqs) = sort_taken(&taken, &mut self.counts);
+        // The sequences (sorted too when the sort moved them) served only
+        // to order ties: the released rows leave that column out.
+        let (rows, times, _) = sort_taken(&taken, &mut self.counts);
         self.taken = taken;
         let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
         let times: ScalarBuffer<i64> = times.into();
-        // Columns the sort already put in order, shared rather than
-        // gathered again: a plain time column is the sorted times (a
-        // released row has a time: NULL times are late), and the sequence
-        // column the sorted sequences when the sort moved them (rows from
-        // several cores; one core's arrive in sequence order and are
-        // gathered).
-        let mut known: Vec<(usize, ArrayRef)> = Vec::with_capacity(2);
+        // A plain time column is the sorted times (a released row has a
+        // time: NULL times are late), shared rather than gathered again.
+        let mut known: Vec<(usize, ArrayRef)> = Vec::with_capacity(1);
         if let Expr::Column { index, .. } = &self.time.0 {
             let ty = batches[0].column(*index).data_type().clone();
             let col: ArrayRef = match ty {
@@ -476,13 +483,10 @@ impl EventTimeBuffer {
             };
             known.push((*index, col));
         }
-        if let (Some(c), Some(q)) = (self.seq, seqs) {
-            if known.iter().all(|(k, _)| *k != c) {
-                known.push((c, Arc::new(Int64Array::from(q))));
-            }
-        }
+        // Every column but the sequence (the last).
+        let cols = batches[0].num_columns() - self.seq.is_some() as usize;
         let released = Released {
-            batch: crate::gather::gather_batch_but(&batches, &rows, known),
+            batch: crate::gather::gather_columns_but(&batches, &rows, known, cols),
             times,
         };
         self.pending.retain(|r| !r.is_empty());
@@ -545,6 +549,18 @@ impl Run {
                 }
             }
         };
+    }
+}
+
+/// `batch` without its sequence column (column `seq`, the last) when it has
+/// one.
+fn without(batch: RecordBatch, seq: Option<usize>) -> RecordBatch {
+    match seq {
+        Some(seq) => {
+            let keep: Vec<usize> = (0..seq).collect();
+            batch.project(&keep).expect("columns before the sequence")
+        }
+        None => batch,
     }
 }
 
@@ -802,20 +818,27 @@ mod tests {
         }
     }
 
-    /// Columns: `t` (the event time), `seq`, `id` (the row's arrival number).
+    /// Columns: `t` (the event time), `id` (the row's arrival number),
+    /// `seq` (last, as an externally driven buffer wants it).
     fn batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
         let t: ArrayRef = Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>());
         let s: ArrayRef = Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>());
         let id: ArrayRef = Arc::new(Int64Array::from_iter_values(
             (0..rows.len() as i64).map(|k| first_id + k),
         ));
-        RecordBatch::try_from_iter([("t", t), ("seq", s), ("id", id)]).unwrap()
+        RecordBatch::try_from_iter([("t", t), ("id", id), ("seq", s)]).unwrap()
     }
 
-    /// What a release gave: (id, time, sequence) of each row, checking
-    /// `times` matches the batch's time column.
-    fn rows_of(r: Option<Released>) -> Vec<(i64, i64, i64)> {
+    /// What a release gave: (id, time) of each row, checking `times`
+    /// matches the batch's time column, and that the sequence column is
+    /// left out when the buffer is externally driven (`external`).
+    fn rows_of(r: Option<Released>, external: bool) -> Vec<(i64, i64)> {
         let Some(r) = r else { return Vec::new() };
+        assert_eq!(
+            r.batch.num_columns(),
+            if external { 2 } else { 3 },
+            "the sequence column is left out by an externally driven buffer only"
+        );
         let col = |c: usize| {
             r.batch
                 .column(c)
@@ -823,13 +846,9 @@ mod tests {
                 .values()
                 .to_vec()
         };
-        let (t, seq, id) = (col(0), col(1), col(2));
+        let (t, id) = (col(0), col(1));
         assert_eq!(t, r.times.to_vec(), "released times are the batch's");
-        id.into_iter()
-            .zip(t)
-            .zip(seq)
-            .map(|((i, t), s)| (i, t, s))
-            .collect()
+        id.into_iter().zip(t).collect()
     }
 
     /// The contract, written plainly: every held row in a list; a release
@@ -845,17 +864,18 @@ mod tests {
     }
 
     impl Model {
-        fn release(&mut self, limit: i64) -> Vec<(i64, i64, i64)> {
+        /// (id, time) of the rows released, in order.
+        fn release(&mut self, limit: i64) -> Vec<(i64, i64)> {
             let external = self.external;
             let key = |r: &(i64, i64, i64)| (r.0, if external { r.1 } else { 0 }, r.2);
             let (mut out, keep): (Vec<_>, Vec<_>) = self.held.iter().partition(|r| r.0 <= limit);
             self.held = keep;
             out.sort_by_key(key);
-            out.iter().map(|r| (r.2, r.0, r.1)).collect()
+            out.iter().map(|r| (r.2, r.0)).collect()
         }
 
         /// Rows with their ids.
-        fn push(&mut self, rows: &[((Option<i64>, i64), i64)]) -> Vec<(i64, i64, i64)> {
+        fn push(&mut self, rows: &[((Option<i64>, i64), i64)]) -> Vec<(i64, i64)> {
             for &((t, s), id) in rows {
                 let Some(t) = t else {
                     self.late += 1;
@@ -879,7 +899,7 @@ mod tests {
             }
         }
 
-        fn advance(&mut self, w: i64) -> Vec<(i64, i64, i64)> {
+        fn advance(&mut self, w: i64) -> Vec<(i64, i64)> {
             let w = self.wm.map_or(w, |c| c.max(w));
             self.wm = Some(w);
             self.release(w - 1)
@@ -890,7 +910,7 @@ mod tests {
         let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
         let mut buf = EventTimeBuffer::new(time, lateness);
         if external {
-            buf = buf.externally_driven(Some(1));
+            buf = buf.externally_driven(Some(2));
         }
         let mut model = Model {
             lateness,
@@ -904,7 +924,7 @@ mod tests {
         for s in steps {
             let (got, want) = match s {
                 Step::Push(rows) => {
-                    let got = rows_of(buf.push(batch(&rows, id)).unwrap());
+                    let got = rows_of(buf.push(batch(&rows, id)).unwrap(), external);
                     let with_ids: Vec<_> = rows.iter().zip(id..).map(|(r, i)| (*r, i)).collect();
                     id += rows.len() as i64;
                     (got, model.push(&with_ids))
@@ -915,7 +935,7 @@ mod tests {
                     let picked: Vec<u32> = (0..rows.len() as u32)
                         .filter(|&k| rows[k as usize].1)
                         .collect();
-                    let got = rows_of(buf.push_rows(b, picked.clone()).unwrap());
+                    let got = rows_of(buf.push_rows(b, picked.clone()).unwrap(), external);
                     let with_ids: Vec<_> = picked
                         .iter()
                         .map(|&k| (all[k as usize], id + k as i64))
@@ -923,13 +943,13 @@ mod tests {
                     id += rows.len() as i64;
                     (got, model.push(&with_ids))
                 }
-                Step::Advance(w) => (rows_of(buf.advance(w)), model.advance(w)),
+                Step::Advance(w) => (rows_of(buf.advance(w), external), model.advance(w)),
             };
             prop_assert_eq!(got, want);
             prop_assert_eq!(buf.late_rows(), model.late);
         }
         let want = model.release(i64::MAX);
-        prop_assert_eq!(rows_of(buf.finish()), want);
+        prop_assert_eq!(rows_of(buf.finish(), external), want);
         Ok(())
     }
 
@@ -938,16 +958,16 @@ mod tests {
     #[test]
     fn an_external_watermark_makes_exactly_the_rows_below_it_late() {
         let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
-        let mut buf = EventTimeBuffer::new(time, 0).externally_driven(Some(1));
-        assert!(rows_of(buf.advance(10)).is_empty());
+        let mut buf = EventTimeBuffer::new(time, 0).externally_driven(Some(2));
+        assert!(rows_of(buf.advance(10), true).is_empty());
         buf.push(batch(&[(Some(10), 0), (Some(12), 0)], 0)).unwrap();
         assert_eq!(buf.late_rows(), 0);
         buf.push(batch(&[(Some(15), 0), (Some(9), 0), (Some(11), 0)], 2))
             .unwrap();
         assert_eq!(buf.late_rows(), 1);
         assert_eq!(
-            rows_of(buf.finish()),
-            vec![(0, 10, 0), (4, 11, 0), (1, 12, 0), (2, 15, 0)]
+            rows_of(buf.finish(), true),
+            vec![(0, 10), (4, 11), (1, 12), (2, 15)]
         );
     }
 
