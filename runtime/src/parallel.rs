@@ -34,7 +34,7 @@ use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
 use percore_operators::gather::take_batch;
 use percore_operators::ops::{Closed, Filter, Operator, PartialAgg, Route};
-use percore_operators::state::{hash_keys, time_range};
+use percore_operators::state::{hash_keys, split_keys, time_range};
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Owners, Pool};
 
@@ -568,16 +568,19 @@ impl<'a> Worker<'a> {
             // This core owns every key it reads: no hashing, no gathering.
             return self.send(0, Message::Data((Payload::Rows(batch.clone()), ingest)));
         }
-        hash_keys(
-            key_cols,
-            &self.key_types,
-            batch.num_rows(),
-            &mut self.hashes,
-        );
+        let n = batch.num_rows();
         if self.holds_rows {
             // The lists travel with the batch: fresh ones for each batch.
             let mut lists = vec![Vec::new(); self.n];
-            self.exchange.owners().split(&self.hashes, &mut lists);
+            let owners = self.exchange.owners();
+            if let [a, b] = &mut lists[..] {
+                // Hashed and split in one pass.
+                let second = owners.second_of_two();
+                split_keys(key_cols, &self.key_types, n, &mut self.hashes, second, a, b);
+            } else {
+                hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
+                owners.split(&self.hashes, &mut lists);
+            }
             for (d, rows) in lists.into_iter().enumerate() {
                 if rows.is_empty() {
                     continue;
@@ -591,6 +594,7 @@ impl<'a> Worker<'a> {
             }
             return Ok(());
         }
+        hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
         self.pending_since.get_or_insert(ingest);
         let mut full = std::mem::take(&mut self.parts);
         self.exchange.push(batch, &self.hashes, &mut full);

@@ -67,6 +67,22 @@ impl Owners {
         }
     }
 
+    /// Of two cores, whether the second owns keys with routing hash
+    /// `hash`: [`Self::owner`] `== 1`, with the table looked up through the
+    /// returned function itself (a loop calling it keeps the table's
+    /// address in a register).
+    ///
+    /// # Panics
+    /// Unless there are two cores.
+    pub fn second_of_two(&self) -> impl Fn(u64) -> bool + '_ {
+        assert_eq!(self.cores, 2, "two cores");
+        let groups: &[AtomicU16; KEY_GROUPS] = &self.groups;
+        move |hash| match groups[group(hash)].load(Ordering::Relaxed) {
+            0 => self.give(group(hash)) == 1,
+            o => o == 2,
+        }
+    }
+
     /// Gives key group `g` to the core owning the fewest groups, unless
     /// another core gave it first; its owner either way.
     #[cold]
@@ -125,6 +141,23 @@ mod tests {
     fn hashes(n: u64, seed: u64) -> Vec<u64> {
         let state = foldhash::quality::FixedState::with_seed(seed);
         (0..n).map(|k| state.hash_one(k)).collect()
+    }
+
+    #[test]
+    fn second_of_two_is_the_owner_being_the_second_core() {
+        let hashes = hashes(5000, 11);
+        let (a, b) = (Owners::new(2), Owners::new(2));
+        let second = b.second_of_two();
+        // Groups given through either path, interleaved, agree.
+        for (i, &h) in hashes.iter().enumerate() {
+            let (x, y) = if i % 2 == 0 {
+                (a.owner(h) == 1, second(h))
+            } else {
+                (second(h), a.owner(h) == 1)
+            };
+            assert_eq!(x, y);
+            assert_eq!(second(h), b.owner(h) == 1);
+        }
     }
 
     #[test]

@@ -311,6 +311,90 @@ pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mu
     hash_columns(&cols, num_rows, ROUTE_SEED, out);
 }
 
+/// The rows of a batch split two ways by their key's routing hash (the one
+/// [`hash_keys`] gives): row `i` listed in `b` when `second(hash)`, else in
+/// `a`, each list ascending (emptied first). Keys of one or two VARCHAR
+/// columns without NULLs (the common keys: a symbol; a trader and a symbol)
+/// are hashed and split in one pass, no hash stored per row; others are
+/// hashed into `scratch` first.
+pub fn split_keys(
+    keys: &[ArrayRef],
+    types: &[SqlType],
+    num_rows: usize,
+    scratch: &mut Vec<u64>,
+    second: impl Fn(u64) -> bool,
+    a: &mut Vec<u32>,
+    b: &mut Vec<u32>,
+) {
+    let cols = key_cols(keys, types);
+    let strs: Option<Vec<(&[i32], &[u8])>> = cols
+        .iter()
+        .map(|c| match *c {
+            KeyCol::Str {
+                offsets,
+                data,
+                nulls,
+            } if nulls.is_none_or(|b| b.null_count() == 0) => Some((offsets, data)),
+            _ => None,
+        })
+        .collect();
+    match strs.as_deref() {
+        Some(&[c]) => split_strs([c], num_rows, second, a, b),
+        Some(&[c, d]) => split_strs([c, d], num_rows, second, a, b),
+        _ => {
+            hash_columns(&cols, num_rows, ROUTE_SEED, scratch);
+            crate::gather::split_rows(scratch.iter().map(|&h| second(h)), a, b);
+        }
+    }
+}
+
+/// [`split_keys`] for keys of `C` string columns (`(offsets, text)` each,
+/// without NULLs): each row's hash mixed from its strings as
+/// [`hash_columns`] mixes them, then its row number written to both lists,
+/// only its own list's length advancing (no branch on the owner).
+fn split_strs<const C: usize>(
+    cols: [(&[i32], &[u8]); C],
+    n: usize,
+    second: impl Fn(u64) -> bool,
+    a: &mut Vec<u32>,
+    b: &mut Vec<u32>,
+) {
+    assert!(n <= u32::MAX as usize, "rows numbered in 32 bits");
+    assert!(
+        cols.iter().all(|(offsets, _)| offsets.len() > n),
+        "an offset past every row"
+    );
+    for l in [&mut *a, &mut *b] {
+        l.clear();
+        l.reserve(n);
+    }
+    let (sa, sb) = (a.spare_capacity_mut(), b.spare_capacity_mut());
+    let (mut na, mut nb) = (0usize, 0usize);
+    for i in 0..n {
+        let mut h = ROUTE_SEED;
+        for (offsets, data) in &cols {
+            // SAFETY: `i < n` and every column has more than `n` offsets
+            // (asserted above).
+            let (lo, hi) = unsafe { (*offsets.get_unchecked(i), *offsets.get_unchecked(i + 1)) };
+            h = mix_str(h, data, lo, hi);
+        }
+        let to_b = second(h);
+        // SAFETY: `na + nb == i < n`, and both lists have room for `n`.
+        unsafe {
+            sa.get_unchecked_mut(na).write(i as u32);
+            sb.get_unchecked_mut(nb).write(i as u32);
+        }
+        na += !to_b as usize;
+        nb += to_b as usize;
+    }
+    // SAFETY: a length advanced (by one) only past a slot just written, and
+    // the first `na` (`nb`) slots of each list's room were written.
+    unsafe {
+        a.set_len(na);
+        b.set_len(nb);
+    }
+}
+
 /// Multiplies to 128 bits and folds the halves: the mixing step of
 /// foldhash and wyhash.
 #[inline(always)]
@@ -713,6 +797,50 @@ mod tests {
                 Just(1.5)
             ]),
         )
+    }
+
+    proptest! {
+        /// Each row is listed once, ascending, on the side its routing hash
+        /// (`hash_keys`') picks: one- and two-column string keys (split in
+        /// one pass; strings short, long, of up to 16 bytes at the text's
+        /// end, empty, with and without a null buffer holding no NULL),
+        /// and keys with NULLs or numbers (hashed first).
+        #[test]
+        fn split_keys_lists_rows_by_their_routing_hash(
+            rows in proptest::collection::vec(
+                (proptest::option::weighted(0.9, "[a-z]{0,12}"), "[a-z]{0,9}", any::<i64>()),
+                0..80,
+            ),
+            shape in 0..5,
+            bit in 0..64u32,
+        ) {
+            let n = rows.len();
+            let firsts: Vec<Option<String>> = rows.iter().map(|r| r.0.clone()).collect();
+            let seconds: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+            let nums: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2)));
+            let second: ArrayRef = Arc::new(StringArray::from(seconds.clone()));
+            // The same strings with a null buffer that holds no NULL.
+            let second_nb: ArrayRef = Arc::new(StringArray::from(
+                seconds.iter().map(|s| Some(*s)).collect::<Vec<_>>(),
+            ));
+            let first: ArrayRef = Arc::new(StringArray::from(firsts));
+            let (keys, types): (Vec<ArrayRef>, Vec<SqlType>) = match shape {
+                0 => (vec![second], vec![SqlType::Varchar]),
+                1 => (vec![second_nb, second], vec![SqlType::Varchar, SqlType::Varchar]),
+                2 => (vec![first, second], vec![SqlType::Varchar, SqlType::Varchar]),
+                3 => (vec![second, nums], vec![SqlType::Varchar, SqlType::BigInt]),
+                _ => (vec![nums], vec![SqlType::BigInt]),
+            };
+            let pick = |h: u64| (h >> bit) & 1 == 1;
+            let mut hashes = Vec::new();
+            hash_keys(&keys, &types, n, &mut hashes);
+            let want_b: Vec<u32> = (0..n as u32).filter(|&i| pick(hashes[i as usize])).collect();
+            let want_a: Vec<u32> = (0..n as u32).filter(|&i| !pick(hashes[i as usize])).collect();
+            let (mut a, mut b) = (vec![7u32], vec![9u32]);
+            split_keys(&keys, &types, n, &mut Vec::new(), pick, &mut a, &mut b);
+            prop_assert_eq!(a, want_a);
+            prop_assert_eq!(b, want_b);
+        }
     }
 
     proptest! {

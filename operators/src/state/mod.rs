@@ -16,7 +16,7 @@ mod sliding;
 pub(crate) use accumulators::assert_ids_below;
 pub use accumulators::{Acc, AggFunc};
 pub use event_time::{time_range, EventTimeBuffer, Released, TimeColumn};
-pub use group_table::{hash_keys, GroupTable};
+pub use group_table::{hash_keys, split_keys, GroupTable};
 pub(crate) use keep::KeepMask;
 pub use sliding::Sliding;
 
