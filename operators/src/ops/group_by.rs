@@ -31,6 +31,9 @@ pub(crate) struct Groups {
     accs: Vec<Acc>,
     rows: Vec<i64>,
     ids: Vec<u32>,
+    /// The core owning each group's key, for the groups [`Self::owners`]
+    /// has routed so far (ids below its length).
+    owner: Vec<u32>,
 }
 
 impl Groups {
@@ -51,6 +54,7 @@ impl Groups {
                 .collect(),
             rows: Vec::new(),
             ids: Vec::new(),
+            owner: Vec::new(),
         }
     }
 
@@ -147,13 +151,21 @@ impl Groups {
 
     /// Every group's id on the list of the core owning its key
     /// (`route.owner` of its [`crate::state::hash_keys`] hash), one list per
-    /// core, each in order of first appearance.
-    pub(crate) fn owners(&self, route: &Route<'_>) -> Vec<Vec<u32>> {
-        let mut hashes = Vec::new();
-        self.table.route_hashes(&mut hashes);
+    /// core, each in order of first appearance. A key's owner is found once
+    /// and kept with its group (a table that keeps its keys across windows
+    /// is asked again each window), so every call must route alike: one
+    /// run's route.
+    pub(crate) fn owners(&mut self, route: &Route<'_>) -> Vec<Vec<u32>> {
+        let known = self.owner.len();
+        if known < self.table.len() {
+            let mut hashes = Vec::new();
+            self.table.route_hashes_from(known, &mut hashes);
+            let owner = hashes.iter().map(|&h| (route.owner)(h) as u32);
+            self.owner.extend(owner);
+        }
         let mut owned: Vec<Vec<u32>> = vec![Vec::new(); route.cores.max(1)];
-        for (g, &h) in hashes.iter().enumerate() {
-            owned[(route.owner)(h)].push(g as u32);
+        for (g, &o) in self.owner.iter().enumerate() {
+            owned[o as usize].push(g as u32);
         }
         owned
     }
@@ -212,6 +224,7 @@ impl Groups {
     /// Forgets every group, keeping memory (key arena, accumulator vectors).
     pub(crate) fn clear(&mut self) {
         self.table.clear();
+        self.owner.clear();
         self.rows.clear();
         for acc in &mut self.accs {
             acc.clear();

@@ -43,7 +43,9 @@ use crate::state::KeepMask;
 
 /// Where partial states go: core `owner(hash)` of `cores`, for a key's
 /// routing hash ([`crate::state::hash_keys`]). Every sender must route
-/// alike, so all partials of a key meet on one core.
+/// alike, so all partials of a key meet on one core, and on every call
+/// alike: a window's table remembers its keys' owners for the windows it
+/// serves after.
 pub struct Route<'a> {
     pub cores: usize,
     pub owner: &'a dyn Fn(u64) -> usize,
@@ -189,7 +191,7 @@ impl PartialAgg {
         };
         let size = win.size_ms;
         self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
-        while let Some((start, groups)) = self.windows.pop_closed(size, w) {
+        while let Some((start, mut groups)) = self.windows.pop_closed(size, w) {
             let owned = groups.owners(route);
             closed.windows.push((start, Some(groups), owned));
         }
@@ -199,7 +201,7 @@ impl PartialAgg {
     /// Closes every group held (end of input, or [`Self::is_full`]).
     pub fn close_all(&mut self, route: &Route<'_>) -> Closed {
         let mut closed = Closed::new(false);
-        for (start, groups) in self.windows.take_all() {
+        for (start, mut groups) in self.windows.take_all() {
             if groups.len() > 0 {
                 let owned = groups.owners(route);
                 closed.windows.push((start, Some(groups), owned));
@@ -630,6 +632,76 @@ mod tests {
                 vec!["1970-01-01T00:00:00.010Z|k0|1"],
                 "{keys} keys"
             );
+        }
+    }
+
+    #[test]
+    fn a_kept_table_routes_its_old_and_new_keys_to_their_owners() {
+        // Each window's pieces for a core hold exactly the keys its rows
+        // reached that the route gives that core: window 1 reuses window
+        // 0's table (its keys kept, their owners found once) and adds keys.
+        let sql = format!(
+            "{DDL} SELECT k, COUNT(*) AS n FROM t GROUP BY k \
+             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
+        );
+        let plan = crate::sql::compile(&sql).unwrap();
+        let route = Route {
+            cores: 2,
+            owner: &|h| (h >> 7) as usize % 2,
+        };
+        let owner = |k: &str| {
+            let col: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![k]));
+            let mut h = Vec::new();
+            crate::state::hash_keys(&[col], &[crate::SqlType::Varchar], 1, &mut h);
+            (route.owner)(h[0])
+        };
+        let mut p = PartialAgg::for_plan(&plan).unwrap();
+        let keys = |r: std::ops::Range<i32>| r.map(|i| format!("k{i}")).collect::<Vec<_>>();
+        let windows: [(i64, Vec<String>); 6] = [
+            (1, keys(0..8)),
+            // Half the old keys (still kept: half had rows) and new ones.
+            (11, keys(4..20)),
+            (21, keys(0..20)),
+            // Too few of the kept keys: the table is cleared, and its ids
+            // go to other keys.
+            (31, keys(100..103)),
+            (41, keys(200..240)),
+            (51, keys(300..340)),
+        ];
+        for (ts, keys) in windows {
+            let mut csv = String::from("k,ts,v,d\n");
+            for k in &keys {
+                csv += &format!("{k},{ts},1.00,1\n");
+            }
+            let mut r = CsvReader::new(
+                "t.csv",
+                csv.as_bytes(),
+                &plan.source.columns,
+                64,
+                OnError::Fail,
+            )
+            .unwrap();
+            while let Some(b) = r.next_batch().unwrap() {
+                p.push(&plan.read(&b)).unwrap();
+            }
+            let closed = p.close_through(ts + 9, &route);
+            for core in 0..2 {
+                let pieces = p.pieces(&closed, core, &mut Pool::default()).unwrap();
+                let mut got: Vec<String> = pieces
+                    .iter()
+                    .flat_map(|b| {
+                        use arrow_array::cast::AsArray;
+                        let k = b.column(1).as_string::<i32>().clone();
+                        k.iter().map(|k| k.unwrap().to_string()).collect::<Vec<_>>()
+                    })
+                    .collect();
+                got.sort();
+                let mut want: Vec<String> =
+                    keys.iter().filter(|k| owner(k) == core).cloned().collect();
+                want.sort();
+                assert_eq!(got, want, "window at {ts}, core {core}");
+            }
+            p.recycle(closed);
         }
     }
 

@@ -241,17 +241,26 @@ impl GroupTable {
     /// Every group's routing hash, in id order: [`hash_keys`] of its key
     /// (read from the packed words when keys are packed).
     pub fn route_hashes(&self, out: &mut Vec<u64>) {
+        self.route_hashes_from(0, out);
+    }
+
+    /// [`Self::route_hashes`] of the groups from id `from` on.
+    ///
+    /// # Panics
+    /// When `from` is past the last group.
+    pub fn route_hashes_from(&self, from: usize, out: &mut Vec<u64>) {
+        assert!(from <= self.len(), "groups from an id up to their number");
         match &self.packed {
             // A global aggregate's one group has no key words.
             _ if self.types.is_empty() => {
                 out.clear();
-                out.resize(self.len(), ROUTE_SEED);
+                out.resize(self.len() - from, ROUTE_SEED);
             }
-            Some(p) => p.route_hashes(&self.types, ROUTE_SEED, out),
+            Some(p) => p.route_hashes(from, &self.types, ROUTE_SEED, out),
             None => {
-                let all: Vec<u32> = (0..self.len() as u32).collect();
-                let cols = self.key_columns(&all);
-                hash_keys(&cols, &self.types, all.len(), out);
+                let ids: Vec<u32> = (from as u32..self.len() as u32).collect();
+                let cols = self.key_columns(&ids);
+                hash_keys(&cols, &self.types, ids.len(), out);
             }
         }
     }

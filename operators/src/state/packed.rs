@@ -434,13 +434,20 @@ impl PackedKeys {
         })
     }
 
-    /// Every key's routing hash, in id order: what `hash_columns` with
-    /// `seed` gives for the key's columns (of `types`), read from the words.
-    pub(super) fn route_hashes(&self, types: &[SqlType], seed: u64, out: &mut Vec<u64>) {
+    /// The routing hash of every key from id `from` on, in id order: what
+    /// `hash_columns` with `seed` gives for the key's columns (of `types`),
+    /// read from the words.
+    pub(super) fn route_hashes(
+        &self,
+        from: usize,
+        types: &[SqlType],
+        seed: u64,
+        out: &mut Vec<u64>,
+    ) {
         match self {
-            PackedKeys::W2(p) => route_hashes(&p.keys, types, seed, out),
-            PackedKeys::W3(p) => route_hashes(&p.keys, types, seed, out),
-            PackedKeys::W5(p) => route_hashes(&p.keys, types, seed, out),
+            PackedKeys::W2(p) => route_hashes(&p.keys[from..], types, seed, out),
+            PackedKeys::W3(p) => route_hashes(&p.keys[from..], types, seed, out),
+            PackedKeys::W5(p) => route_hashes(&p.keys[from..], types, seed, out),
         }
     }
 }
