@@ -322,10 +322,10 @@ pub fn hash_keys(keys: &[ArrayRef], types: &[SqlType], num_rows: usize, out: &mu
 
 /// The rows of a batch split two ways by their key's routing hash (the one
 /// [`hash_keys`] gives): row `i` listed in `b` when `second(hash)`, else in
-/// `a`, each list ascending (emptied first). Keys of one or two VARCHAR
-/// columns without NULLs (the common keys: a symbol; a trader and a symbol)
-/// are hashed and split in one pass, no hash stored per row; others are
-/// hashed into `scratch` first.
+/// `a`, each list ascending (emptied first). Keys of one or two NULL-free
+/// BIGINT, TIMESTAMP or VARCHAR columns (the common keys: a symbol; a
+/// trader and a symbol) are hashed and split in one pass, no hash stored
+/// per row; others are hashed into `scratch` first.
 pub fn split_keys(
     keys: &[ArrayRef],
     types: &[SqlType],
@@ -336,43 +336,109 @@ pub fn split_keys(
     b: &mut Vec<u32>,
 ) {
     let cols = key_cols(keys, types);
-    let strs: Option<Vec<(&[i32], &[u8])>> = cols
+    let no_nulls = |n: Option<&NullBuffer>| n.is_none_or(|b| b.null_count() == 0);
+    let parts: Option<Vec<Part<'_>>> = cols
         .iter()
         .map(|c| match *c {
+            KeyCol::I64(v, nulls) if no_nulls(nulls) => Some(Part::Int(v)),
             KeyCol::Str {
                 offsets,
                 data,
                 nulls,
-            } if nulls.is_none_or(|b| b.null_count() == 0) => Some((offsets, data)),
+            } if no_nulls(nulls) => Some(Part::Str(offsets, data)),
             _ => None,
         })
         .collect();
-    match strs.as_deref() {
-        Some(&[c]) => split_strs([c], num_rows, second, a, b),
-        Some(&[c, d]) => split_strs([c, d], num_rows, second, a, b),
+    let n = num_rows;
+    match parts.as_deref() {
+        Some(&[Part::Int(x)]) => split_parts(Ints(x), Nothing, n, second, a, b),
+        Some(&[Part::Str(o, d)]) => split_parts(Strs(o, d), Nothing, n, second, a, b),
+        Some(&[Part::Int(x), Part::Int(y)]) => split_parts(Ints(x), Ints(y), n, second, a, b),
+        Some(&[Part::Int(x), Part::Str(o, d)]) => split_parts(Ints(x), Strs(o, d), n, second, a, b),
+        Some(&[Part::Str(o, d), Part::Int(y)]) => split_parts(Strs(o, d), Ints(y), n, second, a, b),
+        Some(&[Part::Str(o, d), Part::Str(p, e)]) => {
+            split_parts(Strs(o, d), Strs(p, e), n, second, a, b)
+        }
         _ => {
-            hash_columns(&cols, num_rows, ROUTE_SEED, scratch);
+            hash_columns(&cols, n, ROUTE_SEED, scratch);
             crate::gather::split_rows(scratch.iter().map(|&h| second(h)), a, b);
         }
     }
 }
 
-/// [`split_keys`] for keys of `C` string columns (`(offsets, text)` each,
-/// without NULLs): each row's hash mixed from its strings as
-/// [`hash_columns`] mixes them, then its row number written to both lists,
+/// A NULL-free key column [`split_keys`] hashes in its one pass.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    Int(&'a [i64]),
+    Str(&'a [i32], &'a [u8]),
+}
+
+/// One key column's part of a row's routing hash, mixed in as
+/// [`hash_columns`] mixes it.
+trait Mix {
+    /// Whether the column has a value for each of `n` rows.
+    fn covers(&self, n: usize) -> bool;
+    /// `h` with row `i`'s value mixed in.
+    ///
+    /// # Safety
+    /// `i` must be below an `n` the column [`Mix::covers`].
+    unsafe fn mix(&self, h: u64, i: usize) -> u64;
+}
+
+/// No column (a key of one column has no second).
+struct Nothing;
+/// A BIGINT or TIMESTAMP column's values.
+struct Ints<'a>(&'a [i64]);
+/// A VARCHAR column's offsets and text.
+struct Strs<'a>(&'a [i32], &'a [u8]);
+
+impl Mix for Nothing {
+    fn covers(&self, _: usize) -> bool {
+        true
+    }
+    #[inline(always)]
+    unsafe fn mix(&self, h: u64, _: usize) -> u64 {
+        h
+    }
+}
+
+impl Mix for Ints<'_> {
+    fn covers(&self, n: usize) -> bool {
+        self.0.len() >= n
+    }
+    #[inline(always)]
+    unsafe fn mix(&self, h: u64, i: usize) -> u64 {
+        // SAFETY: `i < n <= len` (the caller's promise).
+        mix(h, unsafe { *self.0.get_unchecked(i) } as u64)
+    }
+}
+
+impl Mix for Strs<'_> {
+    fn covers(&self, n: usize) -> bool {
+        self.0.len() > n
+    }
+    #[inline(always)]
+    unsafe fn mix(&self, h: u64, i: usize) -> u64 {
+        // SAFETY: `i < n` and there are more than `n` offsets (the
+        // caller's promise); `mix_str` checks the text's bounds itself.
+        let (lo, hi) = unsafe { (*self.0.get_unchecked(i), *self.0.get_unchecked(i + 1)) };
+        mix_str(h, self.1, lo, hi)
+    }
+}
+
+/// [`split_keys`]' one pass for a key of columns `p` then `q`: each row's
+/// hash mixed from its values, then its row number written to both lists,
 /// only its own list's length advancing (no branch on the owner).
-fn split_strs<const C: usize>(
-    cols: [(&[i32], &[u8]); C],
+fn split_parts(
+    p: impl Mix,
+    q: impl Mix,
     n: usize,
     second: impl Fn(u64) -> bool,
     a: &mut Vec<u32>,
     b: &mut Vec<u32>,
 ) {
     assert!(n <= u32::MAX as usize, "rows numbered in 32 bits");
-    assert!(
-        cols.iter().all(|(offsets, _)| offsets.len() > n),
-        "an offset past every row"
-    );
+    assert!(p.covers(n) && q.covers(n), "a value of each column per row");
     for l in [&mut *a, &mut *b] {
         l.clear();
         l.reserve(n);
@@ -380,13 +446,8 @@ fn split_strs<const C: usize>(
     let (sa, sb) = (a.spare_capacity_mut(), b.spare_capacity_mut());
     let (mut na, mut nb) = (0usize, 0usize);
     for i in 0..n {
-        let mut h = ROUTE_SEED;
-        for (offsets, data) in &cols {
-            // SAFETY: `i < n` and every column has more than `n` offsets
-            // (asserted above).
-            let (lo, hi) = unsafe { (*offsets.get_unchecked(i), *offsets.get_unchecked(i + 1)) };
-            h = mix_str(h, data, lo, hi);
-        }
+        // SAFETY: `i < n`, which both columns cover (asserted above).
+        let h = unsafe { q.mix(p.mix(ROUTE_SEED, i), i) };
         let to_b = second(h);
         // SAFETY: `na + nb == i < n`, and both lists have room for `n`.
         unsafe {
@@ -810,23 +871,27 @@ mod tests {
 
     proptest! {
         /// Each row is listed once, ascending, on the side its routing hash
-        /// (`hash_keys`') picks: one- and two-column string keys (split in
-        /// one pass; strings short, long, of up to 16 bytes at the text's
-        /// end, empty, with and without a null buffer holding no NULL),
-        /// and keys with NULLs or numbers (hashed first).
+        /// (`hash_keys`') picks: keys of one or two BIGINT and VARCHAR
+        /// columns in every order (split in one pass; strings short, long,
+        /// of up to 16 bytes at the text's end, empty, with and without a
+        /// null buffer holding no NULL), and keys with NULLs, of three
+        /// columns or of a DOUBLE (hashed first).
         #[test]
         fn split_keys_lists_rows_by_their_routing_hash(
             rows in proptest::collection::vec(
                 (proptest::option::weighted(0.9, "[a-z]{0,12}"), "[a-z]{0,9}", any::<i64>()),
                 0..80,
             ),
-            shape in 0..5,
+            shape in 0..9,
             bit in 0..64u32,
         ) {
             let n = rows.len();
             let firsts: Vec<Option<String>> = rows.iter().map(|r| r.0.clone()).collect();
             let seconds: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
             let nums: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2)));
+            let doubles: ArrayRef = Arc::new(arrow_array::Float64Array::from_iter_values(
+                rows.iter().map(|r| r.2 as f64),
+            ));
             let second: ArrayRef = Arc::new(StringArray::from(seconds.clone()));
             // The same strings with a null buffer that holds no NULL.
             let second_nb: ArrayRef = Arc::new(StringArray::from(
@@ -838,7 +903,15 @@ mod tests {
                 1 => (vec![second_nb, second], vec![SqlType::Varchar, SqlType::Varchar]),
                 2 => (vec![first, second], vec![SqlType::Varchar, SqlType::Varchar]),
                 3 => (vec![second, nums], vec![SqlType::Varchar, SqlType::BigInt]),
-                _ => (vec![nums], vec![SqlType::BigInt]),
+                4 => (vec![nums.clone(), second], vec![SqlType::BigInt, SqlType::Varchar]),
+                5 => (vec![nums.clone(), nums], vec![SqlType::BigInt, SqlType::BigInt]),
+                6 => (vec![nums], vec![SqlType::BigInt]),
+                // Three columns, and a DOUBLE: hashed first.
+                7 => (
+                    vec![second_nb, nums, second],
+                    vec![SqlType::Varchar, SqlType::BigInt, SqlType::Varchar],
+                ),
+                _ => (vec![doubles], vec![SqlType::Double]),
             };
             let pick = |h: u64| (h >> bit) & 1 == 1;
             let mut hashes = Vec::new();
