@@ -892,11 +892,15 @@ mod tests {
             let doubles: ArrayRef = Arc::new(arrow_array::Float64Array::from_iter_values(
                 rows.iter().map(|r| r.2 as f64),
             ));
-            let second: ArrayRef = Arc::new(StringArray::from(seconds.clone()));
+            let strings = StringArray::from(seconds.clone());
             // The same strings with a null buffer that holds no NULL.
-            let second_nb: ArrayRef = Arc::new(StringArray::from(
-                seconds.iter().map(|s| Some(*s)).collect::<Vec<_>>(),
+            let second_nb: ArrayRef = Arc::new(StringArray::new(
+                strings.offsets().clone(),
+                strings.values().clone(),
+                Some(NullBuffer::new_valid(n)),
             ));
+            prop_assert!(second_nb.nulls().is_some());
+            let second: ArrayRef = Arc::new(strings);
             let first: ArrayRef = Arc::new(StringArray::from(firsts));
             let (keys, types): (Vec<ArrayRef>, Vec<SqlType>) = match shape {
                 0 => (vec![second], vec![SqlType::Varchar]),
