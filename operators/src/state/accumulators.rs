@@ -22,9 +22,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, PrimitiveArray, StringArray,
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, NullArray, PrimitiveArray, StringArray,
 };
 use arrow_buffer::NullBuffer;
+use arrow_schema::DataType;
 
 use crate::decimal;
 use crate::error::{Error, Result};
@@ -455,14 +456,25 @@ impl Acc {
     /// group's row count), as columns another core can [`Acc::merge`]:
     /// COUNT(*) none (the row counts go once for all aggregates); COUNT
     /// `[count]`; SUM/AVG `[sum, non-NULL count]` (exact sums as raw
-    /// `i128`); MIN/MAX `[value or NULL]`. Numeric columns are written into
-    /// vectors from `pool` (which the receiving core sends back, see
-    /// [`crate::gather::reclaim`]).
+    /// `i128`, or as BIGINT when every one of them fits 64 bits; the count
+    /// a column of type NULL, without values, when no group has had a NULL:
+    /// then it is each group's row count); MIN/MAX `[value or NULL]`.
+    /// Numeric columns are written into vectors from `pool` (which the
+    /// receiving core sends back, see [`crate::gather::reclaim`]).
     pub fn partial(&self, groups: &[u32], pool: &mut Pool, rows: &[i64]) -> Result<Vec<ArrayRef>> {
         let nn = |nulls: &[i64], g: usize| values(rows[g], nulls, g);
         let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
             let valid: Vec<bool> = groups.iter().map(|&g| has[g as usize]).collect();
             (!valid.iter().all(|v| *v)).then(|| NullBuffer::from(valid))
+        };
+        // The non-NULL counts: none to send while no group had a NULL (a
+        // NULL count is kept only from the first NULL on).
+        let counts = |nulls: &[i64], pool: &mut Pool, nn: &dyn Fn(&[i64], usize) -> i64| {
+            if nulls.is_empty() {
+                Arc::new(NullArray::new(groups.len())) as ArrayRef
+            } else {
+                pooled::<Int64Type>(&mut pool.i64s, groups, |g| nn(nulls, g), None)
+            }
         };
         Ok(match &self.state {
             State::Rows => Vec::new(),
@@ -471,14 +483,20 @@ impl Acc {
                 if self.overflow {
                     return Err(Error::eval(&self.text, "sum overflows 128 bits"));
                 }
-                vec![
-                    pooled::<Decimal128Type>(&mut pool.i128s, groups, |g| sum[g], None),
-                    pooled::<Int64Type>(&mut pool.i64s, groups, |g| nn(nulls, g), None),
-                ]
+                // One branch-free pass decides the sums' width.
+                let narrow = groups.iter().fold(true, |ok, &g| {
+                    ok & (sum[g as usize] as i64 as i128 == sum[g as usize])
+                });
+                let sums = if narrow {
+                    pooled::<Int64Type>(&mut pool.i64s, groups, |g| sum[g] as i64, None)
+                } else {
+                    pooled::<Decimal128Type>(&mut pool.i128s, groups, |g| sum[g], None)
+                };
+                vec![sums, counts(nulls, pool, &nn)]
             }
             State::Float { sum, nulls } => vec![
                 pooled::<Float64Type>(&mut pool.f64s, groups, |g| sum[g], None),
-                pooled::<Int64Type>(&mut pool.i64s, groups, |g| nn(nulls, g), None),
+                counts(nulls, pool, &nn),
             ],
             State::ExactMinMax { v, has } => {
                 vec![pooled::<Decimal128Type>(
@@ -530,41 +548,47 @@ impl Acc {
                 }
             }
             State::Exact { sum, nulls } => {
-                let s = cols[0].as_primitive::<Decimal128Type>().values();
-                let nn = i64s(&cols[1]);
                 assert!(
-                    s.len() == groups.len()
-                        && nn.len() == groups.len()
+                    cols[0].len() == groups.len()
+                        && cols[1].len() == groups.len()
                         && rows.len() == groups.len()
                 );
                 // Sums in one tight loop (an overflow remembered, as in
                 // `update`), NULL counts only where a partial had NULLs.
                 let sum = sum.as_mut_slice();
-                let mut overflow = false;
-                for (&g, &x) in groups.iter().zip(s.iter()) {
-                    // SAFETY: every id is below `num_groups`, the length of
-                    // `sum` after the resize (asserted above).
-                    let t = unsafe { sum.get_unchecked_mut(g as usize) };
-                    let (v, o) = t.overflowing_add(x);
-                    *t = v;
-                    overflow |= o;
-                }
-                self.overflow |= overflow;
-                if nn.iter().zip(rows).any(|(n, r)| n != r) {
-                    for ((&g, &n), &r) in groups.iter().zip(nn.iter()).zip(rows) {
-                        if n != r {
-                            null_into(nulls, g as usize, r - n, num_groups);
+                self.overflow |= match cols[0].data_type() {
+                    DataType::Int64 => {
+                        let xs = cols[0].as_primitive::<Int64Type>().values();
+                        add_sums(sum, groups, xs.iter().map(|&x| x as i128))
+                    }
+                    _ => {
+                        let xs = cols[0].as_primitive::<Decimal128Type>().values();
+                        add_sums(sum, groups, xs.iter().copied())
+                    }
+                };
+                // A NULL-typed count: every value of the partial was there.
+                if cols[1].data_type() != &DataType::Null {
+                    let nn = i64s(&cols[1]);
+                    if nn.iter().zip(rows).any(|(n, r)| n != r) {
+                        for ((&g, &n), &r) in groups.iter().zip(nn.iter()).zip(rows) {
+                            if n != r {
+                                null_into(nulls, g as usize, r - n, num_groups);
+                            }
                         }
                     }
                 }
             }
             State::Float { sum, nulls } => {
                 let s = float_in(cols[0].as_ref());
-                let nn = i64s(&cols[1]);
                 for (i, &g) in groups.iter().enumerate() {
                     sum[g as usize] += s[i];
-                    if nn[i] != rows[i] {
-                        null_into(nulls, g as usize, rows[i] - nn[i], num_groups);
+                }
+                if cols[1].data_type() != &DataType::Null {
+                    let nn = i64s(&cols[1]);
+                    for (i, &g) in groups.iter().enumerate() {
+                        if nn[i] != rows[i] {
+                            null_into(nulls, g as usize, rows[i] - nn[i], num_groups);
+                        }
                     }
                 }
             }
@@ -913,6 +937,24 @@ impl Out {
 /// `state(g)` for each of `groups`, as an array over a vector from `pool`.
 /// (Decimal partial sums are raw `i128`: the array keeps the default
 /// precision, read back only by [`Acc::merge`].)
+/// Adds `xs` to the sums of groups `groups` (in order), in one tight loop;
+/// whether a sum overflowed (remembered, as `update` does).
+///
+/// # Panics
+/// Unless every id of `groups` is below the number of sums.
+fn add_sums(sum: &mut [i128], groups: &[u32], xs: impl Iterator<Item = i128>) -> bool {
+    assert_ids_below(groups, sum.len());
+    let mut overflow = false;
+    for (&g, x) in groups.iter().zip(xs) {
+        // SAFETY: every id is below the number of sums (asserted above).
+        let t = unsafe { sum.get_unchecked_mut(g as usize) };
+        let (v, o) = t.overflowing_add(x);
+        *t = v;
+        overflow |= o;
+    }
+    overflow
+}
+
 fn pooled<T: ArrowPrimitiveType>(
     pool: &mut Vec<Vec<T::Native>>,
     groups: &[u32],
@@ -949,6 +991,83 @@ mod tests {
                 *c
             })
             .collect()
+    }
+
+    proptest::proptest! {
+        /// Partials merge to what one accumulator over every row gives, in
+        /// each of their shapes: sums within 64 bits (sent as BIGINT) or
+        /// beyond (as DECIMAL), counts elided while no NULL came (a
+        /// NULL-typed column) or sent; exact and DOUBLE sums and averages,
+        /// split at any row between two accumulators.
+        #[test]
+        fn partials_in_every_shape_merge_to_one_aggregate(
+            rows in proptest::collection::vec(
+                (0u32..4, proptest::option::weighted(0.8, -1_000i64..1_000)),
+                1..60,
+            ),
+            nulls in proptest::bool::ANY,
+            big in proptest::bool::ANY,
+            split in 0usize..60,
+        ) {
+            use proptest::prelude::*;
+            // Values scaled past 64 bits when `big`; NULLs only when `nulls`.
+            let value = |v: Option<i64>| -> Option<i128> {
+                let v = if nulls { v } else { Some(v.unwrap_or(7)) };
+                v.map(|x| if big { x as i128 * (1i128 << 70) } else { x as i128 })
+            };
+            let groups: Vec<u32> = rows.iter().map(|r| r.0).collect();
+            let vals: Vec<Option<i128>> = rows.iter().map(|r| value(r.1)).collect();
+            let n = 4;
+            let dec = SqlType::Decimal { precision: 38, scale: 2 };
+            let cases = [
+                (AggFunc::Sum, dec, dec),
+                (AggFunc::Avg, dec, SqlType::Decimal { precision: 38, scale: 6 }),
+                (AggFunc::Sum, SqlType::Double, SqlType::Double),
+                (AggFunc::Avg, SqlType::Double, SqlType::Double),
+            ];
+            for (func, input, output) in cases {
+                let arg = |v: &[Option<i128>]| -> ArrayRef {
+                    match input {
+                        SqlType::Double => Arc::new(Float64Array::from_iter(
+                            v.iter().map(|x| x.map(|x| (x >> 60) as f64)),
+                        )),
+                        _ => Arc::new(
+                            Decimal128Array::from_iter(v.iter().copied())
+                                .with_precision_and_scale(38, 2)
+                                .unwrap(),
+                        ),
+                    }
+                };
+                let acc = || Acc::new(func, Some(input), output, "f(x)".into());
+                let cut = split.min(rows.len());
+                let (g1, g2) = groups.split_at(cut);
+                let (v1, v2) = vals.split_at(cut);
+                let mut whole = acc();
+                whole.update(&groups, Some(&arg(&vals)), n);
+                let (mut a, mut b) = (acc(), acc());
+                a.update(g1, Some(&arg(v1)), n);
+                b.update(g2, Some(&arg(v2)), n);
+                // b's partials of every group, merged into a.
+                let all: Vec<u32> = (0..n as u32).collect();
+                let (rows_a, rows_b) = (rows_of(g1, n), rows_of(g2, n));
+                let cols = b.partial(&all, &mut Pool::default(), &rows_b).unwrap();
+                if matches!(input, SqlType::Decimal { .. }) {
+                    let mut sums = vec![0i128; n];
+                    for (&g, v) in g2.iter().zip(v2) {
+                        sums[g as usize] += v.unwrap_or(0);
+                    }
+                    let fits = sums.iter().all(|&x| x as i64 as i128 == x);
+                    prop_assert_eq!(cols[0].data_type() == &DataType::Int64, fits, "sums' width");
+                }
+                let had_nulls = nulls && v2.iter().any(Option::is_none);
+                prop_assert_eq!(cols[1].data_type() == &DataType::Null, !had_nulls, "counts elided");
+                a.merge(&all, &cols, n, &rows_b);
+                let total: Vec<i64> = rows_a.iter().zip(&rows_b).map(|(x, y)| x + y).collect();
+                let want = whole.emit(&all, &rows_of(&groups, n)).unwrap();
+                let got = a.emit(&all, &total).unwrap();
+                prop_assert_eq!(got.to_data(), want.to_data(), "{:?} {:?}", func, input);
+            }
+        }
     }
 
     /// The unchecked loops rely on this check: an id past the group count
