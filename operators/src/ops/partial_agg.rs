@@ -332,6 +332,29 @@ mod tests {
         out
     }
 
+    /// The rows of `csv` (a header, then `t`'s columns) as batches of at
+    /// most `size` rows.
+    fn read(plan: &Plan, csv: &str, size: usize) -> Vec<RecordBatch> {
+        let mut r = CsvReader::new(
+            "t.csv",
+            csv.as_bytes(),
+            &plan.source.columns,
+            size,
+            OnError::Fail,
+        )
+        .unwrap();
+        std::iter::from_fn(|| r.next_batch().unwrap()).collect()
+    }
+
+    /// `SELECT k, COUNT(*)` per 10-ms tumbling window.
+    fn windowed_count() -> Plan {
+        crate::sql::compile(&format!(
+            "{DDL} SELECT k, COUNT(*) AS n FROM t GROUP BY k \
+             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
+        ))
+        .unwrap()
+    }
+
     /// The plan of `sql`, `parts` pre-aggregating senders fed the batches
     /// of `csv` in turn, and what one plain pipeline outputs for them.
     fn fed_senders(
@@ -340,15 +363,7 @@ mod tests {
         parts: usize,
     ) -> (Plan, Vec<PartialAgg>, Vec<RecordBatch>) {
         let plan = crate::sql::compile(sql).unwrap();
-        let mut r = CsvReader::new(
-            "t.csv",
-            csv.as_bytes(),
-            &plan.source.columns,
-            1,
-            OnError::Fail,
-        )
-        .unwrap();
-        let batches: Vec<RecordBatch> = std::iter::from_fn(|| r.next_batch().unwrap()).collect();
+        let batches = read(&plan, csv, 1);
         let mut direct = Pipeline::new(&plan);
         let mut want = Vec::new();
         for b in &batches {
@@ -589,22 +604,7 @@ mod tests {
 
     #[test]
     fn a_window_s_table_keeps_its_keys_for_a_later_window_unless_it_holds_too_many() {
-        let sql = format!(
-            "{DDL} SELECT k, COUNT(*) AS n FROM t GROUP BY k \
-             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
-        );
-        let plan = crate::sql::compile(&sql).unwrap();
-        let batches = |csv: &str| {
-            let mut r = CsvReader::new(
-                "t.csv",
-                csv.as_bytes(),
-                &plan.source.columns,
-                4096,
-                OnError::Fail,
-            )
-            .unwrap();
-            std::iter::from_fn(move || r.next_batch().unwrap()).collect::<Vec<_>>()
-        };
+        let plan = windowed_count();
         let few = 10;
         let many = crate::ops::windows::KEEP_KEYS + 1;
         for (keys, kept) in [(few, true), (many, false)] {
@@ -615,12 +615,12 @@ mod tests {
                 csv += &format!("k{i},1,1.00,1\n");
             }
             let mut p = PartialAgg::for_plan(&plan).unwrap();
-            for b in batches(&csv) {
+            for b in read(&plan, &csv, 4096) {
                 p.push(&plan.read(&b)).unwrap();
             }
             let closed = p.close_through(10, &Route::ONE);
             p.recycle(closed);
-            for b in batches("k,ts,v,d\nk0,12,1.00,1\n") {
+            for b in read(&plan, "k,ts,v,d\nk0,12,1.00,1\n", 4096) {
                 p.push(&plan.read(&b)).unwrap();
             }
             assert_eq!(p.groups(), if kept { keys } else { 1 }, "{keys} keys");
@@ -640,11 +640,7 @@ mod tests {
         // Each window's pieces for a core hold exactly the keys its rows
         // reached that the route gives that core: window 1 reuses window
         // 0's table (its keys kept, their owners found once) and adds keys.
-        let sql = format!(
-            "{DDL} SELECT k, COUNT(*) AS n FROM t GROUP BY k \
-             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
-        );
-        let plan = crate::sql::compile(&sql).unwrap();
+        let plan = windowed_count();
         let route = Route {
             cores: 2,
             owner: &|h| (h >> 7) as usize % 2,
@@ -673,15 +669,7 @@ mod tests {
             for k in &keys {
                 csv += &format!("{k},{ts},1.00,1\n");
             }
-            let mut r = CsvReader::new(
-                "t.csv",
-                csv.as_bytes(),
-                &plan.source.columns,
-                64,
-                OnError::Fail,
-            )
-            .unwrap();
-            while let Some(b) = r.next_batch().unwrap() {
+            for b in read(&plan, &csv, 64) {
                 p.push(&plan.read(&b)).unwrap();
             }
             let closed = p.close_through(ts + 9, &route);
@@ -760,11 +748,7 @@ mod tests {
 
     #[test]
     fn a_row_for_a_flushed_window_is_late() {
-        let plan = crate::sql::compile(&format!(
-            "{DDL} SELECT k, COUNT(*) AS n FROM t GROUP BY k \
-             WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)"
-        ))
-        .unwrap();
+        let plan = windowed_count();
         let mut r = CsvReader::new(
             "t.csv",
             "k,ts,v,d\na,1,,\na,11,,\na,2,,\n".as_bytes(),
