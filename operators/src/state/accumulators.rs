@@ -469,7 +469,7 @@ impl Acc {
         };
         // The non-NULL counts: none to send while no group had a NULL (a
         // NULL count is kept only from the first NULL on).
-        let counts = |nulls: &[i64], pool: &mut Pool, nn: &dyn Fn(&[i64], usize) -> i64| {
+        let counts = |nulls: &[i64], pool: &mut Pool| {
             if nulls.is_empty() {
                 Arc::new(NullArray::new(groups.len())) as ArrayRef
             } else {
@@ -492,11 +492,11 @@ impl Acc {
                 } else {
                     pooled::<Decimal128Type>(&mut pool.i128s, groups, |g| sum[g], None)
                 };
-                vec![sums, counts(nulls, pool, &nn)]
+                vec![sums, counts(nulls, pool)]
             }
             State::Float { sum, nulls } => vec![
                 pooled::<Float64Type>(&mut pool.f64s, groups, |g| sum[g], None),
-                counts(nulls, pool, &nn),
+                counts(nulls, pool),
             ],
             State::ExactMinMax { v, has } => {
                 vec![pooled::<Decimal128Type>(
