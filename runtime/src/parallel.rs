@@ -816,10 +816,15 @@ impl<'a> Worker<'a> {
                         self.counter
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
-                        let batch = match part.source.row_positions() {
+                        let source = &part.source;
+                        let batch = match (source.row_positions(), source.first_row()) {
                             _ if !ordered => batch,
-                            Some(pos) => with_seq(batch, Int64Array::from(pos.to_vec())),
-                            None => with_seq(
+                            (Some(pos), _) => with_seq(batch, Int64Array::from(pos.to_vec())),
+                            (None, Some(first)) => with_seq(
+                                batch,
+                                Int64Array::from((first..first + rows as i64).collect::<Vec<_>>()),
+                            ),
+                            (None, None) => with_seq(
                                 batch,
                                 Int64Array::from_iter_values(
                                     (0..rows as i64).map(|k| seq + k * stride),

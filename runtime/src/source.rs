@@ -56,6 +56,16 @@ pub trait Source {
         None
     }
 
+    /// When the last batch's rows are consecutive rows of the input (the
+    /// generator's blocks), the number of its first row; `None` to number
+    /// them by [`Source::row_positions`] or by count. A wrapper of a source
+    /// must pass it on, as it passes on `row_positions`: else rows are
+    /// numbered by count, and ties in event time break differently on
+    /// different numbers of cores.
+    fn first_row(&self) -> Option<i64> {
+        None
+    }
+
     /// How far event time has surely come, for a source that interleaves
     /// inputs each in event-time order only on its own (Kafka partitions):
     /// the least, over the inputs still being read, of the greatest event
@@ -88,6 +98,10 @@ impl Source for GeneratorSource {
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         Ok(self.0.next())
     }
+
+    fn first_row(&self) -> Option<i64> {
+        self.0.last_first_row().map(|r| r as i64)
+    }
 }
 
 /// One core's share of the input, opened on that core.
@@ -95,7 +109,8 @@ pub struct Partition {
     pub source: Box<dyn Source>,
     /// Global sequence number of the share's first row. Rows are numbered in
     /// input order, so sequence numbers break event-time ties the same way on
-    /// any number of cores.
+    /// any number of cores. These two count rows for a source that numbers
+    /// them neither by [`Source::row_positions`] nor by [`Source::first_row`].
     pub first_seq: i64,
     /// Distance between the sequence numbers of consecutive rows of the share
     /// (1 for a contiguous share, `parts` for an interleaved one).
@@ -109,9 +124,15 @@ pub trait PartitionedSource: Send + Sync {
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>>;
 }
 
-/// The built-in generator split among cores by interleaving rows: core `p` of
-/// `n` generates rows `p, p + n, p + 2n, ...`, so every core moves through
-/// event time together and watermarks (the minimum over cores) keep up.
+/// The built-in generator split among cores in blocks of `batch_size`
+/// consecutive rows: core `p` of `n` generates blocks `p, p + n, p + 2n,
+/// ...`, so every core moves through event time together (a block apart) and
+/// watermarks (the minimum over cores) keep up. Each batch is consecutive
+/// rows, numbered by [`Source::first_row`]: held batches then sit in ranges
+/// of sequence numbers of their own, and an event-time release orders time
+/// ties without sorting by sequence. A paced share interleaves single rows
+/// instead (core `p` makes rows `p, p + n, ...`): a block apart in event time
+/// would hold its watermark back by a block's worth of wall time.
 pub struct GeneratorPartitions {
     pub dataset: percore_operators::codec::generator::Dataset,
     pub seed: u64,
@@ -128,24 +149,28 @@ pub struct GeneratorPartitions {
 
 impl PartitionedSource for GeneratorPartitions {
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
-        let g = Generator::range(
-            self.dataset,
-            self.seed,
-            part as u64,
-            self.rows,
-            self.batch_size,
-            self.config,
-        )
-        .with_stride(parts as u64);
+        let (part, parts, block) = (part as u64, parts as u64, self.batch_size.max(1) as u64);
+        let g = |first: u64| {
+            Generator::range(
+                self.dataset,
+                self.seed,
+                first,
+                self.rows,
+                self.batch_size,
+                self.config,
+            )
+        };
         let source: Box<dyn Source> = match self.rate {
             Some(rate) => Box::new(Paced {
-                gen: g,
+                gen: g(part).with_stride(parts),
                 per_sec: (rate / parts as f64).max(1e-3),
                 start: None,
                 made: 0,
                 max_batch: self.batch_size.max(1),
             }),
-            None => Box::new(GeneratorSource::new(g)),
+            None => Box::new(GeneratorSource::new(
+                g(part * block).with_blocks(block, parts),
+            )),
         };
         Ok(Some(Partition {
             source,

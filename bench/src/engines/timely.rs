@@ -116,7 +116,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
             }
         });
 
-        // This worker's share of the rows, interleaved like the other engines'.
+        // This worker's share of the rows, interleaved like v1's and v2's (see `super::share`).
         let mut g = Generator::range(
             dataset,
             42,

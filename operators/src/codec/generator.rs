@@ -195,6 +195,12 @@ pub struct Generator {
     next: u64,
     /// Distance between consecutive rows generated (1: every row).
     stride: u64,
+    /// Blocks of consecutive rows (see [`Generator::with_blocks`]): rows a
+    /// block, and the rows skipped after each; `block` 0 when not in blocks.
+    block: u64,
+    skip: u64,
+    /// The first row of the last batch made (see [`Generator::last_first_row`]).
+    last_first: Option<u64>,
     end: u64,
     batch_size: usize,
     config: MarketConfig,
@@ -264,6 +270,9 @@ impl Generator {
             seed,
             next: start,
             stride: 1,
+            block: 0,
+            skip: 0,
+            last_first: None,
             end,
             batch_size: batch_size.max(1),
             symbols: (0..config.symbols).map(symbol_name).collect(),
@@ -325,16 +334,44 @@ impl Generator {
         }
     }
 
-    /// The numbers of the next (at most) `n` rows, taken from this generator.
+    /// The numbers of the next (at most) `n` rows, taken from this generator
+    /// (in blocks, never past the end of the current block).
     pub fn take_rows(&mut self, n: usize) -> RowIds {
-        let left = self.remaining().min(n as u64) as usize;
+        let mut left = self.remaining().min(n as u64);
+        if self.block > 0 {
+            left = left.min(self.block - self.next % self.block);
+        }
         let ids = RowIds {
             first: self.next,
             stride: self.stride,
-            len: left,
+            len: left as usize,
         };
-        self.next = self.next.saturating_add(left as u64 * self.stride);
+        self.next = self.next.saturating_add(left * self.stride);
+        if self.block > 0 && left > 0 && self.next.is_multiple_of(self.block) {
+            self.next = self.next.saturating_add(self.skip);
+        }
         ids
+    }
+
+    /// Blocks of `block` consecutive rows, every `parts`-th block from the
+    /// one holding the first row (`parts` partitions that each take one
+    /// residue of the block number advance through event time together, a
+    /// block apart). Each batch holds consecutive rows of one block.
+    ///
+    /// # Panics
+    /// When the generator already has a stride, or `block` is 0.
+    pub fn with_blocks(mut self, block: u64, parts: u64) -> Self {
+        assert!(self.stride == 1 && block > 0, "blocks of consecutive rows");
+        self.block = block;
+        self.skip = block * (parts.max(1) - 1);
+        self
+    }
+
+    /// The number of the first row of the last batch made, whose rows
+    /// follow it one after another: `None` before the first batch, and
+    /// always with a stride.
+    pub fn last_first_row(&self) -> Option<u64> {
+        self.last_first.filter(|_| self.stride == 1)
     }
 
     /// Every `stride`-th row from here on (`stride` partitions that each take
@@ -644,7 +681,16 @@ fn short_strings(names: &[String], keys: &[u32]) -> StringArray {
 impl Generator {
     /// Rows this generator has still to make.
     pub fn remaining(&self) -> u64 {
-        self.end.saturating_sub(self.next).div_ceil(self.stride)
+        if self.block == 0 {
+            return self.end.saturating_sub(self.next).div_ceil(self.stride);
+        }
+        // This share's rows below `x`: a block of each whole period, and
+        // the part of the last period past the share's offset.
+        let (period, off) = (self.block + self.skip, self.next % (self.block + self.skip));
+        let off = off - off % self.block;
+        let below =
+            |x: u64| x / period * self.block + (x % period).saturating_sub(off).min(self.block);
+        below(self.end).saturating_sub(below(self.next))
     }
 
     /// The next batch of at most `n` rows (`None` once every row is made).
@@ -653,6 +699,7 @@ impl Generator {
             return None;
         }
         let rows = self.take_rows(n);
+        self.last_first = Some(rows.first);
         let (name, cols) = match self.dataset {
             Dataset::Orders => ("orders", self.orders_batch(rows)),
             Dataset::MarketData => ("market_data", self.market_batch(rows)),
@@ -827,6 +874,52 @@ mod tests {
                 rows += k;
             }
             assert_eq!(rows, 1001);
+        }
+    }
+
+    /// Shares in blocks: every row once, each batch consecutive rows of one
+    /// block of its share (numbered by `last_first_row`), the rows the
+    /// whole data set has there; `remaining` counts down to the end.
+    #[test]
+    fn block_partitions_cover_every_row_once() {
+        let whole: Vec<RecordBatch> = Generator::market_data(3, 1001, 100).collect();
+        let whole = arrow_select::concat::concat_batches(&whole[0].schema(), &whole).unwrap();
+        for (parts, block, batch) in [
+            (1, 64, 64),
+            (2, 64, 64),
+            (2, 50, 64),
+            (3, 7, 5),
+            (4, 300, 1000),
+        ] {
+            let mut seen = vec![0; 1001];
+            for p in 0..parts {
+                let mut g = Generator::range(
+                    Dataset::MarketData,
+                    3,
+                    p * block,
+                    1001,
+                    batch,
+                    MarketConfig::default(),
+                )
+                .with_blocks(block, parts);
+                let share = (0..1001u64).filter(|i| i / block % parts == p).count() as u64;
+                assert_eq!(g.remaining(), share, "{parts} parts of {block}, share {p}");
+                let mut made = 0;
+                while let Some(b) = g.next() {
+                    let first = g.last_first_row().unwrap();
+                    assert!(b.num_rows() <= batch);
+                    assert_eq!(first / block, (first + b.num_rows() as u64 - 1) / block);
+                    assert_eq!(first / block % parts, p);
+                    assert_eq!(b, whole.slice(first as usize, b.num_rows()));
+                    for i in first..first + b.num_rows() as u64 {
+                        seen[i as usize] += 1;
+                    }
+                    made += b.num_rows() as u64;
+                    assert_eq!(g.remaining(), share - made);
+                }
+                assert_eq!(made, share);
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{parts} parts of {block}");
         }
     }
 
