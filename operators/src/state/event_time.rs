@@ -607,15 +607,37 @@ fn without(batch: RecordBatch, seq: Option<usize>) -> RecordBatch {
     }
 }
 
-/// Whether `s` never descends: every pair compared, without a branch (a
-/// loop the compiler vectorises).
+/// Whether `s` never descends: every pair compared, without a branch, in
+/// a loop compiled for AVX-512 (eight pairs a compare) where the CPU has it
+/// (a run-time check, as for [`time_range`]).
 fn ascends(s: &[i64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512 F (checked just above), the only
+        // target feature `ascends_avx512` enables.
+        return unsafe { ascends_avx512(s) };
+    }
+    ascends_any(s)
+}
+
+#[inline(always)]
+fn ascends_any(s: &[i64]) -> bool {
     let n = s.len();
     n < 2
         || !s[1..]
             .iter()
             .zip(&s[..n - 1])
             .fold(false, |down, (b, a)| down | (b < a))
+}
+
+/// [`ascends_any`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must have AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn ascends_avx512(s: &[i64]) -> bool {
+    ascends_any(s)
 }
 
 /// The least and greatest of the times of rows `rows` (`None` when there
@@ -1187,6 +1209,22 @@ mod kernel_tests {
             let mut any = vec![7];
             super::list_any(&t, &q, &mut any);
             prop_assert_eq!(&any, &want);
+        }
+
+        /// The vectorised check that sequences never descend (AVX-512 where
+        /// this CPU has it) and the portable one agree with a plain scan.
+        #[test]
+        fn ascends_is_a_plain_scan(
+            s in prop::collection::vec(0i64..6, 0..200),
+            sorted in any::<bool>(),
+        ) {
+            let mut s = s;
+            if sorted {
+                s.sort();
+            }
+            let want = s.windows(2).all(|w| w[0] <= w[1]);
+            prop_assert_eq!(super::ascends(&s), want);
+            prop_assert_eq!(super::ascends_any(&s), want);
         }
 
         /// The vectorised range (AVX-512 where this CPU has it) is the least
