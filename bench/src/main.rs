@@ -107,7 +107,8 @@ fn parse_stripe(s: &str) -> Result<(usize, usize), String> {
 const ENGINES: &[&str] = &["v1", "v2", "timely", "percore", CEILING];
 
 /// N one-core percore runs at once, each on its own CPU with the rows
-/// percore's core k of N reads (stripe k of N: rows k, k + N, ...), sharing
+/// percore's core k of N reads (stripe k of N: blocks k, k + N, ... of a
+/// batch of consecutive rows), sharing
 /// nothing: what this machine gives N cores that need not talk to each
 /// other, on the very input each of percore's cores has, measured in the
 /// same rounds as the engines. Each run's answer covers its stripe only

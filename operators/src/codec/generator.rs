@@ -77,6 +77,19 @@ fn mix(seed: u64, i: u64, salt: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Row `i` of `orders` drawn with `seed`: two hashes of `(seed, i)`.
+#[inline(always)]
+fn order_row(seed: u64, i: u64) -> OrderRow {
+    let (customer, date) = halves(mix(seed, i, 1));
+    let (amount, _) = halves(mix(seed, i, 2));
+    OrderRow {
+        order_id: i as i64 + 1,
+        customer_id: below32(customer, 10_000) as i64 + 1,
+        date: below32(date, 28) as u32,
+        total_amount: below32(amount, 20_000) as i128 + 1,
+    }
+}
+
 /// `h` reduced to `0..n` by multiply-shift (no division; uniform for a
 /// uniform `h`).
 #[inline(always)]
@@ -324,14 +337,7 @@ impl Generator {
     /// Row `i` of `orders`: two hashes of `(seed, i)`.
     #[inline(always)]
     pub fn order_row(&self, i: u64) -> OrderRow {
-        let (customer, date) = halves(mix(self.seed, i, 1));
-        let (amount, _) = halves(mix(self.seed, i, 2));
-        OrderRow {
-            order_id: i as i64 + 1,
-            customer_id: below32(customer, 10_000) as i64 + 1,
-            date: below32(date, 28) as u32,
-            total_amount: below32(amount, 20_000) as i128 + 1,
-        }
+        order_row(self.seed, i)
     }
 
     /// The numbers of the next (at most) `n` rows, taken from this generator
@@ -396,10 +402,11 @@ impl Generator {
             &mut dates.spare_capacity_mut()[..n],
             &mut amounts.spare_capacity_mut()[..n],
         );
+        let (seed, stride) = (self.seed, rows.stride);
         let mut i = rows.first;
         for k in 0..n {
-            let o = self.order_row(i);
-            i += rows.stride;
+            let o = order_row(seed, i);
+            i += stride;
             id[k].write(o.order_id);
             cu[k].write(o.customer_id);
             da[k].write(o.date);
