@@ -360,9 +360,10 @@ impl Generator {
     }
 
     /// Blocks of `block` consecutive rows, every `parts`-th block from the
-    /// one holding the first row (`parts` partitions that each take one
+    /// one holding the first row, which should start a block (share `p`
+    /// starts at row `p * block`): `parts` partitions that each take one
     /// residue of the block number advance through event time together, a
-    /// block apart). Each batch holds consecutive rows of one block.
+    /// block apart. Each batch holds consecutive rows of one block.
     ///
     /// # Panics
     /// When the generator already has a stride, or `block` is 0.
