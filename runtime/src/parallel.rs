@@ -817,19 +817,16 @@ impl<'a> Worker<'a> {
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
                         let source = &part.source;
-                        let batch = match (source.row_positions(), source.first_row()) {
+                        let batch = match source.row_positions() {
                             _ if !ordered => batch,
-                            (Some(pos), _) => with_seq(batch, Int64Array::from(pos.to_vec())),
-                            (None, Some(first)) => with_seq(
-                                batch,
-                                Int64Array::from((first..first + rows as i64).collect::<Vec<_>>()),
-                            ),
-                            (None, None) => with_seq(
-                                batch,
-                                Int64Array::from_iter_values(
-                                    (0..rows as i64).map(|k| seq + k * stride),
-                                ),
-                            ),
+                            Some(pos) => with_seq(batch, Int64Array::from(pos.to_vec())),
+                            None => {
+                                // Consecutive rows from the source's first
+                                // (the generator's blocks), else counted.
+                                let (first, step) =
+                                    source.first_row().map_or((seq, stride), |f| (f, 1));
+                                with_seq(batch, numbered(first, step, rows))
+                            }
                         };
                         seq += rows as i64 * stride;
                         match &self.keys {
@@ -1047,6 +1044,19 @@ impl Progress {
         eprintln!("percore: {}", parts.join("; "));
         self.last = Instant::now();
     }
+}
+
+/// `n` sequence numbers from `first`, `step` apart (consecutive ones as a
+/// plain range, which the compiler vectorises; a 64-bit multiply per row is
+/// not, without AVX-512).
+fn numbered(first: i64, step: i64, n: usize) -> Int64Array {
+    let n = n as i64;
+    let seqs: Vec<i64> = if step == 1 {
+        (first..first + n).collect()
+    } else {
+        (0..n).map(|k| first + k * step).collect()
+    };
+    Int64Array::from(seqs)
 }
 
 /// Appends the hidden sequence column.
