@@ -115,7 +115,8 @@ impl Owners {
             "rows numbered in 32 bits"
         );
         if let [a, b] = lists {
-            crate::split_rows(hashes.iter().map(|&h| self.owner(h) == 1), a, b);
+            let second = self.second_of_two();
+            crate::split_rows(hashes.iter().map(|&h| second(h)), a, b);
             return;
         }
         // Room for an even share and some more: lists handed on leave empty
