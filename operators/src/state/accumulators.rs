@@ -934,9 +934,6 @@ impl Out {
     }
 }
 
-/// `state(g)` for each of `groups`, as an array over a vector from `pool`.
-/// (Decimal partial sums are raw `i128`: the array keeps the default
-/// precision, read back only by [`Acc::merge`].)
 /// Adds `xs` to the sums of groups `groups` (in order), in one tight loop;
 /// whether a sum overflowed (remembered, as `update` does).
 ///
@@ -955,6 +952,9 @@ fn add_sums(sum: &mut [i128], groups: &[u32], xs: impl Iterator<Item = i128>) ->
     overflow
 }
 
+/// `state(g)` for each of `groups`, as an array over a vector from `pool`.
+/// (Decimal partial sums are raw `i128`: the array keeps the default
+/// precision, read back only by [`Acc::merge`].)
 fn pooled<T: ArrowPrimitiveType>(
     pool: &mut Vec<Vec<T::Native>>,
     groups: &[u32],
