@@ -541,17 +541,7 @@ mod tests {
         let plan = crate::sql::compile(&sql).unwrap();
         let batch = |k: &str, ts: usize| {
             let csv = format!("k,ts,v,d\n{k},{ts},{}.25,{}\n", ts % 7, ts % 5);
-            CsvReader::new(
-                "t.csv",
-                csv.as_bytes(),
-                &plan.source.columns,
-                1,
-                OnError::Fail,
-            )
-            .unwrap()
-            .next_batch()
-            .unwrap()
-            .unwrap()
+            read(&plan, &csv, 1).remove(0)
         };
         let opt = PipelineOptions {
             external_watermark: true,
@@ -749,19 +739,10 @@ mod tests {
     #[test]
     fn a_row_for_a_flushed_window_is_late() {
         let plan = windowed_count();
-        let mut r = CsvReader::new(
-            "t.csv",
-            "k,ts,v,d\na,1,,\na,11,,\na,2,,\n".as_bytes(),
-            &plan.source.columns,
-            1,
-            OnError::Fail,
-        )
-        .unwrap();
+        let mut batches = read(&plan, "k,ts,v,d\na,1,,\na,11,,\na,2,,\n", 1).into_iter();
         let mut p = PartialAgg::for_plan(&plan).unwrap();
-        p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
-            .unwrap();
-        p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
-            .unwrap();
+        p.push(&plan.read(&batches.next().unwrap())).unwrap();
+        p.push(&plan.read(&batches.next().unwrap())).unwrap();
         let flushed: Vec<RecordBatch> = p
             .flush_through(10, &Route::ONE, &mut Pool::default())
             .unwrap()
@@ -772,8 +753,7 @@ mod tests {
             })
             .collect();
         assert_eq!(rows(&flushed), vec!["1970-01-01T00:00:00.000Z|a|1"]);
-        p.push(&plan.read(&r.next_batch().unwrap().unwrap()))
-            .unwrap();
+        p.push(&plan.read(&batches.next().unwrap())).unwrap();
         assert_eq!(p.late_rows(), 1);
         assert_eq!(p.groups(), 1);
     }
