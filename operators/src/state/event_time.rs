@@ -292,9 +292,17 @@ impl EventTimeBuffer {
         let no_nulls = nulls.as_ref().is_none_or(|n| n.null_count() == 0);
         // Rows without NULL times (a whole batch, or the rows listed):
         // their range, found once, judges admission and bounds the run.
+        // Under an external watermark the range of listed rows may be the
+        // whole batch's (one vectorised pass where a pass over the list
+        // reads scattered rows): a wider range only admits row by row
+        // what it cannot admit at once, and bounds the run loosely (a
+        // release may look at it before its rows are due); the highest
+        // time seen, which a wider range would overstate, is not the
+        // watermark then.
         let range = match &rows {
             _ if !no_nulls => None,
             None => time_range(&times),
+            Some(_) if self.external.is_some() => time_range(&times),
             Some(r) => listed_range(&times, r),
         };
         // One admission loop per shape: every row, or the rows listed; none
@@ -384,8 +392,8 @@ impl EventTimeBuffer {
 
     /// The run holding rows `rows` of `batch` (every row when `None`):
     /// sorted when a whole batch came in (time, sequence) order, else with
-    /// the bounds of its times (`range`, when given, is their least and
-    /// greatest).
+    /// the bounds of its times (`range`, when given, bounds them: their
+    /// least and greatest, or those of the whole batch).
     fn run(
         &self,
         batch: RecordBatch,
