@@ -825,11 +825,41 @@ fn resize_nulls(nulls: &mut Vec<i64>, n: usize) {
 /// Panics unless every id of `groups` is below `n` (one pass the compiler
 /// vectorises): what lets the loops after it index state unchecked.
 pub(crate) fn assert_ids_below(groups: &[u32], n: usize) {
-    let max = groups.iter().copied().max();
-    assert!(
-        max.is_none_or(|m| (m as usize) < n),
-        "group ids below the number of groups"
-    );
+    assert!(ids_below(groups, n), "group ids below the number of groups");
+}
+
+/// Whether every id of `groups` is below `n`: with AVX2 where the CPU has
+/// it (a run-time check).
+fn ids_below(groups: &[u32], n: usize) -> bool {
+    // Every id is below a bound past the largest `u32`.
+    let Ok(n) = u32::try_from(n) else {
+        return true;
+    };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `ids_below_avx2` enables.
+        return unsafe { ids_below_avx2(groups, n) };
+    }
+    ids_below_any(groups, n)
+}
+
+/// [`ids_below`]'s pass: every id's comparison OR-ed in, no early exit, so
+/// no step waits on the one before but for a bitwise OR.
+#[inline(always)]
+fn ids_below_any(groups: &[u32], n: u32) -> bool {
+    groups.iter().fold(0u32, |out, &g| out | (g >= n) as u32) == 0
+}
+
+/// [`ids_below_any`] compiled for AVX2 (eight ids a compare, where the
+/// baseline's SSE2 has no unsigned 32-bit compare and emulates each).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn ids_below_avx2(groups: &[u32], n: u32) -> bool {
+    ids_below_any(groups, n)
 }
 
 /// Output values of one aggregate, typed by its SQL output type.
@@ -994,6 +1024,46 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Whether every id is below a bound is the plain `all`, on both
+        /// paths (the AVX2 one where this CPU has it), for lists of every
+        /// length around the vector widths, lists below the bound but for
+        /// one id just below, at or just above it, and bounds of zero and
+        /// past `u32::MAX`.
+        #[test]
+        fn ids_below_is_a_plain_all(
+            ids in proptest::collection::vec(
+                proptest::prop_oneof![0u32..70, proptest::num::u32::ANY],
+                0..140,
+            ),
+            bound in proptest::prop_oneof![
+                0usize..72,
+                proptest::strategy::Strategy::prop_map(proptest::num::u32::ANY, |b| b as usize),
+                proptest::strategy::Just(u32::MAX as usize + 1),
+                proptest::strategy::Just(usize::MAX),
+            ],
+            at in 0usize..140,
+            near in proptest::prop_oneof![
+                proptest::strategy::Just(None),
+                proptest::strategy::Strategy::prop_map(0u32..3, Some),
+            ],
+        ) {
+            // Optionally every id below the bound but one, just below, at
+            // or just above it, anywhere.
+            let mut ids = ids;
+            if let (Some(d), Ok(b)) = (near, u32::try_from(bound)) {
+                if b > 0 && !ids.is_empty() {
+                    ids.iter_mut().for_each(|g| *g %= b);
+                    let k = at % ids.len();
+                    ids[k] = (b - 1).saturating_add(d);
+                }
+            }
+            let all = ids.iter().all(|&g| (g as usize) < bound);
+            proptest::prop_assert_eq!(ids_below(&ids, bound), all);
+            if let Ok(b) = u32::try_from(bound) {
+                proptest::prop_assert_eq!(ids_below_any(&ids, b), all);
+            }
+        }
+
         /// Partials merge to what one accumulator over every row gives, in
         /// each of their shapes: sums within 64 bits (sent as BIGINT) or
         /// beyond (as DECIMAL), counts elided while no NULL came (a
