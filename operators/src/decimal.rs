@@ -41,15 +41,87 @@ pub fn fits(v: i128, precision: u8) -> bool {
     v > -limit && v < limit
 }
 
-/// True when every value of `vs` has at most `precision` digits: one
-/// unsigned compare per value and no branch (`|v| < limit` exactly when
-/// `v + limit − 1`, wrapping, lies in `0..=2·limit − 2`).
+/// True when every value of `vs` has at most `precision` digits, checked
+/// in 64-bit words where it can be (AVX2 where the CPU has it, a run-time
+/// check): at most 18 digits, a value fits when it fits 64 bits and its
+/// low word is within the limit; at 19 and more, every value of 64 bits
+/// but the least fits, and only a list holding another value is checked
+/// in 128 bits. Each check ORs every value's verdict in, no branch per
+/// value (`|v| < limit` exactly when `v + limit − 1`, wrapping, lies in
+/// `0..=2·limit − 2`).
 pub fn all_fit(vs: &[i128], precision: u8) -> bool {
-    let limit = POW10[precision.min(38) as usize] as u128;
+    let p = precision.min(38) as usize;
+    if p <= 18 {
+        let limit = POW10[p] as u64;
+        return fit_64(vs, limit - 1, 2 * limit - 2);
+    }
+    // `2^63 − 1` added, `2^64 − 2` the span: every 64-bit value but the
+    // least (whose magnitude, 2^63, is below 10^19 too, but not 2^63).
+    if fit_64(vs, (1 << 63) - 1, u64::MAX - 1) {
+        return true;
+    }
+    let limit = POW10[p] as u128;
     let span = 2 * limit - 2;
     vs.iter().fold(true, |ok, &v| {
         ok & ((v as u128).wrapping_add(limit - 1) <= span)
     })
+}
+
+/// Whether every value of `vs` fits 64 bits with its low word `w`
+/// satisfying `w + add <= span` (wrapping, unsigned).
+fn fit_64(vs: &[i128], add: u64, span: u64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `fit_64_avx2` enables.
+        return unsafe { fit_64_avx2(vs, add, span) };
+    }
+    fit_64_any(vs, add, span)
+}
+
+/// [`fit_64`]'s portable pass: a value fits 64 bits when its high word is
+/// its low word's sign.
+#[inline(always)]
+fn fit_64_any(vs: &[i128], add: u64, span: u64) -> bool {
+    vs.iter().fold(0u64, |bad, &v| {
+        let (lo, hi) = (v as i64, (v >> 64) as i64);
+        bad | (hi != lo >> 63) as u64 | ((lo as u64).wrapping_add(add) > span) as u64
+    }) == 0
+}
+
+/// [`fit_64`] with AVX2: four values a step, their low and high words
+/// split by two unpacks; a low word's sign is a signed compare with zero,
+/// the unsigned compare a signed one with both sides' top bits flipped.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fit_64_avx2(vs: &[i128], add: u64, span: u64) -> bool {
+    use std::arch::x86_64::*;
+    let chunks = vs.chunks_exact(4);
+    let rest = chunks.remainder();
+    let (zero, top) = (_mm256_setzero_si256(), _mm256_set1_epi64x(i64::MIN));
+    let (add_v, span_x) = (
+        _mm256_set1_epi64x(add as i64),
+        _mm256_set1_epi64x((span ^ (1 << 63)) as i64),
+    );
+    let mut bad = zero;
+    for c in chunks {
+        // SAFETY: `c` is four `i128`s, 64 bytes: two unaligned 32-byte
+        // loads within it.
+        let (a, b) = unsafe {
+            let p = c.as_ptr() as *const __m256i;
+            (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+        };
+        let lo = _mm256_unpacklo_epi64(a, b);
+        let hi = _mm256_unpackhi_epi64(a, b);
+        let sign = _mm256_cmpgt_epi64(zero, lo);
+        let x = _mm256_xor_si256(_mm256_add_epi64(lo, add_v), top);
+        bad = _mm256_or_si256(bad, _mm256_xor_si256(hi, sign));
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi64(x, span_x));
+    }
+    _mm256_testz_si256(bad, bad) == 1 && fit_64_any(rest, add, span)
 }
 
 /// `n / d` rounded half away from zero. `d` must be non-zero.
@@ -430,6 +502,7 @@ pub(crate) fn digits_text(v: i128, scale: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::{Just, Strategy};
 
     /// The 128-bit rounding division, as written before the 64-bit path.
     fn div_round_128(n: i128, d: i128) -> i128 {
@@ -552,15 +625,66 @@ mod tests {
         }
     }
 
+    /// A value at a digit boundary (`±(10^q + d)`), at the ends of the 64-
+    /// and 128-bit ranges, or anywhere in them.
+    fn value() -> impl Strategy<Value = i128> {
+        proptest::prop_oneof![
+            (0u32..=38, -2i128..=2, proptest::bool::ANY).prop_map(|(q, d, neg)| {
+                let v = 10i128.pow(q) + d;
+                if neg {
+                    -v
+                } else {
+                    v
+                }
+            }),
+            proptest::prop_oneof![
+                Just(i64::MIN as i128),
+                Just(i64::MAX as i128),
+                Just(i64::MIN as i128 - 1),
+                Just(i64::MAX as i128 + 1),
+                Just(i128::MIN),
+                Just(i128::MAX),
+            ],
+            proptest::num::i64::ANY.prop_map(i128::from),
+            proptest::num::i128::ANY,
+        ]
+    }
+
+    /// Up to 19 values, most of them with at most `precision` digits (so
+    /// that whole lists fit as often as not), the others from [`value`].
+    fn values(precision: u8) -> impl Strategy<Value = Vec<i128>> {
+        let most = 10i128.pow(precision.min(38) as u32) - 1;
+        let v = proptest::prop_oneof![12 => -most..=most, 1 => value()];
+        proptest::collection::vec(v, 0..20)
+    }
+
     proptest::proptest! {
-        /// The same anywhere in the i128 range, several values at once.
+        /// The same for lists of values at the boundaries and anywhere, of
+        /// every length around the four values a vector step takes (the
+        /// AVX2 path, where this CPU has it, then the portable one for the
+        /// rest), for every precision.
         #[test]
         fn all_fit_is_every_value_at_most_precision_digits(
-            vs in proptest::collection::vec(proptest::num::i128::ANY, 0..4),
-            precision in 0u8..=40,
+            (precision, vs) in (0u8..=40).prop_flat_map(|p| (Just(p), values(p))),
         ) {
             let want = vs.iter().all(|&v| digits(v) <= precision.min(38));
             proptest::prop_assert_eq!(all_fit(&vs, precision), want);
+        }
+
+        /// The 64-bit check's portable pass agrees with the one the CPU
+        /// takes, on the bounds `all_fit` uses.
+        #[test]
+        fn fit_64_paths_agree(
+            (precision, vs) in (0u8..=19).prop_flat_map(|p| (Just(p), values(p))),
+        ) {
+            let (add, span) = match precision {
+                19 => ((1 << 63) - 1, u64::MAX - 1),
+                p => {
+                    let limit = POW10[p as usize] as u64;
+                    (limit - 1, 2 * limit - 2)
+                }
+            };
+            proptest::prop_assert_eq!(fit_64(&vs, add, span), fit_64_any(&vs, add, span));
         }
     }
 
