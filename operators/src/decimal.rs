@@ -67,6 +67,11 @@ pub fn all_fit(vs: &[i128], precision: u8) -> bool {
     })
 }
 
+/// Whether every value of `vs` fits 64 bits (a BIGINT result, say).
+pub fn fits_i64(vs: &[i128]) -> bool {
+    fit_64(vs, 0, u64::MAX)
+}
+
 /// Whether every value of `vs` fits 64 bits with its low word `w`
 /// satisfying `w + add <= span` (wrapping, unsigned).
 fn fit_64(vs: &[i128], add: u64, span: u64) -> bool {
@@ -685,6 +690,22 @@ mod tests {
                 }
             };
             proptest::prop_assert_eq!(fit_64(&vs, add, span), fit_64_any(&vs, add, span));
+        }
+
+        /// A list fits 64 bits exactly when every value survives the round
+        /// trip through `i64`.
+        #[test]
+        fn fits_i64_is_every_value_an_i64(
+            vs in proptest::collection::vec(
+                proptest::prop_oneof![
+                    12 => proptest::num::i64::ANY.prop_map(i128::from),
+                    1 => value(),
+                ],
+                0..20,
+            ),
+        ) {
+            let want = vs.iter().all(|&v| v as i64 as i128 == v);
+            proptest::prop_assert_eq!(fits_i64(&vs), want);
         }
     }
 

@@ -925,11 +925,7 @@ impl Out {
         Ok(match ty {
             SqlType::BigInt | SqlType::Timestamp => {
                 // Checked in one branch-free pass, then narrowed in another.
-                let fits = self
-                    .exact
-                    .iter()
-                    .fold(true, |ok, &x| ok & (x as i64 as i128 == x));
-                if !fits {
+                if !decimal::fits_i64(&self.exact) {
                     return Err(Error::eval(text, "result overflows BIGINT"));
                 }
                 let v: Vec<i64> = self.exact.iter().map(|&x| x as i64).collect();
