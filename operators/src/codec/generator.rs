@@ -648,8 +648,10 @@ fn short_strings(names: &[String], keys: &[u32]) -> StringArray {
     if names.iter().any(|n| n.len() > 16) || n >= (i32::MAX as usize) / 16 {
         return StringArray::from_iter_values(keys.iter().map(|&k| &names[k as usize]));
     }
-    // Each name as the 16 bytes to store (zero past its length).
-    let table: Vec<(u128, usize)> = names
+    // Each name as the 16 bytes to store (zero past its length), the table
+    // padded to a power of two so that a key masked to it needs no bounds
+    // check (every key names a name: the padding is never read).
+    let mut table: Vec<(u128, usize)> = names
         .iter()
         .map(|n| {
             let mut w = [0u8; 16];
@@ -657,24 +659,36 @@ fn short_strings(names: &[String], keys: &[u32]) -> StringArray {
             (u128::from_ne_bytes(w), n.len())
         })
         .collect();
+    let mask = table.len().next_power_of_two() - 1;
+    table.resize(mask + 1, (0, 0));
+    debug_assert!(keys.iter().all(|&k| (k as usize) < names.len()));
     let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
-    offsets.push(0);
     // Written into spare capacity, 16 bytes a row (one store): zeroing the
     // buffer first cost more than the copies.
     let mut bytes: Vec<u8> = Vec::with_capacity(n * 16 + 16);
-    let dst = bytes.as_mut_ptr();
+    let (dst, off) = (bytes.as_mut_ptr(), offsets.as_mut_ptr());
+    // SAFETY: `offsets` has room for `n + 1` values.
+    unsafe { off.write(0) };
     let mut pos = 0;
-    offsets.extend(keys.iter().map(|&k| {
-        let (w, len) = table[k as usize];
-        // SAFETY: each row before this one advanced `pos` by at most 16, so
-        // `pos + 16 <= 16 * n + 16`, the capacity of `bytes`.
-        unsafe { (dst.add(pos) as *mut u128).write_unaligned(w) };
-        pos += len;
-        pos as i32
-    }));
+    for (i, &k) in keys.iter().enumerate() {
+        // SAFETY: `k & mask` is below the table's length, `mask + 1`; each
+        // row before this one advanced `pos` by at most 16, so `pos + 16 <=
+        // 16 * n + 16`, the capacity of `bytes`; `i + 1 <= n` indexes the
+        // room for `n + 1` offsets.
+        unsafe {
+            let (w, len) = *table.get_unchecked(k as usize & mask);
+            (dst.add(pos) as *mut u128).write_unaligned(w);
+            pos += len;
+            off.add(i + 1).write(pos as i32);
+        }
+    }
     // SAFETY: every byte below `pos` was written: each row wrote 16 bytes
-    // from its start, more than its length.
-    unsafe { bytes.set_len(pos) };
+    // from its start, more than its length; the first `n + 1` offsets were
+    // written above.
+    unsafe {
+        bytes.set_len(pos);
+        offsets.set_len(n + 1);
+    }
     // SAFETY: the offsets start at 0 and never decrease (each adds a
     // name's length); the last is `bytes.len()`, at most 16 bytes a row for
     // fewer than i32::MAX / 16 rows: no offset wraps.
