@@ -55,8 +55,9 @@ pub fn all_fit(vs: &[i128], precision: u8) -> bool {
         let limit = POW10[p] as u64;
         return fit_64(vs, limit - 1, 2 * limit - 2);
     }
-    // `2^63 − 1` added, `2^64 − 2` the span: every 64-bit value but the
-    // least (whose magnitude, 2^63, is below 10^19 too, but not 2^63).
+    // `2^63 − 1` added, `2^64 − 2` the span: every 64-bit value passes but
+    // the least, −2^63 (which fits 19 digits too, and is left to the
+    // 128-bit check below).
     if fit_64(vs, (1 << 63) - 1, u64::MAX - 1) {
         return true;
     }
