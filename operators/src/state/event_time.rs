@@ -713,12 +713,29 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
         // may have changed it).
         match &unordered {
             None => {
+                // Every bucket `t - t0` is below `starts.len()` (the span
+                // covers every time) and every slot below `n` (the counts
+                // sum to `n`); checked once here, then written unchecked.
+                assert!(rows.len() >= n && starts.len() > t_range as usize);
+                let (st, ro, to) = (
+                    starts.as_mut_ptr(),
+                    r_out.as_mut_ptr() as *mut Pair,
+                    t_out.as_mut_ptr() as *mut i64,
+                );
                 for (i, &t) in times.iter().enumerate() {
-                    let b = (t - t0) as usize;
-                    let at = starts[b] as usize;
-                    starts[b] = at as u32 + 1;
-                    r_out[at].write(rows[i]);
-                    t_out[at].write(t);
+                    // SAFETY: `t - t0` lies in `0..=t_range` (`span` gave the
+                    // least time and the range), below `starts.len()`; the
+                    // slot `at` is below `n` (each of the `n` rows takes the
+                    // next slot of its bucket's range, the ranges tiling
+                    // `0..n`), within `r_out` and `t_out`; `i < n <=
+                    // rows.len()`.
+                    unsafe {
+                        let b = st.add((t - t0) as usize);
+                        let at = *b as usize;
+                        *b = at as u32 + 1;
+                        ro.add(at).write(*rows.get_unchecked(i));
+                        to.add(at).write(t);
+                    }
                 }
             }
             Some(q) => {
