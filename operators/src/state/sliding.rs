@@ -267,7 +267,7 @@ impl Sliding {
                         // (slots under NULLs may hold anything).
                         let fits = |x: i128| x as i64 as i128 == x;
                         let all_fit = match &nulls {
-                            None => v.iter().fold(true, |ok, &x| ok & fits(x)),
+                            None => decimal::fits_i64(v),
                             Some(n) => v.iter().enumerate().all(|(i, &x)| n.is_null(i) || fits(x)),
                         };
                         if !all_fit {
