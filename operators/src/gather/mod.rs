@@ -10,10 +10,12 @@
 //! strings by hand (a fixed 16-byte copy for the short ones, where a
 //! per-value `memcpy` costs more than the copy). Output vectors come from a
 //! [`Pool`] when it has them; types without a hand-written gather (none of
-//! percore's SQL types) go through Arrow's `interleave`.
+//! percore's SQL types) go through Arrow's `interleave`. [`scatter_columns_but`]
+//! is the reverse: rows read in list order, each written to its place.
 
 mod filter;
 mod pool;
+mod scatter;
 
 use std::sync::Arc;
 
@@ -27,6 +29,7 @@ use arrow_schema::DataType;
 
 pub use filter::{filter_batch, take_batch};
 pub use pool::{reclaim, Pool, POOL_MAX};
+pub use scatter::{scatter_columns_but, Slots};
 
 /// Strings up to this long are copied as one fixed-size block.
 const SHORT: usize = std::mem::size_of::<u128>();

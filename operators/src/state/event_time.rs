@@ -27,8 +27,12 @@
 //! greatest times are noted. A release takes, from each run, the rows at or
 //! below the limit (all of them, none, or those a pass over the run picks),
 //! and sorts what it took once — a row is sorted once and copied once (a
-//! plain time column not even once: the sorted times are that column). It
-//! is zero-copy when one in-order run holds every released row.
+//! plain time column not even once: the sorted times are that column). When
+//! no tie needs ordering by sequence, the sort notes each taken row's place
+//! and the rows are copied to their places in taken order
+//! ([`crate::gather::scatter_columns_but`]): each run read in order, not at
+//! scattered places. It is zero-copy when one in-order run holds every
+//! released row.
 
 use std::sync::Arc;
 
@@ -501,8 +505,7 @@ impl EventTimeBuffer {
         }
         // The sequences (sorted too when the sort moved them) served only
         // to order ties: the released rows leave that column out.
-        let (rows, times, _) = sort_taken(&taken, &mut self.counts);
-        self.taken = taken;
+        let (order, times, _) = sort_taken(&taken, &mut self.counts);
         let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
         let times: ScalarBuffer<i64> = times.into();
         // A plain time column is the sorted times (a released row has a
@@ -520,10 +523,19 @@ impl EventTimeBuffer {
         }
         // Every column but the sequence (the last).
         let cols = batches[0].num_columns() - self.seq.is_some() as usize;
-        let released = Released {
-            batch: crate::gather::gather_columns_but(&batches, &rows, known, cols),
-            times,
+        let batch = match &order {
+            Order::Sorted(rows) => crate::gather::gather_columns_but(&batches, rows, known, cols),
+            Order::Slots(slots) => {
+                // SAFETY: the counting sort gave each of the `n` taken rows
+                // the next place of its time's range, the ranges tiling
+                // `0..n`: a permutation.
+                let slots = unsafe { crate::gather::Slots::new_unchecked(slots) };
+                crate::gather::scatter_columns_but(&batches, &taken.rows, slots, known, cols)
+            }
         };
+        drop(batches);
+        self.taken = taken;
+        let released = Released { batch, times };
         self.pending.retain(|r| !r.is_empty());
         Some(released)
     }
@@ -663,18 +675,39 @@ fn span(v: &[i64]) -> (i64, u128) {
     (lo, (hi as i128 - lo as i128) as u128)
 }
 
-/// The taken rows and their times in (time, sequence, position) order, and
-/// their sequences in that order when the sort had to move them (`None`
-/// when there are none, or when they already ascended: then they were not
-/// moved, and the arrival order settles ties).
+/// Where the taken rows go in (time, sequence, position) order.
+enum Order {
+    /// The taken rows in that order.
+    Sorted(Vec<Pair>),
+    /// The place of each taken row: a permutation of `0..n`.
+    Slots(Vec<u32>),
+}
+
+impl Order {
+    /// The taken rows `rows` in order.
+    #[cfg(test)]
+    fn rows(&self, rows: &[Pair]) -> Vec<Pair> {
+        match self {
+            Order::Sorted(r) => r.clone(),
+            Order::Slots(s) => crate::gather::Slots::check(s).order(rows),
+        }
+    }
+}
+
+/// The order of the taken rows, their times in (time, sequence, position)
+/// order, and their sequences in that order when the sort had to move them
+/// (`None` when there are none, or when they already ascended: then they
+/// were not moved, and the arrival order settles ties).
 ///
 /// When the times span less than four times the rows (a release's times lie
-/// within seconds): a counting sort on time that moves the rows, times and
-/// (when they do not already ascend) sequences straight to their places —
-/// stable, so ties stay in arrival order — then each run of equal times (a
-/// few rows) put in sequence order by insertion. Else the order from
-/// [`sort_order`], applied. `counts` is scratch kept between calls.
-fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Option<Vec<i64>>) {
+/// within seconds): a counting sort on time that moves the times and
+/// (when they do not already ascend) the rows and sequences straight to
+/// their places — stable, so ties stay in arrival order — then each run of
+/// equal times (a few rows) put in sequence order by insertion; with no
+/// ties to order, it notes each row's place instead of moving it
+/// ([`Order::Slots`]). Else the order from [`sort_order`], applied.
+/// `counts` is scratch kept between calls.
+fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Order, Vec<i64>, Option<Vec<i64>>) {
     let Taken { rows, times, seqs } = taken;
     let n = times.len();
     let (t0, t_range) = span(times);
@@ -685,7 +718,7 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
     if n == 0 || t_range >= 4 * n as u128 {
         let idx = sort_order(times, seqs.as_deref());
         return (
-            idx.iter().map(|&i| rows[i as usize]).collect(),
+            Order::Sorted(idx.iter().map(|&i| rows[i as usize]).collect()),
             idx.iter().map(|&i| times[i as usize]).collect(),
             unordered.map(|q| idx.iter().map(|&i| q[i as usize]).collect()),
         );
@@ -699,72 +732,77 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Vec<Pair>, Vec<i64>, Opt
     for k in 1..starts.len() {
         starts[k] += starts[k - 1];
     }
-    let mut sorted_rows: Vec<Pair> = Vec::with_capacity(n);
     let mut sorted_times: Vec<i64> = Vec::with_capacity(n);
-    let mut sorted_seqs: Vec<i64> = Vec::with_capacity(if unordered.is_some() { n } else { 0 });
-    {
-        let (r_out, t_out) = (
-            &mut sorted_rows.spare_capacity_mut()[..n],
-            &mut sorted_times.spare_capacity_mut()[..n],
-        );
-        // Each row's slot is read into a register and its successor stored
-        // back before the row is written: written through the count, the
-        // slot is loaded again after every store (which, to the compiler,
-        // may have changed it).
-        match &unordered {
-            None => {
-                // Every bucket `t - t0` is below `starts.len()` (the span
-                // covers every time) and every slot below `n` (the counts
-                // sum to `n`); checked once here, then written unchecked.
-                assert!(rows.len() >= n && starts.len() > t_range as usize);
-                let (st, ro, to) = (
-                    starts.as_mut_ptr(),
-                    r_out.as_mut_ptr() as *mut Pair,
-                    t_out.as_mut_ptr() as *mut i64,
-                );
-                for (i, &t) in times.iter().enumerate() {
-                    // SAFETY: `t - t0` lies in `0..=t_range` (`span` gave the
-                    // least time and the range), below `starts.len()`; the
-                    // slot `at` is below `n` (each of the `n` rows takes the
-                    // next slot of its bucket's range, the ranges tiling
-                    // `0..n`), within `r_out` and `t_out`; `i < n <=
-                    // rows.len()`.
-                    unsafe {
-                        let b = st.add((t - t0) as usize);
-                        let at = *b as usize;
-                        *b = at as u32 + 1;
-                        ro.add(at).write(*rows.get_unchecked(i));
-                        to.add(at).write(t);
-                    }
+    let t_out = &mut sorted_times.spare_capacity_mut()[..n];
+    // Each row's slot is read into a register and its successor stored
+    // back before the row is written: written through the count, the slot
+    // is loaded again after every store (which, to the compiler, may have
+    // changed it).
+    let (order, seqs) = match &unordered {
+        None => {
+            let mut slots: Vec<u32> = Vec::with_capacity(n);
+            // Every bucket `t - t0` is below `starts.len()` (the span covers
+            // every time) and every slot below `n` (the counts sum to `n`);
+            // checked once here, then written unchecked.
+            assert!(starts.len() > t_range as usize);
+            let (st, so, to) = (
+                starts.as_mut_ptr(),
+                slots.as_mut_ptr(),
+                t_out.as_mut_ptr() as *mut i64,
+            );
+            for (i, &t) in times.iter().enumerate() {
+                // SAFETY: `t - t0` lies in `0..=t_range` (`span` gave the
+                // least time and the range), below `starts.len()`; the slot
+                // `at` is below `n` (each of the `n` rows takes the next
+                // slot of its bucket's range, the ranges tiling `0..n`),
+                // within `t_out`; `i < n`, within `slots`' reserved room.
+                unsafe {
+                    let b = st.add((t - t0) as usize);
+                    let at = *b as usize;
+                    *b = at as u32 + 1;
+                    so.add(i).write(at as u32);
+                    to.add(at).write(t);
                 }
             }
-            Some(q) => {
-                let s_out = &mut sorted_seqs.spare_capacity_mut()[..n];
-                for (i, &t) in times.iter().enumerate() {
-                    let b = (t - t0) as usize;
-                    let at = starts[b] as usize;
-                    starts[b] = at as u32 + 1;
-                    r_out[at].write(rows[i]);
-                    t_out[at].write(t);
-                    s_out[at].write(q[i]);
-                }
+            // SAFETY: all `n` places were written above, in order.
+            unsafe { slots.set_len(n) };
+            (Order::Slots(slots), None)
+        }
+        Some(q) => {
+            let mut sorted_rows: Vec<Pair> = Vec::with_capacity(n);
+            let mut sorted_seqs: Vec<i64> = Vec::with_capacity(n);
+            let (r_out, s_out) = (
+                &mut sorted_rows.spare_capacity_mut()[..n],
+                &mut sorted_seqs.spare_capacity_mut()[..n],
+            );
+            for (i, &t) in times.iter().enumerate() {
+                let b = (t - t0) as usize;
+                let at = starts[b] as usize;
+                starts[b] = at as u32 + 1;
+                r_out[at].write(rows[i]);
+                t_out[at].write(t);
+                s_out[at].write(q[i]);
             }
+            // SAFETY: the counts summed to `n` and each row took the next
+            // slot of its time's range, so each of the first `n` slots was
+            // written.
+            unsafe {
+                sorted_rows.set_len(n);
+                sorted_seqs.set_len(n);
+            }
+            (Order::Sorted(sorted_rows), Some(sorted_seqs))
         }
-    }
-    // SAFETY: the counts summed to `n` and each row took the next slot of
-    // its time's range, so each of the first `n` slots of every vector
-    // written above was written (the sequences' only when there are any).
-    unsafe {
-        sorted_rows.set_len(n);
-        sorted_times.set_len(n);
-        if unordered.is_some() {
-            sorted_seqs.set_len(n);
+    };
+    // SAFETY: as above: every one of the first `n` times was written (each
+    // row took the next slot of its time's range, the ranges tiling `0..n`).
+    unsafe { sorted_times.set_len(n) };
+    match (order, seqs) {
+        (Order::Sorted(mut rows), Some(mut seqs)) => {
+            order_ties(&mut rows, &sorted_times, &mut seqs, counts);
+            (Order::Sorted(rows), sorted_times, Some(seqs))
         }
+        (order, seqs) => (order, sorted_times, seqs),
     }
-    if unordered.is_some() {
-        order_ties(&mut sorted_rows, &sorted_times, &mut sorted_seqs, counts);
-    }
-    (sorted_rows, sorted_times, unordered.map(|_| sorted_seqs))
 }
 
 /// Puts each run of equal times `t` in sequence order `q`, moving the rows
@@ -1196,7 +1234,8 @@ mod tests {
                 times: times.clone(),
                 seqs: seqs.map(|q| q.to_vec()),
             };
-            let (rows, sorted, sorted_seqs) = sort_taken(&taken, &mut Vec::new());
+            let (order, sorted, sorted_seqs) = sort_taken(&taken, &mut Vec::new());
+            let rows = order.rows(&taken.rows);
             prop_assert!(rows.iter().all(|r| r.0 == 7));
             let got: Vec<u32> = rows.iter().map(|r| r.1).collect();
             let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
