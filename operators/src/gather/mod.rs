@@ -144,6 +144,26 @@ pub fn gather_columns_but(
 ) -> RecordBatch {
     let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
     let rows = Rows::check(rows, &lens);
+    let mut pool = Pool::default();
+    columns_but(batches, known, n, rows.pairs().len(), |srcs| {
+        gather_column(srcs, rows, &mut pool)
+    })
+}
+
+/// The first `n` columns of `batches` as one batch of `len` rows: those in
+/// `known` (index, values) as given, each other one made by `make` from
+/// that column of every source.
+///
+/// # Panics
+/// When a known column is not `len` long, or a made one does not keep the
+/// schema.
+fn columns_but(
+    batches: &[&RecordBatch],
+    mut known: Vec<(usize, ArrayRef)>,
+    n: usize,
+    len: usize,
+    mut make: impl FnMut(&[&ArrayRef]) -> ArrayRef,
+) -> RecordBatch {
     let schema = batches[0].schema();
     let schema = if n == schema.fields().len() {
         schema
@@ -151,18 +171,16 @@ pub fn gather_columns_but(
         let first: Vec<usize> = (0..n).collect();
         Arc::new(schema.project(&first).expect("the first columns"))
     };
-    let mut pool = Pool::default();
-    let mut known = known;
     let cols: Vec<ArrayRef> = (0..n)
         .map(|c| match known.iter().position(|(i, _)| *i == c) {
             Some(k) => {
                 let (_, col) = known.swap_remove(k);
-                assert_eq!(col.len(), rows.pairs().len(), "a known value for every row");
+                assert_eq!(col.len(), len, "a known value for every row");
                 col
             }
             None => {
                 let srcs: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
-                gather_column(&srcs, rows, &mut pool)
+                make(&srcs)
             }
         })
         .collect();
