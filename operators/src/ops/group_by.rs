@@ -31,9 +31,10 @@ pub(crate) struct Groups {
     accs: Vec<Acc>,
     rows: Vec<i64>,
     ids: Vec<u32>,
-    /// The core owning each group's key, for the groups [`Self::owners`]
-    /// has routed so far (ids below its length).
-    owner: Vec<u32>,
+    /// The groups [`Self::owners`] has routed so far (ids below `routed`),
+    /// listed per core owning their keys.
+    owned: Vec<Vec<u32>>,
+    routed: usize,
 }
 
 impl Groups {
@@ -54,7 +55,8 @@ impl Groups {
                 .collect(),
             rows: Vec::new(),
             ids: Vec::new(),
-            owner: Vec::new(),
+            owned: Vec::new(),
+            routed: 0,
         }
     }
 
@@ -152,22 +154,21 @@ impl Groups {
     /// Every group's id on the list of the core owning its key
     /// (`route.owner` of its [`crate::state::hash_keys`] hash), one list per
     /// core, each in order of first appearance. A key's owner is found once
-    /// and kept with its group (a table that keeps its keys across windows
-    /// is asked again each window), so every call must route alike: one
-    /// run's route.
+    /// and its group listed then (a table that keeps its keys across
+    /// windows is asked again each window, and hands out copies of the
+    /// same lists), so every call must route alike: one run's route.
     pub(crate) fn owners(&mut self, route: &Route<'_>) -> Vec<Vec<u32>> {
-        let known = self.owner.len();
+        self.owned.resize_with(route.cores.max(1), Vec::new);
+        let known = self.routed;
         if known < self.table.len() {
             let mut hashes = Vec::new();
             self.table.route_hashes_from(known, &mut hashes);
-            let owner = hashes.iter().map(|&h| (route.owner)(h) as u32);
-            self.owner.extend(owner);
+            for (g, &h) in (known..).zip(&hashes) {
+                self.owned[(route.owner)(h)].push(g as u32);
+            }
+            self.routed = self.table.len();
         }
-        let mut owned: Vec<Vec<u32>> = vec![Vec::new(); route.cores.max(1)];
-        for (g, &o) in self.owner.iter().enumerate() {
-            owned[o as usize].push(g as u32);
-        }
-        owned
+        self.owned.clone()
     }
 
     /// Key columns, row counts and partial states of `groups` (for the core
@@ -224,7 +225,8 @@ impl Groups {
     /// Forgets every group, keeping memory (key arena, accumulator vectors).
     pub(crate) fn clear(&mut self) {
         self.table.clear();
-        self.owner.clear();
+        self.owned.iter_mut().for_each(Vec::clear);
+        self.routed = 0;
         self.rows.clear();
         for acc in &mut self.accs {
             acc.clear();

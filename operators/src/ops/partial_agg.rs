@@ -736,6 +736,37 @@ mod tests {
         }
     }
 
+    /// A merger that fired a window counts the groups of a piece for it
+    /// arriving after as late, and still merges the later window's piece
+    /// (between cores that flush before their watermark passes this cannot
+    /// happen; the check guards the merge).
+    #[test]
+    fn a_piece_for_a_window_the_merger_fired_counts_its_groups_as_late() {
+        let plan = windowed_count();
+        let batches = read(&plan, "k,ts,v,d\na,1,,\nb,2,,\na,11,,\na,12,,\n", 4);
+        let mut p = PartialAgg::for_plan(&plan).unwrap();
+        p.push(&plan.read(&batches[0])).unwrap();
+        let pieces = p.flush_all(&Route::ONE, &mut Pool::default()).unwrap();
+        let opt = PipelineOptions {
+            external_watermark: true,
+            partial_input: true,
+            ..PipelineOptions::default()
+        };
+        let mut merge = Pipeline::with_options(&plan, opt);
+        // Window [0, 10) fires empty before the pieces come.
+        assert!(merge.on_watermark(10).unwrap().is_empty());
+        let mut got = Vec::new();
+        for (_, b) in pieces {
+            got.extend(merge.push(b).unwrap());
+        }
+        got.extend(merge.finish().unwrap());
+        assert_eq!(merge.stats().late_rows, 2, "a and b of window 0");
+        assert_eq!(
+            rows(&got),
+            vec!["1970-01-01T00:00:00.010Z|1970-01-01T00:00:00.020Z|a|2"]
+        );
+    }
+
     #[test]
     fn a_row_for_a_flushed_window_is_late() {
         let plan = windowed_count();

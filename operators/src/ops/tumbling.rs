@@ -56,12 +56,14 @@ pub struct Tumbling {
     /// Input rows are partial states from [`super::PartialAgg`] (EMIT FINAL).
     partial_input: bool,
     /// This core's own partials come whole ([`Operator::adopt_partials`]):
-    /// pieces for a window this core has not closed yet wait in `pending`.
+    /// pieces for a window this core has not closed yet wait in `pending`,
+    /// each with the end of its latest window (looked up once: a piece may
+    /// wait through many watermarks).
     adopting: bool,
     /// This core's partial aggregation closed every window ending at or
     /// before this.
     own_through: Option<i64>,
-    pending: Vec<RecordBatch>,
+    pending: Vec<(i64, RecordBatch)>,
     /// Adopted windows: the ids of the groups this core owns, and how many
     /// groups the window had when adopted (later ones came in pieces sent
     /// here, so this core owns them too).
@@ -122,12 +124,11 @@ impl Tumbling {
         if self.pending.is_empty() {
             return;
         }
-        let size = self.window.size_ms;
-        let (ready, wait): (Vec<RecordBatch>, Vec<RecordBatch>) = std::mem::take(&mut self.pending)
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|b| last_start(b).saturating_add(size) <= limit);
+            .partition(|(end, _)| *end <= limit);
         self.pending = wait;
-        for b in ready {
+        for (_, b) in ready {
             self.merge_partials(&b);
         }
     }
@@ -142,24 +143,35 @@ impl Tumbling {
     /// their watermark passes it); were it to, its groups count as late.
     fn on_partials(&mut self, batch: RecordBatch) -> Result<()> {
         let starts = partial_starts(&batch);
+        // The least and latest window start (the latest stays when any row
+        // does: the rows dropped below are the earliest windows').
+        let Some((first, last)) = time_range(starts) else {
+            return Ok(());
+        };
         let size = self.window.size_ms;
         let w = self.watermark();
-        let mut keep = KeepMask::default();
-        for (i, s) in starts.iter().enumerate() {
-            keep.push(i, w.is_none_or(|w| s.saturating_add(size) > w));
-        }
-        self.late += keep.dropped() as u64;
-        let batch = keep.filter(batch);
+        let batch = if w.is_none_or(|w| first.saturating_add(size) > w) {
+            batch
+        } else {
+            let mut keep = KeepMask::default();
+            for (i, s) in starts.iter().enumerate() {
+                keep.push(i, w.is_none_or(|w| s.saturating_add(size) > w));
+            }
+            self.late += keep.dropped() as u64;
+            keep.filter(batch)
+        };
         if batch.num_rows() == 0 {
             return Ok(());
         }
         // A window this core has not closed yet waits for its own groups.
-        let own = self.own_through.unwrap_or(i64::MIN);
-        if self.adopting && last_start(&batch).saturating_add(size) > own {
-            self.pending.push(batch);
-        } else {
-            self.merge_partials(&batch);
+        if self.adopting {
+            let end = last.saturating_add(size);
+            if end > self.own_through.unwrap_or(i64::MIN) {
+                self.pending.push((end, batch));
+                return Ok(());
+            }
         }
+        self.merge_partials(&batch);
         Ok(())
     }
 
@@ -406,11 +418,6 @@ fn partial_starts(batch: &RecordBatch) -> &[i64] {
         .column(0)
         .as_primitive::<TimestampMillisecondType>()
         .values()
-}
-
-/// The latest window start of a partial batch.
-fn last_start(batch: &RecordBatch) -> i64 {
-    time_range(partial_starts(batch)).map_or(i64::MIN, |(_, hi)| hi)
 }
 
 #[cfg(test)]

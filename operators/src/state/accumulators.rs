@@ -483,10 +483,14 @@ impl Acc {
                 if self.overflow {
                     return Err(Error::eval(&self.text, "sum overflows 128 bits"));
                 }
-                // One branch-free pass decides the sums' width.
-                let narrow = groups.iter().fold(true, |ok, &g| {
-                    ok & (sum[g as usize] as i64 as i128 == sum[g as usize])
-                });
+                // The sums' width: every sum of the table fits 64 bits (one
+                // vectorised pass over the whole table, cheaper than a
+                // fold through the listed groups), else the listed ones
+                // are checked.
+                let narrow = crate::decimal::fits_i64(sum)
+                    || groups.iter().fold(true, |ok, &g| {
+                        ok & (sum[g as usize] as i64 as i128 == sum[g as usize])
+                    });
                 let sums = if narrow {
                     pooled::<Int64Type>(&mut pool.i64s, groups, |g| sum[g] as i64, None)
                 } else {
