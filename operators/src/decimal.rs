@@ -282,7 +282,7 @@ pub fn write_to(out: &mut String, v: i128, scale: u8) {
 /// point and a leading zero.
 pub const TEXT_MAX: usize = 48;
 
-/// Writes the text of `v` at `scale` (as [`format`] gives it) right-aligned
+/// Writes the text of `v` at `scale` (as [`format`](fn@format) gives it) right-aligned
 /// into `buf`; returns where it starts. A value that fits 64 bits (all but
 /// the widest DECIMALs) is written two digits at a time from a table.
 #[inline]

@@ -121,7 +121,7 @@ impl FileInput {
     }
 
     /// Reads `chunk` bytes at a time in stripes of `stripe` bytes instead of
-    /// [`CHUNK`] and [`STRIPE`] (tests use tiny ones).
+    /// `CHUNK` and `STRIPE` (tests use tiny ones).
     pub fn with_sizes(mut self, chunk: usize, stripe: u64) -> Self {
         self.chunk = chunk.max(1);
         self.stripe = Some(stripe.max(1));

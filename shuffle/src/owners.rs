@@ -20,7 +20,7 @@
 
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
-/// Key groups (the top [`GROUP_BITS`] bits of a routing hash).
+/// Key groups (the top `GROUP_BITS` bits of a routing hash).
 pub const KEY_GROUPS: usize = 1 << GROUP_BITS;
 const GROUP_BITS: u32 = 12;
 

@@ -4,7 +4,7 @@
 //!   computable on its own (so partitions can generate their share).
 //! - [`csv`] and [`jsonl`]: readers that turn text into typed batches, naming
 //!   source, row, line and column for every malformed value.
-//! - [`write`]: JSON lines, CSV and table output of batches.
+//! - [`write`](mod@write): JSON lines, CSV and table output of batches.
 
 pub mod csv;
 pub mod generator;
