@@ -386,6 +386,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The (source, row) pairs `picks` name among sources of `lens` rows
+    /// each (none empty).
+    pub(super) fn pick_pairs(
+        picks: &[(prop::sample::Index, prop::sample::Index)],
+        lens: &[usize],
+    ) -> Vec<Pair> {
+        picks
+            .iter()
+            .map(|(b, r)| {
+                let b = b.index(lens.len());
+                (b as u32, r.index(lens[b]) as u32)
+            })
+            .collect()
+    }
+
     proptest! {
         /// Each gathered row is its source row (text and NULL), for strings
         /// of every length around the block size, from sliced sources.
@@ -406,17 +421,11 @@ mod tests {
                     a.slice(s, a.len() - s)
                 })
                 .collect();
-            let rows: Vec<Pair> = picks
-                .iter()
-                .map(|(b, r)| {
-                    let b = b.index(arrays.len());
-                    (b as u32, r.index(arrays[b].len()) as u32)
-                })
-                .collect();
+            let lens: Vec<usize> = arrays.iter().map(|a| a.len()).collect();
+            let rows = pick_pairs(&picks, &lens);
             let cols: Vec<ArrayRef> = arrays.iter().map(|a| Arc::new(a.clone()) as ArrayRef).collect();
             let srcs: Vec<&ArrayRef> = cols.iter().collect();
             let strs: Vec<&StringArray> = arrays.iter().collect();
-            let lens: Vec<usize> = arrays.iter().map(|a| a.len()).collect();
             let checked = Rows::check(&rows, &lens);
             let got = gather_strings(&strs, checked, vec![7], vec![1, 2], gather_nulls(&srcs, &rows));
             let want: Vec<Option<&str>> = rows
@@ -463,13 +472,8 @@ mod tests {
                     .unwrap()
                 })
                 .collect();
-            let rows: Vec<Pair> = picks
-                .iter()
-                .map(|(b, r)| {
-                    let b = b.index(batches.len());
-                    (b as u32, r.index(batches[b].num_rows()) as u32)
-                })
-                .collect();
+            let lens: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+            let rows = pick_pairs(&picks, &lens);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             let got = gather_batch(&refs, &rows);
             let wide: Vec<(usize, usize)> = rows.iter().map(|&(b, r)| (b as usize, r as usize)).collect();

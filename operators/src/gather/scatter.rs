@@ -290,6 +290,7 @@ fn scatter_strings(strs: &[&StringArray], rows: Rows<'_>, slots: Slots<'_>) -> S
 mod tests {
     use super::*;
     use crate::gather::gather_batch;
+    use crate::gather::tests::pick_pairs;
     use arrow_array::{Decimal128Array, Float64Array, Int64Array, TimestampMillisecondArray};
     use arrow_schema::{Field, Schema};
     use proptest::prelude::*;
@@ -361,13 +362,8 @@ mod tests {
                 })
                 .collect();
             let refs: Vec<&RecordBatch> = batches.iter().collect();
-            let rows: Vec<Pair> = picks
-                .iter()
-                .map(|(b, r)| {
-                    let b = b.index(refs.len());
-                    (b as u32, r.index(refs[b].num_rows()) as u32)
-                })
-                .collect();
+            let lens: Vec<usize> = refs.iter().map(|b| b.num_rows()).collect();
+            let rows = pick_pairs(&picks, &lens);
             // A permutation from a seeded shuffle.
             let mut slots: Vec<u32> = (0..rows.len() as u32).collect();
             let mut x = shuffle | 1;
