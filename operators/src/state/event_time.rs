@@ -738,7 +738,7 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Order, Vec<i64>, Option<
     // back before the row is written: written through the count, the slot
     // is loaded again after every store (which, to the compiler, may have
     // changed it).
-    let (order, seqs) = match &unordered {
+    match &unordered {
         None => {
             let mut slots: Vec<u32> = Vec::with_capacity(n);
             // Every bucket `t - t0` is below `starts.len()` (the span covers
@@ -764,9 +764,14 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Order, Vec<i64>, Option<
                     to.add(at).write(t);
                 }
             }
-            // SAFETY: all `n` places were written above, in order.
-            unsafe { slots.set_len(n) };
-            (Order::Slots(slots), None)
+            // SAFETY: all `n` places were written above, in order, and
+            // every one of the first `n` times (each row took the next slot
+            // of its time's range, the ranges tiling `0..n`).
+            unsafe {
+                slots.set_len(n);
+                sorted_times.set_len(n);
+            }
+            (Order::Slots(slots), sorted_times, None)
         }
         Some(q) => {
             let mut sorted_rows: Vec<Pair> = Vec::with_capacity(n);
@@ -784,24 +789,16 @@ fn sort_taken(taken: &Taken, counts: &mut Vec<u32>) -> (Order, Vec<i64>, Option<
                 s_out[at].write(q[i]);
             }
             // SAFETY: the counts summed to `n` and each row took the next
-            // slot of its time's range, so each of the first `n` slots was
-            // written.
+            // slot of its time's range, so each of the first `n` slots of
+            // the three vectors was written.
             unsafe {
                 sorted_rows.set_len(n);
                 sorted_seqs.set_len(n);
+                sorted_times.set_len(n);
             }
-            (Order::Sorted(sorted_rows), Some(sorted_seqs))
+            order_ties(&mut sorted_rows, &sorted_times, &mut sorted_seqs, counts);
+            (Order::Sorted(sorted_rows), sorted_times, Some(sorted_seqs))
         }
-    };
-    // SAFETY: as above: every one of the first `n` times was written (each
-    // row took the next slot of its time's range, the ranges tiling `0..n`).
-    unsafe { sorted_times.set_len(n) };
-    match (order, seqs) {
-        (Order::Sorted(mut rows), Some(mut seqs)) => {
-            order_ties(&mut rows, &sorted_times, &mut seqs, counts);
-            (Order::Sorted(rows), sorted_times, Some(seqs))
-        }
-        (order, seqs) => (order, sorted_times, seqs),
     }
 }
 
