@@ -10,7 +10,7 @@
 //! is touched. A core that grows its heap then stalls on its data path for
 //! the zeroing — on a VM whose host has taken the memory back, for
 //! milliseconds — and heaps round up to 2 MiB pages. Measured on the
-//! 2-vCPU VM of `bench/README.md`: EMIT CHANGES paced at 5M rec/s on 2
+//! 2-vCPU VM of `bench/HISTORY.md` (session 10): EMIT CHANGES paced at 5M rec/s on 2
 //! cores after the machine sat idle, p99 8.4–10.7 ms and max 33–56 ms with
 //! huge pages, p99 2.1–2.2 ms and max 5–8 ms without; peak RSS 81–85 MB
 //! against 37–41 MB.

@@ -84,7 +84,7 @@ pub struct ParallelConfig {
     /// core pays to write memory another core has read: by reference was
     /// faster on a host whose cores share a cache cheaply (an Intel
     /// Sapphire Rapids VM), gathering is on one where such a write costs
-    /// several times a local one (an AMD EPYC VM): see bench/README.md,
+    /// several times a local one (an AMD EPYC VM): see bench/HISTORY.md,
     /// session 15.
     pub rows_by_reference: bool,
 }
