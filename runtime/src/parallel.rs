@@ -34,9 +34,9 @@ use futures_lite::FutureExt;
 use percore_operators::expr::Expr;
 use percore_operators::gather::take_batch;
 use percore_operators::ops::{Closed, Filter, Operator, PartialAgg, Route};
-use percore_operators::state::{hash_keys, split_keys, time_range};
+use percore_operators::state::{hash_keys, hashes_vectorised, split_keys, time_range};
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
-use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Owners, Pool};
+use percore_shuffle::{reclaim, Endpoint, Exchange, Mesh, Message, Owners, Pool, Sides};
 
 use crate::batching::{AdaptiveBatch, MIN_BATCH_ROWS};
 use crate::metrics::{CoreStats, Latency, RunStats};
@@ -450,6 +450,8 @@ struct Worker<'a> {
     keys: Option<Vec<Expr>>,
     key_types: Vec<SqlType>,
     hashes: Vec<u64>,
+    /// Which of two cores owns each key group, as this core has met them.
+    sides: Sides,
     /// Rows bound for other cores, gathered per destination.
     exchange: Exchange,
     /// The pipeline holds rows until the watermark releases them, then
@@ -522,6 +524,7 @@ impl<'a> Worker<'a> {
             key_types: keys.iter().flatten().map(Expr::ty).collect(),
             keys,
             hashes: Vec::new(),
+            sides: Sides::new(),
             exchange: Exchange::new(setup.owners, EXCHANGE_ROWS),
             holds_rows: post_holds_rows && !local,
             by_reference: setup.rows_by_reference,
@@ -574,9 +577,15 @@ impl<'a> Worker<'a> {
             let mut lists = vec![Vec::new(); self.n];
             let owners = self.exchange.owners();
             if let [a, b] = &mut lists[..] {
-                // Hashed and split in one pass.
-                let second = owners.second_of_two();
-                split_keys(key_cols, &self.key_types, n, &mut self.hashes, second, a, b);
+                if hashes_vectorised() {
+                    // Hashed, then split, each several rows a step.
+                    hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
+                    owners.split_two(&self.hashes, &mut self.sides, a, b);
+                } else {
+                    // Hashed and split in one pass.
+                    let second = owners.second_of_two();
+                    split_keys(key_cols, &self.key_types, n, &mut self.hashes, second, a, b);
+                }
             } else {
                 hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
                 owners.split(&self.hashes, &mut lists);

@@ -5,7 +5,8 @@
 //! - [`Owners`]: which core owns a key hash (by key group, each group given
 //!   on first sight to the core owning the fewest, so few keys split
 //!   evenly); [`Owners::split`]: a batch's rows listed per owning core, for
-//!   receivers that hold rows by reference;
+//!   receivers that hold rows by reference ([`Owners::split_two`] for two
+//!   cores, sixteen rows a step through each core's own [`Sides`]);
 //! - [`Exchange`]: rows gathered per destination from several batches into
 //!   pooled buffers, which the receiver hands back ([`reclaim`]) for reuse;
 //! - [`Mesh`] / [`Endpoint`]: one bounded lock-free SPSC ring per ordered pair
@@ -31,9 +32,11 @@
 mod exchange;
 mod mesh;
 mod owners;
+mod sides;
 
 pub use exchange::Exchange;
 pub use mesh::{Endpoint, Mesh, Message};
 pub use owners::{Owners, KEY_GROUPS};
 use percore_operators::gather::split_rows;
 pub use percore_operators::gather::{reclaim, Pool};
+pub use sides::Sides;

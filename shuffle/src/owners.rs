@@ -26,7 +26,7 @@ const GROUP_BITS: u32 = 12;
 
 /// The key group of routing hash `hash`.
 #[inline(always)]
-fn group(hash: u64) -> usize {
+pub(crate) fn group(hash: u64) -> usize {
     (hash >> (64 - GROUP_BITS)) as usize
 }
 
@@ -63,6 +63,14 @@ impl Owners {
         }
         match self.groups[group(hash)].load(Ordering::Relaxed) {
             0 => self.give(group(hash)),
+            o => o as usize - 1,
+        }
+    }
+
+    /// The core owning key group `g` (given one if it has none yet).
+    pub(crate) fn owner_of_group(&self, g: usize) -> usize {
+        match self.groups[g].load(Ordering::Relaxed) {
+            0 => self.give(g),
             o => o as usize - 1,
         }
     }

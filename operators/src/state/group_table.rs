@@ -484,13 +484,10 @@ pub(super) const NULL_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
 fn hash_columns(cols: &[KeyCol<'_>], n: usize, seed: u64, out: &mut Vec<u64>) {
     out.clear();
     out.resize(n, seed);
+    let no_nulls = |n: &Option<&NullBuffer>| n.is_none_or(|b| b.null_count() == 0);
     for c in cols {
         match c {
-            KeyCol::I64(v, None) => {
-                for (h, x) in out.iter_mut().zip(&v[..n]) {
-                    *h = mix(*h, *x as u64);
-                }
-            }
+            KeyCol::I64(v, nulls) if no_nulls(nulls) => super::route_simd::mix_ints(out, v),
             KeyCol::I128(v, None) => {
                 for (h, x) in out.iter_mut().zip(&v[..n]) {
                     *h = mix_i128(*h, *x);
@@ -499,12 +496,8 @@ fn hash_columns(cols: &[KeyCol<'_>], n: usize, seed: u64, out: &mut Vec<u64>) {
             KeyCol::Str {
                 offsets,
                 data,
-                nulls: None,
-            } => {
-                for (h, e) in out.iter_mut().zip(offsets[..n + 1].windows(2)) {
-                    *h = mix_str(*h, data, e[0], e[1]);
-                }
-            }
+                nulls,
+            } if no_nulls(nulls) => super::route_simd::mix_strs(out, offsets, data),
             // Nullable or rarer key types: row by row.
             c => {
                 for (i, h) in out.iter_mut().enumerate() {
@@ -542,7 +535,7 @@ pub(super) fn key_f64(x: f64) -> f64 {
 /// it) folded into `h` at once, its length in the multiplier ([`mix_short`]);
 /// a longer one is hashed by [`hash_long`], then mixed.
 #[inline(always)]
-fn mix_str(h: u64, data: &[u8], lo: i32, hi: i32) -> u64 {
+pub(super) fn mix_str(h: u64, data: &[u8], lo: i32, hi: i32) -> u64 {
     match short_str(data, lo, hi) {
         Some((word, len)) => mix_short(h, word, len),
         None => mix(h, hash_long(&data[lo as usize..hi as usize])),

@@ -11,6 +11,7 @@ mod event_time;
 mod group_table;
 mod keep;
 mod packed;
+mod route_simd;
 mod sliding;
 
 pub(crate) use accumulators::assert_ids_below;
@@ -18,6 +19,7 @@ pub use accumulators::{Acc, AggFunc};
 pub use event_time::{time_range, EventTimeBuffer, Released, TimeColumn};
 pub use group_table::{hash_keys, split_keys, GroupTable};
 pub(crate) use keep::KeepMask;
+pub use route_simd::vectorised as hashes_vectorised;
 pub use sliding::Sliding;
 
 use crate::types::SqlType;
