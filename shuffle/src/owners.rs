@@ -61,13 +61,11 @@ impl Owners {
         if self.cores == 1 {
             return 0;
         }
-        match self.groups[group(hash)].load(Ordering::Relaxed) {
-            0 => self.give(group(hash)),
-            o => o as usize - 1,
-        }
+        self.owner_of_group(group(hash))
     }
 
     /// The core owning key group `g` (given one if it has none yet).
+    #[inline]
     pub(crate) fn owner_of_group(&self, g: usize) -> usize {
         match self.groups[g].load(Ordering::Relaxed) {
             0 => self.give(g),
