@@ -1,0 +1,332 @@
+use super::*;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
+use arrow_array::Decimal128Array;
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
+use arrow_schema::DataType;
+
+/// Each of `n` groups' row count once rows of `groups` came.
+fn rows_of(groups: &[u32], n: usize) -> Vec<i64> {
+    let mut rows = vec![0; n];
+    for &g in groups {
+        rows[g as usize] += 1;
+    }
+    rows
+}
+
+/// Each row's group's row count right after it (from none).
+fn after(groups: &[u32]) -> Vec<i64> {
+    let mut seen = std::collections::HashMap::new();
+    groups
+        .iter()
+        .map(|g| {
+            let c = seen.entry(*g).or_insert(0);
+            *c += 1;
+            *c
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    /// Whether every id is below a bound is the plain `all`, on both
+    /// paths (the AVX2 one where this CPU has it), for lists of every
+    /// length around the vector widths, lists below the bound but for
+    /// one id just below, at or just above it, and bounds of zero and
+    /// past `u32::MAX`.
+    #[test]
+    fn ids_below_is_a_plain_all(
+        ids in proptest::collection::vec(
+            proptest::prop_oneof![0u32..70, proptest::num::u32::ANY],
+            0..140,
+        ),
+        bound in proptest::prop_oneof![
+            0usize..72,
+            proptest::strategy::Strategy::prop_map(proptest::num::u32::ANY, |b| b as usize),
+            proptest::strategy::Just(u32::MAX as usize + 1),
+            proptest::strategy::Just(usize::MAX),
+        ],
+        at in 0usize..140,
+        near in proptest::prop_oneof![
+            proptest::strategy::Just(None),
+            proptest::strategy::Strategy::prop_map(0u32..3, Some),
+        ],
+    ) {
+        // Optionally every id below the bound but one, just below, at
+        // or just above it, anywhere.
+        let mut ids = ids;
+        if let (Some(d), Ok(b)) = (near, u32::try_from(bound)) {
+            if b > 0 && !ids.is_empty() {
+                ids.iter_mut().for_each(|g| *g %= b);
+                let k = at % ids.len();
+                ids[k] = (b - 1).saturating_add(d);
+            }
+        }
+        let all = ids.iter().all(|&g| (g as usize) < bound);
+        proptest::prop_assert_eq!(ids_below(&ids, bound), all);
+        if let Ok(b) = u32::try_from(bound) {
+            proptest::prop_assert_eq!(ids_below_any(&ids, b), all);
+        }
+    }
+
+    /// Partials merge to what one accumulator over every row gives, in
+    /// each of their shapes: sums within 64 bits (sent as BIGINT) or
+    /// beyond (as DECIMAL), counts elided while no NULL came (a
+    /// NULL-typed column) or sent; exact and DOUBLE sums and averages,
+    /// split at any row between two accumulators.
+    #[test]
+    fn partials_in_every_shape_merge_to_one_aggregate(
+        rows in proptest::collection::vec(
+            (0u32..4, proptest::option::weighted(0.8, -1_000i64..1_000)),
+            1..60,
+        ),
+        nulls in proptest::bool::ANY,
+        big in proptest::bool::ANY,
+        split in 0usize..60,
+    ) {
+        use proptest::prelude::*;
+        // Values scaled past 64 bits when `big`; NULLs only when `nulls`.
+        let value = |v: Option<i64>| -> Option<i128> {
+            let v = if nulls { v } else { Some(v.unwrap_or(7)) };
+            v.map(|x| if big { x as i128 * (1i128 << 70) } else { x as i128 })
+        };
+        let groups: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        let vals: Vec<Option<i128>> = rows.iter().map(|r| value(r.1)).collect();
+        let n = 4;
+        let dec = SqlType::Decimal { precision: 38, scale: 2 };
+        let cases = [
+            (AggFunc::Sum, dec, dec),
+            (AggFunc::Avg, dec, SqlType::Decimal { precision: 38, scale: 6 }),
+            (AggFunc::Sum, SqlType::Double, SqlType::Double),
+            (AggFunc::Avg, SqlType::Double, SqlType::Double),
+        ];
+        for (func, input, output) in cases {
+            let arg = |v: &[Option<i128>]| -> ArrayRef {
+                match input {
+                    SqlType::Double => Arc::new(Float64Array::from_iter(
+                        v.iter().map(|x| x.map(|x| (x >> 60) as f64)),
+                    )),
+                    _ => Arc::new(
+                        Decimal128Array::from_iter(v.iter().copied())
+                            .with_precision_and_scale(38, 2)
+                            .unwrap(),
+                    ),
+                }
+            };
+            let acc = || Acc::new(func, Some(input), output, "f(x)".into());
+            let cut = split.min(rows.len());
+            let (g1, g2) = groups.split_at(cut);
+            let (v1, v2) = vals.split_at(cut);
+            let mut whole = acc();
+            whole.update(&groups, Some(&arg(&vals)), n);
+            let (mut a, mut b) = (acc(), acc());
+            a.update(g1, Some(&arg(v1)), n);
+            b.update(g2, Some(&arg(v2)), n);
+            // b's partials of every group, merged into a.
+            let all: Vec<u32> = (0..n as u32).collect();
+            let (rows_a, rows_b) = (rows_of(g1, n), rows_of(g2, n));
+            let cols = b.partial(&all, &mut Pool::default(), &rows_b).unwrap();
+            if matches!(input, SqlType::Decimal { .. }) {
+                let mut sums = vec![0i128; n];
+                for (&g, v) in g2.iter().zip(v2) {
+                    sums[g as usize] += v.unwrap_or(0);
+                }
+                let fits = sums.iter().all(|&x| x as i64 as i128 == x);
+                prop_assert_eq!(cols[0].data_type() == &DataType::Int64, fits, "sums' width");
+            }
+            let had_nulls = nulls && v2.iter().any(Option::is_none);
+            prop_assert_eq!(cols[1].data_type() == &DataType::Null, !had_nulls, "counts elided");
+            a.merge(&all, &cols, n, &rows_b);
+            let total: Vec<i64> = rows_a.iter().zip(&rows_b).map(|(x, y)| x + y).collect();
+            let want = whole.emit(&all, &rows_of(&groups, n)).unwrap();
+            let got = a.emit(&all, &total).unwrap();
+            prop_assert_eq!(got.to_data(), want.to_data(), "{:?} {:?}", func, input);
+        }
+    }
+}
+
+/// The unchecked loops rely on this check: an id past the group count
+/// panics instead of writing out of bounds.
+#[test]
+#[should_panic(expected = "group ids below the number of groups")]
+fn a_group_id_past_the_group_count_panics() {
+    let ty = SqlType::BigInt;
+    let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+    let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    acc.update(&[0, 2], Some(&arg), 2);
+}
+
+/// The same for the changelog's running COUNT and SUM.
+#[test]
+#[should_panic(expected = "group ids below the number of groups")]
+fn a_running_count_past_the_group_count_panics() {
+    let ty = SqlType::BigInt;
+    let mut acc = Acc::new(AggFunc::Count, None, ty, "COUNT(*)".into());
+    let _ = acc.update_and_snapshot(&[0, 2], None, 2, &[1, 1]);
+}
+
+#[test]
+#[should_panic(expected = "group ids below the number of groups")]
+fn a_running_sum_past_the_group_count_panics() {
+    let ty = SqlType::BigInt;
+    let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+    let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    let _ = acc.update_and_snapshot(&[0, 2], Some(&arg), 2, &[1, 1]);
+}
+
+/// A BIGINT result beyond 64 bits is an error, at emission and in the
+/// changelog alike, not a truncated value.
+#[test]
+fn a_bigint_sum_beyond_64_bits_is_an_error() {
+    let ty = SqlType::BigInt;
+    let arg: ArrayRef = Arc::new(Int64Array::from(vec![1, i64::MAX, 1]));
+    let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    acc.update(&[0, 1, 1], Some(&arg), 2);
+    let rows = rows_of(&[0, 1, 1], 2);
+    let err = acc.emit(&[0, 1], &rows).unwrap_err();
+    assert!(err.to_string().contains("result overflows BIGINT"), "{err}");
+    assert_eq!(
+        acc.emit(&[0], &rows)
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .value(0),
+        1
+    );
+    let mut running = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    let g = [0, 1, 1];
+    let err = running
+        .update_and_snapshot(&g, Some(&arg), 2, &after(&g))
+        .unwrap_err();
+    assert!(err.to_string().contains("result overflows BIGINT"), "{err}");
+    let mut ok = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    let g = [0, 1, 0];
+    let got = ok
+        .update_and_snapshot(&g, Some(&arg), 2, &after(&g))
+        .unwrap();
+    let got: Vec<i64> = got.as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(got, vec![1, i64::MAX, 2]);
+}
+
+#[test]
+fn an_exact_sum_that_leaves_128_bits_is_an_error_not_a_wrapped_value() {
+    let ty = SqlType::decimal(38, 0);
+    let big = i128::MAX / 2 + 1;
+    let arg: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![big, big, 1])
+            .with_precision_and_scale(38, 0)
+            .unwrap(),
+    );
+    // Group 0 gets both halves (overflows); group 1 a lone 1.
+    let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    acc.update(&[0, 0, 1], Some(&arg), 2);
+    let err = acc.emit(&[0], &rows_of(&[0, 0, 1], 2)).unwrap_err();
+    assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
+    // Merged partial states overflow the same way.
+    let mut a = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    a.update(&[0], Some(&arg.slice(0, 1)), 1);
+    let part = a.partial(&[0], &mut Pool::default(), &[1]).unwrap();
+    let mut owner = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    owner.merge(&[0], &part, 1, &[1]);
+    assert!(owner.emit(&[0], &[1]).is_ok());
+    owner.merge(&[0], &part, 1, &[1]);
+    assert!(owner.emit(&[0], &[2]).is_err());
+    // Row by row (EMIT CHANGES): the row that overflows is the error.
+    let mut rows = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    let err = rows
+        .update_and_snapshot(&[0, 0, 1], Some(&arg), 2, &[1, 2, 1])
+        .unwrap_err();
+    assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
+    let ok = rows
+        .update_and_snapshot(&[1, 1], Some(&arg.slice(1, 2)), 2, &[2, 3])
+        .unwrap();
+    assert_eq!(ok.len(), 2);
+    // A running AVG names its sum when that overflows (the second
+    // row), its average when that does not fit (at scale 4, 10^4 times
+    // the first row).
+    let mut avg = Acc::new(AggFunc::Avg, Some(ty), ty, "AVG(x)".into());
+    let err = avg
+        .update_and_snapshot(&[0, 0], Some(&arg.slice(0, 2)), 1, &[1, 2])
+        .unwrap_err();
+    assert!(err.to_string().contains("sum overflows 128 bits"), "{err}");
+    let scaled = SqlType::decimal(38, 4);
+    let mut avg = Acc::new(AggFunc::Avg, Some(ty), scaled, "AVG(x)".into());
+    let err = avg
+        .update_and_snapshot(&[0], Some(&arg.slice(0, 1)), 1, &[1])
+        .unwrap_err();
+    assert!(err.to_string().contains("average overflows"), "{err}");
+}
+
+#[test]
+fn double_min_max_take_nan_as_the_greatest_value() {
+    let arg: ArrayRef = Arc::new(Float64Array::from(vec![
+        f64::NAN,
+        2.0,
+        -1.0,
+        f64::NAN,
+        f64::NAN,
+    ]));
+    // Group 0: NaN, 2, -1; group 1: NaN, NaN.
+    let groups = [0, 0, 0, 1, 1];
+    let run = |func| {
+        let mut acc = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
+        acc.update(&groups, Some(&arg), 2);
+        let rows = rows_of(&groups, 2);
+        let out = acc.emit(&[0, 1], &rows).unwrap();
+        // Merged from partials of single rows: the same answer.
+        let mut merged = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
+        for (i, &g) in groups.iter().enumerate() {
+            let mut one = Acc::new(func, Some(SqlType::Double), SqlType::Double, "f(x)".into());
+            one.update(&[0], Some(&arg.slice(i, 1)), 1);
+            let part = one.partial(&[0], &mut Pool::default(), &[1]).unwrap();
+            merged.merge(&[g], &part, 2, &[1]);
+        }
+        let m = merged.emit(&[0, 1], &rows).unwrap();
+        let v = |a: &ArrayRef| a.as_primitive::<Float64Type>().values().to_vec();
+        (v(&out), v(&m))
+    };
+    let (min, min_merged) = run(AggFunc::Min);
+    assert_eq!(min[0], -1.0);
+    assert!(min[1].is_nan());
+    assert_eq!(min_merged[0], -1.0);
+    assert!(min_merged[1].is_nan());
+    let (max, max_merged) = run(AggFunc::Max);
+    assert!(max[0].is_nan() && max[1].is_nan());
+    assert!(max_merged[0].is_nan() && max_merged[1].is_nan());
+}
+
+#[test]
+fn changes_carry_each_rows_running_value() {
+    let ty = SqlType::decimal(18, 2);
+    let arg: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![150, -25, 1000, 1])
+            .with_precision_and_scale(18, 2)
+            .unwrap(),
+    );
+    let mut sum = Acc::new(
+        AggFunc::Sum,
+        Some(ty),
+        SqlType::decimal(38, 2),
+        "SUM(x)".into(),
+    );
+    let mut n = Acc::new(AggFunc::CountStar, None, SqlType::BigInt, "COUNT(*)".into());
+    let mut avg = Acc::new(
+        AggFunc::Avg,
+        Some(ty),
+        SqlType::decimal(38, 6),
+        "AVG(x)".into(),
+    );
+    let g = [0, 0, 1, 0];
+    let rows = after(&g);
+    let s = sum.update_and_snapshot(&g, Some(&arg), 2, &rows).unwrap();
+    let c = n.update_and_snapshot(&g, None, 2, &rows).unwrap();
+    let a = avg.update_and_snapshot(&g, Some(&arg), 2, &rows).unwrap();
+    let dec = |a: &ArrayRef| a.as_primitive::<Decimal128Type>().values().to_vec();
+    assert_eq!(dec(&s), vec![150, 125, 1000, 126]);
+    assert_eq!(
+        c.as_primitive::<Int64Type>().values().to_vec(),
+        vec![1, 2, 1, 3]
+    );
+    // 1.50, 0.625, 10.00, 0.42 at scale 6.
+    assert_eq!(dec(&a), vec![1_500_000, 625_000, 10_000_000, 420_000]);
+}

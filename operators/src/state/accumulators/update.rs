@@ -1,0 +1,277 @@
+//! Folding input rows into the accumulators: one tight loop per aggregate
+//! over (group id, value) pairs, and the running values EMIT CHANGES reads
+//! after each row.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array};
+
+use super::{
+    assert_ids_below, float_max, float_min, null_into, Acc, AggFunc, ExactIn, Input, Out, State,
+};
+use crate::decimal;
+use crate::error::{Error, Result};
+use crate::types::SqlType;
+
+impl Acc {
+    /// Folds row `i` (value from `arg`) into group `g` of `groups`. Rows
+    /// with NULL values are skipped (SUM and AVG count them).
+    #[inline(always)]
+    pub(super) fn fold(&mut self, g: usize, i: usize, arg: &Input<'_>, groups: usize) {
+        if !arg.valid(i) {
+            if let State::Exact { nulls, .. } | State::Float { nulls, .. } = &mut self.state {
+                null_into(nulls, g, 1, groups);
+            }
+            return;
+        }
+        let is_min = self.func == AggFunc::Min;
+        match (&mut self.state, arg) {
+            (State::Rows, _) => {}
+            (State::Count(c), _) => c[g] += 1,
+            (State::Exact { sum, .. }, Input::Exact(x, _)) => match sum[g].checked_add(x.get(i)) {
+                Some(v) => sum[g] = v,
+                None => self.overflow = true,
+            },
+            (State::Float { sum, .. }, Input::Float(x, _)) => sum[g] += x[i],
+            (State::ExactMinMax { v, has }, Input::Exact(x, _)) => {
+                let x = x.get(i);
+                if !has[g] || (is_min && x < v[g]) || (!is_min && x > v[g]) {
+                    v[g] = x;
+                    has[g] = true;
+                }
+            }
+            (State::FloatMinMax { v, has }, Input::Float(x, _)) => {
+                let x = x[i];
+                v[g] = match (has[g], is_min) {
+                    (false, _) => x,
+                    (true, true) => float_min(v[g], x),
+                    (true, false) => float_max(v[g], x),
+                };
+                has[g] = true;
+            }
+            (State::StrMinMax(v), Input::Str(s)) => {
+                let x = s.value(i);
+                let replace = match &v[g] {
+                    None => true,
+                    Some(cur) => (is_min && x < cur.as_str()) || (!is_min && x > cur.as_str()),
+                };
+                if replace {
+                    v[g] = Some(x.to_string());
+                }
+            }
+            _ => unreachable!("accumulator state matches its input type"),
+        }
+    }
+
+    /// Folds every row into its group.
+    pub fn update(&mut self, groups: &[u32], arg: Option<&ArrayRef>, num_groups: usize) {
+        self.resize(num_groups);
+        let input = Input::of(arg, self.input);
+        // Every group id is below `num_groups`, the length of each state
+        // vector after the resize: so the specialised loops below index
+        // unchecked.
+        assert_ids_below(groups, num_groups);
+        // Specialised loops for the common cases; the general fold otherwise.
+        match (&mut self.state, &input) {
+            (State::Rows, _) => {}
+            (State::Count(c), Input::Exact(_, None) | Input::Float(_, None)) => {
+                debug_assert!(c.len() >= num_groups);
+                let c = c.as_mut_slice();
+                for &g in groups {
+                    // SAFETY: `g < num_groups <= c.len()` (asserted above).
+                    unsafe { *c.get_unchecked_mut(g as usize) += 1 };
+                }
+            }
+            (State::Exact { sum, .. }, Input::Exact(x, None)) => {
+                debug_assert!(sum.len() >= num_groups);
+                // As a slice: the loops then keep its base pointer in a
+                // register (through the vector they reloaded it from memory
+                // after every store).
+                let sum = sum.as_mut_slice();
+                // One loop per input width, values zipped with group ids; an
+                // overflow is remembered and reported at emission.
+                let mut overflow = false;
+                let mut fold = |g: u32, v: i128| {
+                    // SAFETY: `g < num_groups`, at most the length of `sum`
+                    // (asserted above; `resize` made it so).
+                    let s = unsafe { sum.get_unchecked_mut(g as usize) };
+                    let (v, o) = s.overflowing_add(v);
+                    *s = v;
+                    overflow |= o;
+                };
+                match x {
+                    ExactIn::I64(v) => {
+                        for (&g, &v) in groups.iter().zip(v.iter()) {
+                            fold(g, v as i128);
+                        }
+                    }
+                    ExactIn::I128(v) => {
+                        for (&g, &v) in groups.iter().zip(v.iter()) {
+                            fold(g, v);
+                        }
+                    }
+                    ExactIn::Bool(_) => {
+                        for (i, &g) in groups.iter().enumerate() {
+                            fold(g, x.get(i));
+                        }
+                    }
+                }
+                self.overflow |= overflow;
+            }
+            _ => {
+                for (i, &g) in groups.iter().enumerate() {
+                    self.fold(g as usize, i, &input, num_groups);
+                }
+            }
+        }
+    }
+
+    /// Folds rows one at a time and returns, for each row, its group's value
+    /// right after that row (the EMIT CHANGES changelog); `rows_after[i]`
+    /// is row `i`'s group's row count right after it.
+    pub fn update_and_snapshot(
+        &mut self,
+        groups: &[u32],
+        arg: Option<&ArrayRef>,
+        num_groups: usize,
+        rows_after: &[i64],
+    ) -> Result<ArrayRef> {
+        self.resize(num_groups);
+        assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
+        let input = Input::of(arg, self.input);
+        let mut out = Out::new(groups.len(), self.output);
+        // The common shapes in one tight loop each (no NULL input, so every
+        // value is non-NULL: `out.valid` stays empty); the general fold
+        // otherwise.
+        match (&mut self.state, &input, self.func) {
+            (State::Rows, _, _) if self.output == SqlType::BigInt => {
+                assert_ids_below(groups, num_groups);
+                return Ok(Arc::new(Int64Array::from(rows_after.to_vec())));
+            }
+            (State::Count(c), Input::Exact(_, None) | Input::Float(_, None), _)
+                if self.output == SqlType::BigInt =>
+            {
+                assert_ids_below(groups, c.len());
+                let counts: Vec<i64> = groups
+                    .iter()
+                    .map(|&g| {
+                        // SAFETY: `g < c.len()`, asserted just above.
+                        let n = unsafe { c.get_unchecked_mut(g as usize) };
+                        *n += 1;
+                        *n
+                    })
+                    .collect();
+                return Ok(Arc::new(Int64Array::from(counts)));
+            }
+            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum) => {
+                running(groups, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
+                    Some(s)
+                })
+                .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
+            }
+            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Avg)
+                if matches!(self.output, SqlType::Decimal { .. }) =>
+            {
+                let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
+                let scale = self.output.exact_scale().expect("decimal");
+                let averager = decimal::Averager::new(in_scale, scale);
+                running(groups, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
+                    averager.avg(s, n)
+                })
+                .map_err(|sum_overflowed| {
+                    let what = if sum_overflowed {
+                        "sum overflows 128 bits"
+                    } else {
+                        "average overflows"
+                    };
+                    Error::eval(&self.text, what)
+                })?;
+            }
+            _ => {
+                assert_ids_below(groups, num_groups);
+                for (i, &g) in groups.iter().enumerate() {
+                    self.fold(g as usize, i, &input, num_groups);
+                    self.value_into(g as usize, rows_after[i], &mut out)?;
+                }
+            }
+        }
+        out.finish(self.output, &self.text)
+    }
+}
+
+/// Folds `x[i]` (no NULL among them) into the sum of group `groups[i]`, row
+/// by row, and appends `value(sum, count of values)` of the group right
+/// after each row to `out` (the count: `rows_after[i]` less the group's
+/// `nulls`, see [`null_into`]): one loop per input width. `Err(true)`: a sum
+/// left 128 bits; `Err(false)`: `value` gave `None`.
+fn running(
+    groups: &[u32],
+    x: &ExactIn<'_>,
+    sum: &mut [i128],
+    rows_after: &[i64],
+    nulls: &[i64],
+    out: &mut Vec<i128>,
+    value: impl Fn(i128, i64) -> Option<i128>,
+) -> std::result::Result<(), bool> {
+    if nulls.is_empty() {
+        running_with(groups, x, sum, rows_after, |_| 0, out, value)
+    } else {
+        assert_ids_below(groups, nulls.len());
+        // SAFETY: every id is below `nulls.len()` (asserted just above).
+        let nulls_of = |g: u32| unsafe { *nulls.get_unchecked(g as usize) };
+        running_with(groups, x, sum, rows_after, nulls_of, out, value)
+    }
+}
+
+/// [`running`], group `g`'s NULLs `nulls_of(g)`.
+#[inline(always)]
+fn running_with(
+    groups: &[u32],
+    x: &ExactIn<'_>,
+    sum: &mut [i128],
+    rows_after: &[i64],
+    nulls_of: impl Fn(u32) -> i64,
+    out: &mut Vec<i128>,
+    value: impl Fn(i128, i64) -> Option<i128>,
+) -> std::result::Result<(), bool> {
+    assert_ids_below(groups, sum.len());
+    // Values written by index into spare capacity (a push per row kept the
+    // vector's pointer, length and capacity in memory), the length set once
+    // every row is in.
+    let n = groups.len();
+    assert!(x.len() >= n, "a value for every row");
+    assert!(rows_after.len() >= n, "a row count for every row");
+    out.clear();
+    out.reserve(n);
+    let dst = &mut out.spare_capacity_mut()[..n];
+    let mut step = |g: u32, v: i128, rows: i64| {
+        // SAFETY: `g` is below the length of `sum` (asserted above).
+        let sg = unsafe { sum.get_unchecked_mut(g as usize) };
+        let s = sg.checked_add(v).ok_or(true)?;
+        *sg = s;
+        value(s, rows - nulls_of(g)).ok_or(false)
+    };
+    let rows = &rows_after[..n];
+    match x {
+        ExactIn::I64(v) => {
+            for (((d, &g), &v), &r) in dst.iter_mut().zip(groups).zip(v.iter()).zip(rows) {
+                d.write(step(g, v as i128, r)?);
+            }
+        }
+        ExactIn::I128(v) => {
+            for (((d, &g), &v), &r) in dst.iter_mut().zip(groups).zip(v.iter()).zip(rows) {
+                d.write(step(g, v, r)?);
+            }
+        }
+        ExactIn::Bool(_) => {
+            for (i, ((d, &g), &r)) in dst.iter_mut().zip(groups).zip(rows).enumerate() {
+                d.write(step(g, x.get(i), r)?);
+            }
+        }
+    }
+    // SAFETY: the first `n` slots were each written above: the zips run
+    // over `dst` and `groups` (both `n` long) and the values (at least `n`,
+    // asserted before the loops).
+    unsafe { out.set_len(n) };
+    Ok(())
+}

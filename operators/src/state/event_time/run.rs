@@ -1,0 +1,182 @@
+//! Held runs: the rows of one accepted batch still held, and what a
+//! release takes from them ([`Taken`]: each row's run and place, time and
+//! sequence, in arrival order).
+
+use arrow_array::RecordBatch;
+use arrow_buffer::ScalarBuffer;
+
+use crate::gather::Pair;
+
+/// Rows of one accepted batch still held.
+pub(super) struct Run {
+    pub(super) batch: RecordBatch,
+    /// Each row's time and sequence number, in batch order.
+    pub(super) times: ScalarBuffer<i64>,
+    pub(super) seqs: Option<ScalarBuffer<i64>>,
+    /// The least and greatest sequence of the held rows when they ascend
+    /// in batch order (`None` when they do not, or there are none).
+    pub(super) seq_span: Option<(i64, i64)>,
+    pub(super) held: Held,
+}
+
+/// Which rows of a run are held.
+pub(super) enum Held {
+    /// The batch came in (time, sequence) order: rows `start..`.
+    Sorted { start: usize },
+    /// Any order: every row (`rows` is `None`) or the rows listed, in batch
+    /// order; `min` and `max` bound their times.
+    Unsorted {
+        rows: Option<Vec<u32>>,
+        min: i64,
+        max: i64,
+    },
+}
+
+/// Rows taken for a release, in arrival order: (run, batch row), time and
+/// sequence of each.
+#[derive(Default)]
+pub(super) struct Taken {
+    pub(super) rows: Vec<Pair>,
+    pub(super) times: Vec<i64>,
+    pub(super) seqs: Option<Vec<i64>>,
+}
+
+impl Taken {
+    /// Appends rows `range` of run `k` (`r`), every one of them.
+    fn take_all(&mut self, k: usize, r: &Run, range: std::ops::Range<usize>) {
+        self.rows
+            .extend(range.clone().map(|i| (k as u32, i as u32)));
+        self.times.extend_from_slice(&r.times[range.clone()]);
+        if let (Some(all), Some(s)) = (&mut self.seqs, &r.seqs) {
+            all.extend_from_slice(&s[range]);
+        }
+    }
+
+    /// Appends the rows `src` (`count` of them, row numbers of run `k`)
+    /// whose time is at or below `limit`, in order; the others go to `stay`
+    /// (when given). Returns the least time of those that stay. Every row
+    /// is written to both sides and only one side's length advances: no
+    /// branch per row on its verdict.
+    fn take_rows(
+        &mut self,
+        k: usize,
+        r: &Run,
+        src: impl Iterator<Item = usize>,
+        count: usize,
+        limit: i64,
+        mut stay: Option<&mut Vec<u32>>,
+    ) -> i64 {
+        let at = self.rows.len();
+        self.rows.reserve(count);
+        self.times.reserve(count);
+        let (rows, times) = (
+            &mut self.rows.spare_capacity_mut()[..count],
+            &mut self.times.spare_capacity_mut()[..count],
+        );
+        let mut seqs = match (&mut self.seqs, &r.seqs) {
+            (Some(all), Some(s)) => {
+                all.reserve(count);
+                Some((&mut all.spare_capacity_mut()[..count], s))
+            }
+            _ => None,
+        };
+        let keeping = stay.is_some();
+        let kept = match &mut stay {
+            Some(v) => {
+                v.clear();
+                v.reserve(count);
+                &mut v.spare_capacity_mut()[..count]
+            }
+            None => &mut [][..],
+        };
+        let (mut w, mut u, mut min) = (0, 0, i64::MAX);
+        for i in src.take(count) {
+            let t = r.times[i];
+            rows[w].write((k as u32, i as u32));
+            times[w].write(t);
+            if let Some((out, s)) = &mut seqs {
+                out[w].write(s[i]);
+            }
+            let go = t <= limit;
+            w += go as usize;
+            if keeping {
+                kept[u].write(i as u32);
+                min = if go { min } else { min.min(t) };
+                u += !go as usize;
+            }
+        }
+        // SAFETY: each vector had `count` slots reserved past its length
+        // and the first `w` (resp. `u`) of them were written above.
+        unsafe {
+            self.rows.set_len(at + w);
+            self.times.set_len(at + w);
+            if let Some(all) = &mut self.seqs {
+                if r.seqs.is_some() {
+                    all.set_len(at + w);
+                }
+            }
+            if let Some(v) = stay {
+                v.set_len(u);
+            }
+        }
+        min
+    }
+}
+
+impl Run {
+    /// How many rows are held.
+    pub(super) fn held(&self) -> usize {
+        match &self.held {
+            Held::Sorted { start } => self.times.len() - start,
+            Held::Unsorted { rows: None, .. } => self.times.len(),
+            Held::Unsorted { rows: Some(r), .. } => r.len(),
+        }
+    }
+
+    /// Whether every row has been released.
+    pub(super) fn is_empty(&self) -> bool {
+        match &self.held {
+            Held::Sorted { start } => *start == self.times.len(),
+            Held::Unsorted { rows, .. } => rows.as_ref().is_some_and(|r| r.is_empty()),
+        }
+    }
+
+    /// Moves the held rows with time at or below `limit` to `taken` (this
+    /// is run `k`), in batch order.
+    pub(super) fn take(&mut self, k: usize, limit: i64, taken: &mut Taken) {
+        let n = self.times.len();
+        let held = std::mem::replace(&mut self.held, Held::Sorted { start: n });
+        self.held = match held {
+            Held::Sorted { start } => {
+                let end = start + self.times[start..].partition_point(|&t| t <= limit);
+                taken.take_all(k, self, start..end);
+                Held::Sorted { start: end }
+            }
+            Held::Unsorted { rows, min, max } if min > limit => Held::Unsorted { rows, min, max },
+            Held::Unsorted { rows, max, .. } => {
+                // Every row goes when the greatest time does; else one
+                // pass picks them and lists the rows that stay.
+                let mut stay = (max > limit).then(Vec::new);
+                let min = match &rows {
+                    None if stay.is_none() => {
+                        taken.take_all(k, self, 0..n);
+                        i64::MAX
+                    }
+                    None => taken.take_rows(k, self, 0..n, n, limit, stay.as_mut()),
+                    Some(rows) => {
+                        let src = rows.iter().map(|&i| i as usize);
+                        taken.take_rows(k, self, src, rows.len(), limit, stay.as_mut())
+                    }
+                };
+                match stay {
+                    None => Held::Sorted { start: n },
+                    Some(rows) => Held::Unsorted {
+                        rows: Some(rows),
+                        min,
+                        max,
+                    },
+                }
+            }
+        };
+    }
+}

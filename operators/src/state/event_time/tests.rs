@@ -1,0 +1,293 @@
+use super::{sort_taken, EventTimeBuffer, Released, Taken, TimeColumn};
+use crate::expr::Expr;
+use crate::types::SqlType;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+/// A step fed to a buffer: a batch of rows (time or NULL, sequence), or
+/// an external watermark.
+#[derive(Clone, Debug)]
+enum Step {
+    Push(Vec<(Option<i64>, i64)>),
+    /// A batch of which only the rows marked are pushed, as a row list.
+    PushRows(Vec<((Option<i64>, i64), bool)>),
+    Advance(i64),
+}
+
+fn step(external: bool) -> impl Strategy<Value = Step> {
+    // Half the batches without NULL times: those are judged from their
+    // time range at once, the others row by row.
+    let clean = || ((0i64..60).prop_map(Some), 0i64..4);
+    let nulls = || (prop::option::weighted(0.9, 0i64..60), 0i64..4);
+    let push = prop_oneof![
+        prop::collection::vec(clean(), 0..40),
+        prop::collection::vec(nulls(), 0..40),
+    ]
+    .prop_map(Step::Push);
+    let picked = prop_oneof![
+        prop::collection::vec((clean(), any::<bool>()), 0..40),
+        prop::collection::vec((nulls(), any::<bool>()), 0..40),
+    ]
+    .prop_map(Step::PushRows);
+    if external {
+        prop_oneof![push, picked, (0i64..70).prop_map(Step::Advance)].boxed()
+    } else {
+        prop_oneof![push, picked].boxed()
+    }
+}
+
+/// A step like [`step`]'s, but each batch holds consecutive rows of the
+/// input: its sequences ascend from the start of one of a few blocks.
+/// Batches of different blocks are runs in ranges of their own (taken
+/// in sequence order); two of one block overlap, and so does a batch
+/// that skips rows of another's range.
+fn block_step() -> impl Strategy<Value = Step> {
+    let times = || prop::option::weighted(0.95, 0i64..60);
+    let numbered = |rows: Vec<Option<i64>>, block: i64| -> Vec<(Option<i64>, i64)> {
+        rows.into_iter().zip(block * 100..).collect()
+    };
+    prop_oneof![
+        (prop::collection::vec(times(), 0..40), 0i64..8)
+            .prop_map(move |(r, b)| Step::Push(numbered(r, b))),
+        (
+            prop::collection::vec((times(), any::<bool>()), 0..40),
+            0i64..8
+        )
+            .prop_map(move |(r, b)| {
+                let (t, pick): (Vec<_>, Vec<_>) = r.into_iter().unzip();
+                Step::PushRows(numbered(t, b).into_iter().zip(pick).collect())
+            }),
+        (0i64..70).prop_map(Step::Advance),
+    ]
+}
+
+/// Columns: `t` (the event time), `id` (the row's arrival number),
+/// `seq` (last, as an externally driven buffer wants it).
+fn batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
+    let t: ArrayRef = Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>());
+    let s: ArrayRef = Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>());
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        (0..rows.len() as i64).map(|k| first_id + k),
+    ));
+    RecordBatch::try_from_iter([("t", t), ("id", id), ("seq", s)]).unwrap()
+}
+
+/// What a release gave: (id, time) of each row, checking `times`
+/// matches the batch's time column, and that the sequence column is
+/// left out when the buffer is externally driven (`external`).
+fn rows_of(r: Option<Released>, external: bool) -> Vec<(i64, i64)> {
+    let Some(r) = r else { return Vec::new() };
+    assert_eq!(
+        r.batch.num_columns(),
+        if external { 2 } else { 3 },
+        "the sequence column is left out by an externally driven buffer only"
+    );
+    let col = |c: usize| {
+        r.batch
+            .column(c)
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec()
+    };
+    let (t, id) = (col(0), col(1));
+    assert_eq!(t, r.times.to_vec(), "released times are the batch's");
+    id.into_iter().zip(t).collect()
+}
+
+/// The contract, written plainly: every held row in a list; a release
+/// takes those at or below the limit sorted by (time, sequence when
+/// external, arrival).
+struct Model {
+    lateness: i64,
+    external: bool,
+    max: Option<i64>,
+    wm: Option<i64>,
+    held: Vec<(i64, i64, i64)>,
+    late: u64,
+}
+
+impl Model {
+    /// (id, time) of the rows released, in order.
+    fn release(&mut self, limit: i64) -> Vec<(i64, i64)> {
+        let external = self.external;
+        let key = |r: &(i64, i64, i64)| (r.0, if external { r.1 } else { 0 }, r.2);
+        let (mut out, keep): (Vec<_>, Vec<_>) = self.held.iter().partition(|r| r.0 <= limit);
+        self.held = keep;
+        out.sort_by_key(key);
+        out.iter().map(|r| (r.2, r.0)).collect()
+    }
+
+    /// Rows with their ids.
+    fn push(&mut self, rows: &[((Option<i64>, i64), i64)]) -> Vec<(i64, i64)> {
+        for &((t, s), id) in rows {
+            let Some(t) = t else {
+                self.late += 1;
+                continue;
+            };
+            let late = if self.external {
+                self.wm.is_some_and(|w| t < w)
+            } else {
+                self.max.is_some_and(|m| t < m - self.lateness)
+            };
+            self.max = Some(self.max.map_or(t, |m| m.max(t)));
+            if late {
+                self.late += 1;
+            } else {
+                self.held.push((t, s, id));
+            }
+        }
+        match (self.external, self.max) {
+            (false, Some(m)) => self.release(m - self.lateness),
+            _ => Vec::new(),
+        }
+    }
+
+    fn advance(&mut self, w: i64) -> Vec<(i64, i64)> {
+        let w = self.wm.map_or(w, |c| c.max(w));
+        self.wm = Some(w);
+        self.release(w - 1)
+    }
+}
+
+fn check(steps: Vec<Step>, lateness: i64, external: bool) -> Result<(), TestCaseError> {
+    let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
+    let mut buf = EventTimeBuffer::new(time, lateness);
+    if external {
+        buf = buf.externally_driven(Some(2));
+    }
+    let mut model = Model {
+        lateness,
+        external,
+        max: None,
+        wm: None,
+        held: Vec::new(),
+        late: 0,
+    };
+    let mut id = 0;
+    for s in steps {
+        let (got, want) = match s {
+            Step::Push(rows) => {
+                let got = rows_of(buf.push(batch(&rows, id)).unwrap(), external);
+                let with_ids: Vec<_> = rows.iter().zip(id..).map(|(r, i)| (*r, i)).collect();
+                id += rows.len() as i64;
+                (got, model.push(&with_ids))
+            }
+            Step::PushRows(rows) => {
+                let all: Vec<_> = rows.iter().map(|r| r.0).collect();
+                let b = batch(&all, id);
+                let picked: Vec<u32> = (0..rows.len() as u32)
+                    .filter(|&k| rows[k as usize].1)
+                    .collect();
+                let got = rows_of(buf.push_rows(b, picked.clone()).unwrap(), external);
+                let with_ids: Vec<_> = picked
+                    .iter()
+                    .map(|&k| (all[k as usize], id + k as i64))
+                    .collect();
+                id += rows.len() as i64;
+                (got, model.push(&with_ids))
+            }
+            Step::Advance(w) => (rows_of(buf.advance(w), external), model.advance(w)),
+        };
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(buf.late_rows(), model.late);
+    }
+    let want = model.release(i64::MAX);
+    prop_assert_eq!(rows_of(buf.finish(), external), want);
+    Ok(())
+}
+
+/// With an external watermark, a batch's rows below it are late and the
+/// others stay, at the boundary too (whole batches judged at once).
+#[test]
+fn an_external_watermark_makes_exactly_the_rows_below_it_late() {
+    let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
+    let mut buf = EventTimeBuffer::new(time, 0).externally_driven(Some(2));
+    assert!(rows_of(buf.advance(10), true).is_empty());
+    buf.push(batch(&[(Some(10), 0), (Some(12), 0)], 0)).unwrap();
+    assert_eq!(buf.late_rows(), 0);
+    buf.push(batch(&[(Some(15), 0), (Some(9), 0), (Some(11), 0)], 2))
+        .unwrap();
+    assert_eq!(buf.late_rows(), 1);
+    assert_eq!(
+        rows_of(buf.finish(), true),
+        vec![(0, 10), (4, 11), (1, 12), (2, 15)]
+    );
+}
+
+proptest! {
+    /// The buffer releases what the plain model does, in its order, on
+    /// random batches: its own watermark (max time seen − lateness).
+    #[test]
+    fn releases_as_the_model_with_its_own_watermark(
+        steps in prop::collection::vec(step(false), 0..12),
+        lateness in 0i64..30,
+    ) {
+        check(steps, lateness, false)?;
+    }
+
+    /// The same with an external watermark and ties broken by sequence.
+    #[test]
+    fn releases_as_the_model_with_an_external_watermark(
+        steps in prop::collection::vec(step(true), 0..16),
+    ) {
+        check(steps, 0, true)?;
+    }
+
+    /// The same with batches of consecutive rows, mostly each in a
+    /// sequence range of its own (taken in sequence order).
+    #[test]
+    fn releases_as_the_model_with_batches_of_consecutive_rows(
+        steps in prop::collection::vec(block_step(), 0..16),
+    ) {
+        check(steps, 0, true)?;
+    }
+}
+
+proptest! {
+    /// Released rows are ordered as sorting (time, sequence, position)
+    /// tuples orders them: narrow spans (counted), wider ones (packed)
+    /// and spans too wide to pack (tuples).
+    #[test]
+    fn released_order_is_the_tuple_order(
+        rows in proptest::collection::vec((0i64..50, 0i64..5), 0..300),
+        spread in prop_oneof![Just(1i64), Just(1_000), Just(i64::MAX / 64)],
+        seq_kind in 0..3,
+    ) {
+        // Spreads: counted (when the rows are more than a quarter of
+        // the span), packed keys, tuples.
+        let times: Vec<i64> = rows
+            .iter()
+            .map(|r| r.0 * spread + if spread > 1_000 { -(i64::MAX / 2) } else { 1_700_000_000_000 })
+            .collect();
+        // No sequences, sequences in arrival order, or shuffled ones.
+        let seqs: Vec<i64> = match seq_kind {
+            1 => rows.iter().scan(0, |acc, r| { *acc += r.1; Some(*acc) }).collect(),
+            _ => rows.iter().map(|r| r.1).collect(),
+        };
+        let seqs = (seq_kind > 0).then_some(seqs.as_slice());
+        let mut want: Vec<(i64, i64, u32)> = (0..times.len())
+            .map(|i| (times[i], seqs.map_or(0, |s| s[i]), i as u32))
+            .collect();
+        want.sort();
+        let want: Vec<u32> = want.iter().map(|k| k.2).collect();
+        let taken = Taken {
+            rows: (0..times.len() as u32).map(|i| (7, i)).collect(),
+            times: times.clone(),
+            seqs: seqs.map(|q| q.to_vec()),
+        };
+        let (order, sorted, sorted_seqs) = sort_taken(&taken, &mut Vec::new());
+        let rows = order.rows(&taken.rows);
+        prop_assert!(rows.iter().all(|r| r.0 == 7));
+        let got: Vec<u32> = rows.iter().map(|r| r.1).collect();
+        let want_times: Vec<i64> = want.iter().map(|&i| times[i as usize]).collect();
+        let want_seqs: Option<Vec<i64>> = seqs
+            .filter(|q| q.windows(2).any(|w| w[0] > w[1]))
+            .map(|q| want.iter().map(|&i| q[i as usize]).collect());
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(sorted, want_times);
+        prop_assert_eq!(sorted_seqs, want_seqs);
+    }
+}
