@@ -1,0 +1,402 @@
+//! One core's worker: its share of the plan and of the exchange, what it
+//! sends and emits. Its loop is in [`run_loop`].
+
+mod run_loop;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_buffer::NullBuffer;
+use percore_operators::expr::Expr;
+use percore_operators::gather::take_batch;
+use percore_operators::ops::{Closed, PartialAgg, Route};
+use percore_operators::state::{hash_keys, hashes_vectorised, split_keys, time_range};
+use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
+use percore_shuffle::{Endpoint, Exchange, Message, Sides};
+
+use crate::batching::AdaptiveBatch;
+use crate::metrics::{CoreStats, Latency};
+use crate::sink::{CoreFile, FileOutput};
+use crate::RunError;
+
+use super::{Batch, CoreSetup, CoreSink, Counter, Encoder, Payload, EXCHANGE_ROWS};
+
+pub(super) struct Worker<'a> {
+    core: usize,
+    n: usize,
+    plan: &'a Plan,
+    ep: &'a Endpoint<Batch>,
+    post: Pipeline,
+    keys: Option<Vec<Expr>>,
+    key_types: Vec<SqlType>,
+    hashes: Vec<u64>,
+    /// Which of two cores owns each key group, as this core has met them.
+    sides: Sides,
+    /// Rows bound for other cores, gathered per destination.
+    exchange: Exchange,
+    /// The pipeline holds rows until the watermark releases them, then
+    /// copies them once: rows are routed as lists of the batch they came
+    /// in, this core's own always, other cores' when `by_reference` (see
+    /// [`super::ParallelConfig::rows_by_reference`]); else the sender gathers them.
+    holds_rows: bool,
+    by_reference: bool,
+    parts: Vec<(usize, RecordBatch)>,
+    /// Ingest time of the oldest row the exchange holds.
+    pending_since: Option<Instant>,
+    /// Pre-aggregation before the exchange (EMIT FINAL aggregates).
+    partial: Option<PartialAgg>,
+    /// Batch sizes for a source that reports its backlog.
+    batching: Option<AdaptiveBatch>,
+    /// Messages taken off the rings while this core waited to send.
+    inbox: VecDeque<(usize, Message<Batch>)>,
+    from_wm: Vec<i64>,
+    /// Ingest time of the last batch each sender sent (what its end of input
+    /// releases is timed from).
+    last_ingest: Vec<Option<Instant>>,
+    ended: usize,
+    wm: i64,
+    stats: CoreStats,
+    latency: Latency,
+    counter: &'a Counter,
+    align_ms: i64,
+    encoder: Option<Encoder>,
+    file_output: Option<FileOutput>,
+    core_sink: Option<CoreSink>,
+    /// This core's writes to the shared output file, once opened.
+    file: Option<CoreFile>,
+    /// Every row read here is this core's own (see [`super::ParallelConfig::local_keys`]).
+    local: bool,
+}
+
+impl<'a> Worker<'a> {
+    pub(super) fn new(
+        core: usize,
+        n: usize,
+        plan: &'a Plan,
+        ep: &'a Endpoint<Batch>,
+        setup: CoreSetup<'a>,
+    ) -> Self {
+        let keys = plan.exchange_keys().map(<[Expr]>::to_vec);
+        let local = n == 1 || setup.local_keys;
+        // Rows that never leave this core are folded straight into the final
+        // aggregate: pre-aggregating them would only add a merge.
+        let partial = PartialAgg::for_plan(plan).filter(|_| !local);
+        let post = Pipeline::with_options(
+            plan,
+            PipelineOptions {
+                skip_filter: keys.is_some(),
+                external_watermark: true,
+                // Rows carry their sequence number only where ties in event
+                // time decide the output order.
+                seq_column: plan.orders_rows().then_some(plan.inputs.len()),
+                partial_input: partial.is_some(),
+                own_partials: partial.is_some(),
+                input_read: true,
+            },
+        );
+        let post_holds_rows = post.holds_rows();
+        Worker {
+            core,
+            n,
+            plan,
+            ep,
+            post,
+            key_types: keys.iter().flatten().map(Expr::ty).collect(),
+            keys,
+            hashes: Vec::new(),
+            sides: Sides::new(),
+            exchange: Exchange::new(setup.owners, EXCHANGE_ROWS),
+            holds_rows: post_holds_rows && !local,
+            by_reference: setup.rows_by_reference,
+            parts: Vec::new(),
+            pending_since: None,
+            partial,
+            batching: None,
+            inbox: VecDeque::new(),
+            from_wm: vec![i64::MIN; n],
+            last_ingest: vec![None; n],
+            ended: 0,
+            wm: i64::MIN,
+            stats: CoreStats {
+                core,
+                ..CoreStats::default()
+            },
+            latency: Latency::new(),
+            counter: setup.counter,
+            align_ms: setup.align_ms,
+            encoder: setup.encoder,
+            file_output: setup.file_output,
+            core_sink: setup.core_sink,
+            file: None,
+            local,
+        }
+    }
+
+    fn send(&mut self, to: usize, msg: Message<Batch>) -> Result<(), RunError> {
+        let inbox = &mut self.inbox;
+        self.ep
+            .send(to, msg, &mut |from, m| inbox.push_back((from, m)))
+            .map_err(|_| RunError::Aborted)
+    }
+
+    /// Sends each row of `batch` to the core owning its key (`key_cols`
+    /// evaluated on `batch`).
+    fn route(
+        &mut self,
+        batch: &RecordBatch,
+        key_cols: &[ArrayRef],
+        ingest: Instant,
+    ) -> Result<(), RunError> {
+        if self.local {
+            // This core owns every key it reads: no hashing, no gathering.
+            return self.send(0, Message::Data((Payload::Rows(batch.clone()), ingest)));
+        }
+        let n = batch.num_rows();
+        if self.holds_rows {
+            // The lists travel with the batch: fresh ones for each batch.
+            let mut lists = vec![Vec::new(); self.n];
+            let owners = self.exchange.owners();
+            if let [a, b] = &mut lists[..] {
+                if hashes_vectorised() {
+                    // Hashed, then split, each several rows a step.
+                    hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
+                    owners.split_two(&self.hashes, &mut self.sides, a, b);
+                } else {
+                    // Hashed and split in one pass.
+                    let second = owners.second_of_two();
+                    split_keys(key_cols, &self.key_types, n, &mut self.hashes, second, a, b);
+                }
+            } else {
+                hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
+                owners.split(&self.hashes, &mut lists);
+            }
+            for (d, rows) in lists.into_iter().enumerate() {
+                if rows.is_empty() {
+                    continue;
+                }
+                let payload = if d == self.core || self.by_reference {
+                    Payload::Selected(batch.clone(), rows)
+                } else {
+                    Payload::Rows(take_batch(batch, &rows))
+                };
+                self.send(d, Message::Data((payload, ingest)))?;
+            }
+            return Ok(());
+        }
+        hash_keys(key_cols, &self.key_types, n, &mut self.hashes);
+        self.pending_since.get_or_insert(ingest);
+        let mut full = std::mem::take(&mut self.parts);
+        self.exchange.push(batch, &self.hashes, &mut full);
+        self.send_parts(full)
+    }
+
+    /// Sends everything the exchange's builders hold: before a watermark or
+    /// End (which must follow the rows they cover), when idle, and when the
+    /// oldest row held has waited [`super::EXCHANGE_WAIT`].
+    fn flush_exchange(&mut self) -> Result<(), RunError> {
+        let mut all = std::mem::take(&mut self.parts);
+        self.exchange.flush(&mut all);
+        self.send_parts(all)?;
+        self.pending_since = None;
+        Ok(())
+    }
+
+    fn send_parts(&mut self, mut parts: Vec<(usize, RecordBatch)>) -> Result<(), RunError> {
+        // Latency is counted from the oldest row's ingest.
+        let ingest = self.pending_since.unwrap_or_else(Instant::now);
+        for (d, b) in parts.drain(..) {
+            self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
+        }
+        self.parts = parts;
+        Ok(())
+    }
+
+    /// Sends the partials of every window through `w` (all of them: `None`)
+    /// to the cores that own their keys, as [`Self::route`] would route
+    /// their rows; with `w`, each core's pieces are followed by
+    /// `Watermark(w)`, other cores first (their emission waits on this
+    /// core's watermark, not on the pieces it keeps), this core last.
+    fn send_partials(&mut self, w: Option<i64>, ingest: Instant) -> Result<(), RunError> {
+        let n = self.n;
+        let owners = self.exchange.owners();
+        let route = Route {
+            cores: n,
+            owner: &|h| owners.owner(h),
+        };
+        let Some(mut p) = self.partial.take() else {
+            if let Some(w) = w {
+                for d in 0..n {
+                    self.send(d, Message::Watermark(w, ingest))?;
+                }
+            }
+            return Ok(());
+        };
+        let mut closed = match w {
+            Some(w) => p.close_through(w, &route),
+            None => p.close_all(&route),
+        };
+        let sent = self.send_closed(&p, &mut closed, w, ingest);
+        p.recycle(closed);
+        self.partial = Some(p);
+        sent
+    }
+
+    /// [`Self::send_partials`]'s sends: each core's pieces of `closed`, then
+    /// `Watermark(w)` (with `w`), this core last. This core's own share of
+    /// windows closed by a watermark is adopted whole by its pipeline when
+    /// it can (no pieces built or merged), after every other core's pieces.
+    fn send_closed(
+        &mut self,
+        p: &PartialAgg,
+        closed: &mut Closed,
+        w: Option<i64>,
+        ingest: Instant,
+    ) -> Result<(), RunError> {
+        for k in 1..=self.n {
+            let d = (self.core + k) % self.n;
+            if let (Some(w), true) = (w, d == self.core) {
+                if self.post.adopt(w, closed, d)? {
+                    self.send(d, Message::Watermark(w, ingest))?;
+                    continue;
+                }
+            }
+            for b in p.pieces(closed, d, self.exchange.pool_mut())? {
+                self.send(d, Message::Data((Payload::Rows(b), ingest)))?;
+            }
+            if let Some(w) = w {
+                self.send(d, Message::Watermark(w, ingest))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// End of this core's input: partials still held, then End to every core.
+    fn end_input(&mut self) -> Result<(), RunError> {
+        self.send_partials(None, Instant::now())?;
+        self.flush_exchange()?;
+        for d in 0..self.n {
+            self.send(d, Message::End)?;
+        }
+        Ok(())
+    }
+
+    async fn emit(&mut self, out: Vec<RecordBatch>, ingest: Instant) -> Result<(), RunError> {
+        for b in out {
+            if b.num_rows() == 0 {
+                continue;
+            }
+            self.stats.records_out += b.num_rows() as u64;
+            // A result this core delivers itself is timed here; one sent to
+            // the output thread is timed there, when the sink has it.
+            if let Some(sink) = &self.core_sink {
+                self.latency.record(ingest, b.num_rows() as u64);
+                sink(self.core, &b).map_err(RunError::Sink)?;
+                continue;
+            }
+            match (&self.encoder, &mut self.file) {
+                (Some(enc), Some(f)) => {
+                    self.latency.record(ingest, b.num_rows() as u64);
+                    f.write(enc, &b).await?
+                }
+                (Some(enc), None) => {
+                    let mut bytes = Vec::with_capacity(b.num_rows() * 64);
+                    enc(&b, &mut bytes);
+                    let payload = Payload::Bytes(bytes, b.num_rows());
+                    self.send(self.n, Message::Data((payload, ingest)))?;
+                }
+                (None, _) => self.send(self.n, Message::Data((Payload::Rows(b), ingest)))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells every core this core's input has reached watermark `w` (if it
+    /// moves): partial aggregates of the windows it closes go out first.
+    fn announce(&mut self, w: i64, sent: &mut i64, ingest: Instant) -> Result<(), RunError> {
+        if w <= *sent {
+            return Ok(());
+        }
+        *sent = w;
+        self.flush_exchange()?;
+        self.send_partials(Some(w), ingest)
+    }
+
+    /// Writes out what this core's file output holds.
+    async fn flush_output(&mut self) -> Result<(), RunError> {
+        match self.file.as_mut() {
+            Some(f) => f.flush().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Applies the watermark as soon as a message moves it, so a batch that
+    /// followed a watermark on its ring is judged against that watermark.
+    ///
+    /// What a watermark releases is timed from `trigger`: the ingest of the
+    /// batch that moved the watermark whose message moved this one (at the
+    /// end of a sender's input, the last batch it sent).
+    async fn advance(&mut self, trigger: Instant) -> Result<(), RunError> {
+        let w = self.from_wm.iter().copied().min().unwrap_or(i64::MIN);
+        if w > self.wm && w > i64::MIN && w < i64::MAX {
+            self.wm = w;
+            let out = self.post.on_watermark(w)?;
+            self.emit(out, trigger).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The latest of `times` that is not NULL (`None` when there is none): one
+/// vectorised pass over the column when nothing is NULL.
+fn latest(times: &[i64], nulls: Option<&NullBuffer>) -> Option<i64> {
+    match nulls.filter(|n| n.null_count() > 0) {
+        None => time_range(times).map(|(_, hi)| hi),
+        Some(n) => times
+            .iter()
+            .zip(n.iter())
+            .filter_map(|(&t, valid)| valid.then_some(t))
+            .max(),
+    }
+}
+
+/// `n` sequence numbers from `first`, `step` apart (consecutive ones as a
+/// plain range, which the compiler vectorises; a 64-bit multiply per row is
+/// not, without AVX-512).
+fn numbered(first: i64, step: i64, n: usize) -> Int64Array {
+    let n = n as i64;
+    let seqs: Vec<i64> = if step == 1 {
+        (first..first + n).collect()
+    } else {
+        (0..n).map(|k| first + k * step).collect()
+    };
+    Int64Array::from(seqs)
+}
+
+/// Appends the hidden sequence column.
+fn with_seq(batch: RecordBatch, seq: Int64Array) -> RecordBatch {
+    let seq: ArrayRef = Arc::new(seq);
+    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow_schema::Field::new(
+        "__seq",
+        arrow_schema::DataType::Int64,
+        false,
+    )));
+    let mut cols = batch.columns().to_vec();
+    cols.push(seq);
+    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols)
+        .expect("one more column")
+}
+
+/// Per-core state is built inside its executor and never leaves it.
+#[allow(dead_code)]
+fn assert_not_send() {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    // Ambiguous, so a compile error, if `Worker` ever became `Send`.
+    let _ = <Worker<'static> as AmbiguousIfSend<_>>::some_item;
+}
