@@ -10,7 +10,7 @@
 //! - output columns are gathered (`percore_operators::gather`) into vectors
 //!   taken from this exchange's [`Pool`] when it has them; the receiving
 //!   core, once done with a batch, turns its buffers back into vectors with
-//!   [`reclaim`] (only those it holds the last reference to) and sends them
+//!   [`crate::reclaim`] (only those it holds the last reference to) and sends them
 //!   back; [`Exchange::recycle`] puts them in the pool. Memory allocated by a
 //!   core is thus reused by that core instead of being freed by another (a
 //!   cross-thread free), and the pool is bounded, so unreturned or surplus

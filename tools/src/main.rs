@@ -53,8 +53,9 @@ struct QueryArgs {
     #[arg(long)]
     scenario: Option<String>,
     /// Bind a stream to a CSV or JSON-lines file, NAME=PATH, or to a Kafka
-    /// topic, NAME=kafka://HOST:PORT/TOPIC?group_id=G[&format=csv][&kafka.KEY=V]
-    /// (repeatable; Kafka needs the `kafka` build feature).
+    /// topic, NAME=kafka://HOST:PORT/TOPIC?group_id=G, optionally followed by
+    /// &format=csv and &kafka.KEY=V settings (repeatable; Kafka needs the
+    /// `kafka` build feature).
     #[arg(long = "source", value_name = "NAME=PATH")]
     sources: Vec<String>,
 }

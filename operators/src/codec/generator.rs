@@ -434,7 +434,7 @@ impl Generator {
     }
 
     /// Every column of rows `rows` ([`Generator::market_row`] each), in two
-    /// passes: [`draw_market`] draws each row's hashed fields (a loop of
+    /// passes: [`Self::draw_market`] draws each row's hashed fields (a loop of
     /// multiplies, shifts and stores, vectorised), then one pass adds the
     /// nominal times and the symbols' base prices.
     fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {

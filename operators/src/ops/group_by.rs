@@ -25,7 +25,7 @@ use crate::state::{assert_ids_below, Acc, EventTimeBuffer, GroupTable};
 
 /// Group table plus one accumulator per aggregate: the state of one set of
 /// groups. Each group's row count is kept here, once for all aggregates
-/// (see [`crate::state::accumulators`]).
+/// (see [`crate::state::Acc`]).
 pub(crate) struct Groups {
     table: GroupTable,
     accs: Vec<Acc>,

@@ -14,7 +14,7 @@
 
 use super::group_table::{mix, mix_str};
 
-/// Whether [`mix_ints`] and [`mix_strs`] run eight rows a step (the CPU
+/// Whether `mix_ints` and `mix_strs` run eight rows a step (the CPU
 /// has AVX-512 F).
 pub fn vectorised() -> bool {
     #[cfg(target_arch = "x86_64")]

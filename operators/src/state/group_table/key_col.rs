@@ -71,7 +71,7 @@ impl<'a> KeyCol<'a> {
         }
     }
 
-    /// `h` mixed with row `i`'s value (what [`hash_columns`] does).
+    /// `h` mixed with row `i`'s value (what [`super::route::hash_columns`] does).
     #[inline(always)]
     pub(super) fn mix_row(&self, h: u64, i: usize) -> u64 {
         if !self.valid(i) {
