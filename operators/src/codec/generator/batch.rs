@@ -1,0 +1,381 @@
+//! Whole batches of generated rows, column by column: the hashed fields
+//! drawn in one vectorised loop, then the times and prices added.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMillisecondArray};
+
+use super::{below32, halves, mix, order_row, Generator, MarketRow, NominalTimes, RowIds};
+
+impl Generator {
+    /// One pass over the rows filling every column ([`Generator::order_row`]
+    /// each): the row's hashes are computed once for all its columns.
+    pub(super) fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
+        let n = rows.len();
+        // Written by index into spare capacity, as market rows.
+        let (mut ids, mut customers) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut dates, mut amounts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (id, cu) = (
+            &mut ids.spare_capacity_mut()[..n],
+            &mut customers.spare_capacity_mut()[..n],
+        );
+        let (da, am) = (
+            &mut dates.spare_capacity_mut()[..n],
+            &mut amounts.spare_capacity_mut()[..n],
+        );
+        let (seed, stride) = (self.seed, rows.stride);
+        let mut i = rows.first;
+        for k in 0..n {
+            let o = order_row(seed, i);
+            i += stride;
+            id[k].write(o.order_id);
+            cu[k].write(o.customer_id);
+            da[k].write(o.date);
+            am[k].write(o.total_amount);
+        }
+        // SAFETY: each vector was allocated for `n` values and the loop
+        // above wrote every one of its first `n` slots.
+        unsafe {
+            ids.set_len(n);
+            customers.set_len(n);
+            dates.set_len(n);
+            amounts.set_len(n);
+        }
+        vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(Int64Array::from(customers)),
+            Arc::new(short_strings(&self.dates, &dates)),
+            Arc::new(
+                Decimal128Array::from(amounts)
+                    .with_precision_and_scale(18, 2)
+                    .expect("valid decimal"),
+            ),
+        ]
+    }
+
+    /// Every column of rows `rows` ([`Generator::market_row`] each), in two
+    /// passes: [`Self::draw_market`] draws each row's hashed fields (a loop of
+    /// multiplies, shifts and stores, vectorised), then one pass adds the
+    /// nominal times and the symbols' base prices.
+    pub(super) fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
+        let n = rows.len();
+        // Columns allocated for `n` values and written by index into their
+        // spare capacity: a push per value per column, or zeroing them
+        // first, cost more.
+        let mut d = MarketDraws::with_capacity(n);
+        self.draw_market(rows, &mut d);
+        let (mut stamps, mut trade_times) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut prices = Vec::with_capacity(n);
+        let (st, tt) = (
+            &mut stamps.spare_capacity_mut()[..n],
+            &mut trade_times.spare_capacity_mut()[..n],
+        );
+        let pr = &mut prices.spare_capacity_mut()[..n];
+        let mut nominal = NominalTimes::new(rows.first, rows.stride, self.per_minute.get());
+        let (sym, off) = (&d.symbols[..n], &d.price_offsets[..n]);
+        let (lag_ts, lag_tt) = (&d.lags_ts[..n], &d.lags_tt[..n]);
+        for k in 0..n {
+            let t = nominal.next();
+            st[k].write(t - lag_ts[k] as i64);
+            tt[k].write(t - lag_tt[k] as i64);
+            pr[k].write(self.bases[sym[k] as usize] + off[k] as i128 - 10_000);
+        }
+        // SAFETY: each vector was allocated for `n` values and the loop
+        // above wrote every one of its first `n` slots.
+        unsafe {
+            prices.set_len(n);
+            stamps.set_len(n);
+            trade_times.set_len(n);
+        }
+        vec![
+            Arc::new(short_strings(&self.symbols, &d.symbols)),
+            Arc::new(Int64Array::from(d.traders)),
+            Arc::new(
+                Decimal128Array::from(prices)
+                    .with_precision_and_scale(18, 4)
+                    .expect("valid decimal"),
+            ),
+            Arc::new(Int64Array::from(d.quantities)),
+            Arc::new(TimestampMillisecondArray::from(stamps)),
+            Arc::new(TimestampMillisecondArray::from(trade_times)),
+        ]
+    }
+
+    /// Fills `d` with the hashed fields of rows `rows` (as
+    /// [`Generator::market_row`] draws them; what it held before is
+    /// dropped, its memory kept), with AVX-512 where the CPU has it:
+    /// [`MarketDraws::rows`] then gives the rows themselves.
+    pub fn draw_market(&self, rows: RowIds, d: &mut MarketDraws) {
+        d.first = rows.first;
+        d.stride = rows.stride;
+        d.per_minute = self.per_minute.get();
+        let (seed, symbols, traders, spread) = (
+            self.seed,
+            self.config.symbols as u64,
+            self.config.traders as u64,
+            self.spread,
+        );
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU has AVX-512 F, DQ and VL (checked just above),
+            // every target feature `draw_market_avx512` enables.
+            unsafe { draw_market_avx512(seed, symbols, traders, spread, rows, d) };
+            return;
+        }
+        draw_market_any(seed, symbols, traders, spread, rows, d);
+    }
+}
+
+/// The hash-drawn fields of a batch of `market_data` rows, column by column
+/// ([`Generator::draw_market`]): symbol index, trader, quantity, the price's
+/// offset above its symbol's base less 10,000, and how many milliseconds
+/// each time lags the nominal time.
+#[derive(Default)]
+pub struct MarketDraws {
+    symbols: Vec<u32>,
+    traders: Vec<i64>,
+    quantities: Vec<i64>,
+    price_offsets: Vec<u32>,
+    lags_ts: Vec<u32>,
+    lags_tt: Vec<u32>,
+    /// The rows drawn: `first, first + stride, ...`, `per_minute` of them a
+    /// minute.
+    first: u64,
+    stride: u64,
+    per_minute: u64,
+}
+
+impl MarketDraws {
+    fn with_capacity(n: usize) -> Self {
+        MarketDraws {
+            symbols: Vec::with_capacity(n),
+            traders: Vec::with_capacity(n),
+            quantities: Vec::with_capacity(n),
+            price_offsets: Vec::with_capacity(n),
+            lags_ts: Vec::with_capacity(n),
+            lags_tt: Vec::with_capacity(n),
+            first: 0,
+            stride: 1,
+            per_minute: 1,
+        }
+    }
+
+    /// The rows drawn, in order, each what [`Generator::market_row`] of
+    /// generator `g` (the one that drew them) gives.
+    pub fn rows<'a>(&'a self, g: &'a Generator) -> impl Iterator<Item = MarketRow> + 'a {
+        let mut nominal = NominalTimes::new(self.first, self.stride, self.per_minute);
+        (0..self.symbols.len()).map(move |k| {
+            let t = nominal.next();
+            let symbol = self.symbols[k];
+            MarketRow {
+                symbol,
+                trader_id: self.traders[k],
+                price: g.bases[symbol as usize] + self.price_offsets[k] as i128 - 10_000,
+                quantity: self.quantities[k],
+                timestamp: t - self.lags_ts[k] as i64,
+                trade_time: t - self.lags_tt[k] as i64,
+            }
+        })
+    }
+}
+
+/// [`draw_market_any`] compiled for AVX-512 (eight rows a step: 64-bit
+/// multiplies are one instruction there).
+///
+/// # Safety
+/// The CPU must have AVX-512 F, DQ and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+unsafe fn draw_market_avx512(
+    seed: u64,
+    symbols: u64,
+    traders: u64,
+    spread: u64,
+    rows: RowIds,
+    d: &mut MarketDraws,
+) {
+    draw_market_any(seed, symbols, traders, spread, rows, d)
+}
+
+/// Fills `d` with the fields of rows `rows` that [`Generator::market_row_at`]
+/// draws from the row's three hashes: one pass of multiplies, shifts and
+/// stores, no branch, so it vectorises.
+#[inline(always)]
+fn draw_market_any(
+    seed: u64,
+    symbols: u64,
+    traders: u64,
+    spread: u64,
+    rows: RowIds,
+    d: &mut MarketDraws,
+) {
+    let n = rows.len();
+    for v in [
+        &mut d.symbols,
+        &mut d.price_offsets,
+        &mut d.lags_ts,
+        &mut d.lags_tt,
+    ] {
+        v.clear();
+        v.reserve(n);
+    }
+    for v in [&mut d.traders, &mut d.quantities] {
+        v.clear();
+        v.reserve(n);
+    }
+    let sy = &mut d.symbols.spare_capacity_mut()[..n];
+    let (tr, qu) = (
+        &mut d.traders.spare_capacity_mut()[..n],
+        &mut d.quantities.spare_capacity_mut()[..n],
+    );
+    let po = &mut d.price_offsets.spare_capacity_mut()[..n];
+    let (lt, lq) = (
+        &mut d.lags_ts.spare_capacity_mut()[..n],
+        &mut d.lags_tt.spare_capacity_mut()[..n],
+    );
+    for k in 0..n {
+        let i = rows.first + k as u64 * rows.stride;
+        let (sym, trader) = halves(mix(seed, i, 1));
+        let (price, quantity) = halves(mix(seed, i, 2));
+        let (late_ts, late_tt) = halves(mix(seed, i, 3));
+        sy[k].write(below32(sym, symbols) as u32);
+        tr[k].write(below32(trader, traders) as i64 + 1);
+        po[k].write(below32(price, 20_001) as u32);
+        qu[k].write(below32(quantity, 1_000) as i64 + 1);
+        lt[k].write(below32(late_ts, spread) as u32);
+        lq[k].write(below32(late_tt, spread) as u32);
+    }
+    // SAFETY: each vector has capacity for `n` values (reserved above) and
+    // the loop above wrote every one of its first `n` slots.
+    unsafe {
+        d.symbols.set_len(n);
+        d.traders.set_len(n);
+        d.quantities.set_len(n);
+        d.price_offsets.set_len(n);
+        d.lags_ts.set_len(n);
+        d.lags_tt.set_len(n);
+    }
+}
+
+/// A string column of `names[k]` for each `k` of `keys`, built straight into
+/// its buffers: names of up to 16 bytes (tickers, dates) as one fixed 16-byte
+/// copy each, where a per-value builder would call `memcpy` for every row.
+fn short_strings(names: &[String], keys: &[u32]) -> StringArray {
+    let n = keys.len();
+    if names.iter().any(|n| n.len() > 16) || n >= (i32::MAX as usize) / 16 {
+        return StringArray::from_iter_values(keys.iter().map(|&k| &names[k as usize]));
+    }
+    // Each name as the 16 bytes to store (zero past its length), the table
+    // padded to a power of two so that a key masked to it needs no bounds
+    // check (every key names a name: the padding is never read).
+    let mut table: Vec<(u128, usize)> = names
+        .iter()
+        .map(|n| {
+            let mut w = [0u8; 16];
+            w[..n.len()].copy_from_slice(n.as_bytes());
+            (u128::from_ne_bytes(w), n.len())
+        })
+        .collect();
+    let mask = table.len().next_power_of_two() - 1;
+    table.resize(mask + 1, (0, 0));
+    debug_assert!(keys.iter().all(|&k| (k as usize) < names.len()));
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    // Written into spare capacity, 16 bytes a row (one store): zeroing the
+    // buffer first cost more than the copies.
+    let mut bytes: Vec<u8> = Vec::with_capacity(n * 16 + 16);
+    let (dst, off) = (bytes.as_mut_ptr(), offsets.as_mut_ptr());
+    // SAFETY: `offsets` has room for `n + 1` values.
+    unsafe { off.write(0) };
+    let mut pos = 0;
+    for (i, &k) in keys.iter().enumerate() {
+        // SAFETY: `k & mask` is below the table's length, `mask + 1`; each
+        // row before this one advanced `pos` by at most 16, so `pos + 16 <=
+        // 16 * n + 16`, the capacity of `bytes`; `i + 1 <= n` indexes the
+        // room for `n + 1` offsets.
+        unsafe {
+            let (w, len) = *table.get_unchecked(k as usize & mask);
+            (dst.add(pos) as *mut u128).write_unaligned(w);
+            pos += len;
+            off.add(i + 1).write(pos as i32);
+        }
+    }
+    // SAFETY: every byte below `pos` was written: each row wrote 16 bytes
+    // from its start, more than its length; the first `n + 1` offsets were
+    // written above.
+    unsafe {
+        bytes.set_len(pos);
+        offsets.set_len(n + 1);
+    }
+    // SAFETY: the offsets start at 0 and never decrease (each adds a
+    // name's length); the last is `bytes.len()`, at most 16 bytes a row for
+    // fewer than i32::MAX / 16 rows: no offset wraps.
+    let offsets = unsafe {
+        arrow_buffer::OffsetBuffer::new_unchecked(arrow_buffer::ScalarBuffer::from(offsets))
+    };
+    // SAFETY: each range between the offsets holds exactly one whole
+    // `String`'s bytes — valid UTF-8, on char boundaries; no nulls.
+    unsafe { StringArray::new_unchecked(offsets, arrow_buffer::Buffer::from_vec(bytes), None) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of native rows is row by row what `market_row` gives, and
+    /// the draws compiled for this CPU (AVX-512 where it has it) equal the
+    /// portable loop's.
+    #[test]
+    fn batched_native_rows_and_draws_agree_with_row_by_row() {
+        for (first, len, stride) in [(0, 1, 1), (3, 1_001, 3), (1 << 40, 77, 1), (5, 8_192, 2)] {
+            let g = Generator::market_data(11, 0, 1);
+            let rows = RowIds { first, stride, len };
+            // Drawn into draws that held another batch before.
+            let mut a = MarketDraws::default();
+            g.draw_market(
+                RowIds {
+                    first: 9,
+                    stride: 1,
+                    len: 100,
+                },
+                &mut a,
+            );
+            g.draw_market(rows, &mut a);
+            let got: Vec<MarketRow> = a.rows(&g).collect();
+            let want: Vec<MarketRow> = rows.iter().map(|i| g.market_row(i)).collect();
+            assert_eq!(got, want);
+            let mut b = MarketDraws::with_capacity(len);
+            let c = g.config;
+            draw_market_any(
+                g.seed,
+                c.symbols as u64,
+                c.traders as u64,
+                g.spread,
+                rows,
+                &mut b,
+            );
+            assert_eq!(a.symbols, b.symbols);
+            assert_eq!(a.traders, b.traders);
+            assert_eq!(a.quantities, b.quantities);
+            assert_eq!(a.price_offsets, b.price_offsets);
+            assert_eq!(a.lags_ts, b.lags_ts);
+            assert_eq!(a.lags_tt, b.lags_tt);
+        }
+    }
+
+    #[test]
+    fn short_strings_match_a_plain_string_column() {
+        let names: Vec<String> = ["", "A", "ABCD", "2024-01-15", "ABCDEFGHIJKLMNOP", "é"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let keys = [0u32, 5, 1, 4, 2, 3, 3, 0, 4];
+        let want = StringArray::from_iter_values(keys.iter().map(|&k| &names[k as usize]));
+        assert_eq!(short_strings(&names, &keys), want);
+        let long = vec!["x".repeat(17), "y".to_string()];
+        let want = StringArray::from_iter_values(["y", &long[0]]);
+        assert_eq!(short_strings(&long, &[1, 0]), want);
+    }
+}
