@@ -10,8 +10,10 @@
 //! lateness = '5 seconds', event_time = 'col')`. Anything else is an error
 //! naming the construct and its line and column.
 
+mod aggregate;
 mod bind;
 mod rewrite;
+mod rows;
 mod select;
 
 use sqlparser::ast::{self, Statement};
