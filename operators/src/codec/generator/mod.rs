@@ -18,7 +18,7 @@
 
 //!
 //! Layout: this module holds the generator and its rows one at a time;
-//! [`batch`] builds whole batches, column by column.
+//! `batch.rs` builds whole batches, column by column.
 
 mod batch;
 
