@@ -1,16 +1,22 @@
 //! Passes over a column of times or sequences: whether it ascends, its
-//! least and greatest, each compiled for AVX-512 where the CPU has it (a
-//! run-time check; the same loop portably otherwise).
+//! least and greatest, each compiled for AVX-512 or else AVX2 where the
+//! CPU has it (a run-time check; the same loop portably otherwise).
 
 /// Whether `s` never descends: every pair compared, without a branch, in
-/// a loop compiled for AVX-512 (eight pairs a compare) where the CPU has it
-/// (a run-time check, as for [`time_range`]).
+/// a loop compiled for AVX-512 (eight pairs a compare) or else AVX2 where
+/// the CPU has it (a run-time check, as for [`time_range`]).
 pub(super) fn ascends(s: &[i64]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512 F (checked just above), the only
         // target feature `ascends_avx512` enables.
         return unsafe { ascends_avx512(s) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `ascends_avx2` enables.
+        return unsafe { ascends_avx2(s) };
     }
     ascends_any(s)
 }
@@ -35,6 +41,16 @@ unsafe fn ascends_avx512(s: &[i64]) -> bool {
     ascends_any(s)
 }
 
+/// [`ascends_any`] compiled for AVX2 (four pairs a compare).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn ascends_avx2(s: &[i64]) -> bool {
+    ascends_any(s)
+}
+
 /// The least and greatest of the times of rows `rows` (`None` when there
 /// are none).
 pub(super) fn listed_range(times: &[i64], rows: &[u32]) -> Option<(i64, i64)> {
@@ -44,8 +60,8 @@ pub(super) fn listed_range(times: &[i64], rows: &[u32]) -> Option<(i64, i64)> {
 }
 
 /// The least and greatest of `times` (`None` when there are none): one
-/// pass, compiled for AVX-512 (eight times a compare) where the CPU has it
-/// (a run-time check; the same loop portably otherwise).
+/// pass, compiled for AVX-512 (eight times a compare) or else AVX2 where
+/// the CPU has it (a run-time check; the same loop portably otherwise).
 pub fn time_range(times: &[i64]) -> Option<(i64, i64)> {
     if times.is_empty() {
         return None;
@@ -55,6 +71,12 @@ pub fn time_range(times: &[i64]) -> Option<(i64, i64)> {
         // SAFETY: the CPU has AVX-512 F (checked just above), the only
         // target feature `range_avx512` enables.
         return Some(unsafe { range_avx512(times) });
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `range_avx2` enables.
+        return Some(unsafe { range_avx2(times) });
     }
     Some(range_any(times))
 }
@@ -73,6 +95,16 @@ fn range_any(times: &[i64]) -> (i64, i64) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn range_avx512(times: &[i64]) -> (i64, i64) {
+    range_any(times)
+}
+
+/// [`range_any`] compiled for AVX2 (four times a compare).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn range_avx2(times: &[i64]) -> (i64, i64) {
     range_any(times)
 }
 

@@ -184,7 +184,8 @@ fn order_ties(r: &mut [Pair], t: &[i64], q: &mut [i64], scratch: &mut Vec<u32>) 
 /// The rows `k` (ascending, into `out`, emptied first) tied in time with
 /// the row before and below it in sequence: `t[k] == t[k - 1]` and
 /// `q[k] < q[k - 1]`. 64 rows at a time, their verdicts gathered into a
-/// word without a branch (compiled for AVX-512 where the CPU has it), then
+/// word without a branch (compiled for AVX-512 or else AVX2 where the CPU
+/// has it), then
 /// the word's set bits listed.
 fn list_out_of_order(t: &[i64], q: &[i64], out: &mut Vec<u32>) {
     #[cfg(target_arch = "x86_64")]
@@ -192,6 +193,12 @@ fn list_out_of_order(t: &[i64], q: &[i64], out: &mut Vec<u32>) {
         // SAFETY: the CPU has AVX-512 F (checked just above), the only
         // target feature `list_avx512` enables.
         return unsafe { list_avx512(t, q, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `list_avx2` enables.
+        return unsafe { list_avx2(t, q, out) };
     }
     list_any(t, q, out)
 }
@@ -225,6 +232,16 @@ fn list_any(t: &[i64], q: &[i64], out: &mut Vec<u32>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn list_avx512(t: &[i64], q: &[i64], out: &mut Vec<u32>) {
+    list_any(t, q, out)
+}
+
+/// [`list_any`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn list_avx2(t: &[i64], q: &[i64], out: &mut Vec<u32>) {
     list_any(t, q, out)
 }
 
