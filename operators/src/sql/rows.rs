@@ -30,15 +30,7 @@ impl Resolver for RowsScope<'_> {
                 format!("function `{}` is not supported here", f.name),
             ));
         }
-        let func = agg_func(f).ok_or_else(|| {
-            Error::sql(
-                at,
-                format!(
-                    "window function `{}` is not supported; use AVG, MIN, MAX, SUM or COUNT",
-                    f.name
-                ),
-            )
-        })?;
+        let func = window_func(f, at)?;
         let call = agg_call(f, func, self.source, at)?;
         let i = self
             .rows
@@ -190,15 +182,7 @@ pub(super) fn plan_rows(select: &ast::Select, source: &StreamDef) -> Result<Rows
             Some(_) => {}
             None => spec = Some(s),
         }
-        let func = agg_func(f).ok_or_else(|| {
-            Error::sql(
-                at,
-                format!(
-                    "window function `{}` is not supported; use AVG, MIN, MAX, SUM or COUNT",
-                    f.name
-                ),
-            )
-        })?;
+        let func = window_func(f, at)?;
         let call = agg_call(f, func, source, at)?;
         let numeric = call
             .arg
@@ -244,5 +228,19 @@ pub(super) fn plan_rows(select: &ast::Select, source: &StreamDef) -> Result<Rows
         order_by: TimeColumn(order),
         frame: spec.frame,
         funcs,
+    })
+}
+
+/// The aggregate a window function call names, or an error naming the
+/// ones a ROWS frame takes.
+fn window_func(f: &ast::Function, at: Pos) -> Result<AggFunc> {
+    agg_func(f).ok_or_else(|| {
+        Error::sql(
+            at,
+            format!(
+                "window function `{}` is not supported; use AVG, MIN, MAX, SUM or COUNT",
+                f.name
+            ),
+        )
     })
 }
