@@ -137,7 +137,8 @@ fn same(a: Option<V>, b: Option<V>) -> bool {
     }
 }
 
-fn value(kind: Kind, wide: bool) -> BoxedStrategy<Option<V>> {
+/// A value of `kind`, NULL one time in `1 + nulls` (never for `nulls == 0`).
+fn value(kind: Kind, wide: bool, nulls: u32) -> BoxedStrategy<Option<V>> {
     let v = match kind {
         Kind::BigInt if wide => {
             prop_oneof![-50i128..50, Just(i64::MAX as i128), Just(i64::MIN as i128)]
@@ -161,7 +162,10 @@ fn value(kind: Kind, wide: bool) -> BoxedStrategy<Option<V>> {
         .prop_map(V::F)
         .boxed(),
     };
-    prop_oneof![4 => v.prop_map(Some), 1 => Just(None)].boxed()
+    match nulls {
+        0 => v.prop_map(Some).boxed(),
+        n => prop_oneof![n => v.prop_map(Some), 1 => Just(None)].boxed(),
+    }
 }
 
 /// A function, its input kind, its frame, rows (partition, value) and
@@ -190,9 +194,11 @@ fn case() -> impl Strategy<Value = Case> {
         Just(Kind::Double)
     ];
     let frames = prop_oneof![Just(None), (1u64..8).prop_map(Some)];
-    (funcs, kinds, frames).prop_flat_map(|(func, kind, frame)| {
+    // NULL in one value of 5, of 30 (most batches hold none), or never.
+    let nulls = prop_oneof![Just(4u32), Just(29), Just(0)];
+    (funcs, kinds, frames, nulls).prop_flat_map(|(func, kind, frame, nulls)| {
         let wide = matches!(func, AggFunc::Min | AggFunc::Max);
-        let rows = prop::collection::vec((0u32..3, value(kind, wide)), 0..120);
+        let rows = prop::collection::vec((0u32..3, value(kind, wide, nulls)), 0..120);
         let cuts = prop::collection::vec(0usize..120, 0..6);
         (Just(func), Just(kind), Just(frame), rows, cuts)
     })
