@@ -1,0 +1,53 @@
+use crate::ops::testing::run;
+
+#[test]
+fn bits_are_collected_for_every_length_around_a_word() {
+    for n in (0..200).chain([1000, 1023, 1024, 1025]) {
+        let f = |i: usize| (i * 7 + i / 3) % 5 < 2;
+        let got = super::collect_bits(n, f);
+        assert_eq!(got.len(), n);
+        let want: Vec<bool> = (0..n).map(f).collect();
+        assert_eq!(got.iter().collect::<Vec<_>>(), want, "{n} rows");
+    }
+}
+
+#[test]
+fn products_that_cannot_overflow_are_exact_at_the_limits() {
+    // DECIMAL(18,4) × BIGINT: |ab| < 10^37, so no row needs a check;
+    // either operand order.
+    for product in ["x * y", "y * x"] {
+        let (rows, _) = run(
+            &format!("CREATE STREAM t (x DECIMAL(18,4), y BIGINT); SELECT {product} AS p FROM t"),
+            "x,y\n99999999999999.9999,9223372036854775807\n-99999999999999.9999,-9223372036854775808\n0.0001,-1\n,5\n3.5,\n",
+            2,
+        );
+        assert_eq!(
+            rows,
+            vec![
+                "922337203685477579777662796314522.4193",
+                "922337203685477579877662796314522.4192",
+                "-0.0001",
+                "NULL",
+                "NULL"
+            ],
+            "{product}"
+        );
+    }
+}
+
+#[test]
+fn products_that_can_overflow_are_still_checked() {
+    let sql = "CREATE STREAM t (x DECIMAL(38,0), y BIGINT); SELECT x * y AS p FROM t";
+    let plan = crate::sql::compile(sql).unwrap();
+    let mut r = crate::codec::csv::CsvReader::new(
+        "t.csv",
+        "x,y\n90000000000000000000000000000000000000,10\n".as_bytes(),
+        &plan.source.columns,
+        8,
+        crate::codec::OnError::Fail,
+    )
+    .unwrap();
+    let mut p = crate::ops::Pipeline::new(&plan);
+    let err = p.push(r.next_batch().unwrap().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("`x * y`"), "{err}");
+}
