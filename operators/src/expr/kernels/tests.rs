@@ -4,7 +4,7 @@ use crate::ops::testing::run;
 fn bits_are_collected_for_every_length_around_a_word() {
     for n in (0..200).chain([1000, 1023, 1024, 1025]) {
         let f = |i: usize| (i * 7 + i / 3) % 5 < 2;
-        let got = super::collect_bits(n, f);
+        let got = super::compare::collect_bits(n, f);
         assert_eq!(got.len(), n);
         let want: Vec<bool> = (0..n).map(f).collect();
         assert_eq!(got.iter().collect::<Vec<_>>(), want, "{n} rows");
