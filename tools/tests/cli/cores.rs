@@ -1,0 +1,203 @@
+//! Several cores: the same rows as one core, a file split among them, and
+//! every core writing to one output file.
+
+use super::*;
+
+#[test]
+fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
+    let list = percore(&["run", "--list-scenarios"]);
+    for name in stdout(&list).lines() {
+        let mut answers = Vec::new();
+        for cores in ["1", "2", "3"] {
+            let dir = tempfile::tempdir().unwrap();
+            let stats = dir.path().join("s.json");
+            let o = percore(&[
+                "run",
+                "--scenario",
+                name,
+                "--rows",
+                "30000",
+                "--cores",
+                cores,
+                "--batch-size",
+                "1000",
+                "--stats",
+                stats.to_str().unwrap(),
+            ]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{name} on {cores}: {}",
+                stderr(&o)
+            );
+            // Every core read rows and spent CPU time on them.
+            let s = read_stats(&stats);
+            let per_core = s["cores"].as_array().unwrap();
+            assert_eq!(per_core.len().to_string(), cores);
+            for c in per_core {
+                assert!(
+                    c["records_in"].as_u64().unwrap() >= 30000 / 4,
+                    "{name}: {c}"
+                );
+                assert!(c["cpu_seconds"].as_f64().unwrap() > 0.0, "{name}: {c}");
+            }
+            let mut lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+            lines.sort();
+            assert!(!lines.is_empty());
+            answers.push(lines);
+        }
+        assert!(
+            answers.iter().all(|a| *a == answers[0]),
+            "{name}: cores disagree"
+        );
+    }
+}
+
+#[test]
+fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3000 rows; every core reads its own byte range.
+    let mut text = String::from("order_id,customer_id,order_date,total_amount\n");
+    let mut json = String::new();
+    for i in 1..=3000 {
+        text.push_str(&format!("{i},{},d,{}.25\n", i % 7, 100 + i));
+        json.push_str(&format!(
+            "{{\"order_id\":{i},\"customer_id\":{},\"order_date\":\"d\",\"total_amount\":{}.25}}\n",
+            i % 7,
+            100 + i
+        ));
+        if i % 1000 == 0 {
+            json.push('\n'); // blank lines are skipped, but still lines
+        }
+    }
+    let csv = write(dir.path(), "orders.csv", &text);
+    let jsonl = write(dir.path(), "orders.jsonl", &json);
+    for src in [&csv, &jsonl] {
+        let binding = format!("orders={src}");
+        let mut outs = Vec::new();
+        let sums = "SELECT customer_id, COUNT(*) AS n, SUM(total_amount) AS s FROM orders \
+                    WHERE total_amount > 1000 GROUP BY customer_id EMIT FINAL";
+        for (query, cores) in [
+            ("s0_select", "1"),
+            ("s0_select", "2"),
+            ("s0_select", "3"),
+            (sums, "1"),
+            (sums, "2"),
+            (sums, "3"),
+        ] {
+            let stats = dir.path().join("s.json");
+            let how = if query.starts_with("SELECT") {
+                "--sql"
+            } else {
+                "--scenario"
+            };
+            let o = percore(&[
+                "run",
+                how,
+                query,
+                "--source",
+                &binding,
+                "--cores",
+                cores,
+                "--batch-size",
+                "100",
+                "--stats",
+                stats.to_str().unwrap(),
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let s = read_stats(&stats);
+            assert_eq!(s["records_in"], 3000);
+            let per_core: Vec<u64> = s["cores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["records_in"].as_u64().unwrap())
+                .collect();
+            assert!(
+                per_core.iter().all(|&r| r > 500),
+                "every core reads a share: {per_core:?}"
+            );
+            let mut rows: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+            rows.sort();
+            outs.push(rows);
+        }
+        assert_eq!(outs[0].len(), 3000);
+        assert_eq!(outs[0], outs[1]);
+        assert_eq!(outs[0], outs[2]);
+        assert_eq!(outs[3].len(), 7);
+        assert_eq!(outs[3], outs[4]);
+        assert_eq!(outs[3], outs[5]);
+    }
+
+    // A bad value late in the file: read by the last core, named by its place
+    // in the whole file.
+    let bad_csv = text.replace("2900,2,d,3000.25", "2900,2,d,oops");
+    let bad_json = json.replace("\"total_amount\":3000.25", "\"total_amount\":\"oops\"");
+    for (name, body, line) in [("bad.csv", bad_csv, 2901), ("bad.jsonl", bad_json, 2902)] {
+        let path = write(dir.path(), name, &body);
+        let binding = format!("orders={path}");
+        let o = percore(&[
+            "run",
+            "--scenario",
+            "s0_select",
+            "--source",
+            &binding,
+            "--cores",
+            "2",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("row 2900 (line {line})")) && e.contains("`total_amount`"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn every_core_writes_its_results_to_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["jsonl", "csv"] {
+        let base = [
+            "run",
+            "--scenario",
+            "s0_select",
+            "--rows",
+            "200000",
+            "--batch-size",
+            "500",
+            "--format",
+            format,
+        ];
+        let o = percore(&[&base[..], &["--cores", "1"]].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let want = stdout(&o);
+        let mut want_lines: Vec<&str> = want.lines().collect();
+        assert!(want_lines.len() > 90_000);
+        let header = want_lines[0];
+        want_lines.sort_unstable();
+        for cores in ["1", "2", "3"] {
+            let path = dir.path().join(format!("out-{cores}.{format}"));
+            // Leftover content in the file must go.
+            std::fs::write(&path, "stale ".repeat(1 << 20)).unwrap();
+            let o = percore(
+                &[
+                    &base[..],
+                    &["--cores", cores, "--output", path.to_str().unwrap()],
+                ]
+                .concat(),
+            );
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(stdout(&o).is_empty());
+            let got = std::fs::read_to_string(&path).unwrap();
+            let mut got_lines: Vec<&str> = got.lines().collect();
+            if format == "csv" {
+                // The header once, first.
+                assert_eq!(got_lines[0], header);
+                assert_eq!(got_lines.iter().filter(|l| **l == header).count(), 1);
+            }
+            got_lines.sort_unstable();
+            assert_eq!(got_lines, want_lines, "{format} on {cores} cores");
+        }
+    }
+}
