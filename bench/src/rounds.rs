@@ -19,7 +19,7 @@ pub(crate) struct Spec<'a> {
 /// One measurement being taken: its spec, rows per run, and the runs so far.
 pub(crate) struct Job<'a> {
     pub(crate) spec: &'a Spec<'a>,
-    pub(crate) rows: u64,
+    rows: u64,
     pub(crate) row: Row,
 }
 
@@ -40,7 +40,7 @@ impl<'a> Job<'a> {
     }
 
     /// How the measurement reads on stderr.
-    pub(crate) fn label(&self) -> String {
+    fn label(&self) -> String {
         let r = &self.row;
         format!(
             "{} {} {} cores{}",
@@ -88,7 +88,7 @@ pub(crate) fn run_rounds(jobs: &mut [Job<'_>], runs: usize, trips: &mut Vec<f64>
 }
 
 impl Spec<'_> {
-    pub(crate) fn child(&self, rows: u64, rate: Option<f64>) -> Result<Run> {
+    fn child(&self, rows: u64, rate: Option<f64>) -> Result<Run> {
         if self.engine == CEILING {
             return self.independent(rows);
         }
@@ -113,7 +113,7 @@ impl Spec<'_> {
     }
 
     /// The run a child printed, or its failure (with its stderr).
-    pub(crate) fn finished(&self, out: std::process::Output) -> Result<Run> {
+    fn finished(&self, out: std::process::Output) -> Result<Run> {
         if !out.status.success() {
             bail!(
                 "{} {} on {} cores failed: {}",
@@ -136,7 +136,7 @@ impl Spec<'_> {
     /// The [`CEILING`] measurement: `self.cores` one-core percore children
     /// started together, child k pinned to CPU k with stripe k of `rows`,
     /// taken as one run ([`Run::together`]).
-    pub(crate) fn independent(&self, rows: u64) -> Result<Run> {
+    fn independent(&self, rows: u64) -> Result<Run> {
         let n = self.cores;
         let children = (0..n)
             .map(|k| {
@@ -161,4 +161,4 @@ impl Spec<'_> {
 }
 
 /// Cache-line round trips timed before each round.
-pub(crate) const TRIPS: u64 = 20_000;
+const TRIPS: u64 = 20_000;
