@@ -5,116 +5,52 @@ use super::*;
 
 #[test]
 fn sql_errors_exit_2_with_line_and_column() {
-    let o = percore(&[
-        "run",
-        "--sql",
-        "SELECT symbol,\n  FROB(price) FROM market_data",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
-    assert!(e.contains("line 2, column 3") && e.contains("FROB"), "{e}");
-
-    let o = percore(&["run", "--sql", "SELECT nope FROM market_data"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("unknown column `nope`") && stderr(&o).contains("line 1, column 8"),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = percore(&["run", "--sql", "SELECT * FROM trades"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("unknown stream `trades`"),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = percore(&[
-        "run",
-        "--sql",
-        "SELECT a FROM orders o JOIN market_data m ON o.order_id = m.trader_id",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("JOIN is not supported"),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = percore(&[
-        "run",
-        "--sql",
-        "SELECT symbol, COUNT(*) FROM market_data GROUP BY symbol WINDOW SLIDING(1m)",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("WINDOW SLIDING is not supported")
-            && stderr(&o).contains("line 1, column 58"),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = percore(&[
-        "run",
-        "--sql",
-        "SELECT symbol, price FROM market_data GROUP BY symbol",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("`price` must appear in GROUP BY"),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = percore(&["run", "--sql", "SELECT SELECT"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("line 1, column"), "{}", stderr(&o));
+    let sql = |q: &'static str| ["run", "--sql", q];
+    let cases: [(&str, &[&str]); 7] = [
+        (
+            "SELECT symbol,\n  FROB(price) FROM market_data",
+            &["line 2, column 3", "FROB"],
+        ),
+        (
+            "SELECT nope FROM market_data",
+            &["unknown column `nope`", "line 1, column 8"],
+        ),
+        ("SELECT * FROM trades", &["unknown stream `trades`"]),
+        (
+            "SELECT a FROM orders o JOIN market_data m ON o.order_id = m.trader_id",
+            &["JOIN is not supported"],
+        ),
+        (
+            "SELECT symbol, COUNT(*) FROM market_data GROUP BY symbol WINDOW SLIDING(1m)",
+            &["WINDOW SLIDING is not supported", "line 1, column 58"],
+        ),
+        (
+            "SELECT symbol, price FROM market_data GROUP BY symbol",
+            &["`price` must appear in GROUP BY"],
+        ),
+        ("SELECT SELECT", &["line 1, column"]),
+    ];
+    for (q, needles) in cases {
+        fails(&sql(q), 2, needles);
+    }
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    let o = percore(&["run", "--cores", "0"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--cores must be at least 1"),
-        "{}",
-        stderr(&o)
+    fails(&["run", "--cores", "0"], 2, &["--cores must be at least 1"]);
+    let scenario = |source: &'static str| ["run", "--scenario", "s0_select", "--source", source];
+    fails(
+        &scenario("market_data=x.csv"),
+        2,
+        &["reads stream `orders`"],
     );
-
-    let o = percore(&[
-        "run",
-        "--scenario",
-        "s0_select",
-        "--source",
-        "market_data=x.csv",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("reads stream `orders`"),
-        "{}",
-        stderr(&o)
+    fails(
+        &scenario("orders=/no/such/file.csv"),
+        2,
+        &["cannot open /no/such/file.csv"],
     );
-
-    let o = percore(&[
-        "run",
-        "--scenario",
-        "s0_select",
-        "--source",
-        "orders=/no/such/file.csv",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("cannot open /no/such/file.csv"),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = percore(&["run", "--frobnicate"]);
-    assert_eq!(o.status.code(), Some(2));
-
-    let o = percore(&["gen", "customers"]);
-    assert_eq!(o.status.code(), Some(2));
+    fails(&["run", "--frobnicate"], 2, &[]);
+    fails(&["gen", "customers"], 2, &[]);
 }
 
 #[test]
@@ -126,7 +62,7 @@ fn malformed_rows_stop_with_exit_1_after_earlier_output_or_are_skipped() {
         "order_id,customer_id,order_date,total_amount\n1,1,d,150.00\n2,2,d,abc\n3,3,d,170.00\n",
     );
     let binding = format!("orders={csv}");
-    let o = percore(&[
+    let args = [
         "run",
         "--scenario",
         "s0_select",
@@ -136,15 +72,11 @@ fn malformed_rows_stop_with_exit_1_after_earlier_output_or_are_skipped() {
         "1",
         "--cores",
         "1",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let e = stderr(&o);
-    assert!(
-        e.contains("orders.csv")
-            && e.contains("row 2")
-            && e.contains("line 3")
-            && e.contains("`total_amount`"),
-        "{e}"
+    ];
+    let o = fails(
+        &args,
+        1,
+        &["orders.csv", "row 2", "line 3", "`total_amount`"],
     );
     // The row before the bad one was written.
     let rows = json_lines(&stdout(&o));
@@ -181,22 +113,10 @@ fn overflow_and_division_by_zero_exit_1_naming_the_expression() {
     let sql = format!(
         "CREATE STREAM big (x DECIMAL(38,0), y BIGINT) WITH (path = '{csv}'); SELECT x + x AS twice FROM big"
     );
-    let o = percore(&["run", "--sql", &sql]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("`x + x`") && stderr(&o).contains("does not fit"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&["run", "--sql", &sql], 1, &["`x + x`", "does not fit"]);
 
     let sql = format!("CREATE STREAM big (x DECIMAL(38,0), y BIGINT) WITH (path = '{csv}'); SELECT x / y AS q FROM big");
-    let o = percore(&["run", "--sql", &sql]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("`x / y`") && stderr(&o).contains("division by zero"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&["run", "--sql", &sql], 1, &["`x / y`", "division by zero"]);
 }
 
 #[test]

@@ -22,6 +22,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
+/// Runs `percore args` and checks that it exits with `code` and that its
+/// stderr holds every one of `needles`; returns the run's output.
+fn fails(args: &[&str], code: i32, needles: &[&str]) -> Output {
+    let o = percore(args);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "percore {args:?}: {e}");
+    for n in needles {
+        assert!(e.contains(n), "percore {args:?}: stderr lacks {n:?}: {e}");
+    }
+    o
+}
+
 fn golden(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/golden")
