@@ -4,6 +4,8 @@
 //! columns are ignored, a missing one is an error. An empty field is NULL,
 //! except for VARCHAR, where it is the empty string.
 
+mod lines;
+
 use std::io::Read;
 
 use arrow_array::RecordBatch;
@@ -13,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
 use crate::value::{parse_field, Scalar};
 
+pub use lines::CsvLines;
+
 pub struct CsvReader<R: Read> {
     src: CsvRows<R>,
     batches: Batches,
@@ -20,15 +24,21 @@ pub struct CsvReader<R: Read> {
 
 /// The CSV side of a reader: records to typed rows.
 struct CsvRows<R: Read> {
-    name: String,
+    spec: RowSpec,
     reader: csv::Reader<R>,
+    record: csv::ByteRecord,
+    rows_read: u64,
+}
+
+/// What turns one record's fields into a row of the schema: shared by the
+/// csv-crate reader and the line splitter ([`lines`]).
+pub(super) struct RowSpec {
+    name: String,
     columns: Vec<Column>,
     /// For each schema column, its index in the file's records.
     index: Vec<usize>,
     /// Which schema columns are parsed (all unless [`CsvReader::reading_only`]).
     parse: Vec<bool>,
-    record: csv::ByteRecord,
-    rows_read: u64,
 }
 
 impl<R: Read> CsvReader<R> {
@@ -82,11 +92,8 @@ impl<R: Read> CsvReader<R> {
     ) -> Self {
         CsvReader {
             src: CsvRows {
-                name,
+                spec: RowSpec::new(name, columns, index),
                 reader,
-                columns: columns.to_vec(),
-                index,
-                parse: vec![true; columns.len()],
                 record: csv::ByteRecord::new(),
                 rows_read: 0,
             },
@@ -99,16 +106,14 @@ impl<R: Read> CsvReader<R> {
     /// text not read, so a malformed value there is no error — the query
     /// never sees it. A row must still have a field for every column.
     pub fn reading_only(mut self, cols: &[usize]) -> Self {
-        self.src.parse = (0..self.src.columns.len())
-            .map(|c| cols.contains(&c))
-            .collect();
-        self.batches.read_only(&self.src.parse);
+        self.src.spec.read_only(cols);
+        self.batches.read_only(&self.src.spec.parse);
         self
     }
 
     /// For each schema column, its field index in the file's records.
     pub fn header_index(&self) -> &[usize] {
-        &self.src.index
+        &self.src.spec.index
     }
 
     /// The byte position just after the header line (where data rows start),
@@ -166,7 +171,7 @@ impl<R: Read> CsvRows<R> {
             .map_err(|e| {
                 let line = e.position().map_or(0, |p| p.line());
                 Error::Input {
-                    source_name: self.name.clone(),
+                    source_name: self.spec.name.clone(),
                     row: self.rows_read + 1,
                     line,
                     column: "-".into(),
@@ -178,32 +183,53 @@ impl<R: Read> CsvRows<R> {
         }
         self.rows_read += 1;
         let pos = self.record.position().map_or(0, |p| p.byte());
-        Ok(match self.parse_row(row) {
+        let line = self.record.position().map_or(0, |p| p.line());
+        let record = &self.record;
+        let fields = (record.len(), |i| record.get(i));
+        Ok(match self.spec.fill(self.rows_read, line, fields, row) {
             Ok(()) => Step::Row(pos),
             Err(e) => Step::Malformed(e),
         })
     }
+}
 
-    /// Sets every column of `row` from the current record; a VARCHAR
-    /// column's string from the last row is reused, not reallocated.
-    fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
-        let line = self.record.position().map_or(0, |p| p.line());
+impl RowSpec {
+    pub(super) fn new(name: String, columns: &[Column], index: Vec<usize>) -> Self {
+        RowSpec {
+            name,
+            columns: columns.to_vec(),
+            index,
+            parse: vec![true; columns.len()],
+        }
+    }
+
+    /// Parses only the schema columns `cols` (see [`CsvReader::reading_only`]).
+    pub(super) fn read_only(&mut self, cols: &[usize]) {
+        self.parse = (0..self.columns.len()).map(|c| cols.contains(&c)).collect();
+    }
+
+    /// Sets every column of `row` from one record, data row `row_no` at
+    /// `line`, given as its number of fields and a way to get field `i`; a
+    /// VARCHAR column's string from the last row is reused, not reallocated.
+    pub(super) fn fill<'f>(
+        &self,
+        row_no: u64,
+        line: u64,
+        (count, field): (usize, impl Fn(usize) -> Option<&'f [u8]>),
+        row: &mut Vec<Scalar>,
+    ) -> Result<()> {
         row.resize(self.columns.len(), Scalar::Null);
         let cols = self.columns.iter().zip(&self.index).zip(&self.parse);
         for (((c, &i), &parse), slot) in cols.zip(row.iter_mut()) {
             let err = |msg: String| Error::Input {
                 source_name: self.name.clone(),
-                row: self.rows_read,
+                row: row_no,
                 line,
                 column: c.name.clone(),
                 msg,
             };
-            let field = self.record.get(i).ok_or_else(|| {
-                err(format!(
-                    "the row has {} fields, fewer than the header",
-                    self.record.len()
-                ))
-            })?;
+            let field = field(i)
+                .ok_or_else(|| err(format!("the row has {count} fields, fewer than the header")))?;
             if !parse {
                 *slot = Scalar::Null;
                 continue;
@@ -226,50 +252,4 @@ impl<R: Read> CsvRows<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Int64Type;
-    use arrow_array::Array;
-
-    fn read(text: &str, only: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
-        let columns = [
-            Column::new("a", SqlType::BigInt),
-            Column::new("s", SqlType::Varchar),
-            Column::new("b", SqlType::BigInt),
-        ];
-        let r = CsvReader::new("t.csv", text.as_bytes(), &columns, 2, OnError::Fail)?;
-        let mut r = match only {
-            Some(cols) => r.reading_only(cols),
-            None => r,
-        };
-        std::iter::from_fn(|| r.next_batch().transpose()).collect()
-    }
-
-    #[test]
-    fn columns_left_unread_are_null_and_never_parsed() {
-        let text = "b,s,a\n1,x,10\nnot a number,y,20\n3,z,\n";
-        // Every column read: the bad BIGINT is an error naming its row and column.
-        let err = read(text, None).unwrap_err().to_string();
-        assert!(err.contains("row 2") && err.contains("column `b`"), "{err}");
-        // Only `a`: the same values of `a`, the others NULL, no error.
-        let only_a = read(text, Some(&[0])).unwrap();
-        let a: Vec<Option<i64>> = only_a
-            .iter()
-            .flat_map(|b| {
-                b.column(0)
-                    .as_primitive::<Int64Type>()
-                    .iter()
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        assert_eq!(a, vec![Some(10), Some(20), None]);
-        for b in &only_a {
-            assert_eq!(b.column(1).null_count(), b.num_rows());
-            assert_eq!(b.column(2).null_count(), b.num_rows());
-        }
-        // A row still needs a field for every column, read or not.
-        let err = read("b,s,a\n1,x\n", Some(&[0])).unwrap_err().to_string();
-        assert!(err.contains("fewer than the header"), "{err}");
-    }
-}
+mod tests;
