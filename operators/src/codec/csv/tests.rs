@@ -53,34 +53,40 @@ fn by_csv_crate(text: &str, columns: &[Column], read: Option<&[usize]>, skip: bo
     let on_error = if skip { OnError::Skip } else { OnError::Fail };
     let index = (0..columns.len()).rev().collect();
     let r = CsvReader::headerless("t.csv", text.as_bytes(), columns, index, 3, on_error);
-    let mut r = match read {
+    let r = match read {
         Some(cols) => r.reading_only(cols),
         None => r,
     };
-    let mut batches = Vec::new();
-    loop {
-        match r.next_batch() {
-            Ok(Some(b)) => batches.push((b, r.positions().to_vec())),
-            Ok(None) => return (batches, None, r.malformed_rows()),
-            Err(e) => return (batches, Some(e.to_string()), r.malformed_rows()),
-        }
-    }
+    let (next, positions) = (CsvReader::next_batch, CsvReader::positions);
+    outcome(r, next, positions, CsvReader::malformed_rows)
 }
 
 fn by_lines(text: &str, columns: &[Column], read: Option<&[usize]>, skip: bool) -> Outcome {
     let on_error = if skip { OnError::Skip } else { OnError::Fail };
     let index = (0..columns.len()).rev().collect();
     let r = CsvLines::new("t.csv", text.as_bytes(), columns, index, 3, on_error);
-    let mut r = match read {
+    let r = match read {
         Some(cols) => r.reading_only(cols),
         None => r,
     };
+    let (next, positions) = (CsvLines::next_batch, CsvLines::positions);
+    outcome(r, next, positions, CsvLines::malformed_rows)
+}
+
+/// Reads `r` to its end or its first error, through its `next_batch`,
+/// `positions` and `malformed_rows`.
+fn outcome<R>(
+    mut r: R,
+    next: impl Fn(&mut R) -> Result<Option<RecordBatch>>,
+    positions: impl for<'a> Fn(&'a R) -> &'a [i64],
+    malformed: impl Fn(&R) -> u64,
+) -> Outcome {
     let mut batches = Vec::new();
     loop {
-        match r.next_batch() {
-            Ok(Some(b)) => batches.push((b, r.positions().to_vec())),
-            Ok(None) => return (batches, None, r.malformed_rows()),
-            Err(e) => return (batches, Some(e.to_string()), r.malformed_rows()),
+        match next(&mut r) {
+            Ok(Some(b)) => batches.push((b, positions(&r).to_vec())),
+            Ok(None) => return (batches, None, malformed(&r)),
+            Err(e) => return (batches, Some(e.to_string()), malformed(&r)),
         }
     }
 }
