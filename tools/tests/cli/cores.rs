@@ -136,20 +136,19 @@ fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_fil
     for (name, body, line) in [("bad.csv", bad_csv, 2901), ("bad.jsonl", bad_json, 2902)] {
         let path = write(dir.path(), name, &body);
         let binding = format!("orders={path}");
-        let o = percore(&[
-            "run",
-            "--scenario",
-            "s0_select",
-            "--source",
-            &binding,
-            "--cores",
-            "2",
-        ]);
-        assert_eq!(o.status.code(), Some(1));
-        let e = stderr(&o);
-        assert!(
-            e.contains(&format!("row 2900 (line {line})")) && e.contains("`total_amount`"),
-            "{e}"
+        let place = format!("row 2900 (line {line})");
+        fails(
+            &[
+                "run",
+                "--scenario",
+                "s0_select",
+                "--source",
+                &binding,
+                "--cores",
+                "2",
+            ],
+            1,
+            &[&place, "`total_amount`"],
         );
     }
 }
