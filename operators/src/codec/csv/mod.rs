@@ -5,6 +5,7 @@
 //! except for VARCHAR, where it is the empty string.
 
 mod lines;
+mod marks;
 
 use std::io::Read;
 
