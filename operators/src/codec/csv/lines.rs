@@ -6,9 +6,10 @@
 //! gives for the same text without a header (the tests compare the two on
 //! random text). Such text has one record per line and one field per comma,
 //! so the splitting needs no state machine and no copy of the fields: each
-//! is a slice of the text, between marks [`Marks`] finds 64 bytes a step. Empty lines are skipped, as the csv crate does;
-//! a row after them is placed (byte and line) where its own text starts,
-//! where the csv crate gives where the empty lines before it start.
+//! is a slice of the text between the commas and newlines [`Marks`] finds
+//! 64 bytes a step. Empty lines are skipped, as the csv crate does; a row
+//! after them is placed (byte and line) where its own text starts, where
+//! the csv crate gives where the empty lines before it start.
 
 use arrow_array::RecordBatch;
 
