@@ -11,14 +11,14 @@ use std::io::BufRead;
 use arrow_array::RecordBatch;
 use serde_json::Value;
 
-use super::{Batches, OnError, Step};
+use super::{Batches, OnError, ScalarRows, Step};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
 use crate::value::{parse_text, Scalar};
 
 pub struct JsonLinesReader<R: BufRead> {
     src: JsonRows<R>,
-    batches: Batches,
+    batches: Batches<ScalarRows>,
 }
 
 /// The JSON side of a reader: lines to typed rows.
@@ -51,7 +51,7 @@ impl<R: BufRead> JsonLinesReader<R> {
                 rows_read: 0,
                 offset: 0,
             },
-            batches: Batches::new(columns, batch_size, on_error),
+            batches: Batches::new(ScalarRows::new(columns, batch_size), on_error),
         }
     }
 
@@ -70,7 +70,7 @@ impl<R: BufRead> JsonLinesReader<R> {
 
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let src = &mut self.src;
-        self.batches.next(|row| src.next_row(row))
+        self.batches.next(|rows| src.next_row(&mut rows.row))
     }
 }
 

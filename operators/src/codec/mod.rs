@@ -9,6 +9,7 @@
 pub mod csv;
 pub mod generator;
 pub mod jsonl;
+mod typed_rows;
 pub mod write;
 
 /// What a reader does with a malformed row.
@@ -27,6 +28,7 @@ use crate::column::ColumnBuilder;
 use crate::error::{Error, Result};
 use crate::types::{arrow_schema, Column};
 use crate::value::Scalar;
+use typed_rows::TypedRows;
 
 /// What a reader found when asked for its next row.
 pub(crate) enum Step {
@@ -39,39 +41,96 @@ pub(crate) enum Step {
     End,
 }
 
+/// Where a reader puts the rows it parses, and how they become batches.
+pub(crate) trait RowStore {
+    /// The row the reader just read is whole: a batch when one is full.
+    fn commit(&mut self) -> Option<RecordBatch>;
+    /// Drops what the reader put of a row it could not read.
+    fn rollback(&mut self);
+    /// The rows committed so far, if any.
+    fn flush(&mut self) -> Option<RecordBatch>;
+    /// Builds only the columns `read` marks; the others come out as NULL
+    /// columns.
+    fn read_only(&mut self, read: &[bool]);
+}
+
+/// A row of [`Scalar`]s that a reader overwrites, collected into batches
+/// (the JSON lines reader's store).
+pub(crate) struct ScalarRows {
+    /// The row being read: the last row's values are there to be
+    /// overwritten, their strings reused.
+    pub(crate) row: Vec<Scalar>,
+    batcher: RowBatcher,
+}
+
+impl ScalarRows {
+    pub(crate) fn new(columns: &[Column], batch_size: usize) -> Self {
+        ScalarRows {
+            row: Vec::with_capacity(columns.len()),
+            batcher: RowBatcher::new(columns, batch_size),
+        }
+    }
+}
+
+impl RowStore for ScalarRows {
+    fn commit(&mut self) -> Option<RecordBatch> {
+        self.batcher.push(&self.row)
+    }
+    fn rollback(&mut self) {}
+    fn flush(&mut self) -> Option<RecordBatch> {
+        self.batcher.flush()
+    }
+    fn read_only(&mut self, read: &[bool]) {
+        self.batcher.read_only(read);
+    }
+}
+
+impl RowStore for TypedRows {
+    fn commit(&mut self) -> Option<RecordBatch> {
+        TypedRows::commit(self)
+    }
+    fn rollback(&mut self) {
+        TypedRows::rollback(self)
+    }
+    fn flush(&mut self) -> Option<RecordBatch> {
+        TypedRows::flush(self)
+    }
+    fn read_only(&mut self, read: &[bool]) {
+        TypedRows::read_only(self, read)
+    }
+}
+
 /// What every reader shares: rows into batches, the [`OnError`] policy, and
 /// the rule that rows before a bad one are handed out before its error.
-pub(crate) struct Batches {
-    batcher: RowBatcher,
+pub(crate) struct Batches<S> {
+    store: S,
     on_error: OnError,
     malformed: u64,
     done: bool,
     pending_error: Option<Error>,
-    row: Vec<Scalar>,
     /// Byte positions of the rows collected so far, and of the last batch's.
     collecting: Vec<i64>,
     last_positions: Vec<i64>,
 }
 
-impl Batches {
-    pub(crate) fn new(columns: &[Column], batch_size: usize, on_error: OnError) -> Self {
+impl<S: RowStore> Batches<S> {
+    pub(crate) fn new(store: S, on_error: OnError) -> Self {
         Batches {
-            batcher: RowBatcher::new(columns, batch_size),
+            store,
             on_error,
             malformed: 0,
             done: false,
             pending_error: None,
-            row: Vec::with_capacity(columns.len()),
             collecting: Vec::new(),
             last_positions: Vec::new(),
         }
     }
 
     /// Builds only the columns `read` marks; the others come out as NULL
-    /// columns made whole at the end of each batch (their rows must be
-    /// `Scalar::Null`).
+    /// columns made whole at the end of each batch (a reader puts nothing
+    /// in them: NULL in a [`ScalarRows`] row).
     pub(crate) fn read_only(&mut self, read: &[bool]) {
-        self.batcher.read_only(read);
+        self.store.read_only(read);
     }
 
     /// The byte positions where the rows of the last batch start.
@@ -80,7 +139,7 @@ impl Batches {
     }
 
     fn flush(&mut self) -> Option<RecordBatch> {
-        let b = self.batcher.flush();
+        let b = self.store.flush();
         self.last_positions = std::mem::take(&mut self.collecting);
         b
     }
@@ -90,12 +149,13 @@ impl Batches {
         self.malformed
     }
 
-    /// The next batch from rows `read` parses into the buffer it is given
-    /// (holding the previous row: `read` sets every column); `None` at the
+    /// The next batch from rows `read` puts into the store it is given
+    /// (a whole row for [`Step::Row`], which is then committed; part of one
+    /// or none for [`Step::Malformed`], which is rolled back); `None` at the
     /// end of the input.
     pub(crate) fn next(
         &mut self,
-        mut read: impl FnMut(&mut Vec<Scalar>) -> Result<Step>,
+        mut read: impl FnMut(&mut S) -> Result<Step>,
     ) -> Result<Option<RecordBatch>> {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
@@ -104,12 +164,10 @@ impl Batches {
             return Ok(None);
         }
         loop {
-            // The reader sets every column of the row (the last row's
-            // values are there to be overwritten, their strings reused).
-            match read(&mut self.row)? {
+            match read(&mut self.store)? {
                 Step::Row(pos) => {
                     self.collecting.push(pos as i64);
-                    if let Some(b) = self.batcher.push(&self.row) {
+                    if let Some(b) = self.store.commit() {
                         self.last_positions = std::mem::take(&mut self.collecting);
                         return Ok(Some(b));
                     }
@@ -118,9 +176,13 @@ impl Batches {
                     self.done = true;
                     return Ok(self.flush());
                 }
-                Step::Malformed(_) if self.on_error == OnError::Skip => self.malformed += 1,
+                Step::Malformed(_) if self.on_error == OnError::Skip => {
+                    self.store.rollback();
+                    self.malformed += 1;
+                }
                 Step::Malformed(e) => {
                     // Rows before the bad one still count: hand them out first.
+                    self.store.rollback();
                     self.done = true;
                     return match self.flush() {
                         Some(b) => {

@@ -13,17 +13,16 @@
 
 use arrow_array::RecordBatch;
 
-use super::super::{Batches, OnError, Step};
+use super::super::{Batches, OnError, Step, TypedRows};
 use super::marks::Marks;
 use super::RowSpec;
 use crate::error::Result;
 use crate::types::Column;
-use crate::value::Scalar;
 
 /// A reader of headerless CSV text that [`CsvLines::applies`] to.
 pub struct CsvLines<'a> {
     src: LineRows<'a>,
-    batches: Batches,
+    batches: Batches<TypedRows>,
 }
 
 struct LineRows<'a> {
@@ -67,7 +66,7 @@ impl<'a> CsvLines<'a> {
                 rows_read: 0,
                 bounds: Vec::new(),
             },
-            batches: Batches::new(columns, batch_size, on_error),
+            batches: Batches::new(TypedRows::new(columns, batch_size), on_error),
         }
     }
 
@@ -97,7 +96,7 @@ impl<'a> CsvLines<'a> {
 }
 
 impl LineRows<'_> {
-    fn next_row(&mut self, row: &mut Vec<Scalar>) -> Result<Step> {
+    fn next_row(&mut self, row: &mut TypedRows) -> Result<Step> {
         let text = self.text;
         loop {
             let start = self.at;

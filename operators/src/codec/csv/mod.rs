@@ -11,16 +11,16 @@ use std::io::Read;
 
 use arrow_array::RecordBatch;
 
-use super::{Batches, OnError, Step};
+use super::{Batches, OnError, Step, TypedRows};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
-use crate::value::{parse_field, Scalar};
+use crate::value::parse_field;
 
 pub use lines::CsvLines;
 
 pub struct CsvReader<R: Read> {
     src: CsvRows<R>,
-    batches: Batches,
+    batches: Batches<TypedRows>,
 }
 
 /// The CSV side of a reader: records to typed rows.
@@ -98,7 +98,7 @@ impl<R: Read> CsvReader<R> {
                 record: csv::ByteRecord::new(),
                 rows_read: 0,
             },
-            batches: Batches::new(columns, batch_size, on_error),
+            batches: Batches::new(TypedRows::new(columns, batch_size), on_error),
         }
     }
 
@@ -165,7 +165,7 @@ fn header_index(name: &str, headers: &csv::StringRecord, columns: &[Column]) -> 
 }
 
 impl<R: Read> CsvRows<R> {
-    fn next_row(&mut self, row: &mut Vec<Scalar>) -> Result<Step> {
+    fn next_row(&mut self, row: &mut TypedRows) -> Result<Step> {
         let more = self
             .reader
             .read_byte_record(&mut self.record)
@@ -209,19 +209,19 @@ impl RowSpec {
         self.parse = (0..self.columns.len()).map(|c| cols.contains(&c)).collect();
     }
 
-    /// Sets every column of `row` from one record, data row `row_no` at
-    /// `line`, given as its number of fields and a way to get field `i`; a
-    /// VARCHAR column's string from the last row is reused, not reallocated.
+    /// Appends one record to every column of `rows`, data row `row_no` at
+    /// `line`, given as its number of fields and a way to get field `i`.
+    /// On an error some columns may hold a value of the row: the caller
+    /// rolls it back.
     pub(super) fn fill<'f>(
         &self,
         row_no: u64,
         line: u64,
         (count, field): (usize, impl Fn(usize) -> Option<&'f [u8]>),
-        row: &mut Vec<Scalar>,
+        rows: &mut TypedRows,
     ) -> Result<()> {
-        row.resize(self.columns.len(), Scalar::Null);
         let cols = self.columns.iter().zip(&self.index).zip(&self.parse);
-        for (((c, &i), &parse), slot) in cols.zip(row.iter_mut()) {
+        for (k, ((c, &i), &parse)) in cols.enumerate() {
             let err = |msg: String| Error::Input {
                 source_name: self.name.clone(),
                 row: row_no,
@@ -232,20 +232,19 @@ impl RowSpec {
             let field = field(i)
                 .ok_or_else(|| err(format!("the row has {count} fields, fewer than the header")))?;
             if !parse {
-                *slot = Scalar::Null;
                 continue;
             }
-            let text = || std::str::from_utf8(field).map_err(|_| err("not valid UTF-8".into()));
-            match (c.ty, &mut *slot) {
-                (SqlType::Varchar, Scalar::Varchar(s)) => {
-                    s.clear();
-                    s.push_str(text()?);
+            let col = rows.column(k);
+            match c.ty {
+                SqlType::Varchar => {
+                    let text =
+                        std::str::from_utf8(field).map_err(|_| err("not valid UTF-8".into()))?;
+                    col.push_text(text)
                 }
-                (SqlType::Varchar, _) => *slot = Scalar::Varchar(text()?.to_string()),
-                _ if field.is_empty() => *slot = Scalar::Null,
+                _ if field.is_empty() => col.push_null(),
                 // Numbers and times from the bytes (`parse_field` checks
                 // UTF-8 only where its fast shapes do not apply).
-                _ => *slot = parse_field(field, c.ty).map_err(err)?,
+                ty => col.push(parse_field(field, ty).map_err(err)?),
             }
         }
         Ok(())
