@@ -254,19 +254,51 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 /// canonical timestamp — straight from the bytes (no UTF-8 check, no trim);
 /// anything else, and every error, through [`parse_text`].
 pub fn parse_field(bytes: &[u8], ty: SqlType) -> Result<Scalar, String> {
-    let fast = match ty {
-        SqlType::BigInt => plain_int(bytes).map(Scalar::BigInt),
-        SqlType::Decimal { precision, scale } => decimal::parse_plain(bytes, scale)
-            .filter(|v| decimal::fits(*v, precision))
-            .map(|v| Scalar::Decimal(v, scale)),
-        SqlType::Timestamp => parse_canonical(bytes).map(Scalar::Timestamp),
-        _ => None,
-    };
-    if let Some(v) = fast {
-        return Ok(v);
+    match ty {
+        SqlType::BigInt => parse_int_field(bytes, ty).map(Scalar::BigInt),
+        SqlType::Timestamp => parse_int_field(bytes, ty).map(Scalar::Timestamp),
+        SqlType::Decimal { precision, scale } => {
+            parse_decimal_field(bytes, precision, scale).map(|v| Scalar::Decimal(v, scale))
+        }
+        _ => parse_text(field_text(bytes)?, ty),
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())?;
-    parse_text(text, ty)
+}
+
+/// [`parse_field`] for a BIGINT or TIMESTAMP (`ty`): the integer or the
+/// milliseconds, in a register rather than a [`Scalar`].
+#[inline]
+pub fn parse_int_field(bytes: &[u8], ty: SqlType) -> Result<i64, String> {
+    let fast = match ty {
+        SqlType::BigInt => plain_int(bytes),
+        SqlType::Timestamp => parse_canonical(bytes),
+        _ => panic!("parse_int_field of a {ty} field"),
+    };
+    match fast {
+        Some(v) => Ok(v),
+        None => match parse_text(field_text(bytes)?, ty)? {
+            Scalar::BigInt(v) | Scalar::Timestamp(v) => Ok(v),
+            v => unreachable!("{ty} text parsed as {v:?}"),
+        },
+    }
+}
+
+/// [`parse_field`] for a DECIMAL(`precision`, `scale`): the scaled
+/// integer, in registers rather than a [`Scalar`].
+#[inline]
+pub fn parse_decimal_field(bytes: &[u8], precision: u8, scale: u8) -> Result<i128, String> {
+    let fast = decimal::parse_plain(bytes, scale).filter(|v| decimal::fits(*v, precision));
+    match fast {
+        Some(v) => Ok(v),
+        None => match parse_text(field_text(bytes)?, SqlType::Decimal { precision, scale })? {
+            Scalar::Decimal(v, _) => Ok(v),
+            v => unreachable!("DECIMAL text parsed as {v:?}"),
+        },
+    }
+}
+
+/// A field's bytes as text, for the slow paths.
+fn field_text(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
 }
 
 /// An optional sign and 1 to 18 digits (which cannot overflow); `None` for

@@ -102,6 +102,30 @@ impl Built {
         }
     }
 
+    /// Appends a BIGINT's or TIMESTAMP's value.
+    #[inline]
+    pub(crate) fn push_i64(&mut self, x: i64) {
+        match self {
+            Built::Int(v, n) => {
+                v.push(x);
+                n.append_non_null();
+            }
+            _ => panic!("an integer for a column that is not BIGINT or TIMESTAMP"),
+        }
+    }
+
+    /// Appends a DECIMAL's scaled integer.
+    #[inline]
+    pub(crate) fn push_i128(&mut self, x: i128) {
+        match self {
+            Built::Decimal(v, n) => {
+                v.push(x);
+                n.append_non_null();
+            }
+            _ => panic!("a scaled integer for a column that is not DECIMAL"),
+        }
+    }
+
     /// Appends `v`, NULL or a value of the column's type (not VARCHAR).
     #[inline]
     pub(crate) fn push(&mut self, v: Scalar) {

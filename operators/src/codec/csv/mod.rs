@@ -14,7 +14,7 @@ use arrow_array::RecordBatch;
 use super::{Batches, OnError, Step, TypedRows};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
-use crate::value::parse_field;
+use crate::value::{parse_decimal_field, parse_field, parse_int_field};
 
 pub use lines::CsvLines;
 
@@ -242,8 +242,14 @@ impl RowSpec {
                     col.push_text(text)
                 }
                 _ if field.is_empty() => col.push_null(),
-                // Numbers and times from the bytes (`parse_field` checks
-                // UTF-8 only where its fast shapes do not apply).
+                // Numbers and times from the bytes (UTF-8 is checked only
+                // where the fast shapes do not apply).
+                ty @ (SqlType::BigInt | SqlType::Timestamp) => {
+                    col.push_i64(parse_int_field(field, ty).map_err(err)?)
+                }
+                SqlType::Decimal { precision, scale } => {
+                    col.push_i128(parse_decimal_field(field, precision, scale).map_err(err)?)
+                }
                 ty => col.push(parse_field(field, ty).map_err(err)?),
             }
         }

@@ -37,8 +37,11 @@ fn value(k: usize) -> BoxedStrategy<Scalar> {
 }
 
 fn push(col: &mut Built, v: &Scalar) {
+    // As the CSV readers append: numbers and times as native values.
     match v {
         Scalar::Varchar(s) => col.push_text(s),
+        Scalar::BigInt(x) | Scalar::Timestamp(x) => col.push_i64(*x),
+        Scalar::Decimal(x, _) => col.push_i128(*x),
         v => col.push(v.clone()),
     }
 }
