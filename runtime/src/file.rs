@@ -278,7 +278,7 @@ impl FileShare {
         }
         let eof = self.pos >= len;
         if self.skip_partial {
-            match memchr(b'\n', &self.tail) {
+            match memchr::memchr(b'\n', &self.tail) {
                 Some(i) => {
                     self.tail.drain(..=i);
                     self.tail_pos += i as u64 + 1;
@@ -303,10 +303,13 @@ impl FileShare {
             (0, true)
         } else {
             let from = (self.limit - self.tail_pos - 1) as usize;
-            match self.tail.get(from..).and_then(|t| memchr(b'\n', t)) {
+            match self.tail.get(from..).and_then(|t| memchr::memchr(b'\n', t)) {
                 Some(i) => (from + i + 1, true),
                 None if eof => (self.tail.len(), true),
-                None => (memrchr(b'\n', &self.tail).map_or(0, |i| i + 1), false),
+                None => (
+                    memchr::memrchr(b'\n', &self.tail).map_or(0, |i| i + 1),
+                    false,
+                ),
             }
         };
         if whole > 0 {
@@ -447,14 +450,6 @@ fn drain<R>(
         push(b, positions(r));
     }
     Ok(())
-}
-
-fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|&x| x == b)
-}
-
-fn memrchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().rposition(|&x| x == b)
 }
 
 #[cfg(test)]
