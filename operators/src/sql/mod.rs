@@ -12,6 +12,7 @@
 
 mod aggregate;
 mod bind;
+mod literal;
 mod rewrite;
 mod rows;
 mod select;
@@ -188,7 +189,7 @@ fn create_stream(ct: &ast::CreateTable, at: Pos) -> Result<StreamDef> {
     }
     let mut columns = Vec::new();
     for c in &ct.columns {
-        let ty = bind::sql_type(&c.data_type, bind::ident_pos(&c.name))?;
+        let ty = literal::sql_type(&c.data_type, bind::ident_pos(&c.name))?;
         if columns
             .iter()
             .any(|x: &Column| x.name.eq_ignore_ascii_case(&c.name.value))
