@@ -37,105 +37,19 @@ use crate::sink::FileOutput;
 use crate::source::PartitionedSource;
 use crate::{Failed, RunError};
 
+mod config;
 mod progress;
 mod worker;
 
+pub use config::{available_cpus, CoreSink, ParallelConfig};
 use progress::{Counter, Progress};
 use worker::Worker;
-
-/// How a parallel run is laid out.
-#[derive(Clone)]
-pub struct ParallelConfig {
-    pub cores: usize,
-    /// CPUs to pin cores to, in order; cores beyond the list run unpinned.
-    /// `None`: the CPUs `core_affinity` finds.
-    pub cpus: Option<Vec<usize>>,
-    /// Messages per ring.
-    pub ring_capacity: usize,
-    /// Bytes of I/O memory glommio registers per executor (kept small so a
-    /// low `ulimit -l` suffices).
-    pub io_memory: usize,
-    /// Print per-core throughput to stderr about once a second.
-    pub progress: bool,
-    /// Watermark alignment: a core stops reading its input while its own
-    /// watermark is more than this far (event-time ms) ahead of the slowest
-    /// core's, so state for windows far in the future cannot pile up.
-    pub align_ms: i64,
-    /// With an encoder: every core writes its encoded results to this file
-    /// itself (through io_uring) instead of sending them to the caller.
-    pub file_output: Option<FileOutput>,
-    /// Every core hands its result batches to this function itself, on its
-    /// own thread (nothing reaches the caller's sink): results never cross
-    /// cores. Takes precedence over an encoder and `file_output`.
-    pub core_sink: Option<CoreSink>,
-    /// The input is already split by key: all rows with equal keys reach
-    /// one core (a Kafka topic keyed by a key column, each core reading its
-    /// own partitions), so every core keeps its rows and nothing is
-    /// exchanged but watermarks. Wrong if the input is not split so.
-    pub local_keys: bool,
-    /// Where the operator holds rows until the watermark passes (ROWS
-    /// windows, EMIT CHANGES), a core's own rows always stay in the batch
-    /// they came in, as a list of rows, and are copied once, at release.
-    /// Rows bound for another core travel the same way when this is set;
-    /// otherwise (the default) the sender gathers them into a batch of
-    /// their own. The two differ only in speed, which depends on what a
-    /// core pays to write memory another core has read: by reference was
-    /// faster on a host whose cores share a cache cheaply (an Intel
-    /// Sapphire Rapids VM), gathering is on one where such a write costs
-    /// several times a local one (an AMD EPYC VM): see bench/HISTORY.md,
-    /// session 15.
-    pub rows_by_reference: bool,
-}
-
-/// A sink every core calls with its own results: `(core, batch)`.
-pub type CoreSink = Arc<dyn Fn(usize, &RecordBatch) -> std::io::Result<()> + Send + Sync>;
 
 /// Rows the exchange gathers for one destination before sending them.
 const EXCHANGE_ROWS: usize = 4096;
 
 /// Longest a row waits in the exchange's builders.
 const EXCHANGE_WAIT: Duration = Duration::from_millis(1);
-
-impl std::fmt::Debug for ParallelConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParallelConfig")
-            .field("cores", &self.cores)
-            .field("cpus", &self.cpus)
-            .field("ring_capacity", &self.ring_capacity)
-            .field("io_memory", &self.io_memory)
-            .field("progress", &self.progress)
-            .field("align_ms", &self.align_ms)
-            .field("file_output", &self.file_output)
-            .field("core_sink", &self.core_sink.as_ref().map(|_| "<fn>"))
-            .field("local_keys", &self.local_keys)
-            .field("rows_by_reference", &self.rows_by_reference)
-            .finish()
-    }
-}
-
-impl ParallelConfig {
-    pub fn new(cores: usize) -> Self {
-        ParallelConfig {
-            cores,
-            cpus: None,
-            ring_capacity: 64,
-            io_memory: 256 << 10,
-            progress: false,
-            align_ms: 60_000,
-            file_output: None,
-            core_sink: None,
-            local_keys: false,
-            rows_by_reference: false,
-        }
-    }
-}
-
-/// The CPUs this process may run on.
-pub fn available_cpus() -> Vec<usize> {
-    core_affinity::get_core_ids()
-        .map(|ids| ids.into_iter().map(|c| c.id).collect())
-        .unwrap_or_default()
-}
 
 /// Turns result batches into output bytes on the core that produced them, so
 /// the output thread only writes (formatting is spread over the cores).
