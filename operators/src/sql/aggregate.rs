@@ -4,9 +4,9 @@
 use sqlparser::ast;
 
 use super::bind::{bind, lookup, pos, Columns, Resolver};
+use super::calls::{agg_call, agg_func, func_args, has_aggregate, is_tumble_call, item_expr};
 use super::rewrite::Extracted;
 use super::rows::collect_calls;
-use super::select::{agg_call, agg_func, func_args, has_aggregate, is_tumble_call, item_expr};
 use crate::catalog::parse_duration_ms;
 use crate::error::{Error, Pos, Result};
 use crate::expr::Expr;

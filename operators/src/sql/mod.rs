@@ -12,6 +12,7 @@
 
 mod aggregate;
 mod bind;
+mod calls;
 mod literal;
 mod rewrite;
 mod rows;

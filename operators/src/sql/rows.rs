@@ -6,7 +6,7 @@
 use sqlparser::ast::{self, WindowFrameBound, WindowFrameUnits, WindowType};
 
 use super::bind::{bind, lookup, pos, Columns, Resolver};
-use super::select::{agg_call, agg_func, item_expr};
+use super::calls::{agg_call, agg_func, item_expr};
 use crate::error::{Error, Pos, Result};
 use crate::expr::Expr;
 use crate::plan::{AggCall, RowsPlan, StreamDef};
