@@ -200,3 +200,36 @@ fn parse_text_by_type() {
         Ok(Scalar::Boolean(true))
     );
 }
+
+proptest! {
+    /// A run of canonical times read through one [`CanonicalTimes`] (so
+    /// most share the minute of the one before) reads as each read alone:
+    /// times drawn within a few minutes of each other, some with a byte
+    /// changed (in the shared minute or in the seconds; often to a digit,
+    /// so seconds past 59 come up).
+    #[test]
+    fn remembered_minutes_read_as_each_time_alone(
+        base in 0i64..4_000_000_000_000,
+        steps in proptest::collection::vec(
+            (
+                0i64..90_000,
+                proptest::option::of((
+                    0usize..24,
+                    prop_oneof![proptest::num::u8::ANY, b'0'..=b'9'],
+                )),
+            ),
+            1..40,
+        ),
+    ) {
+        let mut times = CanonicalTimes::default();
+        let mut ms = base;
+        for (step, change) in steps {
+            ms += step;
+            let mut t = timestamp_text(ms).unwrap();
+            if let Some((at, byte)) = change {
+                t[at] = byte;
+            }
+            prop_assert_eq!(times.parse(&t), parse_canonical(&t), "{:?}", t);
+        }
+    }
+}

@@ -14,7 +14,7 @@ use arrow_array::RecordBatch;
 use super::{Batches, OnError, Step, TypedRows};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
-use crate::value::{parse_decimal_field, parse_field, parse_int_field};
+use crate::value::{parse_decimal_field, parse_field, parse_int_field, CanonicalTimes};
 
 pub use lines::CsvLines;
 
@@ -40,6 +40,9 @@ pub(super) struct RowSpec {
     index: Vec<usize>,
     /// Which schema columns are parsed (all unless [`CsvReader::reading_only`]).
     parse: Vec<bool>,
+    /// Per schema column, the minute of the last canonical time read (used
+    /// by TIMESTAMP columns only).
+    times: Vec<CanonicalTimes>,
 }
 
 impl<R: Read> CsvReader<R> {
@@ -201,6 +204,7 @@ impl RowSpec {
             columns: columns.to_vec(),
             index,
             parse: vec![true; columns.len()],
+            times: vec![CanonicalTimes::default(); columns.len()],
         }
     }
 
@@ -214,14 +218,14 @@ impl RowSpec {
     /// On an error some columns may hold a value of the row: the caller
     /// rolls it back.
     pub(super) fn fill<'f>(
-        &self,
+        &mut self,
         row_no: u64,
         line: u64,
         (count, field): (usize, impl Fn(usize) -> Option<&'f [u8]>),
         rows: &mut TypedRows,
     ) -> Result<()> {
         let cols = self.columns.iter().zip(&self.index).zip(&self.parse);
-        for (k, ((c, &i), &parse)) in cols.enumerate() {
+        for (k, (((c, &i), &parse), times)) in cols.zip(&mut self.times).enumerate() {
             let err = |msg: String| Error::Input {
                 source_name: self.name.clone(),
                 row: row_no,
@@ -244,9 +248,11 @@ impl RowSpec {
                 _ if field.is_empty() => col.push_null(),
                 // Numbers and times from the bytes (UTF-8 is checked only
                 // where the fast shapes do not apply).
-                ty @ (SqlType::BigInt | SqlType::Timestamp) => {
-                    col.push_i64(parse_int_field(field, ty).map_err(err)?)
-                }
+                SqlType::Timestamp => match times.parse(field) {
+                    Some(ms) => col.push_i64(ms),
+                    None => col.push_i64(parse_int_field(field, c.ty).map_err(err)?),
+                },
+                ty @ SqlType::BigInt => col.push_i64(parse_int_field(field, ty).map_err(err)?),
                 SqlType::Decimal { precision, scale } => {
                     col.push_i128(parse_decimal_field(field, precision, scale).map_err(err)?)
                 }
