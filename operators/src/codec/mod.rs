@@ -32,8 +32,8 @@ use typed_rows::TypedRows;
 
 /// What a reader found when asked for its next row.
 pub(crate) enum Step {
-    /// A row, parsed into the buffer it was given, and the byte position in
-    /// the input where its text starts.
+    /// A row, parsed whole into the store it was given, and the byte
+    /// position in the input where its text starts.
     Row(u64),
     /// A row that could not be read, and why.
     Malformed(Error),
