@@ -11,14 +11,14 @@ use std::io::BufRead;
 use arrow_array::RecordBatch;
 use serde_json::Value;
 
-use super::{Batches, OnError, ScalarRows, Step};
+use super::{Batches, OnError, Step, TypedRows};
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
 use crate::value::{parse_text, Scalar};
 
 pub struct JsonLinesReader<R: BufRead> {
     src: JsonRows<R>,
-    batches: Batches<ScalarRows>,
+    batches: Batches,
 }
 
 /// The JSON side of a reader: lines to typed rows.
@@ -51,7 +51,7 @@ impl<R: BufRead> JsonLinesReader<R> {
                 rows_read: 0,
                 offset: 0,
             },
-            batches: Batches::new(ScalarRows::new(columns, batch_size), on_error),
+            batches: Batches::new(columns, batch_size, on_error),
         }
     }
 
@@ -70,7 +70,7 @@ impl<R: BufRead> JsonLinesReader<R> {
 
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let src = &mut self.src;
-        self.batches.next(|rows| src.next_row(&mut rows.row))
+        self.batches.next(|rows| src.next_row(rows))
     }
 }
 
@@ -85,7 +85,7 @@ impl<R: BufRead> JsonRows<R> {
         }
     }
 
-    fn next_row(&mut self, row: &mut Vec<Scalar>) -> Result<Step> {
+    fn next_row(&mut self, rows: &mut TypedRows) -> Result<Step> {
         loop {
             self.line.clear();
             let n = self
@@ -105,18 +105,19 @@ impl<R: BufRead> JsonRows<R> {
                 continue;
             }
             self.rows_read += 1;
-            return Ok(match self.parse_row(row) {
+            return Ok(match self.parse_row(rows) {
                 Ok(()) => Step::Row(pos),
                 Err(e) => Step::Malformed(e),
             });
         }
     }
 
-    fn parse_row(&self, row: &mut Vec<Scalar>) -> Result<()> {
-        row.clear();
+    /// Appends the line's object to every column of `rows`; on an error
+    /// some columns may hold a value of it (the caller rolls it back).
+    fn parse_row(&self, rows: &mut TypedRows) -> Result<()> {
         let obj: serde_json::Map<String, Value> = serde_json::from_str(&self.line)
             .map_err(|e| self.err("-", format!("invalid JSON object: {e}")))?;
-        for c in &self.columns {
+        for (k, c) in self.columns.iter().enumerate() {
             let v = obj.get(&c.name).or_else(|| {
                 obj.iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case(&c.name))
@@ -138,7 +139,7 @@ impl<R: BufRead> JsonRows<R> {
                     return Err(self.err(&c.name, format!("expected {}, found {other}", c.ty)))
                 }
             };
-            row.push(s);
+            rows.column(k).push(s);
         }
         Ok(())
     }

@@ -1,14 +1,16 @@
-//! Rows parsed straight into typed columns: what the CSV readers fill.
+//! Rows parsed straight into typed columns: what every reader fills.
 //!
 //! Contract: a reader appends one value to each column of a row, in schema
 //! order, then [`TypedRows::commit`]s the row; a row it cannot finish (a
 //! malformed one) is [`TypedRows::rollback`]ed, which drops whatever part of
 //! it was appended. Every [`TypedRows::new`]`(.., batch_size)` committed
 //! rows make a batch whose columns are Arrow arrays of their SQL types
-//! (those left unread all NULL), the batch [`super::RowBatcher`] makes of
-//! the same rows. No value passes through a [`Scalar`] row or a builder per
-//! value type: numbers go to a vector of their native type, text to one
-//! byte buffer and its offsets.
+//! (those left unread all NULL), the batch Arrow's builders make of the
+//! same rows (the tests compare the two). No value goes through a row of
+//! [`Scalar`]s or a builder per value type: numbers go to a vector of
+//! their native type (the CSV readers hand them over as such, the JSON
+//! lines reader as one [`Scalar`] each), text to one byte buffer and its
+//! offsets.
 
 use std::sync::Arc;
 
@@ -126,11 +128,12 @@ impl Built {
         }
     }
 
-    /// Appends `v`, NULL or a value of the column's type (not VARCHAR).
+    /// Appends `v`, NULL or a value of the column's type.
     #[inline]
     pub(crate) fn push(&mut self, v: Scalar) {
         match (self, v) {
             (b, Scalar::Null) => b.push_null(),
+            (b @ Built::Text(..), Scalar::Varchar(s)) => b.push_text(&s),
             (Built::Int(b, n), Scalar::BigInt(x) | Scalar::Timestamp(x)) => {
                 b.push(x);
                 n.append_non_null();

@@ -22,7 +22,7 @@ use crate::types::Column;
 /// A reader of headerless CSV text that [`CsvLines::applies`] to.
 pub struct CsvLines<'a> {
     src: LineRows<'a>,
-    batches: Batches<TypedRows>,
+    batches: Batches,
 }
 
 struct LineRows<'a> {
@@ -66,7 +66,7 @@ impl<'a> CsvLines<'a> {
                 rows_read: 0,
                 bounds: Vec::new(),
             },
-            batches: Batches::new(TypedRows::new(columns, batch_size), on_error),
+            batches: Batches::new(columns, batch_size, on_error),
         }
     }
 

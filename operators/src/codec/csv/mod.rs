@@ -20,7 +20,7 @@ pub use lines::CsvLines;
 
 pub struct CsvReader<R: Read> {
     src: CsvRows<R>,
-    batches: Batches<TypedRows>,
+    batches: Batches,
 }
 
 /// The CSV side of a reader: records to typed rows.
@@ -101,7 +101,7 @@ impl<R: Read> CsvReader<R> {
                 record: csv::ByteRecord::new(),
                 rows_read: 0,
             },
-            batches: Batches::new(TypedRows::new(columns, batch_size), on_error),
+            batches: Batches::new(columns, batch_size, on_error),
         }
     }
 
