@@ -138,22 +138,8 @@ fn a_topic_keyed_by_the_query_key_skips_the_exchange_and_is_checked() {
             String::from_utf8_lossy(&plan.stdout).contains("no exchange"),
             "{scenario}: keyed by symbol, a key of the query"
         );
-        let out = percore(&[
-            "run",
-            "--scenario",
-            scenario,
-            "--source",
-            &src,
-            "--stop-at-end",
-            "--cores",
-            "2",
-            "--format",
-            "csv",
-        ]);
-        let mut got = lines(&out.stdout);
-        got.remove(0);
-        let (_, expected) = file_answer(scenario, "market_data", &csv);
-        assert_same_rows(got, expected, &format!("{scenario} keyed by symbol"));
+        let what = format!("{scenario} keyed by symbol");
+        assert_two_cores_give_the_file_answer(scenario, &src, &csv, &what);
     }
     // A key the topic is not keyed by is caught, not trusted.
     let src = format!(

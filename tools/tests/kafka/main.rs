@@ -155,6 +155,27 @@ fn file_answer(scenario: &str, dataset: &str, csv: &Path) -> (String, Vec<String
     (header, l)
 }
 
+/// Runs market_data `scenario` from the Kafka source `src` to the topic's
+/// end on two cores and checks its rows against the file answer for `csv`.
+fn assert_two_cores_give_the_file_answer(scenario: &str, src: &str, csv: &Path, what: &str) {
+    let out = percore(&[
+        "run",
+        "--scenario",
+        scenario,
+        "--source",
+        src,
+        "--stop-at-end",
+        "--cores",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    let mut got = lines(&out.stdout);
+    got.remove(0);
+    let (_, expected) = file_answer(scenario, "market_data", csv);
+    assert_same_rows(got, expected, what);
+}
+
 fn source(dataset: &str, topic: &str, group: &str, settle_ms: u64) -> String {
     format!(
         "{dataset}=kafka://{}/{topic}?group_id={group}&settle_ms={settle_ms}&{CLIENT}",

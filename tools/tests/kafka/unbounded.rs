@@ -68,20 +68,6 @@ fn an_unbounded_run_on_more_cores_than_partitions_closes_windows_and_resumes_aft
     assert_eq!(status.code(), Some(130), "Ctrl-C exits 130");
     // A query with state commits nothing on Ctrl-C: the same group reads
     // everything again and gives the whole answer.
-    let again = percore(&[
-        "run",
-        "--scenario",
-        "s3a_tumbling",
-        "--source",
-        &src,
-        "--stop-at-end",
-        "--cores",
-        "2",
-        "--format",
-        "csv",
-    ]);
-    let mut got = lines(&again.stdout);
-    got.remove(0);
-    let (_, expected) = file_answer("s3a_tumbling", "market_data", &csv);
-    assert_same_rows(got, expected, "tumbling after Ctrl-C, from the last commit");
+    let what = "tumbling after Ctrl-C, from the last commit";
+    assert_two_cores_give_the_file_answer("s3a_tumbling", &src, &csv, what);
 }
