@@ -21,6 +21,7 @@ use crate::types::SqlType;
 use crate::value::Scalar;
 
 mod compare;
+mod exact_cmp;
 pub(crate) use compare::{and_kleene, compare, or_kleene};
 
 /// A column of `T`, or one value standing for every row.

@@ -39,6 +39,20 @@ pub enum CmpOp {
     GtEq,
 }
 
+impl CmpOp {
+    /// The operator with its sides swapped: `a op b` is `b op.flipped() a`.
+    pub fn flipped(self) -> CmpOp {
+        match self {
+            CmpOp::Eq => CmpOp::Eq,
+            CmpOp::NotEq => CmpOp::NotEq,
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::LtEq => CmpOp::GtEq,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::GtEq => CmpOp::LtEq,
+        }
+    }
+}
+
 /// A bound expression over the columns of one schema.
 #[derive(Clone, Debug)]
 pub enum Expr {

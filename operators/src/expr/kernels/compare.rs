@@ -11,6 +11,7 @@ use arrow_array::{Array, BooleanArray, StringArray};
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 
 use super::super::{CmpOp, Operand};
+use super::exact_cmp::column_vs_literal;
 use super::{exact_lane, float_lane, i64_lane, is_null_literal, nulls_of, Lane, View};
 use crate::error::{Error, Result};
 use crate::types::SqlType;
@@ -128,12 +129,14 @@ pub(crate) fn compare(
         }
         (a, b) if a.exact_scale().is_some() && b.exact_scale().is_some() => {
             let s = a.exact_scale().unwrap().max(b.exact_scale().unwrap());
-            cmp_buf(
-                op,
-                &exact_lane(l, lty, s, text)?,
-                &exact_lane(r, rty, s, text)?,
-                n,
-            )
+            let (a, b) = (exact_lane(l, lty, s, text)?, exact_lane(r, rty, s, text)?);
+            // A column against a literal (the usual filter): four values a
+            // step where the CPU allows.
+            match (a.view(n), b.view(n)) {
+                (View::Rows(vs), View::One(c)) => column_vs_literal(op, vs, c),
+                (View::One(c), View::Rows(vs)) => column_vs_literal(op.flipped(), vs, c),
+                _ => cmp_buf(op, &a, &b, n),
+            }
         }
         (SqlType::Varchar, SqlType::Varchar) => {
             let a = str_lane(l);

@@ -51,3 +51,48 @@ fn products_that_can_overflow_are_still_checked() {
     let err = p.push(r.next_batch().unwrap().unwrap()).unwrap_err();
     assert!(err.to_string().contains("`x * y`"), "{err}");
 }
+
+#[test]
+fn a_decimal_column_compares_with_a_literal_on_either_side() {
+    // x in hundredths; NULL never passes; equal values written two ways.
+    let xs: [Option<i64>; 8] = [
+        Some(-225),
+        Some(150),
+        Some(150),
+        Some(300),
+        None,
+        Some(149),
+        Some(151),
+        Some(-150),
+    ];
+    let text = ["-2.25", "1.5", "1.50", "3", "", "1.49", "1.51", "-1.5"];
+    let csv: String = std::iter::once("id,x\n".to_string())
+        .chain(text.iter().enumerate().map(|(i, t)| format!("{i},{t}\n")))
+        .collect();
+    type Holds = fn(i64, i64) -> bool;
+    let ops: [(&str, &str, Holds); 6] = [
+        ("=", "=", |a, b| a == b),
+        ("<>", "<>", |a, b| a != b),
+        ("<", ">", |a, b| a < b),
+        ("<=", ">=", |a, b| a <= b),
+        (">", "<", |a, b| a > b),
+        (">=", "<=", |a, b| a >= b),
+    ];
+    for (op, mirror, holds) in ops {
+        let want: Vec<String> = (0..xs.len())
+            .filter(|&i| xs[i].is_some_and(|x| holds(x, 150)))
+            .map(|i| i.to_string())
+            .collect();
+        // Batches of 3 and of 100 rows: the 4-value step's rest, and a batch
+        // shorter than one step.
+        for where_ in [format!("x {op} 1.5"), format!("1.50 {mirror} x")] {
+            for batch in [3, 100] {
+                let sql = format!(
+                    "CREATE STREAM t (id BIGINT, x DECIMAL(10,2)); SELECT id FROM t WHERE {where_}"
+                );
+                let (rows, _) = run(&sql, &csv, batch);
+                assert_eq!(rows, want, "WHERE {where_}, batches of {batch}");
+            }
+        }
+    }
+}
