@@ -1,4 +1,5 @@
-use super::{sort_taken, EventTimeBuffer, Released, Taken, TimeColumn};
+use super::sort::sort_taken;
+use super::{EventTimeBuffer, Released, Taken, TimeColumn};
 use crate::expr::Expr;
 use crate::types::SqlType;
 use arrow_array::cast::AsArray;

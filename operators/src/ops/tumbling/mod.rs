@@ -25,12 +25,13 @@
 //! reset (see [`super::windows`]), so "order of first appearance" is the
 //! order in which that table first met each key, over the windows it
 //! served.
+//!
+//! Layout: this module holds the operator, its rows and its windows'
+//! firing; [`partials`] the partial states merged or adopted from cores.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::SchemaRef;
 
@@ -38,9 +39,12 @@ use super::group_by::eval_args;
 use super::windows::{window_starts, StartOf, Starts, Windows};
 use super::{eval_all, Closed, Operator};
 use crate::error::Result;
-use crate::gather::Pool;
 use crate::plan::{AggPlan, Emit, Tumble};
-use crate::state::{time_range, EventTimeBuffer, KeepMask};
+use crate::state::{EventTimeBuffer, KeepMask};
+
+mod partials;
+#[cfg(test)]
+mod tests;
 
 pub struct Tumbling {
     plan: AggPlan,
@@ -119,62 +123,6 @@ impl Tumbling {
         self
     }
 
-    /// Merges the pending pieces of windows ending at or before `limit`.
-    fn merge_pending(&mut self, limit: i64) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|(end, _)| *end <= limit);
-        self.pending = wait;
-        for (_, b) in ready {
-            self.merge_partials(&b);
-        }
-    }
-
-    fn merge_partials(&mut self, batch: &RecordBatch) {
-        self.windows
-            .merge(partial_starts(batch), &batch.columns()[1..]);
-    }
-
-    /// Merges partial states into their windows. A partial for a window the
-    /// watermark already closed cannot happen (senders flush a window before
-    /// their watermark passes it); were it to, its groups count as late.
-    fn on_partials(&mut self, batch: RecordBatch) -> Result<()> {
-        let starts = partial_starts(&batch);
-        // The least and latest window start (the latest stays when any row
-        // does: the rows dropped below are the earliest windows').
-        let Some((first, last)) = time_range(starts) else {
-            return Ok(());
-        };
-        let size = self.window.size_ms;
-        let w = self.watermark();
-        let batch = if w.is_none_or(|w| first.saturating_add(size) > w) {
-            batch
-        } else {
-            let mut keep = KeepMask::default();
-            for (i, s) in starts.iter().enumerate() {
-                keep.push(i, w.is_none_or(|w| s.saturating_add(size) > w));
-            }
-            self.late += keep.dropped() as u64;
-            keep.filter(batch)
-        };
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        // A window this core has not closed yet waits for its own groups.
-        if self.adopting {
-            let end = last.saturating_add(size);
-            if end > self.own_through.unwrap_or(i64::MIN) {
-                self.pending.push((end, batch));
-                return Ok(());
-            }
-        }
-        self.merge_partials(&batch);
-        Ok(())
-    }
-
     fn watermark(&self) -> Option<i64> {
         if let Some(ext) = self.external {
             return ext;
@@ -212,33 +160,6 @@ impl Tumbling {
             }
             self.windows.recycle(groups);
         }
-        Ok(())
-    }
-
-    /// [`Operator::adopt_partials`]: each closed window's groups become this
-    /// window's (or, were the window already open, their owned part merges
-    /// into it as a piece would); pending pieces of windows through `w`
-    /// merge; cleared group sets go back with `closed`.
-    fn adopt(&mut self, w: i64, closed: &mut Closed, core: usize) -> Result<()> {
-        for (start, groups, ids) in closed.take_own(core) {
-            let adopted = groups.len();
-            match self.windows.adopt(start, groups) {
-                None => {
-                    self.owned.insert(start, (ids, adopted));
-                }
-                Some(groups) => {
-                    let ids = groups.live(ids);
-                    if !ids.is_empty() {
-                        let cols = groups.partial(&ids, &mut Pool::default())?;
-                        self.windows.entry(start).merge(&cols, ids.len());
-                    }
-                    self.windows.recycle(groups);
-                }
-            }
-        }
-        self.own_through = Some(self.own_through.map_or(w, |o| o.max(w)));
-        self.merge_pending(w);
-        closed.give_spares(self.windows.take_spares());
         Ok(())
     }
 
@@ -409,63 +330,5 @@ impl Operator for Tumbling {
 
     fn late_rows(&self) -> u64 {
         self.late + self.buffer.as_ref().map_or(0, |b| b.late_rows())
-    }
-}
-
-/// The window start of each row of a partial batch (its first column).
-fn partial_starts(batch: &RecordBatch) -> &[i64] {
-    batch
-        .column(0)
-        .as_primitive::<TimestampMillisecondType>()
-        .values()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::testing::run;
-
-    const DDL: &str =
-        "CREATE STREAM t (k VARCHAR, ts BIGINT) WITH (lateness = '5ms', event_time = 'ts');";
-
-    #[test]
-    fn windows_are_half_open_fire_by_watermark_and_flush_at_end() {
-        // 10-ms windows; ts 10 belongs to [10, 20); ts 4 arrives once the watermark
-        // is 21 - 5 = 16 >= 10, so [0, 10) has closed: late.
-        let csv = "k,ts\na,0\na,9\na,10\nb,19\na,21\na,4\nb,25\n";
-        let q = "SELECT k, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)";
-        let (rows, late) = run(&format!("{DDL} {q}"), csv, 1);
-        assert_eq!(late, 1);
-        let t = |ms: i64| crate::value::format_timestamp(ms);
-        assert_eq!(
-            rows,
-            vec![
-                format!("{}|{}|a|2", t(0), t(10)),
-                format!("{}|{}|a|1", t(10), t(20)),
-                format!("{}|{}|b|1", t(10), t(20)),
-                format!("{}|{}|a|1", t(20), t(30)),
-                format!("{}|{}|b|1", t(20), t(30)),
-            ]
-        );
-    }
-
-    /// A row whose window ends exactly at the watermark an earlier row of
-    /// its own batch set is late (the batch-at-once check must not keep it).
-    #[test]
-    fn a_row_of_a_window_ending_at_the_watermark_is_late_within_its_batch() {
-        let q = "SELECT k, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND)";
-        // ts 15 sets the watermark to 15 - 5 = 10, closing [0, 10): ts 3 is late.
-        let (rows, late) = run(&format!("{DDL} {q}"), "k,ts\na,15\na,3\n", 2);
-        assert_eq!(late, 1);
-        let t = |ms: i64| crate::value::format_timestamp(ms);
-        assert_eq!(rows, vec![format!("{}|{}|a|1", t(10), t(20))]);
-    }
-
-    #[test]
-    fn changes_cover_only_the_rows_own_group_and_window() {
-        let csv = "k,ts\na,1\nb,2\na,3\na,12\n";
-        let q = "SELECT k, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING (ts, INTERVAL '10' MILLISECOND) EMIT CHANGES";
-        let (rows, _) = run(&format!("{DDL} {q}"), csv, 2);
-        let n: Vec<&str> = rows.iter().map(|r| r.rsplit('|').next().unwrap()).collect();
-        assert_eq!(n, vec!["1", "1", "2", "1"]);
     }
 }
