@@ -1,0 +1,216 @@
+//! The timely dataflows of the scenarios that hold state: GROUP BY (EMIT
+//! FINAL), TUMBLING (EMIT FINAL or CHANGES) and the ROWS window, each an
+//! operator exchanged by key over native tuples, with hash maps for groups
+//! and the input frontier as the watermark.
+//!
+//! Contract: the same output rows, per row and per group, as percore's
+//! operators give for the scenarios (see the parent module).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::{Capability, Operator};
+use timely::dataflow::{Scope, Stream};
+
+use super::{Acc, GroupRow, Trade, BASE};
+
+fn key_hash(trader: i64, symbol: u32) -> u64 {
+    let mut z = (trader as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (symbol as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 29)
+}
+
+fn fold(acc: &mut Acc, t: &Trade) {
+    acc.0 += 1;
+    acc.1 += t.2 as i128;
+    acc.2 += t.3;
+    acc.3 += t.2 as i128 * t.3 as i128;
+}
+
+/// AVG(price) at scale 6 (price has scale 4), rounded half away from zero.
+fn avg(acc: &Acc) -> i128 {
+    let n = acc.0 as i128;
+    let x = acc.1 * 100;
+    (x + x.signum() * n / 2) / n
+}
+
+/// The smallest time of the input frontier, if any.
+fn frontier_min(f: &timely::progress::frontier::MutableAntichain<u64>) -> Option<u64> {
+    f.frontier().iter().min().copied()
+}
+
+/// GROUP BY trader_id, symbol … EMIT FINAL: every group once, at the end.
+pub(super) fn group_final<G: Scope<Timestamp = u64>>(
+    input: &Stream<G, Trade>,
+) -> Stream<G, GroupRow> {
+    input.unary_frontier(
+        Exchange::new(|t: &Trade| key_hash(t.1, t.0)),
+        "group_final",
+        |cap, _| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut groups: HashMap<(i64, u32), Acc> = HashMap::new();
+            let mut buf = Vec::new();
+            move |input, output| {
+                input.for_each(|_, data| {
+                    data.swap(&mut buf);
+                    for t in buf.drain(..) {
+                        fold(groups.entry((t.1, t.0)).or_default(), &t);
+                    }
+                });
+                match frontier_min(input.frontier()) {
+                    Some(f) => {
+                        if let Some(c) = cap.as_mut() {
+                            if *c.time() < f {
+                                c.downgrade(&f);
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(c) = cap.take() {
+                            let mut s = output.session(&c);
+                            for ((trader, sym), a) in groups.drain() {
+                                s.give((0, trader, sym, a.0, avg(&a), a.2, a.3));
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// GROUP BY trader_id, symbol WINDOW TUMBLING (trade_time, 1 minute): EMIT
+/// FINAL fires each window once the frontier passes its end; EMIT CHANGES
+/// emits every row, in event-time order, with its group's values so far.
+pub(super) fn tumbling<G: Scope<Timestamp = u64>>(
+    input: &Stream<G, Trade>,
+    changes: bool,
+) -> Stream<G, GroupRow> {
+    input.unary_frontier(
+        Exchange::new(|t: &Trade| key_hash(t.1, t.0)),
+        "tumbling",
+        move |cap, _| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut windows: BTreeMap<i64, HashMap<(i64, u32), Acc>> = BTreeMap::new();
+            let mut held: Vec<Trade> = Vec::new();
+            let mut buf = Vec::new();
+            move |input, output| {
+                input.for_each(|_, data| {
+                    data.swap(&mut buf);
+                    if changes {
+                        held.append(&mut buf);
+                    } else {
+                        for t in buf.drain(..) {
+                            let ws = t.5.div_euclid(60_000) * 60_000;
+                            fold(
+                                windows
+                                    .entry(ws)
+                                    .or_default()
+                                    .entry((t.1, t.0))
+                                    .or_default(),
+                                &t,
+                            );
+                        }
+                    }
+                });
+                let f = frontier_min(input.frontier());
+                let limit = f.map_or(i64::MAX, |f| f as i64 + BASE);
+                if let Some(c) = cap.as_ref() {
+                    if changes && !held.is_empty() {
+                        // Rows below the frontier, in (trade_time, row) order.
+                        held.sort_unstable_by_key(|t| (t.5, t.6));
+                        let k = held.partition_point(|t| t.5 < limit);
+                        let mut s = output.session(c);
+                        for t in held.drain(..k) {
+                            let ws = t.5.div_euclid(60_000) * 60_000;
+                            let a = windows
+                                .entry(ws)
+                                .or_default()
+                                .entry((t.1, t.0))
+                                .or_default();
+                            fold(a, &t);
+                            s.give((ws, t.1, t.0, a.0, avg(a), a.2, a.3));
+                        }
+                    }
+                    let mut s = output.session(c);
+                    while let Some((&ws, _)) = windows.first_key_value() {
+                        if ws + 60_000 > limit {
+                            break;
+                        }
+                        let groups = windows.remove(&ws).expect("present");
+                        if !changes {
+                            for ((trader, sym), a) in groups {
+                                s.give((ws, trader, sym, a.0, avg(&a), a.2, a.3));
+                            }
+                        }
+                    }
+                }
+                match f {
+                    Some(f) => {
+                        if let Some(c) = cap.as_mut() {
+                            if *c.time() < f {
+                                c.downgrade(&f);
+                            }
+                        }
+                    }
+                    None => {
+                        cap = None;
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// AVG/MIN/MAX(price) OVER (PARTITION BY symbol ORDER BY timestamp ROWS 100):
+/// rows released in (timestamp, row) order once the frontier passes them.
+pub(super) fn rows_window<G: Scope<Timestamp = u64>>(
+    input: &Stream<G, Trade>,
+) -> Stream<G, (u32, i64, i128, i64, i64)> {
+    input.unary_frontier(
+        Exchange::new(|t: &Trade| t.0 as u64),
+        "rows_window",
+        |cap, _| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut frames: HashMap<u32, (VecDeque<i64>, i128)> = HashMap::new();
+            let mut held: Vec<Trade> = Vec::new();
+            let mut buf = Vec::new();
+            move |input, output| {
+                input.for_each(|_, data| {
+                    data.swap(&mut buf);
+                    held.append(&mut buf);
+                });
+                let f = frontier_min(input.frontier());
+                let limit = f.map_or(i64::MAX, |f| f as i64 + BASE);
+                if let Some(c) = cap.as_ref() {
+                    held.sort_unstable_by_key(|t| (t.4, t.6));
+                    let k = held.partition_point(|t| t.4 < limit);
+                    let mut s = output.session(c);
+                    for t in held.drain(..k) {
+                        let (frame, sum) = frames.entry(t.0).or_default();
+                        frame.push_back(t.2);
+                        *sum += t.2 as i128;
+                        if frame.len() > 100 {
+                            *sum -= frame.pop_front().expect("full") as i128;
+                        }
+                        let n = frame.len() as i128;
+                        let lo = *frame.iter().min().expect("not empty");
+                        let hi = *frame.iter().max().expect("not empty");
+                        s.give((t.0, t.2, (*sum * 100 + n / 2) / n, lo, hi));
+                    }
+                }
+                match f {
+                    Some(f) => {
+                        if let Some(c) = cap.as_mut() {
+                            if *c.time() < f {
+                                c.downgrade(&f);
+                            }
+                        }
+                    }
+                    None => cap = None,
+                }
+            }
+        },
+    )
+}
