@@ -105,8 +105,7 @@ fn fit_64_any(vs: &[i128], add: u64, span: u64) -> bool {
 #[target_feature(enable = "avx2")]
 unsafe fn fit_64_avx2(vs: &[i128], add: u64, span: u64) -> bool {
     use std::arch::x86_64::*;
-    let chunks = vs.chunks_exact(4);
-    let rest = chunks.remainder();
+    let (chunks, rest) = vs.as_chunks::<4>();
     let (zero, top) = (_mm256_setzero_si256(), _mm256_set1_epi64x(i64::MIN));
     let (add_v, span_x) = (
         _mm256_set1_epi64x(add as i64),
@@ -114,20 +113,31 @@ unsafe fn fit_64_avx2(vs: &[i128], add: u64, span: u64) -> bool {
     );
     let mut bad = zero;
     for c in chunks {
-        // SAFETY: `c` is four `i128`s, 64 bytes: two unaligned 32-byte
-        // loads within it.
-        let (a, b) = unsafe {
-            let p = c.as_ptr() as *const __m256i;
-            (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
-        };
-        let lo = _mm256_unpacklo_epi64(a, b);
-        let hi = _mm256_unpackhi_epi64(a, b);
+        let (lo, hi) = words_of_four(c);
         let sign = _mm256_cmpgt_epi64(zero, lo);
         let x = _mm256_xor_si256(_mm256_add_epi64(lo, add_v), top);
         bad = _mm256_or_si256(bad, _mm256_xor_si256(hi, sign));
         bad = _mm256_or_si256(bad, _mm256_cmpgt_epi64(x, span_x));
     }
     _mm256_testz_si256(bad, bad) == 1 && fit_64_any(rest, add, span)
+}
+
+/// The low and high words of four `i128` values as two vectors, split by
+/// two unpacks of two unaligned loads. The unpacks work within each
+/// 128-bit half, so the lanes hold values 0, 2, 1, 3 in that order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) fn words_of_four(
+    four: &[i128; 4],
+) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i) {
+    use std::arch::x86_64::*;
+    // SAFETY: `four` is 64 bytes: two unaligned 32-byte loads within it.
+    let (a, b) = unsafe {
+        let p = four.as_ptr() as *const __m256i;
+        (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+    };
+    (_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b))
 }
 
 /// `n / d` rounded half away from zero. `d` must be non-zero.

@@ -86,8 +86,10 @@ fn words_any(vs: &[i128], c: i128, base: Base) -> Vec<u64> {
 #[target_feature(enable = "avx2")]
 unsafe fn words_avx2(vs: &[i128], c: i128, base: Base) -> Vec<u64> {
     use std::arch::x86_64::*;
-    /// The unpacks leave values 0, 2, 1, 3 in the lanes: bits 1 and 2 of a
-    /// lane mask swapped back.
+
+    use crate::decimal::words_of_four;
+    /// [`words_of_four`] leaves values 0, 2, 1, 3 in the lanes: bits 1
+    /// and 2 of a lane mask swapped back.
     const ORDER: [u64; 16] = {
         let mut t = [0u64; 16];
         let mut m = 0;
@@ -107,15 +109,8 @@ unsafe fn words_avx2(vs: &[i128], c: i128, base: Base) -> Vec<u64> {
     let rest = blocks.remainder();
     for block in blocks {
         let mut w = 0u64;
-        for (q, four) in block.chunks_exact(4).enumerate() {
-            // SAFETY: `four` is four `i128`s, 64 bytes: two unaligned
-            // 32-byte loads within it.
-            let (a, b) = unsafe {
-                let p = four.as_ptr() as *const __m256i;
-                (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
-            };
-            let lo = _mm256_unpacklo_epi64(a, b);
-            let hi = _mm256_unpackhi_epi64(a, b);
+        for (q, four) in block.as_chunks::<4>().0.iter().enumerate() {
+            let (lo, hi) = words_of_four(four);
             let hi_eq = _mm256_cmpeq_epi64(hi, c_hi);
             let r = match base {
                 Base::Gt => _mm256_or_si256(
