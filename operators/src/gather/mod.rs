@@ -7,15 +7,18 @@
 //! share a schema. The (source, row) pairs are checked to lie within their
 //! sources once ([`Rows::check`]), then every column is copied without a
 //! bounds check per value: primitive values one load and store each,
-//! strings by hand (a fixed 16-byte copy for the short ones, where a
-//! per-value `memcpy` costs more than the copy). Output vectors come from a
+//! strings by hand (`strings.rs`: a fixed 16-byte copy for the short ones,
+//! where a per-value `memcpy` costs more than the copy, and no length test
+//! at all when none is longer). Output vectors come from a
 //! [`Pool`] when it has them; types without a hand-written gather (none of
 //! percore's SQL types) go through Arrow's `interleave`. [`scatter_columns_but`]
 //! is the reverse: rows read in list order, each written to its place.
 
 mod filter;
+mod kept;
 mod pool;
 mod scatter;
+mod strings;
 
 use std::sync::Arc;
 
@@ -24,12 +27,14 @@ use arrow_array::types::{
     ArrowPrimitiveType, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType,
 };
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
-use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 
 pub use filter::{filter_batch, take_batch};
+pub use kept::kept_rows;
 pub use pool::{reclaim, Pool, POOL_MAX};
 pub use scatter::{scatter_columns_but, Slots};
+use strings::concat_strings;
 
 /// Strings up to this long are copied as one fixed-size block.
 const SHORT: usize = std::mem::size_of::<u128>();
@@ -306,79 +311,15 @@ pub fn gather_strings(
         }
     };
     let pairs = rows.pairs;
-    let spans = || pairs.iter().map(|&(b, r)| span(b as usize, r as usize));
+    let spans = move |k: usize| {
+        // SAFETY: `concat_strings` asks only for rows below `pairs.len()`.
+        let (b, r) = unsafe { *pairs.get_unchecked(k) };
+        span(b as usize, r as usize)
+    };
     // SAFETY: each span is a valid array's value: `from + len` within the
-    // text `src`, whose bytes between offsets are whole UTF-8 strings.
-    unsafe { concat_strings(spans, offsets, values, nulls) }
-}
-
-/// The strings `spans()` gives (text, start, length of each) concatenated
-/// into one array, built in `offsets` and `values` (emptied first), with
-/// `nulls`. The spans are walked twice (the total length, then the copies).
-///
-/// # Safety
-/// Each span's `src[start..start + len]` must be in bounds and valid UTF-8
-/// (a whole value of a string array).
-///
-/// # Panics
-/// When the text exceeds `i32::MAX` bytes.
-pub(crate) unsafe fn concat_strings<'a, I: Iterator<Item = (&'a [u8], usize, usize)>>(
-    spans: impl Fn() -> I,
-    mut offsets: Vec<i32>,
-    mut values: Vec<u8>,
-    nulls: Option<NullBuffer>,
-) -> StringArray {
-    let (rows, total) = spans().fold((0usize, 0usize), |(n, t), (_, _, len)| (n + 1, t + len));
-    assert!(total <= i32::MAX as usize, "gathered strings exceed 2 GiB");
-    offsets.clear();
-    offsets.reserve(rows + 1);
-    offsets.push(0);
-    // Room for a full block past the last string, not zeroed: every byte
-    // below `total` is written by the copies, and the length is set to
-    // `total` once they are done.
-    values.clear();
-    values.reserve(total + SHORT);
-    let mut pos = 0;
-    let dst = values.as_mut_ptr();
-    offsets.extend(spans().map(|(src, from, len)| {
-        // SAFETY: `from` is an offset of a valid array, at most its values'
-        // length (the caller's promise), and `pos` at most `total`, within
-        // `values`' allocation: both pointers stay within their allocations.
-        let (s, d) = unsafe { (src.as_ptr().add(from), dst.add(pos)) };
-        if len <= SHORT && from + SHORT <= src.len() {
-            // A whole block (a fixed-size copy, no call): its bytes past
-            // `len` are overwritten by the strings after this one or left
-            // beyond the length below.
-            // SAFETY: `src[from..from + SHORT]` was checked just above;
-            // `values[pos..pos + SHORT]` is within its allocation since
-            // `pos + len` is at most `total` (the lengths summed above) and
-            // `values` has room for `total + SHORT` bytes. Distinct
-            // allocations.
-            // One 16-byte load and store: as a `copy_nonoverlapping` the
-            // compiler merges it with the call below into one `memcpy`.
-            unsafe { (d as *mut u128).write_unaligned((s as *const u128).read_unaligned()) };
-        } else {
-            // SAFETY: `src[from..from + len]` is in bounds (the caller's
-            // promise); `values[pos..pos + len]` is within `total`, as
-            // above.
-            unsafe { std::ptr::copy_nonoverlapping(s, d, len) };
-        }
-        pos += len;
-        pos as i32
-    }));
-    // SAFETY: the copies wrote every byte of `0..total` (the strings' spans
-    // tile it, in order), within the capacity reserved above.
-    unsafe { values.set_len(total) };
-    // SAFETY: the offsets start at 0 and never decrease (each adds a
-    // string's length, and their sum fits i32, checked above).
-    let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
-    // SAFETY: every byte of `values` was last written by the copy of the
-    // string it belongs to (later copies start past it; block bytes past
-    // the last string lie beyond the length), so `values` is the
-    // concatenation of whole UTF-8 values (the caller's promise). `offsets`
-    // end at `values.len()` (at most i32::MAX) and mark exactly the
-    // strings' boundaries.
-    unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(values), nulls) }
+    // text `src`, whose bytes between offsets are whole UTF-8 strings; the
+    // offsets are immutable, so a row's span is the same every time.
+    unsafe { concat_strings(pairs.len(), spans, offsets, values, nulls) }
 }
 
 #[cfg(test)]
