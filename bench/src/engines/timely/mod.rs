@@ -4,7 +4,9 @@
 //! frontier as the watermark: the field's reference Rust dataflow, the peer
 //! to beat. Same generated rows as the other engines, drawn the same way
 //! (`Generator::draw_market` a batch at a time, as for percore's batches;
-//! `order_row`), same lateness rule at the source (a row behind the
+//! orders by `order_row` straight into the tuples, which measured 3% faster
+//! for timely than the batch draws percore's columns use, `draw_orders`),
+//! same lateness rule at the source (a row behind the
 //! watermark is dropped and counted), same outputs per row and per group.
 //!
 //! Event-time scenarios use the watermark (max event time read − lateness,

@@ -1,58 +1,18 @@
 //! Whole batches of generated rows, column by column: the hashed fields
-//! drawn in one vectorised loop, then the times and prices added.
+//! drawn in one vectorised loop, then the times and prices added
+//! (`orders` in [`orders`]).
+
+mod orders;
+
+pub use orders::OrderDraws;
 
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMillisecondArray};
 
-use super::{below32, halves, mix, order_row, Generator, MarketRow, NominalTimes, RowIds};
+use super::{below32, halves, mix, Generator, MarketRow, NominalTimes, RowIds};
 
 impl Generator {
-    /// One pass over the rows filling every column ([`Generator::order_row`]
-    /// each): the row's hashes are computed once for all its columns.
-    pub(super) fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
-        let n = rows.len();
-        // Written by index into spare capacity, as market rows.
-        let (mut ids, mut customers) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut dates, mut amounts) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (id, cu) = (
-            &mut ids.spare_capacity_mut()[..n],
-            &mut customers.spare_capacity_mut()[..n],
-        );
-        let (da, am) = (
-            &mut dates.spare_capacity_mut()[..n],
-            &mut amounts.spare_capacity_mut()[..n],
-        );
-        let (seed, stride) = (self.seed, rows.stride);
-        let mut i = rows.first;
-        for k in 0..n {
-            let o = order_row(seed, i);
-            i += stride;
-            id[k].write(o.order_id);
-            cu[k].write(o.customer_id);
-            da[k].write(o.date);
-            am[k].write(o.total_amount);
-        }
-        // SAFETY: each vector was allocated for `n` values and the loop
-        // above wrote every one of its first `n` slots.
-        unsafe {
-            ids.set_len(n);
-            customers.set_len(n);
-            dates.set_len(n);
-            amounts.set_len(n);
-        }
-        vec![
-            Arc::new(Int64Array::from(ids)),
-            Arc::new(Int64Array::from(customers)),
-            Arc::new(short_strings(&self.dates, &dates)),
-            Arc::new(
-                Decimal128Array::from(amounts)
-                    .with_precision_and_scale(18, 2)
-                    .expect("valid decimal"),
-            ),
-        ]
-    }
-
     /// Every column of rows `rows` ([`Generator::market_row`] each), in two
     /// passes: [`Self::draw_market`] draws each row's hashed fields (a loop of
     /// multiplies, shifts and stores, vectorised), then one pass adds the

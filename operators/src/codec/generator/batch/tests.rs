@@ -1,3 +1,5 @@
+use super::super::OrderRow;
+use super::orders::draw_orders_any;
 use super::*;
 
 /// A batch of native rows is row by row what `market_row` gives, and
@@ -53,4 +55,32 @@ fn short_strings_match_a_plain_string_column() {
     let long = vec!["x".repeat(17), "y".to_string()];
     let want = StringArray::from_iter_values(["y", &long[0]]);
     assert_eq!(short_strings(&long, &[1, 0]), want);
+}
+
+/// Drawn orders are row by row what `order_row` gives, and the draws
+/// compiled for this CPU equal the portable loop's.
+#[test]
+fn batched_orders_agree_with_row_by_row() {
+    for (first, len, stride) in [(0, 1, 1), (3, 1_001, 3), (1 << 40, 77, 1), (5, 8_192, 2)] {
+        let g = Generator::orders(11, 0, 1);
+        let rows = RowIds { first, stride, len };
+        // Drawn into draws that held another batch before.
+        let mut a = OrderDraws::default();
+        g.draw_orders(
+            RowIds {
+                first: 9,
+                stride: 1,
+                len: 100,
+            },
+            &mut a,
+        );
+        g.draw_orders(rows, &mut a);
+        let got: Vec<OrderRow> = a.rows().collect();
+        let want: Vec<OrderRow> = rows.iter().map(|i| g.order_row(i)).collect();
+        assert_eq!(got, want);
+        let mut b = OrderDraws::default();
+        draw_orders_any(g.seed, rows, &mut b);
+        let portable: Vec<OrderRow> = b.rows().collect();
+        assert_eq!(portable, want);
+    }
 }

@@ -1,0 +1,144 @@
+//! Batches of `orders` rows: the hashed fields of a batch drawn in one
+//! branch-free loop (vectorised: AVX-512 or AVX2 where the CPU has it, as
+//! the market draws), then the columns built from them.
+//!
+//! Contract: [`Generator::draw_orders`] gives, through
+//! [`OrderDraws::rows`], exactly the rows [`Generator::order_row`] gives
+//! one at a time; [`Generator::orders_batch`] the same rows as columns.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
+
+use super::super::{below32, halves, mix, Generator, OrderRow, RowIds};
+use super::short_strings;
+
+/// The hash-drawn fields of a batch of `orders` rows, column by column
+/// ([`Generator::draw_orders`]): customer, date index, and amount less one
+/// (in cents).
+#[derive(Default)]
+pub struct OrderDraws {
+    customers: Vec<i64>,
+    dates: Vec<u32>,
+    amounts: Vec<u32>,
+    /// The rows drawn: `first, first + stride, ...`.
+    first: u64,
+    stride: u64,
+}
+
+impl OrderDraws {
+    /// The rows drawn, in order, each what [`Generator::order_row`] gives.
+    pub fn rows(&self) -> impl Iterator<Item = OrderRow> + '_ {
+        (0..self.customers.len()).map(move |k| OrderRow {
+            order_id: (self.first + k as u64 * self.stride) as i64 + 1,
+            customer_id: self.customers[k],
+            date: self.dates[k],
+            total_amount: self.amounts[k] as i128 + 1,
+        })
+    }
+}
+
+impl Generator {
+    /// Every column of rows `rows`: the draws ([`Self::draw_orders`]), then
+    /// the ids and amounts widened in passes of their own.
+    pub(in super::super) fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
+        let n = rows.len();
+        let mut d = OrderDraws::default();
+        self.draw_orders(rows, &mut d);
+        let ids: Vec<i64> = (0..n as u64)
+            .map(|k| (rows.first + k * rows.stride) as i64 + 1)
+            .collect();
+        let amounts: Vec<i128> = d.amounts.iter().map(|&a| a as i128 + 1).collect();
+        vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(Int64Array::from(d.customers)),
+            Arc::new(short_strings(&self.dates, &d.dates)),
+            Arc::new(
+                Decimal128Array::from(amounts)
+                    .with_precision_and_scale(18, 2)
+                    .expect("valid decimal"),
+            ),
+        ]
+    }
+
+    /// Fills `d` with the hashed fields of rows `rows` (as
+    /// [`Generator::order_row`] draws them; what it held before is dropped,
+    /// its memory kept), with AVX-512 or else AVX2 where the CPU has it:
+    /// [`OrderDraws::rows`] then gives the rows themselves.
+    pub fn draw_orders(&self, rows: RowIds, d: &mut OrderDraws) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU has AVX-512 F, DQ and VL (checked just above),
+            // every target feature `draw_orders_avx512` enables.
+            unsafe { draw_orders_avx512(self.seed, rows, d) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above), the only
+            // target feature `draw_orders_avx2` enables.
+            unsafe { draw_orders_avx2(self.seed, rows, d) };
+            return;
+        }
+        draw_orders_any(self.seed, rows, d);
+    }
+}
+
+/// [`draw_orders_any`] compiled for AVX-512 (eight rows a step).
+///
+/// # Safety
+/// The CPU must have AVX-512 F, DQ and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+unsafe fn draw_orders_avx512(seed: u64, rows: RowIds, d: &mut OrderDraws) {
+    draw_orders_any(seed, rows, d)
+}
+
+/// [`draw_orders_any`] compiled for AVX2 (four rows a step, each 64-bit
+/// multiply made of three 32-bit ones).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn draw_orders_avx2(seed: u64, rows: RowIds, d: &mut OrderDraws) {
+    draw_orders_any(seed, rows, d)
+}
+
+/// Fills `d` with the fields of rows `rows` that [`Generator::order_row`]
+/// draws from the row's two hashes: one pass of multiplies, shifts and
+/// stores, no branch, so it vectorises.
+#[inline(always)]
+pub(super) fn draw_orders_any(seed: u64, rows: RowIds, d: &mut OrderDraws) {
+    let n = rows.len();
+    (d.first, d.stride) = (rows.first, rows.stride);
+    d.customers.clear();
+    d.customers.reserve(n);
+    for v in [&mut d.dates, &mut d.amounts] {
+        v.clear();
+        v.reserve(n);
+    }
+    let cu = &mut d.customers.spare_capacity_mut()[..n];
+    let (da, am) = (
+        &mut d.dates.spare_capacity_mut()[..n],
+        &mut d.amounts.spare_capacity_mut()[..n],
+    );
+    for k in 0..n {
+        let i = rows.first + k as u64 * rows.stride;
+        let (customer, date) = halves(mix(seed, i, 1));
+        let (amount, _) = halves(mix(seed, i, 2));
+        cu[k].write(below32(customer, 10_000) as i64 + 1);
+        da[k].write(below32(date, 28) as u32);
+        am[k].write(below32(amount, 20_000) as u32);
+    }
+    // SAFETY: each vector has capacity for `n` values (reserved above) and
+    // the loop above wrote every one of its first `n` slots.
+    unsafe {
+        d.customers.set_len(n);
+        d.dates.set_len(n);
+        d.amounts.set_len(n);
+    }
+}
