@@ -13,24 +13,22 @@ use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
 use super::super::{below32, halves, mix, Generator, OrderRow, RowIds};
 use super::short_strings;
 
-/// The hash-drawn fields of a batch of `orders` rows, column by column
-/// ([`Generator::draw_orders`]): customer, date index, and amount less one
-/// (in cents).
+/// The fields of a batch of `orders` rows, column by column
+/// ([`Generator::draw_orders`]): the id, and those drawn from the row's
+/// hashes: customer, date index, and amount less one (in cents).
 #[derive(Default)]
 pub struct OrderDraws {
+    ids: Vec<i64>,
     customers: Vec<i64>,
     dates: Vec<u32>,
     amounts: Vec<u32>,
-    /// The rows drawn: `first, first + stride, ...`.
-    first: u64,
-    stride: u64,
 }
 
 impl OrderDraws {
     /// The rows drawn, in order, each what [`Generator::order_row`] gives.
     pub fn rows(&self) -> impl Iterator<Item = OrderRow> + '_ {
         (0..self.customers.len()).map(move |k| OrderRow {
-            order_id: (self.first + k as u64 * self.stride) as i64 + 1,
+            order_id: self.ids[k],
             customer_id: self.customers[k],
             date: self.dates[k],
             total_amount: self.amounts[k] as i128 + 1,
@@ -40,17 +38,13 @@ impl OrderDraws {
 
 impl Generator {
     /// Every column of rows `rows`: the draws ([`Self::draw_orders`]), then
-    /// the ids and amounts widened in passes of their own.
+    /// the amounts widened in a pass of their own.
     pub(in super::super) fn orders_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
-        let n = rows.len();
         let mut d = OrderDraws::default();
         self.draw_orders(rows, &mut d);
-        let ids: Vec<i64> = (0..n as u64)
-            .map(|k| (rows.first + k * rows.stride) as i64 + 1)
-            .collect();
         let amounts: Vec<i128> = d.amounts.iter().map(|&a| a as i128 + 1).collect();
         vec![
-            Arc::new(Int64Array::from(ids)),
+            Arc::new(Int64Array::from(d.ids)),
             Arc::new(Int64Array::from(d.customers)),
             Arc::new(short_strings(&self.dates, &d.dates)),
             Arc::new(
@@ -114,14 +108,18 @@ unsafe fn draw_orders_avx2(seed: u64, rows: RowIds, d: &mut OrderDraws) {
 #[inline(always)]
 pub(super) fn draw_orders_any(seed: u64, rows: RowIds, d: &mut OrderDraws) {
     let n = rows.len();
-    (d.first, d.stride) = (rows.first, rows.stride);
-    d.customers.clear();
-    d.customers.reserve(n);
+    for v in [&mut d.ids, &mut d.customers] {
+        v.clear();
+        v.reserve(n);
+    }
     for v in [&mut d.dates, &mut d.amounts] {
         v.clear();
         v.reserve(n);
     }
-    let cu = &mut d.customers.spare_capacity_mut()[..n];
+    let (id, cu) = (
+        &mut d.ids.spare_capacity_mut()[..n],
+        &mut d.customers.spare_capacity_mut()[..n],
+    );
     let (da, am) = (
         &mut d.dates.spare_capacity_mut()[..n],
         &mut d.amounts.spare_capacity_mut()[..n],
@@ -130,6 +128,7 @@ pub(super) fn draw_orders_any(seed: u64, rows: RowIds, d: &mut OrderDraws) {
         let i = rows.first + k as u64 * rows.stride;
         let (customer, date) = halves(mix(seed, i, 1));
         let (amount, _) = halves(mix(seed, i, 2));
+        id[k].write(i as i64 + 1);
         cu[k].write(below32(customer, 10_000) as i64 + 1);
         da[k].write(below32(date, 28) as u32);
         am[k].write(below32(amount, 20_000) as u32);
@@ -137,6 +136,7 @@ pub(super) fn draw_orders_any(seed: u64, rows: RowIds, d: &mut OrderDraws) {
     // SAFETY: each vector has capacity for `n` values (reserved above) and
     // the loop above wrote every one of its first `n` slots.
     unsafe {
+        d.ids.set_len(n);
         d.customers.set_len(n);
         d.dates.set_len(n);
         d.amounts.set_len(n);
