@@ -39,7 +39,7 @@ const fn positions() -> [u64; 256] {
 ///
 /// # Panics
 /// When the mask is longer than `u32::MAX` rows.
-pub fn kept_rows(keep: &BooleanBuffer, out: &mut Vec<u32>) {
+pub(super) fn kept_rows(keep: &BooleanBuffer, out: &mut Vec<u32>) {
     out.clear();
     let n = keep.len();
     assert!(n <= u32::MAX as usize, "rows numbered in 32 bits");

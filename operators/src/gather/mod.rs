@@ -31,7 +31,7 @@ use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 
 pub use filter::{filter_batch, take_batch};
-pub use kept::kept_rows;
+use kept::kept_rows;
 pub use pool::{reclaim, Pool, POOL_MAX};
 pub use scatter::{scatter_columns_but, Slots};
 use strings::concat_strings;

@@ -25,7 +25,7 @@ mod batch;
 mod draw;
 use draw::{below, below32, halves, market_nominal, mix, order_row, symbol_name, NominalTimes};
 
-pub use batch::{MarketDraws, OrderDraws};
+pub use batch::MarketDraws;
 #[cfg(test)]
 mod tests;
 

@@ -4,8 +4,6 @@
 
 mod orders;
 
-pub use orders::OrderDraws;
-
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMillisecondArray};

@@ -2,22 +2,23 @@
 //! branch-free loop (vectorised: AVX-512 or AVX2 where the CPU has it, as
 //! the market draws), then the columns built from them.
 //!
-//! Contract: [`Generator::draw_orders`] gives, through
-//! [`OrderDraws::rows`], exactly the rows [`Generator::order_row`] gives
-//! one at a time; [`Generator::orders_batch`] the same rows as columns.
+//! Contract: [`Generator::draw_orders`] draws exactly the fields
+//! [`Generator::order_row`] gives one row at a time, and
+//! [`Generator::orders_batch`] gives those rows as columns (the tests
+//! compare them row by row).
 
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
 
-use super::super::{below32, halves, mix, Generator, OrderRow, RowIds};
+use super::super::{below32, halves, mix, Generator, RowIds};
 use super::short_strings;
 
 /// The fields of a batch of `orders` rows, column by column
 /// ([`Generator::draw_orders`]): the id, and those drawn from the row's
 /// hashes: customer, date index, and amount less one (in cents).
 #[derive(Default)]
-pub struct OrderDraws {
+pub(super) struct OrderDraws {
     ids: Vec<i64>,
     customers: Vec<i64>,
     dates: Vec<u32>,
@@ -25,9 +26,11 @@ pub struct OrderDraws {
 }
 
 impl OrderDraws {
-    /// The rows drawn, in order, each what [`Generator::order_row`] gives.
-    pub fn rows(&self) -> impl Iterator<Item = OrderRow> + '_ {
-        (0..self.customers.len()).map(move |k| OrderRow {
+    /// The rows drawn, in order, each what [`Generator::order_row`] gives
+    /// (for the tests: timely draws its tuples with `order_row` itself).
+    #[cfg(test)]
+    pub(super) fn rows(&self) -> impl Iterator<Item = super::super::OrderRow> + '_ {
+        (0..self.customers.len()).map(move |k| super::super::OrderRow {
             order_id: self.ids[k],
             customer_id: self.customers[k],
             date: self.dates[k],
@@ -57,9 +60,8 @@ impl Generator {
 
     /// Fills `d` with the hashed fields of rows `rows` (as
     /// [`Generator::order_row`] draws them; what it held before is dropped,
-    /// its memory kept), with AVX-512 or else AVX2 where the CPU has it:
-    /// [`OrderDraws::rows`] then gives the rows themselves.
-    pub fn draw_orders(&self, rows: RowIds, d: &mut OrderDraws) {
+    /// its memory kept), with AVX-512 or else AVX2 where the CPU has it.
+    pub(super) fn draw_orders(&self, rows: RowIds, d: &mut OrderDraws) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")

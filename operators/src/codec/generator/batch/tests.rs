@@ -1,5 +1,5 @@
 use super::super::OrderRow;
-use super::orders::draw_orders_any;
+use super::orders::{draw_orders_any, OrderDraws};
 use super::*;
 
 /// A batch of native rows is row by row what `market_row` gives, and
