@@ -16,6 +16,9 @@ use crate::decimal;
 use crate::types::SqlType;
 use crate::value::{timestamp_text, write_timestamp};
 
+mod number;
+use number::{put_i64, Decimals};
+
 fn types_of(batch: &RecordBatch) -> Vec<SqlType> {
     batch
         .schema()
@@ -53,7 +56,7 @@ pub fn value_text(a: &dyn Array, ty: SqlType, i: usize) -> Option<String> {
 enum Values<'a> {
     I64(&'a [i64]),
     F64(&'a [f64]),
-    Dec(&'a [i128], u8),
+    Dec(&'a [i128], Decimals),
     Str(&'a arrow_array::StringArray),
     Bool(&'a arrow_array::BooleanArray),
     /// With the last time written and its quoted text (window bounds repeat).
@@ -132,42 +135,12 @@ fn put_fixed(out: &mut Vec<u8>, src: &[u8; 32], len: usize) {
     }
 }
 
-/// A scratch for number text: [`decimal::text_into`] writes right-aligned
-/// into its first [`decimal::TEXT_MAX`] bytes; the 32 after them let any
-/// text of up to 30 bytes, quoted or not, go out as one fixed-size copy.
-struct NumText([u8; decimal::TEXT_MAX + 32]);
-
-impl NumText {
-    /// Appends the text of `v` at `scale`, between quotes if `quoted`.
-    #[inline(always)]
-    fn put(&mut self, out: &mut Vec<u8>, v: i128, scale: u8, quoted: bool) {
-        let (head, _) = self
-            .0
-            .split_first_chunk_mut::<{ decimal::TEXT_MAX }>()
-            .expect("sized");
-        let mut at = decimal::text_into(v, scale, head);
-        let mut end = decimal::TEXT_MAX;
-        if quoted {
-            at -= 1;
-            self.0[at] = b'"';
-            self.0[end] = b'"';
-            end += 1;
-        }
-        let len = end - at;
-        match self.0[at..].first_chunk::<32>() {
-            Some(src) if len <= 32 => put_fixed(out, src, len),
-            _ => out.extend_from_slice(&self.0[at..end]),
-        }
-    }
-}
-
 /// Appends one JSON object per row of `batch` to `out`.
 ///
 /// Each column is typed once per batch and its key written with the
 /// separator before it as one piece; numbers are written without the
-/// formatting machinery ([`decimal::text_into`],
-/// [`crate::value::timestamp_text`]), and keys, numbers and times go out as
-/// fixed-size copies.
+/// formatting machinery, their digits stored straight into `out`, and keys
+/// and times ([`crate::value::timestamp_text`]) go out as fixed-size copies.
 pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
     let schema = batch.schema();
     let types = types_of(batch);
@@ -184,9 +157,10 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
             let values = match ty {
                 SqlType::BigInt => Values::I64(col.as_primitive::<Int64Type>().values()),
                 SqlType::Double => Values::F64(col.as_primitive::<Float64Type>().values()),
-                SqlType::Decimal { scale, .. } => {
-                    Values::Dec(col.as_primitive::<Decimal128Type>().values(), *scale)
-                }
+                SqlType::Decimal { scale, .. } => Values::Dec(
+                    col.as_primitive::<Decimal128Type>().values(),
+                    Decimals::new(*scale),
+                ),
                 SqlType::Varchar => Values::Str(col.as_string::<i32>()),
                 SqlType::Boolean => Values::Bool(col.as_boolean()),
                 SqlType::Timestamp => Values::Ts(
@@ -201,7 +175,6 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
             }
         })
         .collect();
-    let mut num = NumText([0u8; decimal::TEXT_MAX + 32]);
     let mut text = String::new();
     for i in 0..batch.num_rows() {
         if cols.is_empty() {
@@ -214,7 +187,7 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                 continue;
             }
             match values {
-                Values::I64(v) => num.put(out, v[i] as i128, 0, false),
+                Values::I64(v) => put_i64(out, v[i]),
                 Values::F64(v) => {
                     if v[i].is_finite() {
                         let _ = write!(out, "{}", v[i]);
@@ -222,7 +195,7 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                         out.extend_from_slice(b"null");
                     }
                 }
-                Values::Dec(v, scale) => num.put(out, v[i], *scale, true),
+                Values::Dec(v, dec) => dec.put(out, v[i]),
                 Values::Str(a) => {
                     let s = a.value(i);
                     // Text with nothing to escape (symbols, ids) as it is.
