@@ -317,9 +317,14 @@ impl FileShare {
         };
         if whole > 0 {
             let base = self.tail_pos;
-            let chunk: Vec<u8> = self.tail.drain(..whole).collect();
+            // Parsed where they were read to (no copy of the lines), then
+            // dropped from the front of the tail.
+            let tail = std::mem::take(&mut self.tail);
+            let parsed = self.parse(&tail[..whole], base);
+            self.tail = tail;
+            self.tail.drain(..whole);
             self.tail_pos += whole as u64;
-            if let Err(e) = self.parse(&chunk, base) {
+            if let Err(e) = parsed {
                 // Name the row and line in the whole file.
                 let (lines, rows) = self.count_lines(self.input.data_start, base).await?;
                 self.ready.push_back(Err(e.shifted(rows, lines)));
