@@ -82,12 +82,22 @@ impl Key {
         Piece::new(&text).map_or(Key::Long(text), Key::Short)
     }
 
+    /// Appends the key; false when it took the general path, which
+    /// grows `out` as needed but may leave less spare capacity than before.
+    ///
+    /// # Safety
+    /// `out` must have at least 32 bytes of spare capacity.
     #[inline(always)]
-    fn put(&self, out: &mut Vec<u8>) {
+    unsafe fn put(&self, out: &mut Vec<u8>) -> bool {
         match self {
-            Key::Short(p) => p.put(out),
-            Key::Long(text) => out.extend_from_slice(text),
+            // SAFETY: the caller's room.
+            Key::Short(p) => unsafe { p.put(out) },
+            Key::Long(text) => {
+                out.extend_from_slice(text);
+                return false;
+            }
         }
+        true
     }
 }
 
@@ -111,29 +121,56 @@ impl Piece {
         })
     }
 
+    /// # Safety
+    /// `out` must have at least 32 bytes of spare capacity.
     #[inline(always)]
-    fn put(&self, out: &mut Vec<u8>) {
-        put_fixed(out, &self.bytes, self.len);
+    unsafe fn put(&self, out: &mut Vec<u8>) {
+        // SAFETY: the caller's room.
+        unsafe { put_fixed(out, &self.bytes, self.len) };
     }
 }
 
 /// Appends `src[..len]` (`len <= 32`) by copying all 32 bytes into spare
 /// capacity and counting only `len` of them.
+///
+/// # Safety
+/// `out` must have at least 32 bytes of spare capacity.
 #[inline(always)]
-fn put_fixed(out: &mut Vec<u8>, src: &[u8; 32], len: usize) {
-    debug_assert!(len <= 32);
-    out.reserve(32);
+unsafe fn put_fixed(out: &mut Vec<u8>, src: &[u8; 32], len: usize) {
+    debug_assert!(len <= 32 && out.capacity() - out.len() >= 32);
     let at = out.len();
-    // SAFETY: `reserve(32)` leaves at least 32 bytes of capacity after `at`,
-    // so the copy stays inside the allocation; `src` is 32 readable bytes
-    // and cannot overlap `out`'s buffer (it is borrowed separately). The
-    // first `len` bytes copied are initialised before `set_len` covers them;
-    // the rest stay spare capacity.
+    // SAFETY: the caller left at least 32 bytes of capacity after `at`, so
+    // the copy stays inside the allocation; `src` is 32 readable bytes and
+    // cannot overlap `out`'s buffer (it is borrowed separately). The first
+    // `len` bytes copied are initialised before `set_len` covers them; the
+    // rest stay spare capacity.
     unsafe {
         std::ptr::copy_nonoverlapping(src.as_ptr(), out.as_mut_ptr().add(at), 32);
         out.set_len(at + len.min(32));
     }
 }
+
+/// Appends `text`.
+///
+/// # Safety
+/// `out` must have at least `text.len()` bytes of spare capacity.
+#[inline(always)]
+unsafe fn put_small(out: &mut Vec<u8>, text: &[u8]) {
+    debug_assert!(out.capacity() - out.len() >= text.len());
+    let at = out.len();
+    // SAFETY: the caller's room; `text` is borrowed apart from `out`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), out.as_mut_ptr().add(at), text.len());
+        out.set_len(at + text.len());
+    }
+}
+
+/// Spare capacity one column's fast writes may touch: its key (a 32-byte
+/// copy) and a value of at most 32 bytes stored (a number with the bytes a
+/// digit store reaches past it, a time's 32-byte copy, `false`, `null`).
+const COLUMN_ROOM: usize = 64;
+const _: () = assert!(COLUMN_ROOM >= 32 + number::I64_ROOM);
+const _: () = assert!(COLUMN_ROOM >= 32 + number::DEC_ROOM);
 
 /// Appends one JSON object per row of `batch` to `out`.
 ///
@@ -176,50 +213,69 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
         })
         .collect();
     let mut text = String::new();
+    // Each row starts with room for every column's fast writes and its end;
+    // a write that takes a general path (which may grow `out` and use up
+    // its spare capacity) reserves that room again after itself, so the
+    // room left always covers the rest of the row's fast writes.
+    let row_room = COLUMN_ROOM * cols.len() + 3;
     for i in 0..batch.num_rows() {
+        out.reserve(row_room);
+        // SAFETY (every unsafe call in the row): the room reasoning above.
         if cols.is_empty() {
-            out.push(b'{');
+            unsafe { put_small(out, b"{") };
         }
         for OutColumn { key, values, nulls } in cols.iter_mut() {
-            key.put(out);
+            if !unsafe { key.put(out) } {
+                out.reserve(row_room);
+            }
             if nulls.is_some_and(|n| n.is_null(i)) {
-                out.extend_from_slice(b"null");
+                unsafe { put_small(out, b"null") };
                 continue;
             }
             match values {
-                Values::I64(v) => put_i64(out, v[i]),
+                Values::I64(v) => unsafe { put_i64(out, v[i]) },
                 Values::F64(v) => {
                     if v[i].is_finite() {
                         let _ = write!(out, "{}", v[i]);
                     } else {
                         out.extend_from_slice(b"null");
                     }
+                    out.reserve(row_room);
                 }
-                Values::Dec(v, dec) => dec.put(out, v[i]),
+                Values::Dec(v, dec) => {
+                    if !unsafe { dec.put(out, v[i]) } {
+                        dec.put_wide(out, v[i]);
+                        out.reserve(row_room);
+                    }
+                }
                 Values::Str(a) => {
                     let s = a.value(i);
                     // Text with nothing to escape (symbols, ids) as it is.
                     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-                        out.push(b'"');
-                        out.extend_from_slice(s.as_bytes());
-                        out.push(b'"');
+                        out.reserve(s.len() + 2 + row_room);
+                        unsafe {
+                            put_small(out, b"\"");
+                            put_small(out, s.as_bytes());
+                            put_small(out, b"\"");
+                        }
                     } else {
-                        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail")
+                        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+                        out.reserve(row_room);
                     }
                 }
-                Values::Bool(b) => {
-                    out.extend_from_slice(if b.value(i) { b"true" } else { b"false" })
-                }
+                Values::Bool(b) => unsafe {
+                    put_small(out, if b.value(i) { b"true" } else { b"false" })
+                },
                 Values::Ts(v, last) => {
                     let ms = v[i];
                     match last {
-                        Some((at, t)) if *at == ms => t.put(out),
+                        Some((at, t)) if *at == ms => unsafe { t.put(out) },
                         _ => match timestamp_text(ms) {
                             Some(t) => {
                                 let mut q = [b'"'; 26];
                                 q[1..25].copy_from_slice(&t);
                                 let t = Piece::new(&q).expect("26 bytes");
-                                t.put(out);
+                                unsafe { t.put(out) };
                                 *last = Some((ms, t));
                             }
                             None => {
@@ -228,13 +284,14 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                                 out.push(b'"');
                                 out.extend_from_slice(text.as_bytes());
                                 out.push(b'"');
+                                out.reserve(row_room);
                             }
                         },
                     }
                 }
             }
         }
-        out.extend_from_slice(b"}\n");
+        unsafe { put_small(out, b"}\n") };
     }
 }
 

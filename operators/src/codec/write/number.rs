@@ -3,7 +3,10 @@
 //! Contract: [`put_i64`] appends `v`'s decimal text (`-` for negatives, no
 //! leading zeros, `0` for zero); [`Decimals::put`] appends a DECIMAL's text
 //! between quotes with exactly its scale's fraction digits (`"101.2500"`),
-//! the same text as [`crate::decimal::format`]. Both only append.
+//! the same text as [`crate::decimal::format`], for values that fit 64 bits
+//! ([`Decimals::put_wide`] for any). Both only append, into spare capacity
+//! the caller has reserved ([`I64_ROOM`], [`DEC_ROOM`]): the JSON writer
+//! reserves once a row, not once a value.
 //!
 //! The digits are stored where they end up, never in a scratch buffer that
 //! is then read back: reading 16 bytes that were just written a byte or two
@@ -96,21 +99,24 @@ unsafe fn put_digits(dst: *mut u8, n: u64, count: usize) {
     }
 }
 
-/// Room [`put_i64`] needs: a sign and 19 digits, and 8 bytes a digit store
-/// may reach past them.
-const I64_ROOM: usize = 28;
+/// Spare capacity [`put_i64`] needs: a sign and 19 digits, and 8 bytes a
+/// digit store may reach past them.
+pub(super) const I64_ROOM: usize = 28;
 
 /// Appends the decimal text of `v`.
+///
+/// # Safety
+/// `out` must have at least [`I64_ROOM`] bytes of spare capacity.
 #[inline(always)]
-pub(super) fn put_i64(out: &mut Vec<u8>, v: i64) {
-    out.reserve(I64_ROOM);
+pub(super) unsafe fn put_i64(out: &mut Vec<u8>, v: i64) {
+    debug_assert!(out.capacity() - out.len() >= I64_ROOM);
     let n = v.unsigned_abs();
     let sign = usize::from(v < 0);
     let digits = digit_count(n);
     let len = out.len();
-    // SAFETY: `reserve` left at least 28 bytes after `len`: a sign, at most
-    // 19 digits (`i64::MIN` has 19) and the 8 bytes `put_digits` may store
-    // past them. Every byte up to the new length is written before
+    // SAFETY: the caller left at least 28 bytes after `len`: a sign, at
+    // most 19 digits (`i64::MIN` has 19) and the 8 bytes `put_digits` may
+    // store past them. Every byte up to the new length is written before
     // `set_len` covers it.
     unsafe {
         let p = out.as_mut_ptr().add(len);
@@ -128,10 +134,10 @@ pub(super) struct Decimals {
     unit: Option<StrengthReducedU64>,
 }
 
-/// Room [`Decimals::put`] needs for a value that fits 64 bits: two quotes, a
-/// sign, 20 digits and a point (a value below one has a leading zero and
-/// at most 19 others), and 8 bytes a digit store may reach past them.
-const DEC_ROOM: usize = 32;
+/// Spare capacity [`Decimals::put`] needs: two quotes, a sign, 20 digits
+/// and a point (a value below one has a leading zero and at most 19
+/// others), and 8 bytes a digit store may reach past them.
+pub(super) const DEC_ROOM: usize = 32;
 
 impl Decimals {
     pub(super) fn new(scale: u8) -> Decimals {
@@ -141,24 +147,29 @@ impl Decimals {
         Decimals { scale, unit }
     }
 
-    /// Appends `"<text of v>"`.
+    /// Appends `"<text of v>"` and returns true when `v` fits 64 bits and
+    /// the scale is at most 19; otherwise appends nothing and returns false
+    /// (see [`Decimals::put_wide`]).
+    ///
+    /// # Safety
+    /// `out` must have at least [`DEC_ROOM`] bytes of spare capacity.
     #[inline(always)]
-    pub(super) fn put(&self, out: &mut Vec<u8>, v: i128) {
+    pub(super) unsafe fn put(&self, out: &mut Vec<u8>, v: i128) -> bool {
+        debug_assert!(out.capacity() - out.len() >= DEC_ROOM);
         let Ok(n) = u64::try_from(v.unsigned_abs()) else {
-            return self.put_wide(out, v);
+            return false;
         };
         let (int, frac) = match self.unit {
             Some(unit) => StrengthReducedU64::div_rem(n, unit),
             None if self.scale == 0 => (n, 0),
-            None => return self.put_wide(out, v),
+            None => return false,
         };
-        out.reserve(DEC_ROOM);
         let sign = usize::from(v < 0);
         let int_digits = digit_count(int);
         let scale = self.scale as usize;
         let point = usize::from(scale > 0);
         let len = out.len();
-        // SAFETY: `reserve` left at least 32 bytes after `len`. The text is
+        // SAFETY: the caller left at least 32 bytes after `len`. The text is
         // a quote, a sign, the integer part's digits, a point, `scale`
         // fraction digits and a quote. The digits are those of `n` (at most
         // 20) or, for a value below one, a zero and `scale <= 19` digits, so
@@ -178,11 +189,12 @@ impl Decimals {
             *p.add(int_digits + point + scale) = b'"';
             out.set_len(len + 2 + sign + int_digits + point + scale);
         }
+        true
     }
 
-    /// Values beyond 64 bits or scales beyond 19, through the general text.
+    /// Appends `"<text of v>"` for any value, through the general text.
     #[cold]
-    fn put_wide(&self, out: &mut Vec<u8>, v: i128) {
+    pub(super) fn put_wide(&self, out: &mut Vec<u8>, v: i128) {
         let mut buf = [0u8; decimal::TEXT_MAX];
         let at = decimal::text_into(v, self.scale, &mut buf);
         out.push(b'"');
@@ -216,12 +228,19 @@ mod tests {
             let n = v.unsigned_abs();
             proptest::prop_assert_eq!(digit_count(n), n.to_string().len());
             let mut out = b"x".to_vec();
-            put_i64(&mut out, v);
+            out.reserve(I64_ROOM);
+            // SAFETY: room reserved.
+            unsafe { put_i64(&mut out, v) };
             proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), format!("x{v}"));
             let dec = Decimals::new(scale);
             for d in [v as i128, wide, i128::from(u64::MAX), -i128::from(u64::MAX)] {
                 let mut out = b"x".to_vec();
-                dec.put(&mut out, d);
+                out.reserve(DEC_ROOM);
+                // SAFETY: room reserved.
+                if !unsafe { dec.put(&mut out, d) } {
+                    proptest::prop_assert!(u64::try_from(d.unsigned_abs()).is_err() || scale > 19);
+                    dec.put_wide(&mut out, d);
+                }
                 let want = format!("x\"{}\"", decimal::digits_text(d, scale));
                 proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), want);
             }
@@ -231,8 +250,9 @@ mod tests {
     #[test]
     fn the_extremes() {
         for v in [0, 1, -1, 9, 10, 99, 100, i64::MAX, i64::MIN] {
-            let mut out = Vec::new();
-            put_i64(&mut out, v);
+            let mut out = Vec::with_capacity(I64_ROOM);
+            // SAFETY: room reserved.
+            unsafe { put_i64(&mut out, v) };
             assert_eq!(out, v.to_string().as_bytes());
         }
         assert_eq!(digit_count(0), 1);
