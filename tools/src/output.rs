@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use percore_operators::codec::write::{value_text, write_jsonl, CsvWriter};
+use percore_operators::codec::write::{value_text, write_csv_rows, write_jsonl};
 use percore_operators::{Column, SqlType};
 use percore_runtime::{Encoder, Output};
 
@@ -31,12 +31,6 @@ pub(crate) fn quiet_on_broken_pipe(e: io::Error) -> io::Result<()> {
     } else {
         Err(e)
     }
-}
-
-fn encode_csv(batch: &RecordBatch, buf: &mut Vec<u8>) {
-    let mut w = CsvWriter::rows_only(buf);
-    w.write(batch).expect("writing CSV to memory cannot fail");
-    w.flush().expect("writing CSV to memory cannot fail");
 }
 
 /// Writes result batches in one format.
@@ -66,7 +60,7 @@ impl Sink {
     pub(crate) fn encoder(&self) -> Option<Encoder> {
         match self.format {
             OutFormat::Jsonl => Some(Arc::new(write_jsonl)),
-            OutFormat::Csv => Some(Arc::new(encode_csv)),
+            OutFormat::Csv => Some(Arc::new(write_csv_rows)),
             OutFormat::Table => None,
         }
     }
@@ -117,7 +111,7 @@ impl Sink {
                 if self.format == OutFormat::Jsonl {
                     write_jsonl(batch, &mut self.buf);
                 } else {
-                    encode_csv(batch, &mut self.buf);
+                    write_csv_rows(batch, &mut self.buf);
                 }
                 self.out.write_all(&self.buf)
             }

@@ -16,7 +16,9 @@ use crate::decimal;
 use crate::types::SqlType;
 use crate::value::{timestamp_text, write_timestamp};
 
+mod csv_rows;
 mod number;
+pub use csv_rows::write_csv_rows;
 use number::{put_i64, Decimals};
 
 fn types_of(batch: &RecordBatch) -> Vec<SqlType> {
@@ -243,8 +245,8 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
                     out.reserve(row_room);
                 }
                 Values::Dec(v, dec) => {
-                    if !unsafe { dec.put(out, v[i]) } {
-                        dec.put_wide(out, v[i]);
+                    if !unsafe { dec.put::<true>(out, v[i]) } {
+                        dec.put_wide(out, v[i], true);
                         out.reserve(row_room);
                     }
                 }
@@ -297,14 +299,16 @@ pub fn write_jsonl(batch: &RecordBatch, out: &mut Vec<u8>) {
 
 /// A CSV writer that emits the header before the first row.
 pub struct CsvWriter<W: Write> {
-    inner: csv::Writer<W>,
+    inner: W,
+    buf: Vec<u8>,
     header_written: bool,
 }
 
 impl<W: Write> CsvWriter<W> {
     pub fn new(w: W) -> Self {
         CsvWriter {
-            inner: csv::WriterBuilder::new().has_headers(false).from_writer(w),
+            inner: w,
+            buf: Vec::new(),
             header_written: false,
         }
     }
@@ -319,7 +323,12 @@ impl<W: Write> CsvWriter<W> {
     /// Writes the header (column names) if it has not been written yet.
     pub fn header(&mut self, names: &[String]) -> std::io::Result<()> {
         if !self.header_written {
-            self.inner.write_record(names)?;
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            w.write_record(names)?;
+            let header = w
+                .into_inner()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.inner.write_all(&header)?;
             self.header_written = true;
         }
         Ok(())
@@ -333,15 +342,9 @@ impl<W: Write> CsvWriter<W> {
             .map(|f| f.name().clone())
             .collect();
         self.header(&names)?;
-        let types = types_of(batch);
-        for i in 0..batch.num_rows() {
-            for (col, ty) in batch.columns().iter().zip(&types) {
-                self.inner
-                    .write_field(value_text(col.as_ref(), *ty, i).unwrap_or_default())?;
-            }
-            self.inner.write_record(None::<&[u8]>)?;
-        }
-        Ok(())
+        self.buf.clear();
+        write_csv_rows(batch, &mut self.buf);
+        self.inner.write_all(&self.buf)
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {

@@ -147,14 +147,14 @@ impl Decimals {
         Decimals { scale, unit }
     }
 
-    /// Appends `"<text of v>"` and returns true when `v` fits 64 bits and
-    /// the scale is at most 19; otherwise appends nothing and returns false
-    /// (see [`Decimals::put_wide`]).
+    /// Appends the text of `v`, between quotes if `QUOTED`, and returns
+    /// true when `v` fits 64 bits and the scale is at most 19; otherwise
+    /// appends nothing and returns false (see [`Decimals::put_wide`]).
     ///
     /// # Safety
     /// `out` must have at least [`DEC_ROOM`] bytes of spare capacity.
     #[inline(always)]
-    pub(super) unsafe fn put(&self, out: &mut Vec<u8>, v: i128) -> bool {
+    pub(super) unsafe fn put<const QUOTED: bool>(&self, out: &mut Vec<u8>, v: i128) -> bool {
         debug_assert!(out.capacity() - out.len() >= DEC_ROOM);
         let Ok(n) = u64::try_from(v.unsigned_abs()) else {
             return false;
@@ -168,6 +168,7 @@ impl Decimals {
         let int_digits = digit_count(int);
         let scale = self.scale as usize;
         let point = usize::from(scale > 0);
+        let quote = usize::from(QUOTED);
         let len = out.len();
         // SAFETY: the caller left at least 32 bytes after `len`. The text is
         // a quote, a sign, the integer part's digits, a point, `scale`
@@ -179,27 +180,30 @@ impl Decimals {
         unsafe {
             let p = out.as_mut_ptr().add(len);
             *p = b'"';
-            *p.add(1) = b'-';
-            let p = p.add(1 + sign);
+            let p = p.add(quote);
+            *p = b'-';
+            let p = p.add(sign);
             put_digits(p, int, int_digits);
             *p.add(int_digits) = b'.';
             if scale > 0 {
                 put_digits(p.add(int_digits + 1), frac, scale);
             }
             *p.add(int_digits + point + scale) = b'"';
-            out.set_len(len + 2 + sign + int_digits + point + scale);
+            out.set_len(len + 2 * quote + sign + int_digits + point + scale);
         }
         true
     }
 
-    /// Appends `"<text of v>"` for any value, through the general text.
+    /// Appends the text of any value, between quotes if `quoted`, through
+    /// the general text.
     #[cold]
-    pub(super) fn put_wide(&self, out: &mut Vec<u8>, v: i128) {
+    pub(super) fn put_wide(&self, out: &mut Vec<u8>, v: i128, quoted: bool) {
         let mut buf = [0u8; decimal::TEXT_MAX];
         let at = decimal::text_into(v, self.scale, &mut buf);
-        out.push(b'"');
+        let quote: &[u8] = if quoted { b"\"" } else { b"" };
+        out.extend_from_slice(quote);
         out.extend_from_slice(&buf[at..]);
-        out.push(b'"');
+        out.extend_from_slice(quote);
     }
 }
 
@@ -234,15 +238,23 @@ mod tests {
             proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), format!("x{v}"));
             let dec = Decimals::new(scale);
             for d in [v as i128, wide, i128::from(u64::MAX), -i128::from(u64::MAX)] {
-                let mut out = b"x".to_vec();
-                out.reserve(DEC_ROOM);
+                let fast = u64::try_from(d.unsigned_abs()).is_ok() && scale <= 19;
+                let mut quoted = b"x".to_vec();
+                let mut plain = b"x".to_vec();
+                quoted.reserve(DEC_ROOM);
+                plain.reserve(DEC_ROOM);
                 // SAFETY: room reserved.
-                if !unsafe { dec.put(&mut out, d) } {
-                    proptest::prop_assert!(u64::try_from(d.unsigned_abs()).is_err() || scale > 19);
-                    dec.put_wide(&mut out, d);
+                unsafe {
+                    proptest::prop_assert_eq!(dec.put::<true>(&mut quoted, d), fast);
+                    proptest::prop_assert_eq!(dec.put::<false>(&mut plain, d), fast);
                 }
-                let want = format!("x\"{}\"", decimal::digits_text(d, scale));
-                proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+                if !fast {
+                    dec.put_wide(&mut quoted, d, true);
+                    dec.put_wide(&mut plain, d, false);
+                }
+                let text = decimal::digits_text(d, scale);
+                proptest::prop_assert_eq!(String::from_utf8(quoted).unwrap(), format!("x\"{text}\""));
+                proptest::prop_assert_eq!(String::from_utf8(plain).unwrap(), format!("x{text}"));
             }
         }
     }
