@@ -346,8 +346,9 @@ fn field_text(bytes: &[u8]) -> Result<&str, String> {
 }
 
 /// An optional sign and 1 to 18 digits (which cannot overflow); `None` for
-/// anything else.
-fn plain_int(b: &[u8]) -> Option<i64> {
+/// anything else ([`parse_int_field`] then reads it the general way).
+#[inline(always)]
+pub(crate) fn plain_int(b: &[u8]) -> Option<i64> {
     let (neg, digits) = decimal::split_sign(b)?;
     if digits.is_empty() || digits.len() > 18 {
         return None;

@@ -105,7 +105,7 @@ impl Built {
     }
 
     /// Appends a BIGINT's or TIMESTAMP's value.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_i64(&mut self, x: i64) {
         match self {
             Built::Int(v, n) => {
@@ -117,7 +117,7 @@ impl Built {
     }
 
     /// Appends a DECIMAL's scaled integer.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_i128(&mut self, x: i128) {
         match self {
             Built::Decimal(v, n) => {

@@ -12,9 +12,10 @@ use std::io::Read;
 use arrow_array::RecordBatch;
 
 use super::{Batches, OnError, Step, TypedRows};
+use crate::decimal;
 use crate::error::{Error, Result};
 use crate::types::{Column, SqlType};
-use crate::value::{parse_decimal_field, parse_field, parse_int_field, CanonicalTimes};
+use crate::value::{parse_decimal_field, parse_field, parse_int_field, plain_int, CanonicalTimes};
 
 pub use lines::CsvLines;
 
@@ -252,9 +253,17 @@ impl RowSpec {
                     Some(ms) => col.push_i64(ms),
                     None => col.push_i64(parse_int_field(field, c.ty).map_err(err)?),
                 },
-                ty @ SqlType::BigInt => col.push_i64(parse_int_field(field, ty).map_err(err)?),
+                // Plain digits inline; anything else the general way.
+                ty @ SqlType::BigInt => col.push_i64(match plain_int(field) {
+                    Some(v) => v,
+                    None => parse_int_field(field, ty).map_err(err)?,
+                }),
                 SqlType::Decimal { precision, scale } => {
-                    col.push_i128(parse_decimal_field(field, precision, scale).map_err(err)?)
+                    let plain = decimal::parse_plain(field, scale);
+                    col.push_i128(match plain.filter(|v| decimal::fits(*v, precision)) {
+                        Some(v) => v,
+                        None => parse_decimal_field(field, precision, scale).map_err(err)?,
+                    })
                 }
                 ty => col.push(parse_field(field, ty).map_err(err)?),
             }
