@@ -65,9 +65,13 @@ impl RowsWindow {
         let keys = eval_all(&self.partition_by, &batch)?;
         self.partitions.intern(&keys, n, &mut self.ids);
         let mut cols: Vec<ArrayRef> = batch.columns()[..self.passthrough].to_vec();
+        // Arguments found to fit their DECIMAL precision (AVG, MIN and MAX of
+        // one column check it once).
+        let mut fitting = Vec::new();
         for (f, arg) in &mut self.funcs {
             let a = arg.as_ref().map(|e| e.eval(&batch)).transpose()?;
-            cols.push(f.update_and_snapshot(&self.ids, a.as_ref(), self.partitions.len())?);
+            let parts = self.partitions.len();
+            cols.push(f.update_and_snapshot_in(&self.ids, a.as_ref(), parts, &mut fitting)?);
         }
         out.push(RecordBatch::try_new(self.schema.clone(), cols).expect("window output schema"));
         Ok(())

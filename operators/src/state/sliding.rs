@@ -23,6 +23,8 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
+use std::sync::Arc;
+
 use arrow_array::{Array, ArrayRef};
 
 use super::accumulators::{float_max, float_min, AggFunc, Out};
@@ -235,11 +237,26 @@ impl Sliding {
 
     /// For rows in event-time order with partition ids `pids`, the function's
     /// value for each row.
+    #[cfg(test)]
     pub fn update_and_snapshot(
         &mut self,
         pids: &[u32],
         arg: Option<&ArrayRef>,
         num_parts: usize,
+    ) -> Result<ArrayRef> {
+        self.update_and_snapshot_in(pids, arg, num_parts, &mut Vec::new())
+    }
+
+    /// [`Self::update_and_snapshot`], where `fitting` lists arguments
+    /// already found to fit their declared DECIMAL precision (by another
+    /// function over the same batch: one check, not one per function); an
+    /// argument this call checks is added to it.
+    pub fn update_and_snapshot_in(
+        &mut self,
+        pids: &[u32],
+        arg: Option<&ArrayRef>,
+        num_parts: usize,
+        fitting: &mut Vec<ArrayRef>,
     ) -> Result<ArrayRef> {
         let mut out = Out::new(pids.len(), self.output);
         let nulls = arg
@@ -256,33 +273,45 @@ impl Sliding {
             text: &self.text,
         };
         let counts = matches!(self.func, AggFunc::Count | AggFunc::CountStar);
+        // MIN and MAX give their argument's values, at its type: when those
+        // are known to fit it, so are the results.
+        let mut results_fit = false;
         match &mut self.parts {
             Parts::I64(parts) => {
                 parts.resize_with(num_parts, Part::default);
                 match (arg, self.input) {
-                    (Some(a), Some(SqlType::Decimal { .. })) if !counts => {
-                        let v = a.as_primitive::<Decimal128Type>().values();
+                    (Some(a), Some(SqlType::Decimal { precision, .. })) if !counts => {
+                        let v = &a.as_primitive::<Decimal128Type>().values()[..pids.len()];
                         // Up to 18 digits fit 64 bits; checked once per batch
                         // (slots under NULLs may hold anything).
-                        let fits = |x: i128| x as i64 as i128 == x;
-                        let all_fit = match &nulls {
-                            None => decimal::fits_i64(v),
-                            Some(n) => v.iter().enumerate().all(|(i, &x)| n.is_null(i) || fits(x)),
-                        };
-                        if !all_fit {
-                            return Err(Error::eval(
-                                &self.text,
-                                "a value exceeds its declared DECIMAL precision",
-                            ));
+                        if !fitting.iter().any(|f| Arc::ptr_eq(f, a)) {
+                            let all_fit = match &nulls {
+                                None => decimal::all_fit(v, precision),
+                                Some(n) => v
+                                    .iter()
+                                    .enumerate()
+                                    .all(|(i, &x)| n.is_null(i) || decimal::fits(x, precision)),
+                            };
+                            if !all_fit {
+                                return Err(Error::eval(
+                                    &self.text,
+                                    "a value exceeds its declared DECIMAL precision",
+                                ));
+                            }
+                            fitting.push(a.clone());
                         }
+                        results_fit = true;
                         run(parts, pids, |i| v[i] as i64, nulls.as_ref(), &ctx, &mut out)?
                     }
                     (Some(a), Some(SqlType::BigInt)) if !counts => {
-                        let v = a.as_primitive::<Int64Type>().values();
+                        let v = &a.as_primitive::<Int64Type>().values()[..pids.len()];
+                        results_fit = true;
                         run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
                     }
                     (Some(a), Some(SqlType::Timestamp)) if !counts => {
-                        let v = a.as_primitive::<TimestampMillisecondType>().values();
+                        let v =
+                            &a.as_primitive::<TimestampMillisecondType>().values()[..pids.len()];
+                        results_fit = true;
                         run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
                     }
                     _ => run(parts, pids, |_| 0, nulls.as_ref(), &ctx, &mut out)?,
@@ -303,7 +332,10 @@ impl Sliding {
                 run(parts, pids, |i| v[i], nulls.as_ref(), &ctx, &mut out)?
             }
         }
-        out.finish(self.output, &self.text)
+        let results_fit = results_fit
+            && matches!(self.func, AggFunc::Min | AggFunc::Max)
+            && Some(self.output) == self.input;
+        out.finish_fitting(self.output, &self.text, results_fit)
     }
 }
 

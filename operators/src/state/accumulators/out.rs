@@ -59,7 +59,13 @@ impl Out {
         }
     }
 
-    pub(crate) fn finish(mut self, ty: SqlType, text: &str) -> Result<ArrayRef> {
+    pub(crate) fn finish(self, ty: SqlType, text: &str) -> Result<ArrayRef> {
+        self.finish_fitting(ty, text, false)
+    }
+
+    /// [`Self::finish`]; `fit` true when every value is known to fit `ty`
+    /// already (then not checked again).
+    pub(crate) fn finish_fitting(mut self, ty: SqlType, text: &str, fit: bool) -> Result<ArrayRef> {
         let n = match ty {
             SqlType::Double => self.float.len(),
             SqlType::Varchar => self.strs.len(),
@@ -74,7 +80,7 @@ impl Out {
         Ok(match ty {
             SqlType::BigInt | SqlType::Timestamp => {
                 // Checked in one branch-free pass, then narrowed in another.
-                if !decimal::fits_i64(&self.exact) {
+                if !fit && !decimal::fits_i64(&self.exact) {
                     return Err(Error::eval(text, "result overflows BIGINT"));
                 }
                 let v: Vec<i64> = self.exact.iter().map(|&x| x as i64).collect();
@@ -85,7 +91,7 @@ impl Out {
                 }
             }
             SqlType::Decimal { precision, scale } => {
-                if !decimal::all_fit(&self.exact, precision) {
+                if !fit && !decimal::all_fit(&self.exact, precision) {
                     let bad = self.exact.iter().find(|x| !decimal::fits(**x, precision));
                     let bad = bad.expect("a value that does not fit");
                     return Err(Error::eval(

@@ -18,8 +18,16 @@ pub(super) fn run<T: Val>(
 ) -> Result<()> {
     let (frame, text) = (ctx.frame, ctx.text);
     match ctx.func {
-        AggFunc::Min => min_max::<T, true>(parts, pids, get, nulls, frame, out),
-        AggFunc::Max => min_max::<T, false>(parts, pids, get, nulls, frame, out),
+        // Each loop compiled twice: for a NULL-free batch (the common one),
+        // without a validity test per row.
+        AggFunc::Min if nulls.is_none() => {
+            min_max::<T, true, false>(parts, pids, get, None, frame, out)
+        }
+        AggFunc::Min => min_max::<T, true, true>(parts, pids, get, nulls, frame, out),
+        AggFunc::Max if nulls.is_none() => {
+            min_max::<T, false, false>(parts, pids, get, None, frame, out)
+        }
+        AggFunc::Max => min_max::<T, false, true>(parts, pids, get, nulls, frame, out),
         AggFunc::CountStar => {
             let n = frame.unwrap_or(u64::MAX);
             for &p in pids {
@@ -28,17 +36,38 @@ pub(super) fn run<T: Val>(
                 out.push_exact(part.seq.min(n) as i128);
             }
         }
-        AggFunc::Count => sums(parts, pids, get, nulls, frame, text, out, |_, nn, out| {
-            out.push_exact(nn as i128);
-            Ok(())
-        })?,
-        AggFunc::Sum => sums(parts, pids, get, nulls, frame, text, out, |s, nn, out| {
-            match nn {
-                0 => out.push_null(),
-                _ => T::emit_sum(s, out),
-            }
-            Ok(())
-        })?,
+        // The closures inlined into the row loops (not a call a row).
+        AggFunc::Count => sums(
+            parts,
+            pids,
+            get,
+            nulls,
+            frame,
+            text,
+            out,
+            #[inline(always)]
+            |_, nn, out| {
+                out.push_exact(nn as i128);
+                Ok(())
+            },
+        )?,
+        AggFunc::Sum => sums(
+            parts,
+            pids,
+            get,
+            nulls,
+            frame,
+            text,
+            out,
+            #[inline(always)]
+            |s, nn, out| {
+                match nn {
+                    0 => out.push_null(),
+                    _ => T::emit_sum(s, out),
+                }
+                Ok(())
+            },
+        )?,
         AggFunc::Avg => sums(
             parts,
             pids,
@@ -47,6 +76,7 @@ pub(super) fn run<T: Val>(
             frame,
             text,
             out,
+            #[inline(always)]
             |s, nn, out| match nn {
                 0 => {
                     out.push_null();
@@ -61,7 +91,8 @@ pub(super) fn run<T: Val>(
 
 /// MIN (`MIN = true`) or MAX over each row's frame; NULL rows hold the
 /// identity, and a frame whose latest non-NULL row has left it is NULL.
-fn min_max<T: Val, const MIN: bool>(
+/// `NULLS` false: `nulls` is `None` (every row valid).
+fn min_max<T: Val, const MIN: bool, const NULLS: bool>(
     parts: &mut [Part<T>],
     pids: &[u32],
     get: impl Fn(usize) -> T,
@@ -73,7 +104,7 @@ fn min_max<T: Val, const MIN: bool>(
     let id = if MIN { T::TOP } else { T::BOTTOM };
     for (i, &p) in pids.iter().enumerate() {
         let part = &mut parts[p as usize];
-        let ok = nulls.is_none_or(|b| b.is_valid(i));
+        let ok = !NULLS || nulls.is_none_or(|b| b.is_valid(i));
         let v = if ok { get(i) } else { id };
         let seq = part.seq;
         part.seq += 1;
@@ -115,7 +146,8 @@ fn min_max<T: Val, const MIN: bool>(
                 (op(part.run, older), n)
             }
         };
-        if part.last_valid != 0 && seq + 1 - part.last_valid < n {
+        // A valid row is in its own frame; else the latest valid one must be.
+        if ok || (part.last_valid != 0 && seq + 1 - part.last_valid < n) {
             res.emit(out);
         } else {
             out.push_null();
@@ -134,12 +166,32 @@ fn sums<T: Val>(
     frame: Option<u64>,
     text: &str,
     out: &mut Out,
+    emit: impl FnMut(T::Sum, i64, &mut Out) -> Result<()>,
+) -> Result<()> {
+    // Compiled twice, as `min_max` is: a NULL-free batch tests no row.
+    match nulls {
+        None => sums_in::<T, false>(parts, pids, get, None, frame, text, out, emit),
+        Some(_) => sums_in::<T, true>(parts, pids, get, nulls, frame, text, out, emit),
+    }
+}
+
+/// [`sums`]; `NULLS` false: `nulls` is `None`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sums_in<T: Val, const NULLS: bool>(
+    parts: &mut [Part<T>],
+    pids: &[u32],
+    get: impl Fn(usize) -> T,
+    nulls: Option<&NullBuffer>,
+    frame: Option<u64>,
+    text: &str,
+    out: &mut Out,
     mut emit: impl FnMut(T::Sum, i64, &mut Out) -> Result<()>,
 ) -> Result<()> {
     let overflow = || Error::eval(text, "sum overflows 128 bits");
     for (i, &p) in pids.iter().enumerate() {
         let part = &mut parts[p as usize];
-        let ok = nulls.is_none_or(|b| b.is_valid(i));
+        let ok = !NULLS || nulls.is_none_or(|b| b.is_valid(i));
         let v = if ok { get(i) } else { T::default() };
         part.seq += 1;
         if let Some(n) = frame {
