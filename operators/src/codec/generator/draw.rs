@@ -49,13 +49,15 @@ pub(super) fn below32(h: u32, n: u64) -> u64 {
 }
 
 /// Nominal times of rows `first, first + stride, ...` one after another
-/// ([`market_nominal`]'s values, by adding instead of dividing).
+/// ([`market_nominal`]'s values, by adding instead of dividing). The
+/// quotient is kept in 64 bits, wrapping: the time keeps its low 64 bits
+/// only, as [`market_nominal`]'s does.
 pub(super) struct NominalTimes {
     /// The next row's `row * 60_000` as quotient and remainder by `per_minute`.
-    q: u128,
+    q: u64,
     r: u64,
     /// `stride * 60_000` the same way.
-    dq: u128,
+    dq: u64,
     dr: u64,
     per_minute: u64,
 }
@@ -65,9 +67,9 @@ impl NominalTimes {
         let (x, d) = (first as u128 * 60_000, stride as u128 * 60_000);
         let m = per_minute as u128;
         NominalTimes {
-            q: x / m,
+            q: (x / m) as u64,
             r: (x % m) as u64,
-            dq: d / m,
+            dq: (d / m) as u64,
             dr: (d % m) as u64,
             per_minute,
         }
@@ -76,12 +78,12 @@ impl NominalTimes {
     #[inline(always)]
     pub(super) fn next(&mut self) -> i64 {
         let t = START_MS + self.q as i64;
-        self.q += self.dq;
-        self.r += self.dr;
-        if self.r >= self.per_minute {
-            self.r -= self.per_minute;
-            self.q += 1;
+        let (mut r, mut q) = (self.r + self.dr, self.q.wrapping_add(self.dq));
+        if r >= self.per_minute {
+            r -= self.per_minute;
+            q = q.wrapping_add(1);
         }
+        (self.r, self.q) = (r, q);
         t
     }
 }

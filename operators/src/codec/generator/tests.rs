@@ -207,3 +207,22 @@ fn symbol_names_are_distinct() {
     let names: std::collections::HashSet<String> = (0..1000).map(symbol_name).collect();
     assert_eq!(names.len(), 1000);
 }
+
+proptest::proptest! {
+    /// Nominal times added row after row (a quotient and a remainder
+    /// carried without dividing) are the ones computed for each row alone.
+    #[test]
+    fn nominal_times_added_up_are_those_computed_alone(
+        first in 0u64..1 << 44,
+        stride in 1u64..64,
+        per_minute in 1u64..20_000_000,
+        n in 1usize..300,
+    ) {
+        let mut times = super::NominalTimes::new(first, stride, per_minute);
+        let pm = strength_reduce::StrengthReducedU64::new(per_minute);
+        for k in 0..n as u64 {
+            let want = super::market_nominal(pm, first + k * stride);
+            proptest::prop_assert_eq!(times.next(), want, "row {}", first + k * stride);
+        }
+    }
+}
