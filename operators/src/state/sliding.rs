@@ -235,8 +235,8 @@ impl Sliding {
         }
     }
 
-    /// For rows in event-time order with partition ids `pids`, the function's
-    /// value for each row.
+    /// [`Self::update_and_snapshot_in`] with nothing known to fit (the
+    /// tests' form).
     #[cfg(test)]
     pub fn update_and_snapshot(
         &mut self,
@@ -247,10 +247,11 @@ impl Sliding {
         self.update_and_snapshot_in(pids, arg, num_parts, &mut Vec::new())
     }
 
-    /// [`Self::update_and_snapshot`], where `fitting` lists arguments
-    /// already found to fit their declared DECIMAL precision (by another
-    /// function over the same batch: one check, not one per function); an
-    /// argument this call checks is added to it.
+    /// For rows in event-time order with partition ids `pids`, the function's
+    /// value for each row. `fitting` lists arguments already found to fit
+    /// their declared DECIMAL precision (by another function over the same
+    /// batch: one check, not one per function); an argument this call
+    /// checks is added to it.
     pub fn update_and_snapshot_in(
         &mut self,
         pids: &[u32],

@@ -286,3 +286,24 @@ fn a_decimal_beyond_its_declared_precision_is_an_error_not_a_truncated_value() {
     let err = s.update_and_snapshot(&[0, 0], Some(&a), 1).unwrap_err();
     assert!(err.to_string().contains("precision"), "{err}");
 }
+
+#[test]
+fn a_decimal_of_more_digits_than_declared_is_an_error_though_it_fits_64_bits() {
+    let ty = SqlType::decimal(18, 0);
+    for func in [AggFunc::Min, AggFunc::Avg] {
+        let out = if func == AggFunc::Min {
+            ty
+        } else {
+            SqlType::decimal(38, 6)
+        };
+        let mut s = Sliding::new(func, Some(ty), out, Some(3), "f(x)".into());
+        // 10^18: nineteen digits, well inside 64 bits.
+        let a: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![1, 1_000_000_000_000_000_000])
+                .with_precision_and_scale(18, 0)
+                .unwrap(),
+        );
+        let err = s.update_and_snapshot(&[0, 0], Some(&a), 1).unwrap_err();
+        assert!(err.to_string().contains("precision"), "{err}");
+    }
+}
