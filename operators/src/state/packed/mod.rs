@@ -238,7 +238,13 @@ impl<const W: usize> PackedSet<W> {
             self.rows = rows;
             return false;
         }
-        for row in &rows {
+        // Ids written into `out`'s room and its length set once after: a
+        // push a row kept `out`'s length in memory, stored and reloaded
+        // around each row (`extend` did little better).
+        let start = out.len();
+        out.reserve(rows.len());
+        let room = &mut out.spare_capacity_mut()[..rows.len()];
+        for (row, slot) in rows.iter().zip(room) {
             let h = hash(row);
             let id = match self.table.find(h, |(k, _)| same(k, row)) {
                 Some(&(_, g)) => g,
@@ -250,8 +256,11 @@ impl<const W: usize> PackedSet<W> {
                     g
                 }
             };
-            out.push(id);
+            slot.write(id);
         }
+        // SAFETY: the loop wrote each of the `rows.len()` slots after
+        // `start` (room reserved for them above).
+        unsafe { out.set_len(start + rows.len()) };
         self.rows = rows;
         true
     }
