@@ -281,6 +281,7 @@ pub(crate) use parse::split_sign;
 pub use parse::{parse, parse_plain, ParseError};
 #[cfg(test)]
 pub(crate) use text::digits_text;
+pub(crate) use text::POW10_U64;
 pub use text::{format, text_into, write_to, TEXT_MAX};
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub fn text_into(v: i128, scale: u8, buf: &mut [u8; TEXT_MAX]) -> usize {
 }
 
 /// `10^n` for `n` in `0..=19`.
-const POW10_U64: [u64; 20] = {
+pub(crate) const POW10_U64: [u64; 20] = {
     let mut t = [1u64; 20];
     let mut i = 1;
     while i < 20 {

@@ -21,10 +21,10 @@
 //! State per partition is the frame's values at most (fewer for a partition
 //! that has seen fewer rows).
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef};
 
 use super::accumulators::{float_max, float_min, AggFunc, Out};

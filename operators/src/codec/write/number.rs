@@ -17,18 +17,7 @@
 
 use strength_reduce::StrengthReducedU64;
 
-use crate::decimal;
-
-/// `10^n` for `n` in `0..=19`.
-const POW10: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut i = 1;
-    while i < 20 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
+use crate::decimal::{self, POW10_U64 as POW10};
 
 /// The number of decimal digits of `n` (1 for 0).
 #[inline(always)]
