@@ -217,6 +217,17 @@ fn decimal_times_bigint(l: &Operand, r: &Operand) -> Option<Vec<i128>> {
         ))
     };
     let (d, i) = pair(a, b).or_else(|| pair(b, a))?;
+    if crate::decimal::fits_i64(&d) {
+        // Both factors of 64 bits (the common DECIMAL(18) and less): one
+        // widening multiply a row, where 128 by 128 bits takes three. The
+        // product of two 64-bit values always fits 128 bits.
+        return Some(
+            d.iter()
+                .zip(i.iter())
+                .map(|(x, y)| (*x as i64 as i128) * (*y as i128))
+                .collect(),
+        );
+    }
     Some(
         d.iter()
             .zip(i.iter())

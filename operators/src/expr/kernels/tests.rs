@@ -36,6 +36,29 @@ fn products_that_cannot_overflow_are_exact_at_the_limits() {
 }
 
 #[test]
+fn products_of_decimals_past_64_bits_are_exact() {
+    // DECIMAL(19,0) × BIGINT cannot overflow 38 digits, but its decimals
+    // may pass 64 bits: a batch holding one is multiplied in 128 bits, one
+    // without in 64 (batches of 2 rows: the second is all 64-bit, and its
+    // second product passes 64 bits).
+    let (rows, _) = run(
+        "CREATE STREAM t (x DECIMAL(19,0), y BIGINT); SELECT x * y AS p FROM t",
+        "x,y\n9999999999999999999,-3\n12,5\n-4,-6\n999999999999999999,7\n-9999999999999999999,9223372036854775807\n",
+        2,
+    );
+    assert_eq!(
+        rows,
+        vec![
+            "-29999999999999999997",
+            "60",
+            "24",
+            "6999999999999999993",
+            "-92233720368547758060776627963145224193"
+        ]
+    );
+}
+
+#[test]
 fn products_that_can_overflow_are_still_checked() {
     let sql = "CREATE STREAM t (x DECIMAL(38,0), y BIGINT); SELECT x * y AS p FROM t";
     let plan = crate::sql::compile(sql).unwrap();
