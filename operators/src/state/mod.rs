@@ -15,7 +15,7 @@ mod route_simd;
 mod sliding;
 
 pub(crate) use accumulators::assert_ids_below;
-pub use accumulators::{Acc, AggFunc};
+pub use accumulators::{Acc, AggFunc, GroupIds};
 pub use event_time::{time_range, EventTimeBuffer, Released, TimeColumn};
 pub use group_table::{hash_keys, split_keys, GroupTable};
 pub(crate) use keep::KeepMask;

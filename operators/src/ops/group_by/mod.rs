@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::expr::Expr;
 use crate::gather::Pool;
 use crate::plan::{AggCall, AggPlan, Emit};
-use crate::state::{assert_ids_below, Acc, EventTimeBuffer, GroupTable};
+use crate::state::{Acc, EventTimeBuffer, GroupIds, GroupTable};
 
 /// Group table plus one accumulator per aggregate: the state of one set of
 /// groups. Each group's row count is kept here, once for all aggregates
@@ -90,15 +90,17 @@ impl Groups {
 
     /// Folds the rows whose group ids `self.ids` holds.
     fn fold(&mut self, args: &[Option<ArrayRef>], groups: usize) {
-        assert_ids_below(&self.ids, groups);
+        // Checked once for the row counts and every accumulator.
+        let ids = GroupIds::check(&self.ids, groups);
         let rows = self.rows.as_mut_slice();
-        for &g in &self.ids {
-            // SAFETY: every id is below `groups`, the length of `rows`
-            // (asserted just above).
+        assert_eq!(rows.len(), groups, "a row count for every group");
+        for &g in ids.ids() {
+            // SAFETY: every id is below `groups` (checked ids), the length
+            // of `rows` (asserted just above).
             unsafe { *rows.get_unchecked_mut(g as usize) += 1 };
         }
         for (acc, arg) in self.accs.iter_mut().zip(args) {
-            acc.update(&self.ids, arg.as_ref(), groups);
+            acc.update_ids(ids, arg.as_ref());
         }
     }
 
@@ -110,18 +112,24 @@ impl Groups {
         n: usize,
     ) -> Result<Vec<ArrayRef>> {
         let groups = self.intern(&keys, n);
-        let rows = &mut self.rows;
-        let after: Vec<i64> = self
-            .ids
+        // Checked once for the row counts and every accumulator.
+        let ids = GroupIds::check(&self.ids, groups);
+        let rows = self.rows.as_mut_slice();
+        assert_eq!(rows.len(), groups, "a row count for every group");
+        let after: Vec<i64> = ids
+            .ids()
             .iter()
             .map(|&g| {
-                rows[g as usize] += 1;
-                rows[g as usize]
+                // SAFETY: every id is below `groups` (checked ids), the
+                // length of `rows` (asserted above).
+                let r = unsafe { rows.get_unchecked_mut(g as usize) };
+                *r += 1;
+                *r
             })
             .collect();
         let mut cols = keys;
         for (acc, arg) in self.accs.iter_mut().zip(args) {
-            cols.push(acc.update_and_snapshot(&self.ids, arg.as_ref(), groups, &after)?);
+            cols.push(acc.update_and_snapshot_ids(ids, arg.as_ref(), &after)?);
         }
         Ok(cols)
     }

@@ -281,6 +281,37 @@ fn resize_nulls(nulls: &mut Vec<i64>, n: usize) {
     }
 }
 
+/// A batch's group ids, each checked below `bound` when made (one
+/// vectorised pass): loops over them index state of at least `bound`
+/// entries unchecked. Made once a batch and handed to every accumulator,
+/// where each accumulator checking the ids itself passed over them once
+/// per aggregate.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupIds<'a> {
+    ids: &'a [u32],
+    bound: usize,
+}
+
+impl<'a> GroupIds<'a> {
+    /// `ids`, checked below `bound`.
+    ///
+    /// # Panics
+    /// Unless every id is below `bound`.
+    pub fn check(ids: &'a [u32], bound: usize) -> Self {
+        assert_ids_below(ids, bound);
+        GroupIds { ids, bound }
+    }
+
+    pub fn ids(&self) -> &'a [u32] {
+        self.ids
+    }
+
+    /// What every id is below.
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+}
+
 /// Panics unless every id of `groups` is below `n` (one pass the compiler
 /// vectorises): what lets the loops after it index state unchecked.
 pub(crate) fn assert_ids_below(groups: &[u32], n: usize) {

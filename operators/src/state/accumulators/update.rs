@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array};
 
-use super::{
-    assert_ids_below, float_max, float_min, null_into, Acc, AggFunc, ExactIn, Input, Out, State,
-};
+use super::{float_max, float_min, null_into, Acc, AggFunc, ExactIn, GroupIds, Input, Out, State};
 use crate::decimal;
 use crate::error::{Error, Result};
 use crate::types::SqlType;
@@ -64,13 +62,22 @@ impl Acc {
     }
 
     /// Folds every row into its group.
+    ///
+    /// # Panics
+    /// Unless every id of `groups` is below `num_groups`.
     pub fn update(&mut self, groups: &[u32], arg: Option<&ArrayRef>, num_groups: usize) {
+        self.update_ids(GroupIds::check(groups, num_groups), arg);
+    }
+
+    /// [`Self::update`] with ids checked already: the state is kept for
+    /// `ids.bound()` groups.
+    pub fn update_ids(&mut self, ids: GroupIds<'_>, arg: Option<&ArrayRef>) {
+        let (groups, num_groups) = (ids.ids(), ids.bound());
         self.resize(num_groups);
         let input = Input::of(arg, self.input);
-        // Every group id is below `num_groups`, the length of each state
-        // vector after the resize: so the specialised loops below index
-        // unchecked.
-        assert_ids_below(groups, num_groups);
+        // Every group id is below `num_groups` (checked when `ids` was
+        // made), the length of each state vector after the resize: so the
+        // specialised loops below index unchecked.
         // Specialised loops for the common cases; the general fold otherwise.
         match (&mut self.state, &input) {
             (State::Rows, _) => {}
@@ -78,7 +85,8 @@ impl Acc {
                 debug_assert!(c.len() >= num_groups);
                 let c = c.as_mut_slice();
                 for &g in groups {
-                    // SAFETY: `g < num_groups <= c.len()` (asserted above).
+                    // SAFETY: `g < num_groups <= c.len()` (checked ids, and
+                    // the resize above).
                     unsafe { *c.get_unchecked_mut(g as usize) += 1 };
                 }
             }
@@ -92,8 +100,8 @@ impl Acc {
                 // overflow is remembered and reported at emission.
                 let mut overflow = false;
                 let mut fold = |g: u32, v: i128| {
-                    // SAFETY: `g < num_groups`, at most the length of `sum`
-                    // (asserted above; `resize` made it so).
+                    // SAFETY: `g < num_groups` (checked ids), the length of
+                    // `sum` after the resize above.
                     let s = unsafe { sum.get_unchecked_mut(g as usize) };
                     let (v, o) = s.overflowing_add(v);
                     *s = v;
@@ -129,6 +137,10 @@ impl Acc {
     /// Folds rows one at a time and returns, for each row, its group's value
     /// right after that row (the EMIT CHANGES changelog); `rows_after[i]`
     /// is row `i`'s group's row count right after it.
+    ///
+    /// # Panics
+    /// Unless every id of `groups` is below `num_groups`, and unless there
+    /// is a row count for every row.
     pub fn update_and_snapshot(
         &mut self,
         groups: &[u32],
@@ -136,6 +148,18 @@ impl Acc {
         num_groups: usize,
         rows_after: &[i64],
     ) -> Result<ArrayRef> {
+        self.update_and_snapshot_ids(GroupIds::check(groups, num_groups), arg, rows_after)
+    }
+
+    /// [`Self::update_and_snapshot`] with ids checked already: the state
+    /// is kept for `ids.bound()` groups.
+    pub fn update_and_snapshot_ids(
+        &mut self,
+        ids: GroupIds<'_>,
+        arg: Option<&ArrayRef>,
+        rows_after: &[i64],
+    ) -> Result<ArrayRef> {
+        let (groups, num_groups) = (ids.ids(), ids.bound());
         self.resize(num_groups);
         assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
         let input = Input::of(arg, self.input);
@@ -145,17 +169,17 @@ impl Acc {
         // otherwise.
         match (&mut self.state, &input, self.func) {
             (State::Rows, _, _) if self.output == SqlType::BigInt => {
-                assert_ids_below(groups, num_groups);
                 return Ok(Arc::new(Int64Array::from(rows_after.to_vec())));
             }
             (State::Count(c), Input::Exact(_, None) | Input::Float(_, None), _)
                 if self.output == SqlType::BigInt =>
             {
-                assert_ids_below(groups, c.len());
+                assert_eq!(c.len(), num_groups, "a count for every group");
                 let counts: Vec<i64> = groups
                     .iter()
                     .map(|&g| {
-                        // SAFETY: `g < c.len()`, asserted just above.
+                        // SAFETY: `g < num_groups` (checked ids), the
+                        // length of `c` (asserted just above).
                         let n = unsafe { c.get_unchecked_mut(g as usize) };
                         *n += 1;
                         *n
@@ -164,7 +188,7 @@ impl Acc {
                 return Ok(Arc::new(Int64Array::from(counts)));
             }
             (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum) => {
-                running(groups, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
+                running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
                     Some(s)
                 })
                 .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
@@ -175,7 +199,7 @@ impl Acc {
                 let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
                 let scale = self.output.exact_scale().expect("decimal");
                 let averager = decimal::Averager::new(in_scale, scale);
-                running(groups, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
+                running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
                     averager.avg(s, n)
                 })
                 .map_err(|sum_overflowed| {
@@ -188,7 +212,6 @@ impl Acc {
                 })?;
             }
             _ => {
-                assert_ids_below(groups, num_groups);
                 for (i, &g) in groups.iter().enumerate() {
                     self.fold(g as usize, i, &input, num_groups);
                     self.value_into(g as usize, rows_after[i], &mut out)?;
@@ -205,7 +228,7 @@ impl Acc {
 /// `nulls`, see [`null_into`]): one loop per input width. `Err(true)`: a sum
 /// left 128 bits; `Err(false)`: `value` gave `None`.
 fn running(
-    groups: &[u32],
+    ids: GroupIds<'_>,
     x: &ExactIn<'_>,
     sum: &mut [i128],
     rows_after: &[i64],
@@ -214,19 +237,20 @@ fn running(
     value: impl Fn(i128, i64) -> Option<i128>,
 ) -> std::result::Result<(), bool> {
     if nulls.is_empty() {
-        running_with(groups, x, sum, rows_after, |_| 0, out, value)
+        running_with(ids, x, sum, rows_after, |_| 0, out, value)
     } else {
-        assert_ids_below(groups, nulls.len());
-        // SAFETY: every id is below `nulls.len()` (asserted just above).
+        assert!(nulls.len() >= ids.bound(), "a NULL count for every group");
+        // SAFETY: every id is below `ids.bound()` (checked ids), at most
+        // `nulls.len()` (asserted just above).
         let nulls_of = |g: u32| unsafe { *nulls.get_unchecked(g as usize) };
-        running_with(groups, x, sum, rows_after, nulls_of, out, value)
+        running_with(ids, x, sum, rows_after, nulls_of, out, value)
     }
 }
 
 /// [`running`], group `g`'s NULLs `nulls_of(g)`.
 #[inline(always)]
 fn running_with(
-    groups: &[u32],
+    ids: GroupIds<'_>,
     x: &ExactIn<'_>,
     sum: &mut [i128],
     rows_after: &[i64],
@@ -234,7 +258,8 @@ fn running_with(
     out: &mut Vec<i128>,
     value: impl Fn(i128, i64) -> Option<i128>,
 ) -> std::result::Result<(), bool> {
-    assert_ids_below(groups, sum.len());
+    assert!(sum.len() >= ids.bound(), "a sum for every group");
+    let groups = ids.ids();
     // Values written by index into spare capacity (a push per row kept the
     // vector's pointer, length and capacity in memory), the length set once
     // every row is in.
@@ -245,7 +270,8 @@ fn running_with(
     out.reserve(n);
     let dst = &mut out.spare_capacity_mut()[..n];
     let mut step = |g: u32, v: i128, rows: i64| {
-        // SAFETY: `g` is below the length of `sum` (asserted above).
+        // SAFETY: `g` is below `ids.bound()` (checked ids), at most the
+        // length of `sum` (asserted above).
         let sg = unsafe { sum.get_unchecked_mut(g as usize) };
         let s = sg.checked_add(v).ok_or(true)?;
         *sg = s;
