@@ -88,6 +88,147 @@ impl NominalTimes {
     }
 }
 
+/// Chains [`fill_nominal`] carries side by side.
+const LANES: usize = 8;
+
+/// The nominal times of rows `first, first + stride, ...` into `out`, one
+/// a slot: [`NominalTimes`]' values, added up in [`LANES`] chains side by
+/// side (lane `j` carries slots `j, j + LANES, ...`), so no row's carry
+/// waits on the row before it and the steps vectorise (AVX-512 or AVX2
+/// where the CPU has it: a run-time check). One chain took three dependent
+/// steps a row.
+pub(super) fn fill_nominal(
+    first: u64,
+    stride: u64,
+    per_minute: u64,
+    out: &mut [std::mem::MaybeUninit<i64>],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        // SAFETY: the CPU has AVX-512 F and VL (checked just above), the
+        // target features `fill_nominal_avx512` enables.
+        unsafe { fill_nominal_avx512(first, stride, per_minute, out) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `fill_nominal_avx2` enables.
+        unsafe { fill_nominal_avx2(first, stride, per_minute, out) };
+        return;
+    }
+    fill_nominal_any(first, stride, per_minute, out);
+}
+
+/// [`fill_nominal_any`] compiled for AVX-512 (unsigned 64-bit compares).
+///
+/// # Safety
+/// The CPU must have AVX-512 F and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn fill_nominal_avx512(
+    first: u64,
+    stride: u64,
+    per_minute: u64,
+    out: &mut [std::mem::MaybeUninit<i64>],
+) {
+    fill_nominal_any(first, stride, per_minute, out)
+}
+
+/// [`fill_nominal_any`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill_nominal_avx2(
+    first: u64,
+    stride: u64,
+    per_minute: u64,
+    out: &mut [std::mem::MaybeUninit<i64>],
+) {
+    fill_nominal_any(first, stride, per_minute, out)
+}
+
+/// [`fill_nominal`]'s loops: whole groups of [`LANES`] slots, each lane a
+/// [`NominalTimes`] stepping `LANES` rows at a time; the last slots from
+/// one chain.
+#[inline(always)]
+fn fill_nominal_any(
+    first: u64,
+    stride: u64,
+    per_minute: u64,
+    out: &mut [std::mem::MaybeUninit<i64>],
+) {
+    let total = out.len();
+    let (groups, rest) = out.as_chunks_mut::<LANES>();
+    let step = NominalTimes::new(0, LANES as u64 * stride, per_minute);
+    let (dq, dr, pm) = (step.dq, step.dr, per_minute);
+    let (mut q, mut r) = ([0u64; LANES], [0u64; LANES]);
+    for j in 0..LANES {
+        let lane = NominalTimes::new(first + j as u64 * stride, stride, per_minute);
+        (q[j], r[j]) = (lane.q, lane.r);
+    }
+    for g in groups {
+        for j in 0..LANES {
+            g[j].write(START_MS + q[j] as i64);
+            let x = r[j] + dr;
+            let carry = (x >= pm) as u64;
+            r[j] = x - (pm & carry.wrapping_neg());
+            q[j] = q[j].wrapping_add(dq + carry);
+        }
+    }
+    let done = (total - rest.len()) as u64;
+    let mut tail = NominalTimes::new(first + done * stride, stride, per_minute);
+    for slot in rest {
+        slot.write(tail.next());
+    }
+}
+
+/// [`fill_nominal`]'s result for `n` rows on each path this CPU runs
+/// (portable, then AVX2 and AVX-512 where it has them), named.
+#[cfg(test)]
+pub(super) fn nominal_paths(
+    first: u64,
+    stride: u64,
+    per_minute: u64,
+    n: usize,
+) -> Vec<(&'static str, Vec<i64>)> {
+    type Fill = fn(u64, u64, u64, &mut [std::mem::MaybeUninit<i64>]);
+    let mut paths: Vec<(&'static str, Fill)> = vec![("portable", fill_nominal_any)];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: called only on this CPU, which has AVX2 (checked
+            // just above).
+            paths.push(("avx2", |a, b, c, d| unsafe {
+                fill_nominal_avx2(a, b, c, d)
+            }));
+        }
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: called only on this CPU, which has AVX-512 F and VL
+            // (checked just above).
+            paths.push(("avx512", |a, b, c, d| unsafe {
+                fill_nominal_avx512(a, b, c, d)
+            }));
+        }
+    }
+    paths
+        .into_iter()
+        .map(|(name, fill)| {
+            let mut v: Vec<i64> = Vec::with_capacity(n);
+            fill(first, stride, per_minute, &mut v.spare_capacity_mut()[..n]);
+            // SAFETY: every path writes each of the `n` slots it is given.
+            unsafe { v.set_len(n) };
+            (name, v)
+        })
+        .collect()
+}
+
 /// The low and high halves of a hash.
 #[inline(always)]
 pub(super) fn halves(h: u64) -> (u32, u32) {

@@ -23,7 +23,9 @@
 
 mod batch;
 mod draw;
-use draw::{below, below32, halves, market_nominal, mix, order_row, symbol_name, NominalTimes};
+use draw::{
+    below, below32, fill_nominal, halves, market_nominal, mix, order_row, symbol_name, NominalTimes,
+};
 
 pub use batch::MarketDraws;
 #[cfg(test)]

@@ -208,14 +208,41 @@ fn symbol_names_are_distinct() {
     assert_eq!(names.len(), 1000);
 }
 
+/// Rows a minute: any, or a multiple of 100, which shares factors with
+/// 60,000 ms, so a running remainder often lands exactly on a minute's
+/// worth (the carry's edge, which an arbitrary rate almost never meets).
+fn per_minute() -> impl proptest::strategy::Strategy<Value = u64> {
+    use proptest::strategy::Strategy;
+    proptest::prop_oneof![1u64..20_000_000, (1u64..200_000).prop_map(|k| k * 100)]
+}
+
 proptest::proptest! {
+    /// Nominal times filled in chains side by side (a group of eight at a
+    /// time, the rest from one chain) are the ones computed for each row
+    /// alone, on every path this CPU has.
+    #[test]
+    fn nominal_times_filled_are_those_computed_alone(
+        first in 0u64..1 << 44,
+        stride in 1u64..64,
+        per_minute in per_minute(),
+        n in 0usize..300,
+    ) {
+        let pm = strength_reduce::StrengthReducedU64::new(per_minute);
+        let want: Vec<i64> = (0..n as u64)
+            .map(|k| super::market_nominal(pm, first + k * stride))
+            .collect();
+        for (path, got) in super::draw::nominal_paths(first, stride, per_minute, n) {
+            proptest::prop_assert_eq!(&got, &want, "{} path", path);
+        }
+    }
+
     /// Nominal times added row after row (a quotient and a remainder
     /// carried without dividing) are the ones computed for each row alone.
     #[test]
     fn nominal_times_added_up_are_those_computed_alone(
         first in 0u64..1 << 44,
         stride in 1u64..64,
-        per_minute in 1u64..20_000_000,
+        per_minute in per_minute(),
         n in 1usize..300,
     ) {
         let mut times = super::NominalTimes::new(first, stride, per_minute);
