@@ -177,7 +177,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                 let wm = epoch as i64 + BASE;
                 let mut late = 0;
                 g.draw_market(ids, &mut draws);
-                for (i, m) in ids.iter().zip(draws.rows(&g)) {
+                for (i, m) in ids.iter().zip(draws.rows()) {
                     let t = (
                         m.symbol,
                         m.trader_id,

@@ -126,7 +126,7 @@ pub struct Generator {
     symbols: Vec<String>,
     dates: Vec<String>,
     /// Each symbol's base price (DECIMAL(18,4) units), between 10 and 1,000.
-    bases: Vec<i128>,
+    bases: Vec<i64>,
 }
 
 /// One `market_data` row in native form (the symbol as its index, see
@@ -192,7 +192,7 @@ impl Generator {
             symbols: (0..config.symbols).map(symbol_name).collect(),
             dates: (1..=28).map(|d| format!("2024-01-{d:02}")).collect(),
             bases: (0..config.symbols as u64)
-                .map(|k| 10_0000 + below(mix(seed, k, 7), 990_0000) as i128)
+                .map(|k| 10_0000 + below(mix(seed, k, 7), 990_0000) as i64)
                 .collect(),
             per_minute: StrengthReducedU64::new(config.rows_per_minute.max(1)),
             spread: (config.disorder_ms.max(0) as u64 + 1).min(1 << 32),
@@ -228,7 +228,7 @@ impl Generator {
         MarketRow {
             symbol,
             trader_id: below32(trader, c.traders as u64) as i64 + 1,
-            price: self.bases[symbol as usize] + below32(price, 20_001) as i128 - 10_000,
+            price: (self.bases[symbol as usize] + below32(price, 20_001) as i64 - 10_000) as i128,
             quantity: below32(quantity, 1_000) as i64 + 1,
             timestamp: nominal - below32(late_ts, spread) as i64,
             trade_time: nominal - below32(late_tt, spread) as i64,

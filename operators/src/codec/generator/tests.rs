@@ -173,7 +173,7 @@ fn data_has_the_documented_shape() {
         per_symbol[m.symbol as usize] += 1;
         assert!((1..=c.traders as i64).contains(&m.trader_id));
         assert!((1..=1_000).contains(&m.quantity));
-        let base = g.bases[m.symbol as usize];
+        let base = g.bases[m.symbol as usize] as i128;
         assert!((base - 10_000..=base + 10_000).contains(&m.price));
         let nominal = START_MS + (i * 60_000 / c.rows_per_minute) as i64;
         for t in [m.timestamp, m.trade_time] {

@@ -42,16 +42,14 @@ impl Generator {
             &mut trade_times.spare_capacity_mut()[..n],
             &mut prices.spare_capacity_mut()[..n],
         );
-        let (sym, off) = (&d.symbols[..n], &d.price_offsets[..n]);
         let (lag_ts, lag_tt) = (&d.lags_ts[..n], &d.lags_tt[..n]);
         for (((s, t), &a), &b) in stamps.iter_mut().zip(tt.iter_mut()).zip(lag_ts).zip(lag_tt) {
             let nominal = *s;
             *s = nominal - a as i64;
             t.write(nominal - b as i64);
         }
-        let bases = &self.bases[..];
-        for ((p, &s), &o) in pr.iter_mut().zip(sym).zip(off) {
-            p.write(bases[s as usize] + o as i128 - 10_000);
+        for (p, &x) in pr.iter_mut().zip(&d.prices[..n]) {
+            p.write(x as i128);
         }
         // SAFETY: both vectors were allocated for `n` values and the loops
         // above wrote every one of their first `n` slots (each zip runs over
@@ -96,30 +94,31 @@ impl Generator {
         {
             // SAFETY: the CPU has AVX-512 F, DQ and VL (checked just above),
             // every target feature `draw_market_avx512` enables.
-            unsafe { draw_market_avx512(seed, symbols, traders, spread, rows, d) };
+            unsafe { draw_market_avx512(seed, symbols, traders, spread, &self.bases, rows, d) };
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above), the only
             // target feature `draw_market_avx2` enables.
-            unsafe { draw_market_avx2(seed, symbols, traders, spread, rows, d) };
+            unsafe { draw_market_avx2(seed, symbols, traders, spread, &self.bases, rows, d) };
             return;
         }
-        draw_market_any(seed, symbols, traders, spread, rows, d);
+        draw_market_any(seed, symbols, traders, spread, &self.bases, rows, d);
     }
 }
 
 /// The hash-drawn fields of a batch of `market_data` rows, column by column
-/// ([`Generator::draw_market`]): symbol index, trader, quantity, the price's
-/// offset above its symbol's base less 10,000, and how many milliseconds
-/// each time lags the nominal time.
+/// ([`Generator::draw_market`]): symbol index, trader, quantity, the price
+/// (in ten-thousandths: the symbol's base plus an offset drawn in
+/// `-10_000..=10_000`), and how many milliseconds each time lags the
+/// nominal time.
 #[derive(Default)]
 pub struct MarketDraws {
     symbols: Vec<u32>,
     traders: Vec<i64>,
     quantities: Vec<i64>,
-    price_offsets: Vec<u32>,
+    prices: Vec<i64>,
     lags_ts: Vec<u32>,
     lags_tt: Vec<u32>,
     /// The rows drawn: `first, first + stride, ...`, `per_minute` of them a
@@ -135,7 +134,7 @@ impl MarketDraws {
             symbols: Vec::with_capacity(n),
             traders: Vec::with_capacity(n),
             quantities: Vec::with_capacity(n),
-            price_offsets: Vec::with_capacity(n),
+            prices: Vec::with_capacity(n),
             lags_ts: Vec::with_capacity(n),
             lags_tt: Vec::with_capacity(n),
             first: 0,
@@ -145,8 +144,8 @@ impl MarketDraws {
     }
 
     /// The rows drawn, in order, each what [`Generator::market_row`] of
-    /// generator `g` (the one that drew them) gives.
-    pub fn rows<'a>(&'a self, g: &'a Generator) -> impl Iterator<Item = MarketRow> + 'a {
+    /// the generator that drew them gives.
+    pub fn rows(&self) -> impl Iterator<Item = MarketRow> + '_ {
         let mut nominal = NominalTimes::new(self.first, self.stride, self.per_minute);
         (0..self.symbols.len()).map(move |k| {
             let t = nominal.next();
@@ -154,7 +153,7 @@ impl MarketDraws {
             MarketRow {
                 symbol,
                 trader_id: self.traders[k],
-                price: g.bases[symbol as usize] + self.price_offsets[k] as i128 - 10_000,
+                price: self.prices[k] as i128,
                 quantity: self.quantities[k],
                 timestamp: t - self.lags_ts[k] as i64,
                 trade_time: t - self.lags_tt[k] as i64,
@@ -175,10 +174,11 @@ unsafe fn draw_market_avx512(
     symbols: u64,
     traders: u64,
     spread: u64,
+    bases: &[i64],
     rows: RowIds,
     d: &mut MarketDraws,
 ) {
-    draw_market_any(seed, symbols, traders, spread, rows, d)
+    draw_market_any(seed, symbols, traders, spread, bases, rows, d)
 }
 
 /// [`draw_market_any`] compiled for AVX2 (four rows a step, each 64-bit
@@ -193,35 +193,37 @@ unsafe fn draw_market_avx2(
     symbols: u64,
     traders: u64,
     spread: u64,
+    bases: &[i64],
     rows: RowIds,
     d: &mut MarketDraws,
 ) {
-    draw_market_any(seed, symbols, traders, spread, rows, d)
+    draw_market_any(seed, symbols, traders, spread, bases, rows, d)
 }
 
 /// Fills `d` with the fields of rows `rows` that [`Generator::market_row_at`]
-/// draws from the row's three hashes: one pass of multiplies, shifts and
-/// stores, no branch, so it vectorises.
+/// draws from the row's three hashes, the price its symbol's entry of
+/// `bases` plus the drawn offset: one pass of multiplies, shifts, a table
+/// read and stores, no branch, so it vectorises.
+///
+/// # Panics
+/// Unless `bases` holds one price per symbol (`symbols` of them).
 #[inline(always)]
 fn draw_market_any(
     seed: u64,
     symbols: u64,
     traders: u64,
     spread: u64,
+    bases: &[i64],
     rows: RowIds,
     d: &mut MarketDraws,
 ) {
+    assert_eq!(bases.len() as u64, symbols, "a base price per symbol");
     let n = rows.len();
-    for v in [
-        &mut d.symbols,
-        &mut d.price_offsets,
-        &mut d.lags_ts,
-        &mut d.lags_tt,
-    ] {
+    for v in [&mut d.symbols, &mut d.lags_ts, &mut d.lags_tt] {
         v.clear();
         v.reserve(n);
     }
-    for v in [&mut d.traders, &mut d.quantities] {
+    for v in [&mut d.traders, &mut d.quantities, &mut d.prices] {
         v.clear();
         v.reserve(n);
     }
@@ -230,7 +232,7 @@ fn draw_market_any(
         &mut d.traders.spare_capacity_mut()[..n],
         &mut d.quantities.spare_capacity_mut()[..n],
     );
-    let po = &mut d.price_offsets.spare_capacity_mut()[..n];
+    let pr = &mut d.prices.spare_capacity_mut()[..n];
     let (lt, lq) = (
         &mut d.lags_ts.spare_capacity_mut()[..n],
         &mut d.lags_tt.spare_capacity_mut()[..n],
@@ -240,9 +242,14 @@ fn draw_market_any(
         let (sym, trader) = halves(mix(seed, i, 1));
         let (price, quantity) = halves(mix(seed, i, 2));
         let (late_ts, late_tt) = halves(mix(seed, i, 3));
-        sy[k].write(below32(sym, symbols) as u32);
+        let s = below32(sym, symbols);
+        sy[k].write(s as u32);
         tr[k].write(below32(trader, traders) as i64 + 1);
-        po[k].write(below32(price, 20_001) as u32);
+        // SAFETY: `below32(_, symbols)` is below `symbols` (a 32-bit value
+        // times `symbols`, shifted down 32 bits), the length of `bases`
+        // (asserted above).
+        let base = unsafe { *bases.get_unchecked(s as usize) };
+        pr[k].write(base + below32(price, 20_001) as i64 - 10_000);
         qu[k].write(below32(quantity, 1_000) as i64 + 1);
         lt[k].write(below32(late_ts, spread) as u32);
         lq[k].write(below32(late_tt, spread) as u32);
@@ -253,7 +260,7 @@ fn draw_market_any(
         d.symbols.set_len(n);
         d.traders.set_len(n);
         d.quantities.set_len(n);
-        d.price_offsets.set_len(n);
+        d.prices.set_len(n);
         d.lags_ts.set_len(n);
         d.lags_tt.set_len(n);
     }

@@ -21,7 +21,7 @@ fn batched_native_rows_and_draws_agree_with_row_by_row() {
             &mut a,
         );
         g.draw_market(rows, &mut a);
-        let got: Vec<MarketRow> = a.rows(&g).collect();
+        let got: Vec<MarketRow> = a.rows().collect();
         let want: Vec<MarketRow> = rows.iter().map(|i| g.market_row(i)).collect();
         assert_eq!(got, want);
         let mut b = MarketDraws::with_capacity(len);
@@ -31,13 +31,14 @@ fn batched_native_rows_and_draws_agree_with_row_by_row() {
             c.symbols as u64,
             c.traders as u64,
             g.spread,
+            &g.bases,
             rows,
             &mut b,
         );
         assert_eq!(a.symbols, b.symbols);
         assert_eq!(a.traders, b.traders);
         assert_eq!(a.quantities, b.quantities);
-        assert_eq!(a.price_offsets, b.price_offsets);
+        assert_eq!(a.prices, b.prices);
         assert_eq!(a.lags_ts, b.lags_ts);
         assert_eq!(a.lags_tt, b.lags_tt);
     }
