@@ -56,8 +56,17 @@ fn pack<const W: usize>(
     rows: &mut Vec<[u64; W]>,
 ) -> bool {
     let tag_at = W - 1;
+    // A NULL-free BIGINT's tag bits (valid, no length) are the same on
+    // every row: set with the rows, not or-ed in a row at a time.
+    let fixed = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, col)| matches!(col, KeyCol::I64(_, None)))
+        .fold(0, |tag, (c, _)| tag | 1 << (c * TAG_BITS));
+    let mut blank = [0; W];
+    blank[tag_at] = fixed;
     rows.clear();
-    rows.resize(n, [0; W]);
+    rows.resize(n, blank);
     let mut w = 0;
     for (c, col) in cols.iter().enumerate() {
         let shift = c * TAG_BITS;
@@ -65,7 +74,6 @@ fn pack<const W: usize>(
             (KeyCol::I64(v, None), Some(sel)) => {
                 for (r, &i) in rows.iter_mut().zip(sel) {
                     r[w] = v[i as usize] as u64;
-                    r[tag_at] |= 1 << shift;
                 }
             }
             (
@@ -88,7 +96,6 @@ fn pack<const W: usize>(
             (KeyCol::I64(v, None), None) => {
                 for (r, x) in rows.iter_mut().zip(&v[..n]) {
                     r[w] = *x as u64;
-                    r[tag_at] |= 1 << shift;
                 }
             }
             (
