@@ -1,6 +1,7 @@
 //! One row's values drawn from `(seed, row)`: the counter-based hash and
 //! its reductions to ranges, an `orders` row whole, and a `market_data`
-//! row's nominal time (added up row after row, or computed for one row).
+//! row's nominal time (added up row after row, in chains side by side for a
+//! batch, or computed for one row).
 //!
 //! Contract: each function is pure in its arguments: the same row drawn
 //! alone, in a batch, or on another core gives the same values.

@@ -1,6 +1,6 @@
-//! Whole batches of generated rows, column by column: the hashed fields
-//! drawn in one vectorised loop, then the times and prices added
-//! (`orders` in [`orders`]).
+//! Whole batches of generated rows, column by column: the hashed fields and
+//! prices drawn in one vectorised loop, the nominal times in chains side by
+//! side, then the times' lags taken off (`orders` in [`orders`]).
 
 mod orders;
 
@@ -11,10 +11,11 @@ use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampM
 use super::{below32, fill_nominal, halves, mix, Generator, MarketRow, NominalTimes, RowIds};
 
 impl Generator {
-    /// Every column of rows `rows` ([`Generator::market_row`] each), in two
-    /// passes: [`Self::draw_market`] draws each row's hashed fields (a loop of
-    /// multiplies, shifts and stores, vectorised), then one pass adds the
-    /// nominal times and the symbols' base prices.
+    /// Every column of rows `rows` ([`Generator::market_row`] each), in
+    /// loops that vectorise: [`Self::draw_market`] draws each row's hashed
+    /// fields and its price (multiplies, shifts, a table read and stores),
+    /// [`fill_nominal`] the nominal times, then one pass takes each time's
+    /// lag off and one widens the prices for their DECIMAL column.
     pub(super) fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
         let n = rows.len();
         // Columns allocated for `n` values and written by index into their
