@@ -11,6 +11,8 @@
 //! Packing is column at a time (a tight loop per column); a packed key is
 //! hashed with a few multiplies and compared as a handful of words.
 
+use std::mem::MaybeUninit;
+
 use arrow_array::ArrayRef;
 use hashbrown::HashTable;
 
@@ -251,6 +253,61 @@ impl<const W: usize> PackedSet<W> {
         let start = out.len();
         out.reserve(rows.len());
         let room = &mut out.spare_capacity_mut()[..rows.len()];
+        self.find_all(&rows, hashes, room);
+        // SAFETY: `find_all` wrote each of the `rows.len()` slots after
+        // `start` (room reserved for them above).
+        unsafe { out.set_len(start + rows.len()) };
+        self.rows = rows;
+        true
+    }
+
+    /// Writes the group id of each of `rows` into the same slot of `room`,
+    /// adding the keys not there yet (their hashes pushed to `hashes`):
+    /// compiled for AVX2 and BMI where the CPU has them (a run-time check),
+    /// where hashbrown's probe broadcasts a tag in one instruction (four
+    /// with SSE2) and the hash multiplies without register shuffles.
+    fn find_all(
+        &mut self,
+        rows: &[[u64; W]],
+        hashes: &mut Vec<u64>,
+        room: &mut [MaybeUninit<u32>],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("bmi2")
+        {
+            // SAFETY: the CPU has AVX2, BMI1 and BMI2 (checked just above),
+            // every target feature `find_all_avx2` enables.
+            unsafe { self.find_all_avx2(rows, hashes, room) };
+            return;
+        }
+        self.find_all_any(rows, hashes, room);
+    }
+
+    /// [`Self::find_all_any`] compiled for AVX2 and BMI.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, BMI1 and BMI2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
+    unsafe fn find_all_avx2(
+        &mut self,
+        rows: &[[u64; W]],
+        hashes: &mut Vec<u64>,
+        room: &mut [MaybeUninit<u32>],
+    ) {
+        self.find_all_any(rows, hashes, room)
+    }
+
+    /// [`Self::find_all`]'s loop.
+    #[inline(always)]
+    fn find_all_any(
+        &mut self,
+        rows: &[[u64; W]],
+        hashes: &mut Vec<u64>,
+        room: &mut [MaybeUninit<u32>],
+    ) {
         for (row, slot) in rows.iter().zip(room) {
             let h = hash(row);
             let id = match self.table.find(h, |(k, _)| same(k, row)) {
@@ -265,11 +322,6 @@ impl<const W: usize> PackedSet<W> {
             };
             slot.write(id);
         }
-        // SAFETY: the loop wrote each of the `rows.len()` slots after
-        // `start` (room reserved for them above).
-        unsafe { out.set_len(start + rows.len()) };
-        self.rows = rows;
-        true
     }
 }
 
