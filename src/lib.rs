@@ -63,6 +63,7 @@ impl Runtime {
             batch_size: 8_192,
             config: Default::default(),
             rate: None,
+            columns: None,
         })
     }
 

@@ -211,6 +211,7 @@ fn paced_sources_with_adaptive_batches_give_the_rows_of_a_flat_out_run() {
                 batch_size: 8_192,
                 config: Default::default(),
                 rate,
+                columns: Some(plan.inputs.clone()),
             });
             let mut out = Vec::new();
             let stats = run_parallel(&plan, input, &ParallelConfig::new(2), &mut |b| {

@@ -145,20 +145,28 @@ pub struct GeneratorPartitions {
     /// `batch_size` at a high one — and reports them as its backlog, so a
     /// core caps its batches while it keeps up ([`crate::AdaptiveBatch`]).
     pub rate: Option<f64>,
+    /// The schema columns to make values in (a query's
+    /// [`percore_operators::Plan::inputs`]); the others are NULL
+    /// ([`Generator::reading_only`]). `None`: every column.
+    pub columns: Option<Vec<usize>>,
 }
 
 impl PartitionedSource for GeneratorPartitions {
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
         let (part, parts, block) = (part as u64, parts as u64, self.batch_size.max(1) as u64);
         let g = |first: u64| {
-            Generator::range(
+            let g = Generator::range(
                 self.dataset,
                 self.seed,
                 first,
                 self.rows,
                 self.batch_size,
                 self.config,
-            )
+            );
+            match &self.columns {
+                Some(cols) => g.reading_only(cols),
+                None => g,
+            }
         };
         let source: Box<dyn Source> = match self.rate {
             Some(rate) => Box::new(Paced {

@@ -125,6 +125,7 @@ pub(crate) fn partitioned(
             batch_size: opt.batch_size,
             config: MarketConfig::default(),
             rate: opt.rate,
+            columns: Some(plan.inputs.clone()),
         }));
     };
     if opt.rate.is_some() {

@@ -28,13 +28,15 @@ use percore_runtime::Latency;
 /// Batch size of the generated input, the same for every engine.
 pub const BATCH: usize = 8_192;
 
-/// Share `part` of `parts` of the generated rows, interleaved row by row so
+/// Share `part` of `parts` of the generated rows, values made only in the
+/// columns `cols` (a plan's inputs, as percore's generator partitions
+/// make them), interleaved row by row so
 /// all shares move through event time together. The runtime's flat-out
 /// generator partitions (percore, `independent`) go in blocks of a batch
 /// instead; the baselines keep single rows, which suit them better: timely
 /// ran 1.0-1.5x slower on blocks (it holds more rows until its frontier
 /// passes), and v1 and v2 drop more rows as late.
-pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize) -> Generator {
+pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize, cols: &[usize]) -> Generator {
     Generator::range(
         dataset,
         42,
@@ -44,6 +46,7 @@ pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize) -> Generato
         MarketConfig::default(),
     )
     .with_stride(parts as u64)
+    .reading_only(cols)
 }
 
 /// A feeder thread's batches: share `part` of `parts`, as fast as it can be
@@ -56,8 +59,9 @@ pub fn feed(
     part: usize,
     parts: usize,
     rate: Option<f64>,
+    cols: &[usize],
 ) -> Box<dyn Iterator<Item = RecordBatch> + Send> {
-    let mut g = share(dataset, rows, part, parts);
+    let mut g = share(dataset, rows, part, parts, cols);
     let Some(rate) = rate else {
         return Box::new(g);
     };

@@ -29,6 +29,7 @@ pub fn run(
         batch_size: BATCH,
         config: Default::default(),
         rate,
+        columns: Some(plan.inputs.clone()),
     };
     let input: Arc<dyn PartitionedSource> = match stripe {
         None => Arc::new(generator),

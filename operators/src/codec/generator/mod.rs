@@ -31,7 +31,8 @@ pub use batch::MarketDraws;
 #[cfg(test)]
 mod tests;
 
-use arrow_array::RecordBatch;
+use arrow_array::{new_null_array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
 
 use strength_reduce::StrengthReducedU64;
 
@@ -127,6 +128,11 @@ pub struct Generator {
     dates: Vec<String>,
     /// Each symbol's base price (DECIMAL(18,4) units), between 10 and 1,000.
     bases: Vec<i64>,
+    /// Which schema columns batches hold values in (`None`: all; see
+    /// [`Generator::reading_only`]).
+    read: Option<Vec<bool>>,
+    /// An all-NULL array per unread column, sliced for each batch.
+    nulls: Vec<Option<ArrayRef>>,
 }
 
 /// One `market_data` row in native form (the symbol as its index, see
@@ -197,7 +203,40 @@ impl Generator {
             per_minute: StrengthReducedU64::new(config.rows_per_minute.max(1)),
             spread: (config.disorder_ms.max(0) as u64 + 1).min(1 << 32),
             config,
+            read: None,
+            nulls: Vec::new(),
         }
+    }
+
+    /// Makes values only in the schema columns `cols` (the columns a query
+    /// reads, [`crate::Plan::inputs`]); every other column is NULL in every
+    /// batch, as with the CSV reader's `reading_only`. Rows stay the same
+    /// rows: a column read holds what it holds without this. Unread columns
+    /// cost nothing to draw (`market_data` without either time draws one
+    /// hash a row fewer); their NULL arrays are shared between batches.
+    pub fn reading_only(mut self, cols: &[usize]) -> Self {
+        let width = self.schema().fields().len();
+        self.read = Some((0..width).map(|c| cols.contains(&c)).collect());
+        self.nulls = vec![None; width];
+        self
+    }
+
+    fn schema(&self) -> arrow_schema::SchemaRef {
+        let name = match self.dataset {
+            Dataset::Orders => "orders",
+            Dataset::MarketData => "market_data",
+        };
+        arrow_schema(&builtin_stream(name).expect("built-in stream").columns)
+    }
+
+    /// Column `c` of `n` rows, all NULL (of the schema's type `ty`).
+    fn null_column(&mut self, c: usize, ty: &DataType, n: usize) -> ArrayRef {
+        if let Some(a) = self.nulls[c].as_ref().filter(|a| a.len() >= n) {
+            return a.slice(0, n);
+        }
+        let a = new_null_array(ty, n.max(self.batch_size));
+        self.nulls[c] = Some(a.clone());
+        a.slice(0, n)
     }
 
     /// The name of symbol index `k`.
@@ -312,11 +351,24 @@ impl Generator {
         }
         let rows = self.take_rows(n);
         self.last_first = Some(rows.first);
-        let (name, cols) = match self.dataset {
-            Dataset::Orders => ("orders", self.orders_batch(rows)),
-            Dataset::MarketData => ("market_data", self.market_batch(rows)),
+        let read = self.read.as_deref().unwrap_or(&[]);
+        let cols: Vec<Option<ArrayRef>> = match self.dataset {
+            Dataset::Orders => self
+                .orders_batch(rows)
+                .into_iter()
+                .enumerate()
+                .map(|(c, a)| read.get(c).is_none_or(|r| *r).then_some(a))
+                .collect(),
+            Dataset::MarketData => self.market_batch(rows, read),
         };
-        let schema = arrow_schema(&builtin_stream(name).expect("built-in stream").columns);
+        let schema = self.schema();
+        let cols = cols
+            .into_iter()
+            .enumerate()
+            .map(|(c, a)| {
+                a.unwrap_or_else(|| self.null_column(c, schema.field(c).data_type(), rows.len()))
+            })
+            .collect();
         Some(RecordBatch::try_new(schema, cols).expect("generator matches the built-in schema"))
     }
 }

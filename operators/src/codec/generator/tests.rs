@@ -253,3 +253,51 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// With only some columns read, those hold exactly what the whole
+    /// generator makes, batch by batch, and every other column is NULL
+    /// throughout (of its declared type); both data sets, any subset of
+    /// columns (none, one time, both, every one), ranges, strides and batch
+    /// sizes (batches longer than the last one: the shared NULL arrays are
+    /// sliced, and shorter: made anew).
+    #[test]
+    fn columns_not_read_are_null_and_the_rest_unchanged(
+        market in proptest::bool::ANY,
+        mask in 0u32..64,
+        start in 0u64..5_000,
+        len in 0u64..3_000,
+        stride in 1u64..4,
+        sizes in proptest::collection::vec(1usize..900, 1..6),
+    ) {
+        let dataset = if market { Dataset::MarketData } else { Dataset::Orders };
+        let width = if market { 6 } else { 4 };
+        let cols: Vec<usize> = (0..width).filter(|c| mask >> c & 1 == 1).collect();
+        let make = || {
+            Generator::range(dataset, 3, start, start + len, 512, MarketConfig::default())
+                .with_stride(stride)
+        };
+        let (mut whole, mut some) = (make(), make().reading_only(&cols));
+        let mut k = 0;
+        loop {
+            let n = sizes[k % sizes.len()];
+            k += 1;
+            let (Some(a), Some(b)) = (whole.next_rows(n), some.next_rows(n)) else {
+                proptest::prop_assert!(whole.next_rows(n).is_none() && some.next_rows(n).is_none());
+                break;
+            };
+            proptest::prop_assert_eq!(a.schema(), b.schema());
+            proptest::prop_assert_eq!(a.num_rows(), b.num_rows());
+            for c in 0..width {
+                if cols.contains(&c) {
+                    proptest::prop_assert_eq!(a.column(c).as_ref(), b.column(c).as_ref());
+                } else {
+                    proptest::prop_assert_eq!(b.column(c).null_count(), b.num_rows());
+                    proptest::prop_assert_eq!(b.column(c).len(), b.num_rows());
+                }
+            }
+        }
+    }
+}

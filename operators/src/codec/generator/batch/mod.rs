@@ -11,22 +11,69 @@ use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampM
 use super::{below32, fill_nominal, halves, mix, Generator, MarketRow, NominalTimes, RowIds};
 
 impl Generator {
-    /// Every column of rows `rows` ([`Generator::market_row`] each), in
-    /// loops that vectorise: [`Self::draw_market`] draws each row's hashed
-    /// fields and its price (multiplies, shifts, a table read and stores),
-    /// [`fill_nominal`] the nominal times, then one pass takes each time's
-    /// lag off and one widens the prices for their DECIMAL column.
-    pub(super) fn market_batch(&self, rows: RowIds) -> Vec<ArrayRef> {
+    /// The columns of rows `rows` ([`Generator::market_row`] each) that
+    /// `read` names (schema order: symbol, trader_id, price, quantity,
+    /// timestamp, trade_time), `None` for the others, in loops that
+    /// vectorise: [`Self::draw_market`] draws each row's hashed fields and
+    /// its price (multiplies, shifts, a table read and stores; the times'
+    /// lags only when a time is read), [`fill_nominal`] the nominal times,
+    /// then one pass a time column takes its lag off and one widens the
+    /// prices for their DECIMAL column.
+    pub(super) fn market_batch(&self, rows: RowIds, read: &[bool]) -> Vec<Option<ArrayRef>> {
         let n = rows.len();
+        let read = |c: usize| read.get(c).copied().unwrap_or(true);
+        let (read_ts, read_tt) = (read(4), read(5));
         // Columns allocated for `n` values and written by index into their
         // spare capacity: a push per value per column, or zeroing them
         // first, cost more.
         let mut d = MarketDraws::with_capacity(n);
-        self.draw_market(rows, &mut d);
-        // The nominal times first, in chains side by side; then loops whose
-        // rows are independent (they vectorise), where one loop doing all
-        // of it, one chain carried from row to row, ran ~37 instructions a
-        // row.
+        self.draw_fields(rows, &mut d, read_ts || read_tt);
+        let (stamps, trade_times) = if read_ts || read_tt {
+            self.market_times(rows, &d, read_ts, read_tt)
+        } else {
+            (None, None)
+        };
+        let prices = read(2).then(|| {
+            let mut prices: Vec<i128> = Vec::with_capacity(n);
+            let pr = &mut prices.spare_capacity_mut()[..n];
+            for (p, &x) in pr.iter_mut().zip(&d.prices[..n]) {
+                p.write(x as i128);
+            }
+            // SAFETY: allocated for `n` values; the loop above wrote every
+            // one of its first `n` slots (a zip over `n` slots and `n`
+            // prices).
+            unsafe { prices.set_len(n) };
+            prices
+        });
+        vec![
+            read(0).then(|| Arc::new(short_strings(&self.symbols, &d.symbols)) as ArrayRef),
+            read(1).then(|| Arc::new(Int64Array::from(d.traders)) as ArrayRef),
+            prices.map(|p| {
+                Arc::new(
+                    Decimal128Array::from(p)
+                        .with_precision_and_scale(18, 4)
+                        .expect("valid decimal"),
+                ) as ArrayRef
+            }),
+            read(3).then(|| Arc::new(Int64Array::from(d.quantities)) as ArrayRef),
+            stamps.map(|t| Arc::new(TimestampMillisecondArray::from(t)) as ArrayRef),
+            trade_times.map(|t| Arc::new(TimestampMillisecondArray::from(t)) as ArrayRef),
+        ]
+    }
+
+    /// The `timestamp` and `trade_time` values of rows `rows` (their lags
+    /// drawn in `d`), each only if asked for (at least one is): the nominal
+    /// times first, in chains side by side; then loops whose rows are
+    /// independent (they vectorise), where one loop doing all of it, one
+    /// chain carried from row to row, ran ~37 instructions a row.
+    fn market_times(
+        &self,
+        rows: RowIds,
+        d: &MarketDraws,
+        read_ts: bool,
+        read_tt: bool,
+    ) -> (Option<Vec<i64>>, Option<Vec<i64>>) {
+        let n = rows.len();
         let mut stamps: Vec<i64> = Vec::with_capacity(n);
         fill_nominal(
             rows.first,
@@ -37,40 +84,37 @@ impl Generator {
         // SAFETY: `fill_nominal` wrote each of the `n` slots it was given,
         // allocated just above.
         unsafe { stamps.set_len(n) };
-        let mut trade_times: Vec<i64> = Vec::with_capacity(n);
-        let mut prices: Vec<i128> = Vec::with_capacity(n);
-        let (tt, pr) = (
-            &mut trade_times.spare_capacity_mut()[..n],
-            &mut prices.spare_capacity_mut()[..n],
-        );
         let (lag_ts, lag_tt) = (&d.lags_ts[..n], &d.lags_tt[..n]);
-        for (((s, t), &a), &b) in stamps.iter_mut().zip(tt.iter_mut()).zip(lag_ts).zip(lag_tt) {
-            let nominal = *s;
-            *s = nominal - a as i64;
-            t.write(nominal - b as i64);
+        let lag_off = |times: &mut [i64], lags: &[u32]| {
+            for (t, &l) in times.iter_mut().zip(lags) {
+                *t -= l as i64;
+            }
+        };
+        match (read_ts, read_tt) {
+            (true, false) => {
+                lag_off(&mut stamps, lag_ts);
+                (Some(stamps), None)
+            }
+            (false, _) => {
+                lag_off(&mut stamps, lag_tt);
+                (None, Some(stamps))
+            }
+            (true, true) => {
+                let mut trade_times: Vec<i64> = Vec::with_capacity(n);
+                let tt = &mut trade_times.spare_capacity_mut()[..n];
+                for (((s, t), &a), &b) in
+                    stamps.iter_mut().zip(tt.iter_mut()).zip(lag_ts).zip(lag_tt)
+                {
+                    let nominal = *s;
+                    *s = nominal - a as i64;
+                    t.write(nominal - b as i64);
+                }
+                // SAFETY: allocated for `n` values; the loop above wrote
+                // every one of its first `n` slots (a zip over `n` of each).
+                unsafe { trade_times.set_len(n) };
+                (Some(stamps), Some(trade_times))
+            }
         }
-        for (p, &x) in pr.iter_mut().zip(&d.prices[..n]) {
-            p.write(x as i128);
-        }
-        // SAFETY: both vectors were allocated for `n` values and the loops
-        // above wrote every one of their first `n` slots (each zip runs over
-        // `n` slots and slices of `n` values).
-        unsafe {
-            prices.set_len(n);
-            trade_times.set_len(n);
-        }
-        vec![
-            Arc::new(short_strings(&self.symbols, &d.symbols)),
-            Arc::new(Int64Array::from(d.traders)),
-            Arc::new(
-                Decimal128Array::from(prices)
-                    .with_precision_and_scale(18, 4)
-                    .expect("valid decimal"),
-            ),
-            Arc::new(Int64Array::from(d.quantities)),
-            Arc::new(TimestampMillisecondArray::from(stamps)),
-            Arc::new(TimestampMillisecondArray::from(trade_times)),
-        ]
     }
 
     /// Fills `d` with the hashed fields of rows `rows` (as
@@ -79,6 +123,20 @@ impl Generator {
     /// it:
     /// [`MarketDraws::rows`] then gives the rows themselves.
     pub fn draw_market(&self, rows: RowIds, d: &mut MarketDraws) {
+        self.draw_fields(rows, d, true);
+    }
+
+    /// [`Self::draw_market`], the times' lags drawn only when `lags` (then
+    /// [`MarketDraws::rows`] cannot give rows: their times are not drawn).
+    fn draw_fields(&self, rows: RowIds, d: &mut MarketDraws, lags: bool) {
+        if lags {
+            self.draw_fields_lags::<true>(rows, d)
+        } else {
+            self.draw_fields_lags::<false>(rows, d)
+        }
+    }
+
+    fn draw_fields_lags<const LAGS: bool>(&self, rows: RowIds, d: &mut MarketDraws) {
         d.first = rows.first;
         d.stride = rows.stride;
         d.per_minute = self.per_minute.get();
@@ -95,17 +153,21 @@ impl Generator {
         {
             // SAFETY: the CPU has AVX-512 F, DQ and VL (checked just above),
             // every target feature `draw_market_avx512` enables.
-            unsafe { draw_market_avx512(seed, symbols, traders, spread, &self.bases, rows, d) };
+            unsafe {
+                draw_market_avx512::<LAGS>(seed, symbols, traders, spread, &self.bases, rows, d)
+            };
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above), the only
             // target feature `draw_market_avx2` enables.
-            unsafe { draw_market_avx2(seed, symbols, traders, spread, &self.bases, rows, d) };
+            unsafe {
+                draw_market_avx2::<LAGS>(seed, symbols, traders, spread, &self.bases, rows, d)
+            };
             return;
         }
-        draw_market_any(seed, symbols, traders, spread, &self.bases, rows, d);
+        draw_market_any::<LAGS>(seed, symbols, traders, spread, &self.bases, rows, d);
     }
 }
 
@@ -146,7 +208,12 @@ impl MarketDraws {
 
     /// The rows drawn, in order, each what [`Generator::market_row`] of
     /// the generator that drew them gives.
+    ///
+    /// # Panics
+    /// When the times' lags were not drawn (batches of columns without
+    /// either time skip them).
     pub fn rows(&self) -> impl Iterator<Item = MarketRow> + '_ {
+        assert_eq!(self.lags_ts.len(), self.symbols.len(), "times drawn");
         let mut nominal = NominalTimes::new(self.first, self.stride, self.per_minute);
         (0..self.symbols.len()).map(move |k| {
             let t = nominal.next();
@@ -170,7 +237,7 @@ impl MarketDraws {
 /// The CPU must have AVX-512 F, DQ and VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-unsafe fn draw_market_avx512(
+unsafe fn draw_market_avx512<const LAGS: bool>(
     seed: u64,
     symbols: u64,
     traders: u64,
@@ -179,7 +246,7 @@ unsafe fn draw_market_avx512(
     rows: RowIds,
     d: &mut MarketDraws,
 ) {
-    draw_market_any(seed, symbols, traders, spread, bases, rows, d)
+    draw_market_any::<LAGS>(seed, symbols, traders, spread, bases, rows, d)
 }
 
 /// [`draw_market_any`] compiled for AVX2 (four rows a step, each 64-bit
@@ -189,7 +256,7 @@ unsafe fn draw_market_avx512(
 /// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn draw_market_avx2(
+unsafe fn draw_market_avx2<const LAGS: bool>(
     seed: u64,
     symbols: u64,
     traders: u64,
@@ -198,18 +265,19 @@ unsafe fn draw_market_avx2(
     rows: RowIds,
     d: &mut MarketDraws,
 ) {
-    draw_market_any(seed, symbols, traders, spread, bases, rows, d)
+    draw_market_any::<LAGS>(seed, symbols, traders, spread, bases, rows, d)
 }
 
 /// Fills `d` with the fields of rows `rows` that [`Generator::market_row_at`]
 /// draws from the row's three hashes, the price its symbol's entry of
 /// `bases` plus the drawn offset: one pass of multiplies, shifts, a table
-/// read and stores, no branch, so it vectorises.
+/// read and stores, no branch, so it vectorises. Without `LAGS` the times'
+/// lags are not drawn (their vectors left empty): one hash a row fewer.
 ///
 /// # Panics
 /// Unless `bases` holds one price per symbol (`symbols` of them).
 #[inline(always)]
-fn draw_market_any(
+fn draw_market_any<const LAGS: bool>(
     seed: u64,
     symbols: u64,
     traders: u64,
@@ -234,6 +302,7 @@ fn draw_market_any(
         &mut d.quantities.spare_capacity_mut()[..n],
     );
     let pr = &mut d.prices.spare_capacity_mut()[..n];
+    let lagged = if LAGS { n } else { 0 };
     let (lt, lq) = (
         &mut d.lags_ts.spare_capacity_mut()[..n],
         &mut d.lags_tt.spare_capacity_mut()[..n],
@@ -242,7 +311,6 @@ fn draw_market_any(
         let i = rows.first + k as u64 * rows.stride;
         let (sym, trader) = halves(mix(seed, i, 1));
         let (price, quantity) = halves(mix(seed, i, 2));
-        let (late_ts, late_tt) = halves(mix(seed, i, 3));
         let s = below32(sym, symbols);
         sy[k].write(s as u32);
         tr[k].write(below32(trader, traders) as i64 + 1);
@@ -252,18 +320,22 @@ fn draw_market_any(
         let base = unsafe { *bases.get_unchecked(s as usize) };
         pr[k].write(base + below32(price, 20_001) as i64 - 10_000);
         qu[k].write(below32(quantity, 1_000) as i64 + 1);
-        lt[k].write(below32(late_ts, spread) as u32);
-        lq[k].write(below32(late_tt, spread) as u32);
+        if LAGS {
+            let (late_ts, late_tt) = halves(mix(seed, i, 3));
+            lt[k].write(below32(late_ts, spread) as u32);
+            lq[k].write(below32(late_tt, spread) as u32);
+        }
     }
     // SAFETY: each vector has capacity for `n` values (reserved above) and
-    // the loop above wrote every one of its first `n` slots.
+    // the loop above wrote every one of its first `n` slots (the lags' only
+    // with `LAGS`: otherwise they stay empty).
     unsafe {
         d.symbols.set_len(n);
         d.traders.set_len(n);
         d.quantities.set_len(n);
         d.prices.set_len(n);
-        d.lags_ts.set_len(n);
-        d.lags_tt.set_len(n);
+        d.lags_ts.set_len(lagged);
+        d.lags_tt.set_len(lagged);
     }
 }
 

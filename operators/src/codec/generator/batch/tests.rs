@@ -26,7 +26,7 @@ fn batched_native_rows_and_draws_agree_with_row_by_row() {
         assert_eq!(got, want);
         let mut b = MarketDraws::with_capacity(len);
         let c = g.config;
-        draw_market_any(
+        draw_market_any::<true>(
             g.seed,
             c.symbols as u64,
             c.traders as u64,
@@ -41,6 +41,14 @@ fn batched_native_rows_and_draws_agree_with_row_by_row() {
         assert_eq!(a.prices, b.prices);
         assert_eq!(a.lags_ts, b.lags_ts);
         assert_eq!(a.lags_tt, b.lags_tt);
+        // Without the lags: the other fields the same, no lags drawn.
+        let mut c = MarketDraws::default();
+        g.draw_fields(rows, &mut c, false);
+        assert_eq!(
+            (&a.symbols, &a.traders, &a.quantities, &a.prices),
+            (&c.symbols, &c.traders, &c.quantities, &c.prices)
+        );
+        assert!(c.lags_ts.is_empty() && c.lags_tt.is_empty());
     }
 }
 
