@@ -153,7 +153,7 @@ impl PartialAgg {
         } else {
             let mut keep = KeepMask::default();
             let mut kept = Vec::with_capacity(n);
-            for (i, s) in starts.iter().enumerate() {
+            for (i, s) in starts.each().into_iter().enumerate() {
                 let ok = nulls.as_ref().is_none_or(|b| b.is_valid(i)) && open(s);
                 keep.push(i, ok);
                 if ok {

@@ -57,23 +57,38 @@ impl Windows {
     /// Folds row `i` of `keys`/`args` into the window starting at row
     /// `i`'s start, one window's rows at a time.
     pub(crate) fn fold(&mut self, starts: &Starts, keys: &[ArrayRef], args: &[Option<ArrayRef>]) {
-        let starts = match starts {
+        let split = match starts {
             Starts::One(s, n) => return self.entry(*s).update(keys, args, *n),
-            Starts::Each(v) => v,
-        };
-        for (s, rows) in by_start(starts) {
-            match rows {
-                None => self.entry(s).update(keys, args, starts.len()),
-                Some(idx) => {
-                    // Keys read in place; only the arguments taken out.
-                    let take =
-                        |a: &ArrayRef| arrow_select::take::take(a, &idx, None).expect("take");
-                    let a: Vec<Option<ArrayRef>> =
-                        args.iter().map(|x| x.as_ref().map(take)).collect();
-                    self.entry(s).update_rows(keys, idx.values(), &a);
+            Starts::Two { early, late, rows } => vec![(*early, &rows[0]), (*late, &rows[1])],
+            Starts::Each(v) => {
+                for (s, rows) in by_start(v) {
+                    match rows {
+                        None => self.entry(s).update(keys, args, v.len()),
+                        Some(idx) => self.fold_rows(s, keys, args, &idx),
+                    }
                 }
+                return;
+            }
+        };
+        for (s, idx) in split {
+            if !idx.is_empty() {
+                self.fold_rows(s, keys, args, idx);
             }
         }
+    }
+
+    /// Folds rows `idx` of `keys`/`args` into the window starting at `s`:
+    /// keys read in place, only the arguments taken out.
+    fn fold_rows(
+        &mut self,
+        s: i64,
+        keys: &[ArrayRef],
+        args: &[Option<ArrayRef>],
+        idx: &UInt32Array,
+    ) {
+        let take = |a: &ArrayRef| arrow_select::take::take(a, idx, None).expect("take");
+        let a: Vec<Option<ArrayRef>> = args.iter().map(|x| x.as_ref().map(take)).collect();
+        self.entry(s).update_rows(keys, idx.values(), &a);
     }
 
     /// Merges partial states (`cols`: keys, then partial columns, as
@@ -202,23 +217,37 @@ impl StartOf {
 }
 
 /// The window start of each row of a batch: one start for every row (the
-/// common case: a batch's times share a window), or each row's own.
+/// common case: a batch's times share a window), two adjacent windows' rows
+/// listed (a batch across one window's end), or each row's own.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Starts {
     /// Every one of the batch's rows (the count) in the window starting here.
     One(i64, usize),
+    /// The rows of the windows starting at `early` and at `late` (the next
+    /// one), each list ascending; every row on one of them.
+    Two {
+        early: i64,
+        late: i64,
+        rows: [UInt32Array; 2],
+    },
     /// Each row's start, in row order.
     Each(Vec<i64>),
 }
 
 impl Starts {
     /// Each row's start, in row order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = i64> + '_ {
-        let (one, each): (_, &[i64]) = match self {
-            Starts::One(s, n) => (std::iter::repeat_n(*s, *n), &[]),
-            Starts::Each(v) => (std::iter::repeat_n(0, 0), v),
-        };
-        one.chain(each.iter().copied())
+    pub(crate) fn each(&self) -> Vec<i64> {
+        match self {
+            Starts::One(s, n) => vec![*s; *n],
+            Starts::Two { early, late, rows } => {
+                let mut v = vec![*early; rows[0].len() + rows[1].len()];
+                for &r in rows[1].values() {
+                    v[r as usize] = *late;
+                }
+                v
+            }
+            Starts::Each(v) => v.clone(),
+        }
     }
 }
 
@@ -226,15 +255,31 @@ impl Starts {
 /// least start and the greatest time (`None` when there are no times).
 /// [`Starts::One`] when the least and greatest times share a window (then
 /// every time between does), the most common case, with nothing written per
-/// row; [`StartOf`] row by row otherwise.
+/// row; [`Starts::Two`] when they are in adjacent windows (a row is in the
+/// later one when its time is at or past its start: one branch-free pass
+/// lists the rows); [`StartOf`] row by row otherwise.
 pub(crate) fn window_starts(times: &[i64], size: i64) -> (Starts, Option<(i64, i64)>) {
     let Some((lo, hi)) = time_range(times) else {
         return (Starts::Each(Vec::new()), None);
     };
     let mut start_of = StartOf::new(size);
     let least = start_of.start(lo);
-    if start_of.start(hi) == least {
+    let latest = start_of.start(hi);
+    if latest == least {
         return (Starts::One(least, times.len()), Some((least, hi)));
+    }
+    if least.checked_add(size) == Some(latest) {
+        let (mut early, mut late) = (Vec::new(), Vec::new());
+        split_rows(times.iter().map(|&t| t >= latest), &mut early, &mut late);
+        let rows = [UInt32Array::from(early), UInt32Array::from(late)];
+        return (
+            Starts::Two {
+                early: least,
+                late: latest,
+                rows,
+            },
+            Some((least, hi)),
+        );
     }
     let starts = times.iter().map(|&t| start_of.start(t)).collect();
     (Starts::Each(starts), Some((least, hi)))
@@ -325,6 +370,7 @@ mod tests {
             times in prop_oneof![
                 prop::collection::vec(0i64..60_000, 0..300),
                 prop::collection::vec(-130_000i64..130_000, 0..300),
+                prop::collection::vec(50_000i64..70_000, 0..300),
                 prop::collection::vec(any::<i64>(), 0..50),
             ],
             size in prop_oneof![Just(60_000i64), 1i64..1_000, Just(i64::MAX)],
@@ -335,10 +381,21 @@ mod tests {
             };
             let (starts, range) = super::window_starts(&times, size);
             let want: Vec<i64> = times.iter().map(|&t| floor(t)).collect();
-            prop_assert_eq!(starts.iter().collect::<Vec<_>>(), want.clone());
-            // One start for all exactly when the rows share one window.
-            let one = !want.is_empty() && want.iter().all(|&s| s == want[0]);
+            prop_assert_eq!(starts.each(), want.clone());
+            // One start for all exactly when the rows share one window; two
+            // lists exactly when they span two adjacent ones.
+            let (lo, hi) = (want.iter().min(), want.iter().max());
+            let one = lo.is_some() && lo == hi;
+            let two = lo.zip(hi).is_some_and(|(l, h)| l.checked_add(size) == Some(*h));
             prop_assert_eq!(matches!(starts, super::Starts::One(..)), one);
+            prop_assert_eq!(matches!(starts, super::Starts::Two { .. }), two);
+            if let super::Starts::Two { rows, .. } = &starts {
+                // Each list ascending, the two together every row once.
+                let mut all: Vec<u32> = rows.iter().flat_map(|r| r.values().to_vec()).collect();
+                prop_assert!(rows.iter().all(|r| r.values().windows(2).all(|w| w[0] < w[1])));
+                all.sort();
+                prop_assert_eq!(all, (0..times.len() as u32).collect::<Vec<_>>());
+            }
             let least = want.iter().copied().min();
             let latest = times.iter().copied().max();
             prop_assert_eq!(range, least.zip(latest));

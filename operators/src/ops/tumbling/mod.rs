@@ -210,7 +210,7 @@ impl Tumbling {
     ) -> (RecordBatch, Vec<i64>) {
         let mut keep = KeepMask::default();
         let mut kept = Vec::with_capacity(times.len());
-        for (i, (&t, start)) in times.iter().zip(starts.iter()).enumerate() {
+        for (i, (&t, start)) in times.iter().zip(starts.each()).enumerate() {
             let null = nulls.is_some_and(|n| n.is_null(i));
             let closed = self
                 .watermark()
