@@ -7,6 +7,8 @@
 
 use strength_reduce::StrengthReducedU64;
 
+use crate::cpu::by_cpu;
+
 /// `10^n` for `n` in `0..=38`.
 pub const fn pow10(n: u8) -> i128 {
     let mut v: i128 = 1;
@@ -76,13 +78,7 @@ pub fn fits_i64(vs: &[i128]) -> bool {
 /// Whether every value of `vs` fits 64 bits with its low word `w`
 /// satisfying `w + add <= span` (wrapping, unsigned).
 fn fit_64(vs: &[i128], add: u64, span: u64) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `fit_64_avx2` enables.
-        return unsafe { fit_64_avx2(vs, add, span) };
-    }
-    fit_64_any(vs, add, span)
+    by_cpu!(["avx2"] => fit_64_avx2(vs, add, span); fit_64_any(vs, add, span))
 }
 
 /// [`fit_64`]'s portable pass: a value fits 64 bits when its high word is

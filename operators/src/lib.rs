@@ -30,6 +30,7 @@
 pub mod catalog;
 pub mod codec;
 pub mod column;
+mod cpu;
 pub mod decimal;
 pub mod error;
 pub mod expr;

@@ -9,6 +9,7 @@
 use strength_reduce::StrengthReducedU64;
 
 use super::{OrderRow, START_MS};
+use crate::cpu::by_cpu;
 
 /// SplitMix64 finaliser over (seed, row, salt).
 #[inline]
@@ -104,23 +105,11 @@ pub(super) fn fill_nominal(
     per_minute: u64,
     out: &mut [std::mem::MaybeUninit<i64>],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-    {
-        // SAFETY: the CPU has AVX-512 F and VL (checked just above), the
-        // target features `fill_nominal_avx512` enables.
-        unsafe { fill_nominal_avx512(first, stride, per_minute, out) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `fill_nominal_avx2` enables.
-        unsafe { fill_nominal_avx2(first, stride, per_minute, out) };
-        return;
-    }
-    fill_nominal_any(first, stride, per_minute, out);
+    by_cpu!(
+        ["avx512f", "avx512vl"] => fill_nominal_avx512(first, stride, per_minute, out),
+        ["avx2"] => fill_nominal_avx2(first, stride, per_minute, out);
+        fill_nominal_any(first, stride, per_minute, out)
+    )
 }
 
 /// [`fill_nominal_any`] compiled for AVX-512 (unsigned 64-bit compares).

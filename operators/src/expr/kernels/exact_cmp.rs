@@ -14,6 +14,7 @@
 use arrow_buffer::{BooleanBuffer, Buffer};
 
 use super::super::CmpOp;
+use crate::cpu::by_cpu;
 
 /// The three comparisons every operator is one of, or its negation.
 #[derive(Clone, Copy)]
@@ -47,13 +48,7 @@ pub(super) fn column_vs_literal(op: CmpOp, vs: &[i128], c: i128) -> BooleanBuffe
 
 /// `v base c` for each of `vs`, 64 values a word.
 fn words(vs: &[i128], c: i128, base: Base) -> Vec<u64> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `words_avx2` enables.
-        return unsafe { words_avx2(vs, c, base) };
-    }
-    words_any(vs, c, base)
+    by_cpu!(["avx2"] => words_avx2(vs, c, base); words_any(vs, c, base))
 }
 
 /// One value's bit.

@@ -38,6 +38,7 @@ use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMillis
 use arrow_array::{Array, ArrayRef, BooleanArray, PrimitiveArray, StringArray};
 use arrow_buffer::NullBuffer;
 
+use crate::cpu::by_cpu;
 use crate::gather::Pool;
 use crate::types::SqlType;
 
@@ -325,13 +326,7 @@ fn ids_below(groups: &[u32], n: usize) -> bool {
     let Ok(n) = u32::try_from(n) else {
         return true;
     };
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `ids_below_avx2` enables.
-        return unsafe { ids_below_avx2(groups, n) };
-    }
-    ids_below_any(groups, n)
+    by_cpu!(["avx2"] => ids_below_avx2(groups, n); ids_below_any(groups, n))
 }
 
 /// [`ids_below`]'s pass: every id's comparison OR-ed in, no early exit, so

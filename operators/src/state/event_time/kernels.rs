@@ -2,23 +2,17 @@
 //! least and greatest, each compiled for AVX-512 or else AVX2 where the
 //! CPU has it (a run-time check; the same loop portably otherwise).
 
+use crate::cpu::by_cpu;
+
 /// Whether `s` never descends: every pair compared, without a branch, in
 /// a loop compiled for AVX-512 (eight pairs a compare) or else AVX2 where
 /// the CPU has it (a run-time check, as for [`time_range`]).
 pub(super) fn ascends(s: &[i64]) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512 F (checked just above), the only
-        // target feature `ascends_avx512` enables.
-        return unsafe { ascends_avx512(s) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `ascends_avx2` enables.
-        return unsafe { ascends_avx2(s) };
-    }
-    ascends_any(s)
+    by_cpu!(
+        ["avx512f"] => ascends_avx512(s),
+        ["avx2"] => ascends_avx2(s);
+        ascends_any(s)
+    )
 }
 
 #[inline(always)]
@@ -66,19 +60,11 @@ pub fn time_range(times: &[i64]) -> Option<(i64, i64)> {
     if times.is_empty() {
         return None;
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512 F (checked just above), the only
-        // target feature `range_avx512` enables.
-        return Some(unsafe { range_avx512(times) });
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `range_avx2` enables.
-        return Some(unsafe { range_avx2(times) });
-    }
-    Some(range_any(times))
+    Some(by_cpu!(
+        ["avx512f"] => range_avx512(times),
+        ["avx2"] => range_avx2(times);
+        range_any(times)
+    ))
 }
 
 #[inline(always)]

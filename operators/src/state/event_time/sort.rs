@@ -5,6 +5,7 @@
 
 use super::kernels::time_range;
 use super::run::Taken;
+use crate::cpu::by_cpu;
 use crate::gather::Pair;
 
 /// The least value and the width of the range of values ((0, 0) when
@@ -188,19 +189,11 @@ fn order_ties(r: &mut [Pair], t: &[i64], q: &mut [i64], scratch: &mut Vec<u32>) 
 /// has it), then
 /// the word's set bits listed.
 fn list_out_of_order(t: &[i64], q: &[i64], out: &mut Vec<u32>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512 F (checked just above), the only
-        // target feature `list_avx512` enables.
-        return unsafe { list_avx512(t, q, out) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only target
-        // feature `list_avx2` enables.
-        return unsafe { list_avx2(t, q, out) };
-    }
-    list_any(t, q, out)
+    by_cpu!(
+        ["avx512f"] => list_avx512(t, q, out),
+        ["avx2"] => list_avx2(t, q, out);
+        list_any(t, q, out)
+    )
 }
 
 #[inline(always)]

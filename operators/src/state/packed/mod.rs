@@ -18,6 +18,7 @@ use hashbrown::HashTable;
 
 use super::group_table::{fold, key_f64, KeyCol, K1, K2};
 use crate::column::ColumnBuilder;
+use crate::cpu::by_cpu;
 use crate::gather::Pool;
 use crate::types::SqlType;
 
@@ -272,17 +273,10 @@ impl<const W: usize> PackedSet<W> {
         hashes: &mut Vec<u64>,
         room: &mut [MaybeUninit<u32>],
     ) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("bmi1")
-            && std::arch::is_x86_feature_detected!("bmi2")
-        {
-            // SAFETY: the CPU has AVX2, BMI1 and BMI2 (checked just above),
-            // every target feature `find_all_avx2` enables.
-            unsafe { self.find_all_avx2(rows, hashes, room) };
-            return;
-        }
-        self.find_all_any(rows, hashes, room);
+        by_cpu!(
+            ["avx2", "bmi1", "bmi2"] => self.find_all_avx2(rows, hashes, room);
+            self.find_all_any(rows, hashes, room)
+        )
     }
 
     /// [`Self::find_all_any`] compiled for AVX2 and BMI.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMillisecondArray};
 
 use super::{below32, fill_nominal, halves, mix, Generator, MarketRow, NominalTimes, RowIds};
+use crate::cpu::by_cpu;
 
 impl Generator {
     /// The columns of rows `rows` ([`Generator::market_row`] each) that
@@ -146,28 +147,13 @@ impl Generator {
             self.config.traders as u64,
             self.spread,
         );
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the CPU has AVX-512 F, DQ and VL (checked just above),
-            // every target feature `draw_market_avx512` enables.
-            unsafe {
-                draw_market_avx512::<LAGS>(seed, symbols, traders, spread, &self.bases, rows, d)
-            };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above), the only
-            // target feature `draw_market_avx2` enables.
-            unsafe {
-                draw_market_avx2::<LAGS>(seed, symbols, traders, spread, &self.bases, rows, d)
-            };
-            return;
-        }
-        draw_market_any::<LAGS>(seed, symbols, traders, spread, &self.bases, rows, d);
+        let bases = &self.bases;
+        by_cpu!(
+            ["avx512f", "avx512dq", "avx512vl"] =>
+                draw_market_avx512::<LAGS>(seed, symbols, traders, spread, bases, rows, d),
+            ["avx2"] => draw_market_avx2::<LAGS>(seed, symbols, traders, spread, bases, rows, d);
+            draw_market_any::<LAGS>(seed, symbols, traders, spread, bases, rows, d)
+        )
     }
 }
 

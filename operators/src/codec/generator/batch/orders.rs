@@ -13,6 +13,7 @@ use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
 
 use super::super::{below32, halves, mix, Generator, RowIds};
 use super::short_strings;
+use crate::cpu::by_cpu;
 
 /// The fields of a batch of `orders` rows, column by column
 /// ([`Generator::draw_orders`]): the id, and those drawn from the row's
@@ -62,24 +63,11 @@ impl Generator {
     /// [`Generator::order_row`] draws them; what it held before is dropped,
     /// its memory kept), with AVX-512 or else AVX2 where the CPU has it.
     pub(super) fn draw_orders(&self, rows: RowIds, d: &mut OrderDraws) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the CPU has AVX-512 F, DQ and VL (checked just above),
-            // every target feature `draw_orders_avx512` enables.
-            unsafe { draw_orders_avx512(self.seed, rows, d) };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above), the only
-            // target feature `draw_orders_avx2` enables.
-            unsafe { draw_orders_avx2(self.seed, rows, d) };
-            return;
-        }
-        draw_orders_any(self.seed, rows, d);
+        by_cpu!(
+            ["avx512f", "avx512dq", "avx512vl"] => draw_orders_avx512(self.seed, rows, d),
+            ["avx2"] => draw_orders_avx2(self.seed, rows, d);
+            draw_orders_any(self.seed, rows, d)
+        )
     }
 }
 
