@@ -77,8 +77,9 @@ impl Windows {
         }
     }
 
-    /// Folds rows `idx` of `keys`/`args` into the window starting at `s`:
-    /// keys read in place, only the arguments taken out.
+    /// Folds rows `idx` of `keys`/`args` into the window starting at `s`,
+    /// both read where they lie (taking the arguments out first, into
+    /// arrays of their own, cost more than the rows' folding).
     fn fold_rows(
         &mut self,
         s: i64,
@@ -86,9 +87,7 @@ impl Windows {
         args: &[Option<ArrayRef>],
         idx: &UInt32Array,
     ) {
-        let take = |a: &ArrayRef| arrow_select::take::take(a, idx, None).expect("take");
-        let a: Vec<Option<ArrayRef>> = args.iter().map(|x| x.as_ref().map(take)).collect();
-        self.entry(s).update_rows(keys, idx.values(), &a);
+        self.entry(s).update_rows(keys, idx.values(), args);
     }
 
     /// Merges partial states (`cols`: keys, then partial columns, as

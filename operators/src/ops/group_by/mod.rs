@@ -71,11 +71,11 @@ impl Groups {
 
     pub(crate) fn update(&mut self, keys: &[ArrayRef], args: &[Option<ArrayRef>], n: usize) {
         let groups = self.intern(keys, n);
-        self.fold(args, groups);
+        self.fold(args, groups, None);
     }
 
-    /// [`Self::update`] with rows `rows` of `keys`; `args` are those rows'
-    /// arguments only.
+    /// [`Self::update`] with rows `rows` of `keys` and `args` (both read
+    /// where they lie).
     pub(crate) fn update_rows(
         &mut self,
         keys: &[ArrayRef],
@@ -85,11 +85,12 @@ impl Groups {
         self.table.intern_rows(keys, rows, &mut self.ids);
         let groups = self.table.len();
         self.rows.resize(groups, 0);
-        self.fold(args, groups);
+        self.fold(args, groups, Some(rows));
     }
 
-    /// Folds the rows whose group ids `self.ids` holds.
-    fn fold(&mut self, args: &[Option<ArrayRef>], groups: usize) {
+    /// Folds the rows whose group ids `self.ids` holds, their arguments
+    /// at rows `at` of `args` when given (else the first ones, in order).
+    fn fold(&mut self, args: &[Option<ArrayRef>], groups: usize, at: Option<&[u32]>) {
         // Checked once for the row counts and every accumulator.
         let ids = GroupIds::check(&self.ids, groups);
         let rows = self.rows.as_mut_slice();
@@ -100,7 +101,10 @@ impl Groups {
             unsafe { *rows.get_unchecked_mut(g as usize) += 1 };
         }
         for (acc, arg) in self.accs.iter_mut().zip(args) {
-            acc.update_ids(ids, arg.as_ref());
+            match at {
+                None => acc.update_ids(ids, arg.as_ref()),
+                Some(at) => acc.update_ids_at(ids, arg.as_ref(), at),
+            }
         }
     }
 

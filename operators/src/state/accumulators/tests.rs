@@ -330,3 +330,70 @@ fn changes_carry_each_rows_running_value() {
     // 1.50, 0.625, 10.00, 0.42 at scale 6.
     assert_eq!(dec(&a), vec![1_500_000, 625_000, 10_000_000, 420_000]);
 }
+
+proptest::proptest! {
+    /// Rows folded with their values read where they lie (`update_ids_at`)
+    /// give each group what a plain fold of those rows' values gives: SUM
+    /// (the fast loop, and with NULLs the general one), COUNT and MAX over
+    /// BIGINT, SUM over DECIMAL, COUNT(*) (no argument).
+    #[test]
+    fn values_read_at_their_rows_fold_as_plain_sums(
+        values in proptest::collection::vec(proptest::option::weighted(0.9, -1_000_000i64..1_000_000), 1..120),
+        picks in proptest::collection::vec((0usize..1_000, 0u32..6), 0..150),
+        nulls in proptest::bool::ANY,
+    ) {
+        let n = values.len();
+        let values: Vec<Option<i64>> = if nulls { values } else { values.into_iter().map(|v| v.or(Some(7))).collect() };
+        let at: Vec<u32> = picks.iter().map(|p| (p.0 % n) as u32).collect();
+        let ids: Vec<u32> = picks.iter().map(|p| p.1).collect();
+        let groups = 6;
+        let big: ArrayRef = Arc::new(Int64Array::from(values.clone()));
+        let dec: ArrayRef = Arc::new(
+            Decimal128Array::from(values.iter().map(|v| v.map(|x| x as i128 * 1_000)).collect::<Vec<_>>())
+                .with_precision_and_scale(38, 3)
+                .unwrap(),
+        );
+        let counts = rows_of(&ids, groups);
+        let reached: Vec<u32> = (0..groups as u32).filter(|&g| counts[g as usize] > 0).collect();
+        let checked = GroupIds::check(&ids, groups);
+        // (function, argument and its type, output type, output units a value)
+        type Case<'a> = (AggFunc, Option<(&'a ArrayRef, SqlType)>, SqlType, i128);
+        let cases: Vec<Case<'_>> = vec![
+            (AggFunc::Sum, Some((&big, SqlType::BigInt)), SqlType::BigInt, 1),
+            (AggFunc::Count, Some((&big, SqlType::BigInt)), SqlType::BigInt, 1),
+            (AggFunc::Max, Some((&big, SqlType::BigInt)), SqlType::BigInt, 1),
+            (AggFunc::Sum, Some((&dec, SqlType::decimal(38, 3))), SqlType::decimal(38, 3), 1_000),
+            (AggFunc::Count, None, SqlType::BigInt, 1),
+        ];
+        for (func, arg, out, unit) in cases {
+            let mut acc = Acc::new(func, arg.map(|a| a.1), out, "f(x)".into());
+            acc.update_ids_at(checked, arg.map(|a| a.0), &at);
+            // The plain fold: each group's values at its rows.
+            let want: Vec<Option<i128>> = reached
+                .iter()
+                .map(|&g| {
+                    let vals: Vec<Option<i64>> = ids
+                        .iter()
+                        .zip(&at)
+                        .filter(|(&i, _)| i == g)
+                        .map(|(_, &r)| if arg.is_some() { values[r as usize] } else { Some(1) })
+                        .collect();
+                    let some: Vec<i128> = vals.iter().flatten().map(|&v| v as i128).collect();
+                    match (func, arg.is_some()) {
+                        (AggFunc::Count, _) => Some(some.len() as i128),
+                        (_, _) if some.is_empty() => None,
+                        (AggFunc::Sum, _) => Some(some.iter().sum::<i128>() * unit),
+                        (AggFunc::Max, _) => some.iter().max().copied(),
+                        _ => unreachable!(),
+                    }
+                })
+                .collect();
+            let got = acc.emit(&reached, &counts).unwrap();
+            let got: Vec<Option<i128>> = match out {
+                SqlType::BigInt => got.as_primitive::<Int64Type>().iter().map(|v| v.map(|v| v as i128)).collect(),
+                _ => got.as_primitive::<Decimal128Type>().iter().collect(),
+            };
+            proptest::prop_assert_eq!(got, want, "{:?}", func);
+        }
+    }
+}

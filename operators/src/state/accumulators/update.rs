@@ -72,12 +72,33 @@ impl Acc {
     /// [`Self::update`] with ids checked already: the state is kept for
     /// `ids.bound()` groups.
     pub fn update_ids(&mut self, ids: GroupIds<'_>, arg: Option<&ArrayRef>) {
+        self.update_at(ids, arg, None);
+    }
+
+    /// [`Self::update_ids`] where row `i`'s value is `arg`'s row `at[i]`:
+    /// the values read where they lie (rows of a batch split between
+    /// windows), not taken out into arrays of their own first.
+    ///
+    /// # Panics
+    /// Unless there is a row of `at` for every id and every one is a row
+    /// of `arg`.
+    pub fn update_ids_at(&mut self, ids: GroupIds<'_>, arg: Option<&ArrayRef>, at: &[u32]) {
+        assert_eq!(at.len(), ids.ids().len(), "a row for every id");
+        // No argument (COUNT(*)): no value to read.
+        let at = arg.map(|a| GroupIds::check(at, a.len()));
+        self.update_at(ids, arg, at);
+    }
+
+    /// [`Self::update_ids`] with row `i`'s value at `at[i]` (checked rows
+    /// of `arg`) when given, at `i` otherwise.
+    fn update_at(&mut self, ids: GroupIds<'_>, arg: Option<&ArrayRef>, at: Option<GroupIds<'_>>) {
         let (groups, num_groups) = (ids.ids(), ids.bound());
         self.resize(num_groups);
         let input = Input::of(arg, self.input);
         // Every group id is below `num_groups` (checked when `ids` was
-        // made), the length of each state vector after the resize: so the
-        // specialised loops below index unchecked.
+        // made), the length of each state vector after the resize; every
+        // row of `at` below the input's length (checked when `at` was
+        // made): so the specialised loops below index unchecked.
         // Specialised loops for the common cases; the general fold otherwise.
         match (&mut self.state, &input) {
             (State::Rows, _) => {}
@@ -107,20 +128,33 @@ impl Acc {
                     *s = v;
                     overflow |= o;
                 };
-                match x {
-                    ExactIn::I64(v) => {
+                match (x, at) {
+                    (ExactIn::I64(v), None) => {
                         for (&g, &v) in groups.iter().zip(v.iter()) {
                             fold(g, v as i128);
                         }
                     }
-                    ExactIn::I128(v) => {
+                    (ExactIn::I128(v), None) => {
                         for (&g, &v) in groups.iter().zip(v.iter()) {
                             fold(g, v);
                         }
                     }
-                    ExactIn::Bool(_) => {
+                    (ExactIn::I64(v), Some(at)) => {
+                        for (&g, &r) in groups.iter().zip(at.ids()) {
+                            // SAFETY: `r` is below the input's length, that
+                            // of `v` (checked rows).
+                            fold(g, unsafe { *v.get_unchecked(r as usize) } as i128);
+                        }
+                    }
+                    (ExactIn::I128(v), Some(at)) => {
+                        for (&g, &r) in groups.iter().zip(at.ids()) {
+                            // SAFETY: as just above.
+                            fold(g, unsafe { *v.get_unchecked(r as usize) });
+                        }
+                    }
+                    (ExactIn::Bool(_), _) => {
                         for (i, &g) in groups.iter().enumerate() {
-                            fold(g, x.get(i));
+                            fold(g, x.get(at.map_or(i, |a| a.ids()[i] as usize)));
                         }
                     }
                 }
@@ -128,7 +162,8 @@ impl Acc {
             }
             _ => {
                 for (i, &g) in groups.iter().enumerate() {
-                    self.fold(g as usize, i, &input, num_groups);
+                    let row = at.map_or(i, |a| a.ids()[i] as usize);
+                    self.fold(g as usize, row, &input, num_groups);
                 }
             }
         }
