@@ -270,6 +270,9 @@ impl Averager {
     }
 }
 
+mod average;
+#[cfg(test)]
+use average::exact_paths;
 mod parse;
 mod text;
 

@@ -308,3 +308,95 @@ fn rescale_and_divide() {
     assert!(fits(p10(18) - 1, 18));
     assert!(!fits(p10(18), 18));
 }
+
+/// A sum near the largest an exact `f64` allows at scale factor `p` (the
+/// averages' fast path's bound), or anywhere.
+fn average_sums(p: i64) -> impl Strategy<Value = i128> {
+    let limit = ((1i128 << 53) - 1) / p as i128;
+    proptest::prop_oneof![
+        -1_000_000i128..1_000_000,
+        (limit - 3)..=(limit + 3),
+        (-limit - 3)..=(-limit + 3),
+        -(1i128 << 80)..(1i128 << 80),
+    ]
+}
+
+proptest::proptest! {
+    /// A column of sums averaged at once equals each sum averaged alone in
+    /// 128 bits (the sum scaled up exactly, divided, rounded half away
+    /// from zero): columns all within the `f64`-exact bound (the fast
+    /// loop) and columns with a value past it, counts from 1 to just
+    /// past 2^53; and the fast loop itself on every path this CPU runs
+    /// (where every count is below 2^53).
+    #[test]
+    fn averages_of_a_column_are_each_sums_128_bit_average(
+        (sa, out, rows) in (0u8..=4, 0u8..=8).prop_flat_map(|(sa, k)| {
+            let p = 10i64.pow(k as u32);
+            let counts = proptest::prop_oneof![
+                1i64..200,
+                1i64..=RECIPROCALS as i64 * 4,
+                ((1i64 << 53) - 1_000)..(1i64 << 53),
+                (1i64 << 53)..((1i64 << 53) + 1_000),
+            ];
+            (Just(sa), Just(sa + k), proptest::collection::vec((average_sums(p), counts), 0..40))
+        }),
+        within in proptest::bool::ANY,
+    ) {
+        let p = 10i128.pow((out - sa) as u32);
+        let limit = ((1i128 << 53) - 1) / p;
+        let rows: Vec<(i128, i64)> = if within {
+            rows.into_iter().map(|(s, c)| (s.clamp(-limit, limit), c)).collect()
+        } else {
+            rows
+        };
+        let want: Vec<Option<i128>> = rows
+            .iter()
+            .map(|&(s, c)| s.checked_mul(p).map(|n| div_round_128(n, c as i128)))
+            .collect();
+        let (mut sums, counts): (Vec<i128>, Vec<i64>) = rows.iter().copied().unzip();
+        match Averager::new(sa, out).avg_all(&mut sums, &counts) {
+            Ok(()) => proptest::prop_assert_eq!(sums.iter().map(|&v| Some(v)).collect::<Vec<_>>(), want.clone()),
+            Err(i) => {
+                proptest::prop_assert_eq!(want[i], None);
+                proptest::prop_assert!(want[..i].iter().all(Option::is_some));
+            }
+        }
+        if within && rows.iter().all(|&(_, c)| c < 1 << 53) {
+            for (name, avg) in exact_paths() {
+                let (mut sums, counts): (Vec<i128>, Vec<i64>) = rows.iter().copied().unzip();
+                avg(&mut sums, &counts, p as i64);
+                let got: Vec<Option<i128>> = sums.iter().map(|&v| Some(v)).collect();
+                proptest::prop_assert_eq!(&got, &want, "{}", name);
+            }
+        }
+    }
+}
+
+/// The `f64` quotient of the fast average is the exact floor where it is
+/// closest to the next integer: `a = k·d − 1` for every binade of `k` and
+/// `d` at and around `2^53 / k` (a and d below 2^53), on every path.
+#[test]
+fn exact_averages_at_the_f64_edges() {
+    let mut rows: Vec<(i128, i64)> = Vec::new();
+    for e in 0..53u32 {
+        for k in [1u64 << e, (1u64 << e) + 1, (2u64 << e) - 1] {
+            let top = (1u64 << 53) / k;
+            for d in [top.saturating_sub(1), top, top + 1, 3, 7] {
+                let a = (k as u128 * d as u128).saturating_sub(1);
+                if d > 0 && d < 1 << 53 && a < 1 << 53 {
+                    rows.push((a as i128, d as i64));
+                    rows.push((-(a as i128), d as i64));
+                }
+            }
+        }
+    }
+    let want: Vec<i128> = rows
+        .iter()
+        .map(|&(a, d)| div_round_128(a, d as i128))
+        .collect();
+    for (name, avg) in exact_paths() {
+        let (mut sums, counts): (Vec<i128>, Vec<i64>) = rows.iter().copied().unzip();
+        avg(&mut sums, &counts, 1);
+        assert_eq!(sums, want, "{name}");
+    }
+}
