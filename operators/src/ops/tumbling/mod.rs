@@ -21,9 +21,9 @@
 //!   waits until it has (or until the watermark fires the window).
 //!
 //! Each window owns its own group table; when the window closes, the table is
-//! reused by a later window. Under EMIT FINAL it keeps its keys, values
-//! reset (see [`super::windows`]), so "order of first appearance" is the
-//! order in which that table first met each key, over the windows it
+//! reused by a later window. It keeps its keys, values reset (see
+//! [`super::windows`]), so under EMIT FINAL "order of first appearance" is
+//! the order in which that table first met each key, over the windows it
 //! served.
 //!
 //! Layout: this module holds the operator, its rows and its windows'
