@@ -55,39 +55,27 @@ impl Windows {
     }
 
     /// Folds row `i` of `keys`/`args` into the window starting at row
-    /// `i`'s start, one window's rows at a time.
+    /// `i`'s start, one window's rows at a time: a window's share of a
+    /// batch read where it lies (keys and arguments), not taken out.
     pub(crate) fn fold(&mut self, starts: &Starts, keys: &[ArrayRef], args: &[Option<ArrayRef>]) {
-        let split = match starts {
-            Starts::One(s, n) => return self.entry(*s).update(keys, args, *n),
-            Starts::Two { early, late, rows } => vec![(*early, &rows[0]), (*late, &rows[1])],
+        match starts {
+            Starts::One(s, n) => self.entry(*s).update(keys, args, *n),
+            Starts::Two { early, late, rows } => {
+                for (s, rows) in [(*early, &rows[0]), (*late, &rows[1])] {
+                    if !rows.is_empty() {
+                        self.entry(s).update_rows(keys, rows, args);
+                    }
+                }
+            }
             Starts::Each(v) => {
                 for (s, rows) in by_start(v) {
                     match rows {
                         None => self.entry(s).update(keys, args, v.len()),
-                        Some(idx) => self.fold_rows(s, keys, args, &idx),
+                        Some(idx) => self.entry(s).update_rows(keys, idx.values(), args),
                     }
                 }
-                return;
-            }
-        };
-        for (s, idx) in split {
-            if !idx.is_empty() {
-                self.fold_rows(s, keys, args, idx);
             }
         }
-    }
-
-    /// Folds rows `idx` of `keys`/`args` into the window starting at `s`,
-    /// both read where they lie (taking the arguments out first, into
-    /// arrays of their own, cost more than the rows' folding).
-    fn fold_rows(
-        &mut self,
-        s: i64,
-        keys: &[ArrayRef],
-        args: &[Option<ArrayRef>],
-        idx: &UInt32Array,
-    ) {
-        self.entry(s).update_rows(keys, idx.values(), args);
     }
 
     /// Merges partial states (`cols`: keys, then partial columns, as
@@ -227,7 +215,7 @@ pub(crate) enum Starts {
     Two {
         early: i64,
         late: i64,
-        rows: [UInt32Array; 2],
+        rows: [Vec<u32>; 2],
     },
     /// Each row's start, in row order.
     Each(Vec<i64>),
@@ -240,7 +228,7 @@ impl Starts {
             Starts::One(s, n) => vec![*s; *n],
             Starts::Two { early, late, rows } => {
                 let mut v = vec![*early; rows[0].len() + rows[1].len()];
-                for &r in rows[1].values() {
+                for &r in &rows[1] {
                     v[r as usize] = *late;
                 }
                 v
@@ -270,7 +258,7 @@ pub(crate) fn window_starts(times: &[i64], size: i64) -> (Starts, Option<(i64, i
     if least.checked_add(size) == Some(latest) {
         let (mut early, mut late) = (Vec::new(), Vec::new());
         split_rows(times.iter().map(|&t| t >= latest), &mut early, &mut late);
-        let rows = [UInt32Array::from(early), UInt32Array::from(late)];
+        let rows = [early, late];
         return (
             Starts::Two {
                 early: least,
@@ -390,8 +378,8 @@ mod tests {
             prop_assert_eq!(matches!(starts, super::Starts::Two { .. }), two);
             if let super::Starts::Two { rows, .. } = &starts {
                 // Each list ascending, the two together every row once.
-                let mut all: Vec<u32> = rows.iter().flat_map(|r| r.values().to_vec()).collect();
-                prop_assert!(rows.iter().all(|r| r.values().windows(2).all(|w| w[0] < w[1])));
+                let mut all: Vec<u32> = rows.concat();
+                prop_assert!(rows.iter().all(|r| r.windows(2).all(|w| w[0] < w[1])));
                 all.sort();
                 prop_assert_eq!(all, (0..times.len() as u32).collect::<Vec<_>>());
             }
