@@ -143,8 +143,7 @@ pub(super) type ExactAvg = fn(&mut [i128], &[i64], i64);
 /// AVX-512), by name, for tests to compare.
 #[cfg(test)]
 pub(super) fn exact_paths() -> Vec<(&'static str, ExactAvg)> {
-    type Avg = ExactAvg;
-    let mut paths: Vec<(&'static str, Avg)> = vec![("portable", avg_exact_any)];
+    let mut paths: Vec<(&'static str, ExactAvg)> = vec![("portable", avg_exact_any)];
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
