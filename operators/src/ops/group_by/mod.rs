@@ -35,6 +35,12 @@ pub(crate) struct Groups {
     /// listed per core owning their keys.
     owned: Vec<Vec<u32>>,
     routed: usize,
+    /// The key columns of every group (ids `0..n`, `n` kept beside them)
+    /// as [`Self::emit`] last built them: a table kept across windows
+    /// ([`Self::reset_values`]) whose keys are all live again and none
+    /// new emits the same columns, shared, not decoded again. Keys are
+    /// only appended until [`Self::clear`], which drops them.
+    all_keys: Option<(usize, Vec<ArrayRef>)>,
 }
 
 impl Groups {
@@ -57,6 +63,7 @@ impl Groups {
             ids: Vec::new(),
             owned: Vec::new(),
             routed: 0,
+            all_keys: None,
         }
     }
 
@@ -141,7 +148,7 @@ impl Groups {
     /// Key columns and aggregate values of every group a row reached, in
     /// id order (order of first appearance in the table: see
     /// [`Self::reset_values`]).
-    pub(crate) fn emit_all(&self) -> Result<Vec<ArrayRef>> {
+    pub(crate) fn emit_all(&mut self) -> Result<Vec<ArrayRef>> {
         self.emit(&self.live(0..self.table.len() as u32))
     }
 
@@ -155,10 +162,25 @@ impl Groups {
     }
 
     /// Key columns and aggregate values of groups `ids`, in that order.
-    pub(crate) fn emit(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
-        let mut cols = self.table.key_columns(ids);
+    pub(crate) fn emit(&mut self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        let n = self.table.len();
+        let every = ids.len() == n && ids.iter().zip(0..).all(|(&g, i)| g == i);
+        let mut cols = match &self.all_keys {
+            Some((len, cols)) if every && *len == n => cols.clone(),
+            _ => {
+                let cols = self.table.key_columns(ids);
+                if every {
+                    self.all_keys = Some((n, cols.clone()));
+                }
+                cols
+            }
+        };
         for acc in &self.accs {
-            cols.push(acc.emit(ids, &self.rows)?);
+            cols.push(if every {
+                acc.emit_first(n, &self.rows)?
+            } else {
+                acc.emit(ids, &self.rows)?
+            });
         }
         Ok(cols)
     }
@@ -237,6 +259,7 @@ impl Groups {
     /// Forgets every group, keeping memory (key arena, accumulator vectors).
     pub(crate) fn clear(&mut self) {
         self.table.clear();
+        self.all_keys = None;
         self.owned.iter_mut().for_each(Vec::clear);
         self.routed = 0;
         self.rows.clear();

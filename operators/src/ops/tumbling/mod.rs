@@ -143,7 +143,7 @@ impl Tumbling {
     /// Emits and drops every window whose end is at or below `limit`.
     fn fire(&mut self, limit: i64, out: &mut Vec<RecordBatch>) -> Result<()> {
         self.merge_pending(limit);
-        while let Some((start, groups)) = self.windows.pop_closed(self.window.size_ms, limit) {
+        while let Some((start, mut groups)) = self.windows.pop_closed(self.window.size_ms, limit) {
             // An adopted window emits the groups this core owns; any window
             // only groups rows reached (a reused table keeps other keys).
             let owned = self.owned.remove(&start);

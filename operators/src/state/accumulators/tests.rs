@@ -397,3 +397,72 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    /// A table's values read out, of listed groups (`emit`) and of every
+    /// group as slices (`emit_first`), are each group's plain fold: COUNT(*),
+    /// COUNT, SUM and AVG (rounded half away from zero) over DECIMAL, with
+    /// and without NULLs, groups without rows or without values among them.
+    #[test]
+    fn values_read_out_are_each_groups_plain_fold(
+        rows in proptest::collection::vec(
+            (0u32..8, proptest::option::weighted(0.85, -5_000_000i64..5_000_000)),
+            0..200,
+        ),
+        nulls in proptest::bool::ANY,
+        list in proptest::collection::vec(0u32..8, 0..12),
+    ) {
+        let n = 8;
+        let vals: Vec<Option<i64>> = rows.iter().map(|r| if nulls { r.1 } else { Some(r.1.unwrap_or(3)) }).collect();
+        let groups: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        let arg: ArrayRef = Arc::new(
+            Decimal128Array::from(vals.iter().map(|v| v.map(|x| x as i128)).collect::<Vec<_>>())
+                .with_precision_and_scale(18, 4)
+                .unwrap(),
+        );
+        let counts = rows_of(&groups, n);
+        let dec4 = SqlType::Decimal { precision: 18, scale: 4 };
+        let dec6 = SqlType::Decimal { precision: 38, scale: 6 };
+        for (func, input, output) in [
+            (AggFunc::CountStar, None, SqlType::BigInt),
+            (AggFunc::Count, Some(dec4), SqlType::BigInt),
+            (AggFunc::Sum, Some(dec4), SqlType::Decimal { precision: 38, scale: 4 }),
+            (AggFunc::Avg, Some(dec4), dec6),
+        ] {
+            let mut acc = Acc::new(func, input, output, "f(x)".into());
+            acc.update(&groups, input.map(|_| &arg), n);
+            // The plain fold of group g, in the output's units.
+            let want = |g: u32| -> Option<i128> {
+                let mine: Vec<Option<i64>> =
+                    groups.iter().zip(&vals).filter(|(&h, _)| h == g).map(|(_, v)| *v).collect();
+                let some: Vec<i128> = mine.iter().flatten().map(|&v| v as i128).collect();
+                let sum: i128 = some.iter().sum();
+                let c = some.len() as i128;
+                match func {
+                    AggFunc::CountStar => Some(mine.len() as i128),
+                    AggFunc::Count => Some(c),
+                    _ if c == 0 => None,
+                    AggFunc::Sum => Some(sum),
+                    _ => {
+                        // sum·100 / c, half away from zero.
+                        let (a, q) = ((sum * 100).abs(), (sum * 100).abs() / c);
+                        let q = if 2 * (a - q * c) >= c { q + 1 } else { q };
+                        Some(if sum < 0 { -q } else { q })
+                    }
+                }
+            };
+            let read = |a: ArrayRef| -> Vec<Option<i128>> {
+                match output {
+                    SqlType::BigInt => a.as_primitive::<Int64Type>().iter().map(|v| v.map(|v| v as i128)).collect(),
+                    _ => a.as_primitive::<Decimal128Type>().iter().collect(),
+                }
+            };
+            let every: Vec<Option<i128>> = (0..n as u32).map(want).collect();
+            proptest::prop_assert_eq!(read(acc.emit_first(n, &counts).unwrap()), every.clone(), "{:?} first", func);
+            let all: Vec<u32> = (0..n as u32).collect();
+            proptest::prop_assert_eq!(read(acc.emit(&all, &counts).unwrap()), every, "{:?} all", func);
+            let listed: Vec<Option<i128>> = list.iter().map(|&g| want(g)).collect();
+            proptest::prop_assert_eq!(read(acc.emit(&list, &counts).unwrap()), listed, "{:?} listed", func);
+        }
+    }
+}
