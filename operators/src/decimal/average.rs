@@ -17,6 +17,9 @@
 //! ulp at `k`, and a whole ulp just below `k` when `k = 2^e` (where the
 //! spacing halves). So the truncated `f64` quotient is exactly `⌊a/d⌋`,
 //! and the remainder `a − ⌊a/d⌋·d` gives the rounding.
+//! A negative sum `−a` divides to exactly `−(a / d)` (rounding is symmetric
+//! in sign), which truncates to `−⌊a/d⌋`: the loop divides the signed
+//! sum and takes the sign back only in the rounding step.
 
 use super::Averager;
 use crate::cpu::by_cpu;
@@ -122,16 +125,25 @@ unsafe fn avg_exact_avx2(values: &mut [i128], counts: &[i64], p: i64) {
 /// remainder.
 #[inline(always)]
 fn avg_exact_any(values: &mut [i128], counts: &[i64], p: i64) {
-    for (v, &c) in values.iter_mut().zip(counts) {
+    for (v, &d) in values.iter_mut().zip(counts) {
         let n = *v as i64 * p;
-        let (a, d) = (n.unsigned_abs(), c as u64);
-        let q = (a as f64 / d as f64) as u64;
-        // Never below zero (the quotient is no more than the floor): a
-        // debug build's overflow check would say so.
-        let r = a - q * d;
+        // `n / d` in f64 is `-(|n| / d)` for a negative `n` (division is
+        // symmetric in sign), so its truncation is the floor of `|n| / d`
+        // with `n`'s sign: one division, no branch on the sign.
+        let f = n as f64 / d as f64;
+        // SAFETY: `f` is finite and below 2^53 in magnitude (`|n| < 2^53`,
+        // `d >= 1`: the caller's check), so it truncates to an `i64`
+        // without the saturating `as`'s range tests (which kept the loop
+        // from vectorising: a scalar compare and branch per value).
+        let q: i64 = unsafe { f.to_int_unchecked() };
+        // The remainder, of `n`'s sign and below `d` in magnitude (a
+        // debug build's check says so): half of `d` or more rounds away
+        // from zero.
+        let r = (n - q * d).abs();
         debug_assert!(r < d, "the f64 quotient is the floor");
-        let q = (q + (r >= d - r) as u64) as i64;
-        *v = (if n < 0 { -q } else { q }) as i128;
+        let away = (r >= d - r) as i64;
+        let sign = n >> 63;
+        *v = (q + ((away ^ sign) - sign)) as i128;
     }
 }
 
