@@ -99,7 +99,7 @@ impl Acc {
                     }
                     _ => return self.emit_each(groups, rows),
                 }
-                return out.finish(self.output, &self.text);
+                return out.finish_fitting(self.output, &self.text, self.averages_fit());
             }
             _ => {}
         }

@@ -161,6 +161,28 @@ pub struct Acc {
 }
 
 impl Acc {
+    /// Whether every average this AVG can give fits its output type, so
+    /// need not be checked: an average lies within its values' range, and
+    /// rounding to the output's scale (no smaller than the input's) cannot
+    /// pass the greatest value, so it has at most the input's digits plus
+    /// the scale added (DECIMAL(18,4) to DECIMAL(38,6): 20 of 38).
+    pub(super) fn averages_fit(&self) -> bool {
+        match (self.func, self.input, self.output) {
+            (
+                AggFunc::Avg,
+                Some(SqlType::Decimal { precision, scale }),
+                SqlType::Decimal {
+                    precision: out_precision,
+                    scale: out_scale,
+                },
+            ) => {
+                out_scale >= scale
+                    && precision as u32 + (out_scale - scale) as u32 <= out_precision as u32
+            }
+            _ => false,
+        }
+    }
+
     pub fn new(func: AggFunc, input: Option<SqlType>, output: SqlType, text: String) -> Self {
         let state = match (func, input) {
             (AggFunc::CountStar, _) | (AggFunc::Count, None) => State::Rows,

@@ -466,3 +466,58 @@ proptest::proptest! {
         }
     }
 }
+
+/// Averages said to fit their type without a check (`averages_fit`) do,
+/// at the extremes of every input precision and scale that says so: the
+/// greatest and least values, and pairs a unit apart (rounded half away
+/// from zero), read out and as running changes; and the types that do
+/// not qualify are the ones where an average could have more digits.
+#[test]
+fn averages_said_to_fit_do_fit_their_type() {
+    let mut qualified = 0;
+    for p in 1..=38u8 {
+        for s in 0..=p {
+            let input = SqlType::decimal(p, s);
+            let output = crate::state::agg_output_type(AggFunc::Avg, Some(input)).unwrap();
+            let mut acc = Acc::new(AggFunc::Avg, Some(input), output, "AVG(x)".into());
+            let SqlType::Decimal {
+                precision: po,
+                scale: so,
+            } = output
+            else {
+                panic!("a decimal average");
+            };
+            let grown = p as u32 + (so - s) as u32;
+            assert_eq!(acc.averages_fit(), grown <= po as u32, "DECIMAL({p},{s})");
+            if !acc.averages_fit() {
+                continue;
+            }
+            qualified += 1;
+            let top = 10i128.pow(p as u32) - 1;
+            let vals = [top, top, top - 1, -top, -top, -top + 1, top, top - 1];
+            let groups = [0u32, 0, 0, 1, 1, 1, 2, 2];
+            let arg: ArrayRef = Arc::new(
+                Decimal128Array::from(vals.to_vec())
+                    .with_precision_and_scale(p, s as i8)
+                    .unwrap(),
+            );
+            // A sum scaled to the output's scale past 128 bits is an error
+            // (the quotient is taken of it), whatever the average.
+            let scaled =
+                (top.checked_mul(3)).and_then(|t| t.checked_mul(10i128.pow((so - s) as u32)));
+            let changes = match acc.update_and_snapshot(&groups, Some(&arg), 3, &after(&groups)) {
+                Ok(a) => a,
+                Err(e) => {
+                    assert!(scaled.is_none(), "DECIMAL({p},{s}): {e}");
+                    continue;
+                }
+            };
+            let read = acc.emit(&[0, 1, 2], &rows_of(&groups, 3)).unwrap();
+            for a in [changes, read] {
+                let v = a.as_primitive::<Decimal128Type>().values();
+                assert!(crate::decimal::all_fit(v, po), "DECIMAL({p},{s}): {v:?}");
+            }
+        }
+    }
+    assert!(qualified > 500, "most input types qualify ({qualified})");
+}

@@ -245,7 +245,7 @@ impl Acc {
                     averager
                         .avg_all(&mut out.exact, rows_after)
                         .map_err(|_| Error::eval(&self.text, "average overflows"))?;
-                    return out.finish(self.output, &self.text);
+                    return out.finish_fitting(self.output, &self.text, self.averages_fit());
                 }
                 running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
                     averager.avg(s, n)
