@@ -7,7 +7,8 @@
 //! Layout: this module holds the operands' lanes (a column or a literal, as
 //! the typed values a kernel reads); [`mod@arith`] the arithmetic and negation;
 //! [`mod@compare`] the comparisons and boolean logic, with [`exact_cmp`] for a
-//! DECIMAL column against a literal.
+//! DECIMAL column against a literal; [`narrow`] a DECIMAL times BIGINT
+//! column's products in 64 bits, for SUM and AVG.
 
 use std::sync::Arc;
 
@@ -28,8 +29,10 @@ use crate::value::Scalar;
 mod arith;
 mod compare;
 mod exact_cmp;
+mod narrow;
 pub(crate) use arith::{arith, negate};
 pub(crate) use compare::{and_kleene, compare, or_kleene};
+pub(crate) use narrow::narrow_product;
 
 /// A column of `T`, or one value standing for every row.
 pub(crate) enum Lane<'a, T> {

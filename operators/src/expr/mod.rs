@@ -119,6 +119,49 @@ impl Expr {
         }
     }
 
+    /// The values of this exact (DECIMAL, BIGINT) expression for an
+    /// aggregate that reads only their numbers (SUM, AVG): what
+    /// [`Expr::eval`] gives, except that a DECIMAL column times a BIGINT
+    /// column whose every product fits 64 bits comes as a BIGINT column
+    /// of the unscaled products (half the bytes; see
+    /// [`crate::state::Acc`], which reads either).
+    pub fn eval_exact_arg(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        if let Expr::Arith {
+            op: ArithOp::Mul,
+            left,
+            right,
+            ty: SqlType::Decimal { .. },
+            ..
+        } = self
+        {
+            if matches!(
+                (left.ty(), right.ty()),
+                (SqlType::Decimal { .. }, SqlType::BigInt)
+                    | (SqlType::BigInt, SqlType::Decimal { .. })
+            ) {
+                let l = left.operand(batch)?;
+                let r = right.operand(batch)?;
+                if let Some(a) = kernels::narrow_product(&l, &r) {
+                    return Ok(a);
+                }
+                let Expr::Arith { op, ty, text, .. } = self else {
+                    unreachable!("matched above");
+                };
+                return kernels::arith(
+                    *op,
+                    &l,
+                    left.ty(),
+                    &r,
+                    right.ty(),
+                    *ty,
+                    batch.num_rows(),
+                    text,
+                );
+            }
+        }
+        self.eval(batch)
+    }
+
     /// Evaluates over every row of `batch`, giving a column of `batch.num_rows()` values.
     pub fn eval(&self, batch: &RecordBatch) -> Result<ArrayRef> {
         let n = batch.num_rows();

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::expr::Expr;
 use crate::gather::Pool;
 use crate::plan::{AggCall, AggPlan, Emit};
-use crate::state::{Acc, EventTimeBuffer, GroupIds, GroupTable};
+use crate::state::{Acc, AggFunc, EventTimeBuffer, GroupIds, GroupTable};
 
 /// Group table plus one accumulator per aggregate: the state of one set of
 /// groups. Each group's row count is kept here, once for all aggregates
@@ -273,9 +273,19 @@ impl Groups {
     }
 }
 
+/// Each aggregate's argument over `batch`; SUM's and AVG's exact ones as
+/// [`Expr::eval_exact_arg`] gives them (they read only the numbers).
 pub(crate) fn eval_args(aggs: &[AggCall], batch: &RecordBatch) -> Result<Vec<Option<ArrayRef>>> {
     aggs.iter()
-        .map(|c| c.arg.as_ref().map(|e| e.eval(batch)).transpose())
+        .map(|c| {
+            c.arg
+                .as_ref()
+                .map(|e| match c.func {
+                    AggFunc::Sum | AggFunc::Avg => e.eval_exact_arg(batch),
+                    _ => e.eval(batch),
+                })
+                .transpose()
+        })
         .collect()
 }
 

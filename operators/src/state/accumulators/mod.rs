@@ -87,7 +87,12 @@ impl ExactIn<'_> {
             SqlType::Timestamp => {
                 ExactIn::I64(a.as_primitive::<TimestampMillisecondType>().values())
             }
-            SqlType::Decimal { .. } => ExactIn::I128(a.as_primitive::<Decimal128Type>().values()),
+            // A DECIMAL argument whose values all fit 64 bits may come as
+            // a BIGINT column of them ([`crate::expr::Expr::eval_exact_arg`]).
+            SqlType::Decimal { .. } => match a.as_primitive_opt::<Int64Type>() {
+                Some(v) => ExactIn::I64(v.values()),
+                None => ExactIn::I128(a.as_primitive::<Decimal128Type>().values()),
+            },
             SqlType::Boolean => ExactIn::Bool(a.as_boolean()),
             t => panic!("{t} is not an exact type"),
         }
