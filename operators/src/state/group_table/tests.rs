@@ -316,3 +316,49 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A NULL-free BIGINT and a NULL-free VARCHAR key, in either order
+    /// (packed a row at a time, whole): each row's group is the one of
+    /// its first equal key, numbered in order of first appearance (a
+    /// plain map), the same ids as the rows picked out one by one (the
+    /// general passes), and the key columns give the keys back; strings
+    /// over 8 bytes leave packed mode.
+    #[test]
+    fn number_and_string_keys_group_by_first_appearance(
+        rows in proptest::collection::vec(
+            (prop_oneof![-3i64..3, Just(i64::MIN), Just(i64::MAX)], "[ab]{0,3}|[aé]{1,4}|[ab]{8}|[ab]{9,12}"),
+            1..80,
+        ),
+        flip in any::<bool>(),
+    ) {
+        let nums: ArrayRef = Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()));
+        let strs: ArrayRef = Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()));
+        let (keys, types) = if flip {
+            ([strs, nums], vec![SqlType::Varchar, SqlType::BigInt])
+        } else {
+            ([nums, strs], vec![SqlType::BigInt, SqlType::Varchar])
+        };
+        let mut first = std::collections::HashMap::new();
+        let want: Vec<u32> = rows
+            .iter()
+            .map(|r| {
+                let next = first.len() as u32;
+                *first.entry(r.clone()).or_insert(next)
+            })
+            .collect();
+        let n = rows.len();
+        let mut whole = GroupTable::new(types.clone());
+        let mut ids = Vec::new();
+        whole.intern(&keys, n, &mut ids);
+        prop_assert_eq!(&ids, &want);
+        let mut picked = GroupTable::new(types);
+        let mut each = Vec::new();
+        let all_rows: Vec<u32> = (0..n as u32).collect();
+        picked.intern_rows(&keys, &all_rows, &mut each);
+        prop_assert_eq!(&each, &want);
+        let back = whole.key_columns(&ids);
+        prop_assert_eq!(back[0].to_data(), keys[0].to_data());
+        prop_assert_eq!(back[1].to_data(), keys[1].to_data());
+    }
+}
