@@ -23,7 +23,9 @@ use crate::gather::Pool;
 use crate::types::SqlType;
 
 mod decode;
+mod pair;
 use decode::{append_keys, direct_columns, route_hashes};
+use pair::pack_pair;
 
 /// Most data words a packed key has (the tag word comes after them).
 const MAX_WORDS: usize = 4;
@@ -174,39 +176,6 @@ fn pack<const W: usize>(
             _ => 1,
         };
     }
-    true
-}
-
-/// [`pack`]'s path for a NULL-free BIGINT and a NULL-free VARCHAR (at
-/// column `SI`, the number at the other) into three words, every one of
-/// the first `n` rows: each row written whole, once.
-#[inline(always)]
-fn pack_pair<const W: usize, const SI: usize>(
-    v: &[i64],
-    offsets: &[i32],
-    data: &[u8],
-    n: usize,
-    rows: &mut Vec<[u64; W]>,
-) -> bool {
-    let (ii, tag_at) = (1 - SI, W - 1);
-    let int_tag = 1 << (ii * TAG_BITS);
-    rows.clear();
-    rows.reserve(n);
-    let room = &mut rows.spare_capacity_mut()[..n];
-    let ends = offsets[..n + 1].windows(2);
-    for ((r, x), e) in room.iter_mut().zip(&v[..n]).zip(ends) {
-        let Some((word, len)) = short_str(data, e[0], e[1]) else {
-            return false;
-        };
-        let mut row = [0; W];
-        row[ii] = *x as u64;
-        row[SI] = word;
-        row[tag_at] = int_tag | (len << 1 | 1) << (SI * TAG_BITS);
-        r.write(row);
-    }
-    // SAFETY: the loop above wrote each of the `n` slots reserved (a zip
-    // over `n` slots, `n` values and `n` pairs of offsets).
-    unsafe { rows.set_len(n) };
     true
 }
 
