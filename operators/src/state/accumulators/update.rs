@@ -222,6 +222,26 @@ impl Acc {
                     .collect();
                 return Ok(Arc::new(Int64Array::from(counts)));
             }
+            // A BIGINT sum written as BIGINT values straight away (each
+            // checked as it comes), not as 128-bit values checked and
+            // narrowed in two more passes.
+            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum)
+                if self.output == SqlType::BigInt =>
+            {
+                let mut v: Vec<i64> = Vec::new();
+                running(ids, x, sum, rows_after, nulls, &mut v, |s, _| {
+                    i64::try_from(s).ok()
+                })
+                .map_err(|sum_overflowed| {
+                    let what = if sum_overflowed {
+                        "sum overflows 128 bits"
+                    } else {
+                        "result overflows BIGINT"
+                    };
+                    Error::eval(&self.text, what)
+                })?;
+                return Ok(Arc::new(Int64Array::from(v)));
+            }
             (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum) => {
                 running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
                     Some(s)
@@ -275,14 +295,14 @@ impl Acc {
 /// after each row to `out` (the count: `rows_after[i]` less the group's
 /// `nulls`, see [`null_into`]): one loop per input width. `Err(true)`: a sum
 /// left 128 bits; `Err(false)`: `value` gave `None`.
-fn running(
+fn running<T>(
     ids: GroupIds<'_>,
     x: &ExactIn<'_>,
     sum: &mut [i128],
     rows_after: &[i64],
     nulls: &[i64],
-    out: &mut Vec<i128>,
-    value: impl Fn(i128, i64) -> Option<i128>,
+    out: &mut Vec<T>,
+    value: impl Fn(i128, i64) -> Option<T>,
 ) -> std::result::Result<(), bool> {
     if nulls.is_empty() {
         running_with(ids, x, sum, rows_after, |_| 0, out, value)
@@ -297,14 +317,14 @@ fn running(
 
 /// [`running`], group `g`'s NULLs `nulls_of(g)`.
 #[inline(always)]
-fn running_with(
+fn running_with<T>(
     ids: GroupIds<'_>,
     x: &ExactIn<'_>,
     sum: &mut [i128],
     rows_after: &[i64],
     nulls_of: impl Fn(u32) -> i64,
-    out: &mut Vec<i128>,
-    value: impl Fn(i128, i64) -> Option<i128>,
+    out: &mut Vec<T>,
+    value: impl Fn(i128, i64) -> Option<T>,
 ) -> std::result::Result<(), bool> {
     assert!(sum.len() >= ids.bound(), "a sum for every group");
     let groups = ids.ids();
