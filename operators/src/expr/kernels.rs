@@ -18,7 +18,7 @@ use arrow_array::{
     new_null_array, Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array,
     StringArray, TimestampMillisecondArray,
 };
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 
 use super::Operand;
 use crate::decimal;
@@ -92,6 +92,21 @@ fn nulls_of(op: &Operand) -> Option<&NullBuffer> {
         Operand::Array(a) => a.nulls(),
         Operand::Scalar(_) => None,
     }
+}
+
+/// The value buffers of a DECIMAL column and a BIGINT column, whichever
+/// side each is on; `None` for other operands (a literal among them).
+fn decimal_and_bigint(l: &Operand, r: &Operand) -> Option<(ScalarBuffer<i128>, ScalarBuffer<i64>)> {
+    let (Operand::Array(a), Operand::Array(b)) = (l, r) else {
+        return None;
+    };
+    let pair = |d: &ArrayRef, i: &ArrayRef| {
+        Some((
+            d.as_primitive_opt::<Decimal128Type>()?.values().clone(),
+            i.as_primitive_opt::<Int64Type>()?.values().clone(),
+        ))
+    };
+    pair(a, b).or_else(|| pair(b, a))
 }
 
 fn is_null_literal(op: &Operand) -> bool {

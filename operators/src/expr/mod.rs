@@ -127,11 +127,11 @@ impl Expr {
     /// [`crate::state::Acc`], which reads either).
     pub fn eval_exact_arg(&self, batch: &RecordBatch) -> Result<ArrayRef> {
         if let Expr::Arith {
-            op: ArithOp::Mul,
+            op: op @ ArithOp::Mul,
             left,
             right,
-            ty: SqlType::Decimal { .. },
-            ..
+            ty: ty @ SqlType::Decimal { .. },
+            text,
         } = self
         {
             if matches!(
@@ -144,9 +144,6 @@ impl Expr {
                 if let Some(a) = kernels::narrow_product(&l, &r) {
                     return Ok(a);
                 }
-                let Expr::Arith { op, ty, text, .. } = self else {
-                    unreachable!("matched above");
-                };
                 return kernels::arith(
                     *op,
                     &l,

@@ -15,7 +15,9 @@ use arrow_array::{new_null_array, Array, ArrayRef, Decimal128Array, Float64Array
 use arrow_buffer::NullBuffer;
 
 use super::super::{ArithOp, Operand};
-use super::{exact_lane, float_lane, i64_lane, is_null_literal, nulls_of, Lane};
+use super::{
+    decimal_and_bigint, exact_lane, float_lane, i64_lane, is_null_literal, nulls_of, Lane,
+};
 use crate::decimal;
 use crate::error::{Error, Result};
 use crate::types::SqlType;
@@ -207,16 +209,7 @@ pub(crate) fn arith(
 /// in one zip loop over the two value buffers; `None` for other operands.
 /// Only called where no row's product can overflow.
 fn decimal_times_bigint(l: &Operand, r: &Operand) -> Option<Vec<i128>> {
-    let (Operand::Array(a), Operand::Array(b)) = (l, r) else {
-        return None;
-    };
-    let pair = |d: &ArrayRef, i: &ArrayRef| {
-        Some((
-            d.as_primitive_opt::<Decimal128Type>()?.values().clone(),
-            i.as_primitive_opt::<Int64Type>()?.values().clone(),
-        ))
-    };
-    let (d, i) = pair(a, b).or_else(|| pair(b, a))?;
+    let (d, i) = decimal_and_bigint(l, r)?;
     if crate::decimal::fits_i64(&d) {
         // Both factors of 64 bits (the common DECIMAL(18) and less): one
         // widening multiply a row, where 128 by 128 bits takes three. The

@@ -20,26 +20,16 @@
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Int64Array};
+use arrow_array::{ArrayRef, Int64Array};
 use arrow_buffer::NullBuffer;
 
 use super::super::Operand;
+use super::{decimal_and_bigint, nulls_of};
 use crate::cpu::by_cpu;
 
 /// See the [module docs](self).
 pub(crate) fn narrow_product(l: &Operand, r: &Operand) -> Option<ArrayRef> {
-    let (Operand::Array(a), Operand::Array(b)) = (l, r) else {
-        return None;
-    };
-    let pair = |d: &ArrayRef, i: &ArrayRef| {
-        Some((
-            d.as_primitive_opt::<Decimal128Type>()?.values().clone(),
-            i.as_primitive_opt::<Int64Type>()?.values().clone(),
-        ))
-    };
-    let (d, i) = pair(a, b).or_else(|| pair(b, a))?;
+    let (d, i) = decimal_and_bigint(l, r)?;
     let n = d.len().min(i.len());
     let mut v: Vec<i64> = Vec::with_capacity(n);
     let room = &mut v.spare_capacity_mut()[..n];
@@ -57,7 +47,7 @@ pub(crate) fn narrow_product(l: &Operand, r: &Operand) -> Option<ArrayRef> {
     // SAFETY: the pass wrote each of the `n` slots of `room` (allocated
     // for `n` just above).
     unsafe { v.set_len(n) };
-    let nulls = NullBuffer::union(a.nulls(), b.nulls());
+    let nulls = NullBuffer::union(nulls_of(l), nulls_of(r));
     Some(Arc::new(Int64Array::new(v.into(), nulls)))
 }
 
@@ -113,7 +103,9 @@ fn products_any(d: &[i128], i: &[i64], out: &mut [MaybeUninit<i64>]) -> Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::Decimal128Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Int64Type};
+    use arrow_array::{Array, Decimal128Array};
     use proptest::prelude::*;
 
     /// The pass over the rows.
