@@ -199,6 +199,19 @@ impl Acc {
         assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
         let input = Input::of(arg, self.input);
         let mut out = Out::new(groups.len(), self.output);
+        // `running`'s failure: a sum past 128 bits, or `value` giving none
+        // (`other` says why).
+        let text = &self.text;
+        let failed = |other: &'static str| {
+            move |sum_overflowed: bool| {
+                let what = if sum_overflowed {
+                    "sum overflows 128 bits"
+                } else {
+                    other
+                };
+                Error::eval(text, what)
+            }
+        };
         // The common shapes in one tight loop each (no NULL input, so every
         // value is non-NULL: `out.valid` stays empty); the general fold
         // otherwise.
@@ -232,14 +245,7 @@ impl Acc {
                 running(ids, x, sum, rows_after, nulls, &mut v, |s, _| {
                     i64::try_from(s).ok()
                 })
-                .map_err(|sum_overflowed| {
-                    let what = if sum_overflowed {
-                        "sum overflows 128 bits"
-                    } else {
-                        "result overflows BIGINT"
-                    };
-                    Error::eval(&self.text, what)
-                })?;
+                .map_err(failed("result overflows BIGINT"))?;
                 return Ok(Arc::new(Int64Array::from(v)));
             }
             (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum) => {
@@ -270,14 +276,7 @@ impl Acc {
                 running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
                     averager.avg(s, n)
                 })
-                .map_err(|sum_overflowed| {
-                    let what = if sum_overflowed {
-                        "sum overflows 128 bits"
-                    } else {
-                        "average overflows"
-                    };
-                    Error::eval(&self.text, what)
-                })?;
+                .map_err(failed("average overflows"))?;
             }
             _ => {
                 for (i, &g) in groups.iter().enumerate() {
