@@ -5,6 +5,7 @@
 use arrow_array::RecordBatch;
 use arrow_buffer::ScalarBuffer;
 
+use super::kernels::{split_steps, SplitOut};
 use crate::gather::Pair;
 
 /// Rows of one accepted batch still held.
@@ -52,16 +53,18 @@ impl Taken {
         }
     }
 
-    /// Appends the rows `src` (`count` of them, row numbers of run `k`)
-    /// whose time is at or below `limit`, in order; the others go to `stay`
-    /// (when given). Returns the least time of those that stay. Every row
-    /// is written to both sides and only one side's length advances: no
-    /// branch per row on its verdict.
+    /// Appends the rows of the pass — rows `list` of run `k` (`r`), or
+    /// its first `count` rows when there is no list — whose time is at or
+    /// below `limit`, in order; the others go to `stay` (when given).
+    /// Returns the least time of those that stay. Whole steps of eight
+    /// rows first where the CPU allows ([`split_steps`]), then row by row:
+    /// every row is written to both sides and only one side's length
+    /// advances, no branch per row on its verdict.
     fn take_rows(
         &mut self,
         k: usize,
         r: &Run,
-        src: impl Iterator<Item = usize>,
+        list: Option<&[u32]>,
         count: usize,
         limit: i64,
         mut stay: Option<&mut Vec<u32>>,
@@ -76,7 +79,7 @@ impl Taken {
         let mut seqs = match (&mut self.seqs, &r.seqs) {
             (Some(all), Some(s)) => {
                 all.reserve(count);
-                Some((&mut all.spare_capacity_mut()[..count], s))
+                Some((&mut all.spare_capacity_mut()[..count], &s[..]))
             }
             _ => None,
         };
@@ -89,8 +92,21 @@ impl Taken {
             }
             None => &mut [][..],
         };
-        let (mut w, mut u, mut min) = (0, 0, i64::MAX);
-        for i in src.take(count) {
+        let split = split_steps(
+            k as u32,
+            &r.times,
+            list,
+            limit,
+            SplitOut {
+                rows: &mut rows[..],
+                times: &mut times[..],
+                seqs: seqs.as_mut().map(|(o, s)| (&mut o[..], *s)),
+                stay: keeping.then_some(&mut kept[..]),
+            },
+        );
+        let (mut w, mut u, mut min) = (split.went, split.stayed, split.min_stayed);
+        let row = |j: usize| list.map_or(j, |l| l[j] as usize);
+        for i in (split.done..count).map(row) {
             let t = r.times[i];
             rows[w].write((k as u32, i as u32));
             times[w].write(t);
@@ -106,7 +122,8 @@ impl Taken {
             }
         }
         // SAFETY: each vector had `count` slots reserved past its length
-        // and the first `w` (resp. `u`) of them were written above.
+        // and the first `w` (resp. `u`) of them were written above (the
+        // split's steps wrote the first `split.went` and `split.stayed`).
         unsafe {
             self.rows.set_len(at + w);
             self.times.set_len(at + w);
@@ -162,10 +179,9 @@ impl Run {
                         taken.take_all(k, self, 0..n);
                         i64::MAX
                     }
-                    None => taken.take_rows(k, self, 0..n, n, limit, stay.as_mut()),
+                    None => taken.take_rows(k, self, None, n, limit, stay.as_mut()),
                     Some(rows) => {
-                        let src = rows.iter().map(|&i| i as usize);
-                        taken.take_rows(k, self, src, rows.len(), limit, stay.as_mut())
+                        taken.take_rows(k, self, Some(rows), rows.len(), limit, stay.as_mut())
                     }
                 };
                 match stay {
