@@ -30,9 +30,8 @@
 //! firing; [`partials`] the partial states merged or adopted from cores.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use super::group_by::eval_args;
@@ -42,6 +41,7 @@ use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Tumble};
 use crate::state::{EventTimeBuffer, KeepMask};
 
+mod bounds;
 mod partials;
 #[cfg(test)]
 mod tests;
@@ -72,6 +72,8 @@ pub struct Tumbling {
     /// groups the window had when adopted (later ones came in pieces sent
     /// here, so this core owns them too).
     owned: BTreeMap<i64, (Vec<u32>, usize)>,
+    /// The last window's start and end columns, shared by its batches.
+    bounds: bounds::Bounds,
 }
 
 impl Tumbling {
@@ -94,6 +96,7 @@ impl Tumbling {
             own_through: None,
             pending: Vec::new(),
             owned: BTreeMap::new(),
+            bounds: bounds::Bounds::default(),
         }
     }
 
@@ -130,14 +133,9 @@ impl Tumbling {
         self.max_seen.map(|m| m.saturating_sub(self.lateness))
     }
 
-    fn window_columns(&self, start: i64, n: usize) -> [ArrayRef; 2] {
-        [
-            Arc::new(TimestampMillisecondArray::from_value(start, n)),
-            Arc::new(TimestampMillisecondArray::from_value(
-                start + self.window.size_ms,
-                n,
-            )),
-        ]
+    fn window_columns(&mut self, start: i64, n: usize) -> [ArrayRef; 2] {
+        let end = start + self.window.size_ms;
+        self.bounds.columns(start, end, n)
     }
 
     /// Emits and drops every window whose end is at or below `limit`.
