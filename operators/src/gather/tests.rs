@@ -17,6 +17,27 @@ pub(super) fn pick_pairs(
 }
 
 proptest! {
+    /// `Rows::check` refuses exactly the lists with a pair past its
+    /// source (or naming no source): sources of one length and of many,
+    /// pairs within the shortest, within their own only, and past them.
+    #[test]
+    fn rows_are_refused_exactly_when_one_lies_outside(
+        same in any::<bool>(),
+        (sources, len) in (0usize..4, 1usize..6),
+        varied in prop::collection::vec(0usize..6, 0..4),
+        pairs in prop::collection::vec((0u32..5, prop_oneof![0u32..2, 0u32..7]), 0..8),
+    ) {
+        let lens = if same { vec![len; sources] } else { varied };
+        let outside = pairs
+            .iter()
+            .any(|&(b, r)| lens.get(b as usize).is_none_or(|&n| r as usize >= n));
+        let refused = std::panic::catch_unwind(|| {
+            Rows::check(&pairs, &lens);
+        })
+        .is_err();
+        prop_assert_eq!(refused, outside);
+    }
+
     /// Each gathered row is its source row (text and NULL), for strings
     /// of every length around the block size, from sliced sources; with
     /// `short`, none longer than 8 characters (16 bytes), the copies'
