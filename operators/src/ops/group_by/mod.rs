@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_buffer::ScalarBuffer;
 use arrow_schema::SchemaRef;
 
 use super::partial_agg::Route;
@@ -127,7 +128,7 @@ impl Groups {
         let ids = GroupIds::check(&self.ids, groups);
         let rows = self.rows.as_mut_slice();
         assert_eq!(rows.len(), groups, "a row count for every group");
-        let after: Vec<i64> = ids
+        let after: ScalarBuffer<i64> = ids
             .ids()
             .iter()
             .map(|&g| {
@@ -137,7 +138,8 @@ impl Groups {
                 *r += 1;
                 *r
             })
-            .collect();
+            .collect::<Vec<i64>>()
+            .into();
         let mut cols = keys;
         for (acc, arg) in self.accs.iter_mut().zip(args) {
             cols.push(acc.update_and_snapshot_ids(ids, arg.as_ref(), &after)?);

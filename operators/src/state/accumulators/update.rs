@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array};
+use arrow_buffer::ScalarBuffer;
 
 use super::{float_max, float_min, null_into, Acc, AggFunc, ExactIn, GroupIds, Input, Out, State};
 use crate::decimal;
@@ -183,22 +184,27 @@ impl Acc {
         num_groups: usize,
         rows_after: &[i64],
     ) -> Result<ArrayRef> {
-        self.update_and_snapshot_ids(GroupIds::check(groups, num_groups), arg, rows_after)
+        let rows_after = ScalarBuffer::from(rows_after.to_vec());
+        self.update_and_snapshot_ids(GroupIds::check(groups, num_groups), arg, &rows_after)
     }
 
     /// [`Self::update_and_snapshot`] with ids checked already: the state
-    /// is kept for `ids.bound()` groups.
+    /// is kept for `ids.bound()` groups. COUNT(*) gives `rows_after`
+    /// itself (shared, not copied).
     pub fn update_and_snapshot_ids(
         &mut self,
         ids: GroupIds<'_>,
         arg: Option<&ArrayRef>,
-        rows_after: &[i64],
+        rows_after: &ScalarBuffer<i64>,
     ) -> Result<ArrayRef> {
         let (groups, num_groups) = (ids.ids(), ids.bound());
         self.resize(num_groups);
         assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
         let input = Input::of(arg, self.input);
-        let mut out = Out::new(groups.len(), self.output);
+        // Room for the values only where the general fold pushes them (the
+        // running loops reserve their own; the arms that return early
+        // build their columns themselves).
+        let mut out = Out::new(0, self.output);
         // `running`'s failure: a sum past 128 bits, or `value` giving none
         // (`other` says why).
         let text = &self.text;
@@ -217,7 +223,7 @@ impl Acc {
         // otherwise.
         match (&mut self.state, &input, self.func) {
             (State::Rows, _, _) if self.output == SqlType::BigInt => {
-                return Ok(Arc::new(Int64Array::from(rows_after.to_vec())));
+                return Ok(Arc::new(Int64Array::new(rows_after.clone(), None)));
             }
             (State::Count(c), Input::Exact(_, None) | Input::Float(_, None), _)
                 if self.output == SqlType::BigInt =>
@@ -279,6 +285,7 @@ impl Acc {
                 .map_err(failed("average overflows"))?;
             }
             _ => {
+                out = Out::new(groups.len(), self.output);
                 for (i, &g) in groups.iter().enumerate() {
                     self.fold(g as usize, i, &input, num_groups);
                     self.value_into(g as usize, rows_after[i], &mut out)?;
