@@ -192,6 +192,8 @@ impl PartialAgg {
         let size = win.size_ms;
         self.flushed = Some(self.flushed.map_or(w, |f| f.max(w)));
         while let Some((start, mut groups)) = self.windows.pop_closed(size, w) {
+            // Its partials are read from here on (`Groups::partial`).
+            groups.settle();
             let owned = groups.owners(route);
             closed.windows.push((start, Some(groups), owned));
         }
@@ -203,6 +205,7 @@ impl PartialAgg {
         let mut closed = Closed::new(false);
         for (start, mut groups) in self.windows.take_all() {
             if groups.len() > 0 {
+                groups.settle();
                 let owned = groups.owners(route);
                 closed.windows.push((start, Some(groups), owned));
             } else {

@@ -177,7 +177,7 @@ impl Groups {
                 cols
             }
         };
-        for acc in &self.accs {
+        for acc in &mut self.accs {
             cols.push(if every {
                 acc.emit_first(n, &self.rows)?
             } else {
@@ -220,6 +220,14 @@ impl Groups {
             cols.extend(acc.partial(groups, pool, &self.rows)?);
         }
         Ok(cols)
+    }
+
+    /// Folds every aggregate's pending adds into its sums: before
+    /// [`Self::partial`] reads them.
+    pub(crate) fn settle(&mut self) {
+        for acc in &mut self.accs {
+            acc.settle();
+        }
     }
 
     /// Merges partial states: `cols` holds the key columns, the row counts,

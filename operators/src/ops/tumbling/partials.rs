@@ -82,9 +82,10 @@ impl Tumbling {
                 None => {
                     self.owned.insert(start, (ids, adopted));
                 }
-                Some(groups) => {
+                Some(mut groups) => {
                     let ids = groups.live(ids);
                     if !ids.is_empty() {
+                        groups.settle();
                         let cols = groups.partial(&ids, &mut Pool::default())?;
                         self.windows.entry(start).merge(&cols, ids.len());
                     }

@@ -47,12 +47,14 @@ impl Picked<'_> {
 impl Acc {
     /// The values of groups `groups`, in that order (`rows`: every group's
     /// row count).
-    pub fn emit(&self, groups: &[u32], rows: &[i64]) -> Result<ArrayRef> {
+    pub fn emit(&mut self, groups: &[u32], rows: &[i64]) -> Result<ArrayRef> {
+        self.settle();
         self.emit_picked(Picked::Ids(groups), rows)
     }
 
     /// [`Acc::emit`] of groups `0..n`: the same values, read as slices.
-    pub fn emit_first(&self, n: usize, rows: &[i64]) -> Result<ArrayRef> {
+    pub fn emit_first(&mut self, n: usize, rows: &[i64]) -> Result<ArrayRef> {
+        self.settle();
         self.emit_picked(Picked::First(n), rows)
     }
 
@@ -71,7 +73,9 @@ impl Acc {
                 groups.gather(c, &mut counts);
                 return Ok(Arc::new(Int64Array::from(counts)));
             }
-            State::Exact { sum, nulls } if !self.overflow && groups.all(|g| nn(nulls, g) > 0) => {
+            State::Exact { sum, nulls, .. }
+                if !self.overflow && groups.all(|g| nn(nulls, g) > 0) =>
+            {
                 let mut out = Out::new(groups.len(), self.output);
                 match (self.func, self.output) {
                     (AggFunc::Sum, _) => groups.gather(sum, &mut out.exact),
@@ -124,7 +128,7 @@ impl Acc {
         match &self.state {
             State::Rows => out.push_exact(rows as i128),
             State::Count(c) => out.push_exact(c[g] as i128),
-            State::Exact { sum, nulls } => {
+            State::Exact { sum, nulls, .. } => {
                 let nn = nn(nulls);
                 if nn == 0 {
                     out.push_null();

@@ -134,10 +134,16 @@ enum State {
     /// COUNT(*): the shared row count, nothing of its own.
     Rows,
     Count(Vec<i64>),
-    /// `nulls` stays empty until a NULL comes (see [`null_into`]).
+    /// `nulls` stays empty until a NULL comes (see [`null_into`]). A
+    /// group's sum is `sum[g]` plus `pending[g]` where `pending` reaches
+    /// `g`: 64-bit values are added to `pending` (half the bytes of the
+    /// 128-bit sums for the scattered adds of a batch to touch), folded
+    /// into `sum` when an add would leave 64 bits, and all of it before
+    /// any value is read ([`Acc::settle`]).
     Exact {
         sum: Vec<i128>,
         nulls: Vec<i64>,
+        pending: Vec<i64>,
     },
     Float {
         sum: Vec<f64>,
@@ -199,6 +205,7 @@ impl Acc {
             (AggFunc::Sum | AggFunc::Avg, _) => State::Exact {
                 sum: Vec::new(),
                 nulls: Vec::new(),
+                pending: Vec::new(),
             },
             (_, Some(SqlType::Double)) => State::FloatMinMax {
                 v: Vec::new(),
@@ -232,13 +239,43 @@ impl Acc {
         self.resize(n);
     }
 
+    /// Folds the pending 64-bit adds into the 128-bit sums (an overflow
+    /// remembered, as in `update`): every reader of the sums calls it
+    /// first.
+    pub fn settle(&mut self) {
+        if let State::Exact { sum, pending, .. } = &mut self.state {
+            if pending.is_empty() {
+                return;
+            }
+            let mut overflow = false;
+            for (s, p) in sum.iter_mut().zip(pending.iter()) {
+                let (v, o) = s.overflowing_add(*p as i128);
+                *s = v;
+                overflow |= o;
+            }
+            pending.clear();
+            self.overflow |= overflow;
+        }
+    }
+
+    /// Whether no add is pending ([`Self::settle`]).
+    pub(super) fn settled(&self) -> bool {
+        !matches!(&self.state, State::Exact { pending, .. } if !pending.is_empty())
+    }
+
     fn resize(&mut self, n: usize) {
         match &mut self.state {
             State::Rows => {}
             State::Count(c) => c.resize(n, 0),
-            State::Exact { sum, nulls } => {
+            State::Exact {
+                sum,
+                nulls,
+                pending,
+            } => {
                 sum.resize(n, 0);
                 resize_nulls(nulls, n);
+                // Grown lazily, by the adds that use it.
+                pending.truncate(n);
             }
             State::Float { sum, nulls } => {
                 sum.resize(n, 0.0);

@@ -26,7 +26,11 @@ impl Acc {
     /// then it is each group's row count); MIN/MAX `[value or NULL]`.
     /// Numeric columns are written into vectors from `pool` (which the
     /// receiving core sends back, see [`crate::gather::reclaim`]).
+    ///
+    /// # Panics
+    /// When adds are pending ([`Acc::settle`] first).
     pub fn partial(&self, groups: &[u32], pool: &mut Pool, rows: &[i64]) -> Result<Vec<ArrayRef>> {
+        assert!(self.settled(), "partials are read from settled sums");
         let nn = |nulls: &[i64], g: usize| values(rows[g], nulls, g);
         let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
             let valid: Vec<bool> = groups.iter().map(|&g| has[g as usize]).collect();
@@ -44,7 +48,7 @@ impl Acc {
         Ok(match &self.state {
             State::Rows => Vec::new(),
             State::Count(c) => vec![pooled::<Int64Type>(&mut pool.i64s, groups, |g| c[g], None)],
-            State::Exact { sum, nulls } => {
+            State::Exact { sum, nulls, .. } => {
                 if self.overflow {
                     return Err(Error::eval(&self.text, "sum overflows 128 bits"));
                 }
@@ -116,7 +120,7 @@ impl Acc {
                     c[g as usize] += x;
                 }
             }
-            State::Exact { sum, nulls } => {
+            State::Exact { sum, nulls, .. } => {
                 assert!(
                     cols[0].len() == groups.len()
                         && cols[1].len() == groups.len()

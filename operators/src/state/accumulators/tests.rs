@@ -521,3 +521,99 @@ fn averages_said_to_fit_do_fit_their_type() {
     }
     assert!(qualified > 500, "most input types qualify ({qualified})");
 }
+
+proptest::proptest! {
+    /// An exact SUM fed 64-bit values (held as 64-bit pending sums, folded
+    /// into the 128-bit sums when an add would leave 64 bits) and 128-bit
+    /// ones, batch after batch, in rows or at listed rows, reads out every
+    /// group's exact sum whatever reads it between batches: `emit`,
+    /// `emit_first`, `partial` (after `settle`), the running values of
+    /// `update_and_snapshot`.
+    #[test]
+    fn sums_of_64_bit_values_are_exact_through_every_reader(
+        batches in proptest::collection::vec(
+            (
+                proptest::collection::vec((0u32..5, proptest::prop_oneof![
+                    any_i64(),
+                    proptest::strategy::Just(i64::MAX),
+                    proptest::strategy::Just(i64::MIN),
+                    -3i64..3,
+                ]), 0..40),
+                0u8..5,
+                0u8..4,
+            ),
+            1..8,
+        ),
+    ) {
+        let n = 5;
+        let ty = SqlType::decimal(38, 0);
+        let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+        let mut want = vec![0i128; n];
+        let mut counts = vec![0i64; n];
+        for (rows, how, read) in batches {
+            let groups: Vec<u32> = rows.iter().map(|r| r.0).collect();
+            let vals: Vec<i64> = rows.iter().map(|r| r.1).collect();
+            let arg: ArrayRef = match how {
+                // 128-bit values, some past 64 bits.
+                4 => Arc::new(
+                    Decimal128Array::from(vals.iter().map(|&v| v as i128 * (1 << 40)).collect::<Vec<_>>())
+                        .with_precision_and_scale(38, 0)
+                        .unwrap(),
+                ),
+                _ => Arc::new(Int64Array::from(vals.clone())),
+            };
+            let scale = if how == 4 { 1i128 << 40 } else { 1 };
+            let ids = GroupIds::check(&groups, n);
+            match how {
+                // The values at listed rows (reversed), as a split window's.
+                3 => {
+                    let at: Vec<u32> = (0..groups.len() as u32).rev().collect();
+                    let rev: Vec<u32> = groups.iter().rev().copied().collect();
+                    acc.update_ids_at(GroupIds::check(&rev, n), Some(&arg), &at);
+                }
+                // Running values, row by row.
+                2 => {
+                    let mut c = counts.clone();
+                    let after: Vec<i64> = groups.iter().map(|&g| { c[g as usize] += 1; c[g as usize] }).collect();
+                    let got = acc.update_and_snapshot(&groups, Some(&arg), n, &after).unwrap();
+                    let mut run = want.clone();
+                    let expect: Vec<i128> = rows.iter().map(|&(g, v)| { run[g as usize] += v as i128 * scale; run[g as usize] }).collect();
+                    let got: Vec<i128> = got.as_primitive::<Decimal128Type>().values().to_vec();
+                    proptest::prop_assert_eq!(got, expect);
+                }
+                _ => acc.update_ids(ids, Some(&arg)),
+            }
+            for (&g, &v) in groups.iter().zip(&vals) {
+                want[g as usize] += v as i128 * scale;
+                counts[g as usize] += 1;
+            }
+            let reached: Vec<u32> = (0..n as u32).filter(|&g| counts[g as usize] > 0).collect();
+            let expect: Vec<i128> = reached.iter().map(|&g| want[g as usize]).collect();
+            match read {
+                0 => {
+                    let got = acc.emit(&reached, &counts).unwrap();
+                    proptest::prop_assert_eq!(got.as_primitive::<Decimal128Type>().values().to_vec(), expect);
+                }
+                1 if reached.len() == n => {
+                    let got = acc.emit_first(n, &counts).unwrap();
+                    proptest::prop_assert_eq!(got.as_primitive::<Decimal128Type>().values().to_vec(), expect);
+                }
+                2 => {
+                    acc.settle();
+                    let part = acc.partial(&reached, &mut Pool::default(), &counts).unwrap();
+                    let got: Vec<i128> = match part[0].data_type() {
+                        DataType::Int64 => part[0].as_primitive::<Int64Type>().values().iter().map(|&v| v as i128).collect(),
+                        _ => part[0].as_primitive::<Decimal128Type>().values().to_vec(),
+                    };
+                    proptest::prop_assert_eq!(got, expect);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Any 64-bit value.
+fn any_i64() -> impl proptest::strategy::Strategy<Value = i64> {
+    proptest::arbitrary::any::<i64>()
+}

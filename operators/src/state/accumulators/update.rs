@@ -112,7 +112,7 @@ impl Acc {
                     unsafe { *c.get_unchecked_mut(g as usize) += 1 };
                 }
             }
-            (State::Exact { sum, .. }, Input::Exact(x, None)) => {
+            (State::Exact { sum, pending, .. }, Input::Exact(x, None)) => {
                 debug_assert!(sum.len() >= num_groups);
                 // As a slice: the loops then keep its base pointer in a
                 // register (through the vector they reloaded it from memory
@@ -129,10 +129,30 @@ impl Acc {
                     *s = v;
                     overflow |= o;
                 };
+                // 64-bit values added to the 64-bit pending sums: an add
+                // that would leave 64 bits moves the pending sum and the
+                // value into the 128-bit sum instead (a branch taken
+                // about never).
+                if matches!(x, ExactIn::I64(_)) && pending.len() < num_groups {
+                    pending.resize(num_groups, 0);
+                }
+                let pending = pending.as_mut_slice();
+                let mut add = |g: u32, v: i64| {
+                    // SAFETY: `g < num_groups` (checked ids), at most the
+                    // length of `pending` (resized just above) and of `sum`.
+                    let p = unsafe { pending.get_unchecked_mut(g as usize) };
+                    let (y, o) = p.overflowing_add(v);
+                    if o {
+                        fold(g, *p as i128 + v as i128);
+                        *p = 0;
+                    } else {
+                        *p = y;
+                    }
+                };
                 match (x, at) {
                     (ExactIn::I64(v), None) => {
                         for (&g, &v) in groups.iter().zip(v.iter()) {
-                            fold(g, v as i128);
+                            add(g, v);
                         }
                     }
                     (ExactIn::I128(v), None) => {
@@ -144,7 +164,7 @@ impl Acc {
                         for (&g, &r) in groups.iter().zip(at.ids()) {
                             // SAFETY: `r` is below the input's length, that
                             // of `v` (checked rows).
-                            fold(g, unsafe { *v.get_unchecked(r as usize) } as i128);
+                            add(g, unsafe { *v.get_unchecked(r as usize) });
                         }
                     }
                     (ExactIn::I128(v), Some(at)) => {
@@ -199,6 +219,8 @@ impl Acc {
     ) -> Result<ArrayRef> {
         let (groups, num_groups) = (ids.ids(), ids.bound());
         self.resize(num_groups);
+        // The running values read the sums.
+        self.settle();
         assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
         let input = Input::of(arg, self.input);
         // Room for the values only where the general fold pushes them (the
@@ -244,7 +266,7 @@ impl Acc {
             // A BIGINT sum written as BIGINT values straight away (each
             // checked as it comes), not as 128-bit values checked and
             // narrowed in two more passes.
-            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum)
+            (State::Exact { sum, nulls, .. }, Input::Exact(x, None), AggFunc::Sum)
                 if self.output == SqlType::BigInt =>
             {
                 let mut v: Vec<i64> = Vec::new();
@@ -254,13 +276,13 @@ impl Acc {
                 .map_err(failed("result overflows BIGINT"))?;
                 return Ok(Arc::new(Int64Array::from(v)));
             }
-            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Sum) => {
+            (State::Exact { sum, nulls, .. }, Input::Exact(x, None), AggFunc::Sum) => {
                 running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
                     Some(s)
                 })
                 .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
             }
-            (State::Exact { sum, nulls }, Input::Exact(x, None), AggFunc::Avg)
+            (State::Exact { sum, nulls, .. }, Input::Exact(x, None), AggFunc::Avg)
                 if matches!(self.output, SqlType::Decimal { .. }) =>
             {
                 let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
