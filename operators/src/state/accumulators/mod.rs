@@ -140,10 +140,15 @@ enum State {
     /// 128-bit sums for the scattered adds of a batch to touch), folded
     /// into `sum` when an add would leave 64 bits, and all of it before
     /// any value is read ([`Acc::settle`]).
+    ///
+    /// `wide` is unset while every `sum[g]` is 0 (nothing was added to
+    /// them since the state was cleared): the running values of EMIT
+    /// CHANGES then read and write the pending sums alone, 64 bits a group.
     Exact {
         sum: Vec<i128>,
         nulls: Vec<i64>,
         pending: Vec<i64>,
+        wide: bool,
     },
     Float {
         sum: Vec<f64>,
@@ -206,6 +211,7 @@ impl Acc {
                 sum: Vec::new(),
                 nulls: Vec::new(),
                 pending: Vec::new(),
+                wide: false,
             },
             (_, Some(SqlType::Double)) => State::FloatMinMax {
                 v: Vec::new(),
@@ -243,10 +249,14 @@ impl Acc {
     /// remembered, as in `update`): every reader of the sums calls it
     /// first.
     pub fn settle(&mut self) {
-        if let State::Exact { sum, pending, .. } = &mut self.state {
+        if let State::Exact {
+            sum, pending, wide, ..
+        } = &mut self.state
+        {
             if pending.is_empty() {
                 return;
             }
+            *wide = true;
             let mut overflow = false;
             for (s, p) in sum.iter_mut().zip(pending.iter()) {
                 let (v, o) = s.overflowing_add(*p as i128);
@@ -271,11 +281,15 @@ impl Acc {
                 sum,
                 nulls,
                 pending,
+                wide,
             } => {
                 sum.resize(n, 0);
                 resize_nulls(nulls, n);
                 // Grown lazily, by the adds that use it.
                 pending.truncate(n);
+                // Emptied: every sum is 0 again (groups added later start
+                // at 0).
+                *wide &= n > 0;
             }
             State::Float { sum, nulls } => {
                 sum.resize(n, 0.0);

@@ -120,7 +120,10 @@ impl Acc {
                     c[g as usize] += x;
                 }
             }
-            State::Exact { sum, nulls, .. } => {
+            State::Exact {
+                sum, nulls, wide, ..
+            } => {
+                *wide = true;
                 assert!(
                     cols[0].len() == groups.len()
                         && cols[1].len() == groups.len()

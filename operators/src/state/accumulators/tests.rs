@@ -539,7 +539,8 @@ proptest::proptest! {
                     proptest::strategy::Just(i64::MIN),
                     -3i64..3,
                 ]), 0..40),
-                0u8..5,
+                0u8..4,
+                proptest::bool::weighted(0.25),
                 0u8..4,
             ),
             1..8,
@@ -550,19 +551,19 @@ proptest::proptest! {
         let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
         let mut want = vec![0i128; n];
         let mut counts = vec![0i64; n];
-        for (rows, how, read) in batches {
+        for (rows, how, big, read) in batches {
             let groups: Vec<u32> = rows.iter().map(|r| r.0).collect();
             let vals: Vec<i64> = rows.iter().map(|r| r.1).collect();
-            let arg: ArrayRef = match how {
+            let arg: ArrayRef = match big {
                 // 128-bit values, some past 64 bits.
-                4 => Arc::new(
+                true => Arc::new(
                     Decimal128Array::from(vals.iter().map(|&v| v as i128 * (1 << 40)).collect::<Vec<_>>())
                         .with_precision_and_scale(38, 0)
                         .unwrap(),
                 ),
-                _ => Arc::new(Int64Array::from(vals.clone())),
+                false => Arc::new(Int64Array::from(vals.clone())),
             };
-            let scale = if how == 4 { 1i128 << 40 } else { 1 };
+            let scale = if big { 1i128 << 40 } else { 1 };
             let ids = GroupIds::check(&groups, n);
             match how {
                 // The values at listed rows (reversed), as a split window's.
@@ -616,4 +617,23 @@ proptest::proptest! {
 /// Any 64-bit value.
 fn any_i64() -> impl proptest::strategy::Strategy<Value = i64> {
     proptest::arbitrary::any::<i64>()
+}
+
+#[test]
+fn a_running_sum_keeps_its_128_bit_part_when_64_bit_values_follow() {
+    let ty = SqlType::decimal(38, 0);
+    let mut acc = Acc::new(AggFunc::Sum, Some(ty), ty, "SUM(x)".into());
+    let big: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![1i128 << 80])
+            .with_precision_and_scale(38, 0)
+            .unwrap(),
+    );
+    let small: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+    let got = acc.update_and_snapshot(&[0], Some(&big), 1, &[1]).unwrap();
+    assert_eq!(got.as_primitive::<Decimal128Type>().value(0), 1 << 80);
+    let got = acc
+        .update_and_snapshot(&[0, 0], Some(&small), 1, &[2, 3])
+        .unwrap();
+    let want = vec![(1i128 << 80) + 1, (1 << 80) + 3];
+    assert_eq!(got.as_primitive::<Decimal128Type>().values().to_vec(), want);
 }

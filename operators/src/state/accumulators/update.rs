@@ -27,10 +27,13 @@ impl Acc {
         match (&mut self.state, arg) {
             (State::Rows, _) => {}
             (State::Count(c), _) => c[g] += 1,
-            (State::Exact { sum, .. }, Input::Exact(x, _)) => match sum[g].checked_add(x.get(i)) {
-                Some(v) => sum[g] = v,
-                None => self.overflow = true,
-            },
+            (State::Exact { sum, wide, .. }, Input::Exact(x, _)) => {
+                *wide = true;
+                match sum[g].checked_add(x.get(i)) {
+                    Some(v) => sum[g] = v,
+                    None => self.overflow = true,
+                }
+            }
             (State::Float { sum, .. }, Input::Float(x, _)) => sum[g] += x[i],
             (State::ExactMinMax { v, has }, Input::Exact(x, _)) => {
                 let x = x.get(i);
@@ -112,8 +115,16 @@ impl Acc {
                     unsafe { *c.get_unchecked_mut(g as usize) += 1 };
                 }
             }
-            (State::Exact { sum, pending, .. }, Input::Exact(x, None)) => {
+            (
+                State::Exact {
+                    sum, pending, wide, ..
+                },
+                Input::Exact(x, None),
+            ) => {
                 debug_assert!(sum.len() >= num_groups);
+                // Set even when every value goes to the pending sums: an
+                // add that leaves 64 bits goes to `sum`.
+                *wide = true;
                 // As a slice: the loops then keep its base pointer in a
                 // register (through the vector they reloaded it from memory
                 // after every store).
@@ -219,10 +230,17 @@ impl Acc {
     ) -> Result<ArrayRef> {
         let (groups, num_groups) = (ids.ids(), ids.bound());
         self.resize(num_groups);
-        // The running values read the sums.
-        self.settle();
         assert_eq!(rows_after.len(), groups.len(), "a row count for every row");
         let input = Input::of(arg, self.input);
+        if let Some(col) = self.running_narrow(ids, &input, rows_after)? {
+            return Ok(col);
+        }
+        // The running values read the sums (and the running loops below
+        // write them).
+        self.settle();
+        if let State::Exact { wide, .. } = &mut self.state {
+            *wide = true;
+        }
         // Room for the values only where the general fold pushes them (the
         // running loops reserve their own; the arms that return early
         // build their columns themselves).
@@ -316,6 +334,117 @@ impl Acc {
         }
         out.finish(self.output, &self.text)
     }
+}
+
+impl Acc {
+    /// EMIT CHANGES' running SUM or AVG of 64-bit values (no NULL among
+    /// them, none before) while no 128-bit sum holds anything (`wide`
+    /// unset): each group's sum is its pending 64-bit sum, read and written
+    /// as such (half the bytes the 128-bit sums' scattered reads and
+    /// writes touch). `None` (nothing done) where that does not hold, or
+    /// when a sum would leave 64 bits in this batch (the batch's adds are
+    /// then taken back, and the caller's 128-bit path runs instead).
+    fn running_narrow(
+        &mut self,
+        ids: GroupIds<'_>,
+        input: &Input<'_>,
+        rows_after: &[i64],
+    ) -> Result<Option<ArrayRef>> {
+        let (
+            State::Exact {
+                pending,
+                nulls,
+                wide: false,
+                ..
+            },
+            Input::Exact(ExactIn::I64(x), None),
+        ) = (&mut self.state, input)
+        else {
+            return Ok(None);
+        };
+        if !nulls.is_empty() || !matches!(self.func, AggFunc::Sum | AggFunc::Avg) {
+            return Ok(None);
+        }
+        if pending.len() < ids.bound() {
+            pending.resize(ids.bound(), 0);
+        }
+        match (self.func, self.output) {
+            (AggFunc::Sum, SqlType::BigInt) => {
+                let mut v: Vec<i64> = Vec::new();
+                if !running64(ids, x, pending, &mut v, |s| s) {
+                    return Ok(None);
+                }
+                Ok(Some(Arc::new(Int64Array::from(v))))
+            }
+            (AggFunc::Sum, _) => {
+                let mut out = Out::new(0, self.output);
+                if !running64(ids, x, pending, &mut out.exact, |s| s as i128) {
+                    return Ok(None);
+                }
+                out.finish(self.output, &self.text).map(Some)
+            }
+            (AggFunc::Avg, SqlType::Decimal { scale, .. }) => {
+                let mut out = Out::new(0, self.output);
+                if !running64(ids, x, pending, &mut out.exact, |s| s as i128) {
+                    return Ok(None);
+                }
+                let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
+                // No NULL came: each row's count is its group's row count.
+                decimal::Averager::new(in_scale, scale)
+                    .avg_all(&mut out.exact, rows_after)
+                    .map_err(|_| Error::eval(&self.text, "average overflows"))?;
+                out.finish_fitting(self.output, &self.text, self.averages_fit())
+                    .map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Adds `x[i]` to the 64-bit sum `sum[groups[i]]` row by row and appends
+/// `value` of the sum right after each row to `out`; `false` when an add
+/// would leave 64 bits, every add of the batch then taken back (`sum` as
+/// it was; `out` unspecified).
+fn running64<T>(
+    ids: GroupIds<'_>,
+    x: &[i64],
+    sum: &mut [i64],
+    out: &mut Vec<T>,
+    value: impl Fn(i64) -> T,
+) -> bool {
+    let groups = ids.ids();
+    let n = groups.len();
+    assert!(sum.len() >= ids.bound(), "a sum for every group");
+    assert!(x.len() >= n, "a value for every row");
+    out.clear();
+    out.reserve(n);
+    let dst = &mut out.spare_capacity_mut()[..n];
+    let mut failed = None;
+    for (i, ((d, &g), &v)) in dst.iter_mut().zip(groups).zip(x).enumerate() {
+        // SAFETY: `g` is below `ids.bound()` (checked ids), at most the
+        // length of `sum` (asserted above).
+        let s = unsafe { sum.get_unchecked_mut(g as usize) };
+        let (y, o) = s.overflowing_add(v);
+        if o {
+            failed = Some(i);
+            break;
+        }
+        *s = y;
+        d.write(value(y));
+    }
+    if let Some(i) = failed {
+        // The rows before `i` added; taken back in reverse (each sum as
+        // it was before the batch: wrapping arithmetic undoes exactly).
+        for (&g, &v) in groups[..i].iter().zip(x).rev() {
+            let s = &mut sum[g as usize];
+            *s = s.wrapping_sub(v);
+        }
+        return false;
+    }
+    // SAFETY: every one of the first `n` slots was written above (no add
+    // failed).
+    unsafe { out.set_len(n) };
+    true
 }
 
 /// Folds `x[i]` (no NULL among them) into the sum of group `groups[i]`, row
