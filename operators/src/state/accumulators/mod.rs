@@ -268,11 +268,6 @@ impl Acc {
         }
     }
 
-    /// Whether no add is pending ([`Self::settle`]).
-    pub(super) fn settled(&self) -> bool {
-        !matches!(&self.state, State::Exact { pending, .. } if !pending.is_empty())
-    }
-
     fn resize(&mut self, n: usize) {
         match &mut self.state {
             State::Rows => {}

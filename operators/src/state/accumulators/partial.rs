@@ -26,11 +26,9 @@ impl Acc {
     /// then it is each group's row count); MIN/MAX `[value or NULL]`.
     /// Numeric columns are written into vectors from `pool` (which the
     /// receiving core sends back, see [`crate::gather::reclaim`]).
-    ///
-    /// # Panics
-    /// When adds are pending ([`Acc::settle`] first).
+    /// Reads settled sums as they are; pending adds (see [`Acc::settle`],
+    /// which the engine calls as a window closes) are added to a copy.
     pub fn partial(&self, groups: &[u32], pool: &mut Pool, rows: &[i64]) -> Result<Vec<ArrayRef>> {
-        assert!(self.settled(), "partials are read from settled sums");
         let nn = |nulls: &[i64], g: usize| values(rows[g], nulls, g);
         let has_nulls = |has: &[bool]| -> Option<NullBuffer> {
             let valid: Vec<bool> = groups.iter().map(|&g| has[g as usize]).collect();
@@ -48,10 +46,28 @@ impl Acc {
         Ok(match &self.state {
             State::Rows => Vec::new(),
             State::Count(c) => vec![pooled::<Int64Type>(&mut pool.i64s, groups, |g| c[g], None)],
-            State::Exact { sum, nulls, .. } => {
+            State::Exact {
+                sum,
+                nulls,
+                pending,
+                ..
+            } => {
+                let overflow = || Error::eval(&self.text, "sum overflows 128 bits");
                 if self.overflow {
-                    return Err(Error::eval(&self.text, "sum overflows 128 bits"));
+                    return Err(overflow());
                 }
+                let settled: Vec<i128>;
+                let sum = if pending.is_empty() {
+                    sum
+                } else {
+                    settled = sum
+                        .iter()
+                        .zip(pending.iter().chain(std::iter::repeat(&0)))
+                        .map(|(&s, &p)| s.checked_add(p as i128))
+                        .collect::<Option<_>>()
+                        .ok_or_else(overflow)?;
+                    &settled
+                };
                 // The sums' width: every sum of the table fits 64 bits (one
                 // vectorised pass over the whole table, cheaper than a
                 // fold through the listed groups), else the listed ones
