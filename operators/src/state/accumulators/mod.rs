@@ -4,6 +4,11 @@
 //! folded with one tight loop per aggregate over `(group id, value)` pairs.
 //! Exact inputs (BIGINT, DECIMAL) are summed in `i128` at the input's scale, so
 //! SUM is exact and AVG is the exact quotient rounded half away from zero.
+//! Values that come as 64-bit integers are first added to a 64-bit pending
+//! sum per group (half the bytes for a batch's scattered adds to touch),
+//! which moves into the 128-bit sum when an add would leave 64 bits and
+//! before anything reads a value ([`Acc::settle`]); EMIT CHANGES' running
+//! values stay in the 64-bit sums while no 128-bit one holds anything.
 //! NULL inputs are skipped; an aggregate over no non-NULL value is NULL
 //! (COUNT is 0). Results that do not fit their type are errors. For DOUBLE,
 //! NaN is the greatest value (MAX is NaN once one is seen; MIN passes over
