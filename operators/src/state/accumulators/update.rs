@@ -357,7 +357,7 @@ impl Acc {
                 wide: false,
                 ..
             },
-            Input::Exact(ExactIn::I64(x), None),
+            Input::Exact(x, None),
         ) = (&mut self.state, input)
         else {
             return Ok(None);
@@ -402,12 +402,31 @@ impl Acc {
 }
 
 /// Adds `x[i]` to the 64-bit sum `sum[groups[i]]` row by row and appends
-/// `value` of the sum right after each row to `out`; `false` when an add
-/// would leave 64 bits, every add of the batch then taken back (`sum` as
-/// it was; `out` unspecified).
+/// `value` of the sum right after each row to `out`; `false` when a value
+/// does not fit 64 bits or an add would leave them, every add of the batch
+/// then taken back (`sum` as it was; `out` unspecified).
 fn running64<T>(
     ids: GroupIds<'_>,
-    x: &[i64],
+    x: &ExactIn<'_>,
+    sum: &mut [i64],
+    out: &mut Vec<T>,
+    value: impl Fn(i64) -> T,
+) -> bool {
+    match x {
+        ExactIn::I64(v) => running64_of(ids, v, Some, sum, out, value),
+        // A DECIMAL of up to 18 digits (AVG(price)): every value fits,
+        // checked as it comes all the same.
+        ExactIn::I128(v) => running64_of(ids, v, |v| i64::try_from(v).ok(), sum, out, value),
+        ExactIn::Bool(_) => false,
+    }
+}
+
+/// [`running64`] of values `x`, each read as 64 bits by `narrow`.
+#[inline(always)]
+fn running64_of<T, V: Copy>(
+    ids: GroupIds<'_>,
+    x: &[V],
+    narrow: impl Fn(V) -> Option<i64>,
     sum: &mut [i64],
     out: &mut Vec<T>,
     value: impl Fn(i64) -> T,
@@ -424,11 +443,10 @@ fn running64<T>(
         // SAFETY: `g` is below `ids.bound()` (checked ids), at most the
         // length of `sum` (asserted above).
         let s = unsafe { sum.get_unchecked_mut(g as usize) };
-        let (y, o) = s.overflowing_add(v);
-        if o {
+        let Some((y, false)) = narrow(v).map(|v| s.overflowing_add(v)) else {
             failed = Some(i);
             break;
-        }
+        };
         *s = y;
         d.write(value(y));
     }
@@ -437,7 +455,7 @@ fn running64<T>(
         // it was before the batch: wrapping arithmetic undoes exactly).
         for (&g, &v) in groups[..i].iter().zip(x).rev() {
             let s = &mut sum[g as usize];
-            *s = s.wrapping_sub(v);
+            *s = s.wrapping_sub(narrow(v).expect("added, so it fits"));
         }
         return false;
     }
