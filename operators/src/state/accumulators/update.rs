@@ -337,13 +337,14 @@ impl Acc {
 }
 
 impl Acc {
-    /// EMIT CHANGES' running SUM or AVG of 64-bit values (no NULL among
-    /// them, none before) while no 128-bit sum holds anything (`wide`
-    /// unset): each group's sum is its pending 64-bit sum, read and written
-    /// as such (half the bytes the 128-bit sums' scattered reads and
-    /// writes touch). `None` (nothing done) where that does not hold, or
-    /// when a sum would leave 64 bits in this batch (the batch's adds are
-    /// then taken back, and the caller's 128-bit path runs instead).
+    /// EMIT CHANGES' running SUM or AVG of values that fit 64 bits (no
+    /// NULL among them, none before) while no 128-bit sum holds anything
+    /// (`wide` unset): each group's sum is its pending 64-bit sum, read and
+    /// written as such (half the bytes the 128-bit sums' scattered reads
+    /// and writes touch). `None` (nothing done) where that does not hold,
+    /// or when a value or a sum would leave 64 bits in this batch (the
+    /// batch's adds are then taken back, and the caller's 128-bit path
+    /// runs instead).
     fn running_narrow(
         &mut self,
         ids: GroupIds<'_>,
