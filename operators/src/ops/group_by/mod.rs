@@ -222,8 +222,9 @@ impl Groups {
         Ok(cols)
     }
 
-    /// Folds every aggregate's pending adds into its sums: before
-    /// [`Self::partial`] reads them.
+    /// Folds every aggregate's pending adds into its sums, so that
+    /// [`Self::partial`] reads them as they are (not through a copy each
+    /// time it is called).
     pub(crate) fn settle(&mut self) {
         for acc in &mut self.accs {
             acc.settle();

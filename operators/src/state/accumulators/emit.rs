@@ -44,7 +44,28 @@ impl Picked<'_> {
     }
 }
 
+/// The averager of an AVG from `input` to the DECIMAL `output` (the input's
+/// scale to the output's).
+///
+/// # Panics
+/// When `output` is not DECIMAL.
+pub(super) fn averager(input: Option<SqlType>, output: SqlType) -> decimal::Averager {
+    let in_scale = input.and_then(|t| t.exact_scale()).unwrap_or(0);
+    decimal::Averager::new(in_scale, output.exact_scale().expect("a DECIMAL average"))
+}
+
 impl Acc {
+    /// This AVG's column of the sums in `out` (its exact values), each
+    /// divided by its count in `counts`: every average in one pass
+    /// (vectorised where they fit 53 bits), the fit check skipped where
+    /// [`Self::averages_fit`].
+    pub(super) fn averages(&self, mut out: Out, counts: &[i64]) -> Result<ArrayRef> {
+        averager(self.input, self.output)
+            .avg_all(&mut out.exact, counts)
+            .map_err(|_| Error::eval(&self.text, "average overflows"))?;
+        out.finish_fitting(self.output, &self.text, self.averages_fit())
+    }
+
     /// The values of groups `groups`, in that order (`rows`: every group's
     /// row count).
     pub fn emit(&mut self, groups: &[u32], rows: &[i64]) -> Result<ArrayRef> {
@@ -79,8 +100,7 @@ impl Acc {
                 let mut out = Out::new(groups.len(), self.output);
                 match (self.func, self.output) {
                     (AggFunc::Sum, _) => groups.gather(sum, &mut out.exact),
-                    (AggFunc::Avg, SqlType::Decimal { scale, .. }) => {
-                        let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
+                    (AggFunc::Avg, SqlType::Decimal { .. }) => {
                         // The sums and counts gathered (no NULL came: the
                         // row counts are the counts), then every average in
                         // one pass (vectorised where they fit 53 bits).
@@ -97,9 +117,7 @@ impl Acc {
                                 }
                             }
                         }
-                        decimal::Averager::new(in_scale, scale)
-                            .avg_all(&mut out.exact, &counts)
-                            .map_err(|_| Error::eval(&self.text, "average overflows"))?;
+                        return self.averages(out, &counts);
                     }
                     _ => return self.emit_each(groups, rows),
                 }

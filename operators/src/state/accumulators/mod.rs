@@ -262,14 +262,8 @@ impl Acc {
                 return;
             }
             *wide = true;
-            let mut overflow = false;
-            for (s, p) in sum.iter_mut().zip(pending.iter()) {
-                let (v, o) = s.overflowing_add(*p as i128);
-                *s = v;
-                overflow |= o;
-            }
+            self.overflow |= add_pending(sum, pending);
             pending.clear();
-            self.overflow |= overflow;
         }
     }
 
@@ -306,6 +300,18 @@ impl Acc {
             State::StrMinMax(v) => v.resize(n, None),
         }
     }
+}
+
+/// Adds each pending 64-bit sum to the 128-bit sum of its group (those
+/// `pending` reaches); whether an add overflowed (its sum then wrapped).
+fn add_pending(sum: &mut [i128], pending: &[i64]) -> bool {
+    let mut overflow = false;
+    for (s, p) in sum.iter_mut().zip(pending) {
+        let (v, o) = s.overflowing_add(*p as i128);
+        *s = v;
+        overflow |= o;
+    }
+    overflow
 }
 
 /// An aggregate's argument column, typed once per batch.

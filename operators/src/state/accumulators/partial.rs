@@ -10,8 +10,8 @@ use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
 
 use super::{
-    add_sums, assert_ids_below, float_in, float_max, float_min, null_into, pooled, values, Acc,
-    AggFunc, State,
+    add_pending, add_sums, assert_ids_below, float_in, float_max, float_min, null_into, pooled,
+    values, Acc, AggFunc, State,
 };
 use crate::error::{Error, Result};
 use crate::gather::Pool;
@@ -56,16 +56,14 @@ impl Acc {
                 if self.overflow {
                     return Err(overflow());
                 }
-                let settled: Vec<i128>;
+                let mut settled: Vec<i128>;
                 let sum = if pending.is_empty() {
                     sum
                 } else {
-                    settled = sum
-                        .iter()
-                        .zip(pending.iter().chain(std::iter::repeat(&0)))
-                        .map(|(&s, &p)| s.checked_add(p as i128))
-                        .collect::<Option<_>>()
-                        .ok_or_else(overflow)?;
+                    settled = sum.clone();
+                    if add_pending(&mut settled, pending) {
+                        return Err(overflow());
+                    }
                     &settled
                 };
                 // The sums' width: every sum of the table fits 64 bits (one

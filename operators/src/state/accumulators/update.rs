@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array};
 use arrow_buffer::ScalarBuffer;
 
+use super::emit::averager;
 use super::{float_max, float_min, null_into, Acc, AggFunc, ExactIn, GroupIds, Input, Out, State};
-use crate::decimal;
 use crate::error::{Error, Result};
 use crate::types::SqlType;
 
@@ -303,21 +303,16 @@ impl Acc {
             (State::Exact { sum, nulls, .. }, Input::Exact(x, None), AggFunc::Avg)
                 if matches!(self.output, SqlType::Decimal { .. }) =>
             {
-                let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
-                let scale = self.output.exact_scale().expect("decimal");
-                let averager = decimal::Averager::new(in_scale, scale);
+                let averager = averager(self.input, self.output);
                 if nulls.is_empty() {
                     // No NULL came: each row's count is its group's row
                     // count. The running sums first, then every average
-                    // in one pass (vectorised where they fit 53 bits).
+                    // in one pass.
                     running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, _| {
                         Some(s)
                     })
                     .map_err(|_| Error::eval(&self.text, "sum overflows 128 bits"))?;
-                    averager
-                        .avg_all(&mut out.exact, rows_after)
-                        .map_err(|_| Error::eval(&self.text, "average overflows"))?;
-                    return out.finish_fitting(self.output, &self.text, self.averages_fit());
+                    return self.averages(out, rows_after);
                 }
                 running(ids, x, sum, rows_after, nulls, &mut out.exact, |s, n| {
                     averager.avg(s, n)
@@ -384,18 +379,13 @@ impl Acc {
                 }
                 out.finish(self.output, &self.text).map(Some)
             }
-            (AggFunc::Avg, SqlType::Decimal { scale, .. }) => {
+            (AggFunc::Avg, SqlType::Decimal { .. }) => {
                 let mut out = Out::new(0, self.output);
                 if !running64(ids, x, pending, &mut out.exact, |s| s as i128) {
                     return Ok(None);
                 }
-                let in_scale = self.input.and_then(|t| t.exact_scale()).unwrap_or(0);
                 // No NULL came: each row's count is its group's row count.
-                decimal::Averager::new(in_scale, scale)
-                    .avg_all(&mut out.exact, rows_after)
-                    .map_err(|_| Error::eval(&self.text, "average overflows"))?;
-                out.finish_fitting(self.output, &self.text, self.averages_fit())
-                    .map(Some)
+                self.averages(out, rows_after).map(Some)
             }
             _ => Ok(None),
         }
