@@ -54,5 +54,6 @@ pub fn run(s: &Scenario, rows: u64, cores: usize) -> Result<Run> {
         secs: stats.elapsed_secs,
         latency: stats.latency_us,
         peak_rss: None,
+        cpu_secs: None,
     })
 }

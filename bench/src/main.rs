@@ -135,6 +135,13 @@ impl Row {
         median_min_max(&self.runs.iter().map(Run::rate).collect::<Vec<_>>())
     }
 
+    /// The median of the runs' CPU nanoseconds per record (`None` unless
+    /// every run has one).
+    fn cpu_ns_per_record(&self) -> Option<f64> {
+        let v: Option<Vec<f64>> = self.runs.iter().map(Run::cpu_ns_per_record).collect();
+        v.filter(|v| !v.is_empty()).map(|v| median_min_max(&v).0)
+    }
+
     /// The run whose latency and memory are reported: the one with the
     /// median rate, or for paced input (where every run keeps the same rate)
     /// the one with the median p99, so one stall of the machine in one run
@@ -296,27 +303,34 @@ fn child_run(a: &Args) -> Result<()> {
         bail!("--stripe applies to a one-core run of the percore engine");
     }
     let plan = sql::compile(s.sql)?;
-    let mut run = match engine {
-        "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
-        "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
-        "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
+    // Started before the timing, as an embedding service would. Past the
+    // CPUs there are, a run is unpinned (as percore's cores beyond them
+    // are).
+    let executors = match engine {
         "percore" | BY_REFERENCE => {
-            // Started before the timing, as an embedding service would.
-            // Past the CPUs there are, a run is unpinned (as percore's cores
-            // beyond them are).
             let all = percore_runtime::available_cpus();
             let cpus = match a.pin_cpu {
                 Some(k) => all.get(k).map(|&c| vec![c]).unwrap_or_default(),
                 None => all,
             };
-            let executors =
-                Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        _ => None,
+    };
+    let cpu_before = percore_runtime::process_cpu_secs();
+    let mut run = match engine {
+        "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
+        "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
+        "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
+        "percore" | BY_REFERENCE => {
+            let executors = executors.as_ref().expect("started above for percore");
             let by_reference = engine == BY_REFERENCE;
-            engines::percore::run(&executors, s, &plan, a.rows, a.rate, by_reference, a.stripe)?
+            engines::percore::run(executors, s, &plan, a.rows, a.rate, by_reference, a.stripe)?
         }
         E2E => e2e::run(s, a.rows, n)?,
         e => bail!("unknown engine `{e}`"),
     };
+    run.cpu_secs = Some(percore_runtime::process_cpu_secs() - cpu_before);
     run.peak_rss = measure::peak_rss();
     println!("{}", run.to_json());
     Ok(())

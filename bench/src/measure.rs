@@ -13,11 +13,21 @@ pub struct Run {
     /// Peak resident memory during the run (bytes), when the kernel lets
     /// the peak be reset between runs.
     pub peak_rss: Option<u64>,
+    /// CPU time the run's process used during the run, every thread
+    /// (seconds; runs that ran at the same time: their sum).
+    pub cpu_secs: Option<f64>,
 }
 
 impl Run {
     pub fn rate(&self) -> f64 {
         self.records as f64 / self.secs.max(1e-9)
+    }
+
+    /// CPU nanoseconds per record read (`None` when the CPU time is unknown
+    /// or nothing was read).
+    pub fn cpu_ns_per_record(&self) -> Option<f64> {
+        let cpu = self.cpu_secs?;
+        (self.records > 0).then(|| cpu * 1e9 / self.records as f64)
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -34,12 +44,13 @@ impl Run {
                 "count": self.latency.count,
             },
             "peak_rss_bytes": self.peak_rss,
+            "cpu_secs": self.cpu_secs,
         })
     }
 
-    /// Runs that ran at the same time, as one: their records and output
-    /// rows summed over the longest run's time; the latency and peak memory
-    /// of the slowest.
+    /// Runs that ran at the same time, as one: their records, output rows
+    /// and CPU time summed over the longest run's time; the latency and
+    /// peak memory of the slowest.
     ///
     /// # Panics
     /// When `runs` is empty.
@@ -53,6 +64,7 @@ impl Run {
             records: runs.iter().map(|r| r.records).sum(),
             output_rows: runs.iter().map(|r| r.output_rows).sum(),
             late_rows: runs.iter().map(|r| r.late_rows).sum(),
+            cpu_secs: runs.iter().map(|r| r.cpu_secs).sum(),
             ..slowest
         }
     }
@@ -73,6 +85,7 @@ impl Run {
                 count: u(&l["count"]),
             },
             peak_rss: v["peak_rss_bytes"].as_u64(),
+            cpu_secs: v["cpu_secs"].as_f64(),
         }
     }
 }
@@ -216,6 +229,7 @@ mod tests {
                 ..Default::default()
             },
             peak_rss: Some(records),
+            cpu_secs: Some(secs * 0.9),
         }
     }
 
@@ -231,5 +245,25 @@ mod tests {
         assert_eq!(r.rate(), 300.0);
         assert_eq!(r.latency.p99, 9);
         assert_eq!(r.peak_rss, Some(300));
+        // The CPU of all three (0.9 + 1.8 + 1.35 s) over all their records.
+        assert!((r.cpu_secs.unwrap() - 4.05).abs() < 1e-9);
+        assert!((r.cpu_ns_per_record().unwrap() - 4.05e9 / 600.0).abs() < 1e-3);
+        // One run without a CPU time: the sum is unknown.
+        let mut unknown = run(100, 1.0, 5);
+        unknown.cpu_secs = None;
+        assert_eq!(
+            Run::together(vec![unknown, run(100, 1.0, 5)]).cpu_secs,
+            None
+        );
+    }
+
+    #[test]
+    fn a_run_reads_back_from_its_json() {
+        let r = run(1000, 0.5, 42);
+        let back = Run::from_json(&r.to_json());
+        assert_eq!(back.records, 1000);
+        assert_eq!(back.latency.p99, 42);
+        assert_eq!(back.cpu_secs, Some(0.45));
+        assert_eq!(back.peak_rss, Some(1000));
     }
 }

@@ -55,8 +55,8 @@ pub(crate) fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
     if let Some((med, lo, hi)) = trip_summary(trips) {
         println!("A cache line from the first CPU to the second and back, before each round: median {med:.0} ns ({lo:.0}–{hi:.0}).\n");
     }
-    println!("| scenario | engine | cores | load | median | min–max | scaling | p50 | p99 | p99.9 | max | peak RSS MB | output rows | late rows dropped |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | engine | cores | load | median | min–max | scaling | CPU ns/rec | p50 | p99 | p99.9 | max | peak RSS MB | output rows | late rows dropped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in table {
         let (med, lo, hi) = r.rates();
         let m = r.median_run();
@@ -64,8 +64,11 @@ pub(crate) fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
         let rss = m
             .peak_rss
             .map_or("–".into(), |b| format!("{:.0}", b as f64 / 1e6));
+        let cpu = r
+            .cpu_ns_per_record()
+            .map_or("–".into(), |c| format!("{c:.1}"));
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.scenario,
             r.engine,
             r.cores,
@@ -78,6 +81,7 @@ pub(crate) fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
             lo / 1e6,
             hi / 1e6,
             eff,
+            cpu,
             m.latency.p50,
             m.latency.p99,
             m.latency.p999,
@@ -151,6 +155,7 @@ pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, trips: &[f64]) -> s
                 "throughput_min": lo,
                 "throughput_max": hi,
                 "scaling_efficiency": efficiency(r, &base),
+                "cpu_ns_per_record": r.cpu_ns_per_record(),
                 "vs_baselines": vs_baselines(table, r),
                 "latency_us": {
                     "p50": m.latency.p50,
@@ -200,6 +205,7 @@ mod tests {
                     secs,
                     latency: Default::default(),
                     peak_rss: None,
+                    cpu_secs: None,
                 })
                 .collect(),
         }
@@ -231,5 +237,19 @@ mod tests {
         let eff = efficiency(&table[1], &base).unwrap();
         assert!((eff - 0.75).abs() < 1e-9, "{eff}");
         assert!((efficiency(&table[0], &base).unwrap() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cpu_per_record_is_the_median_runs_and_only_when_every_run_has_it() {
+        let mut r = row("percore", 2, &[1.0, 1.0, 1.0]);
+        // 1.5, 3.0 and 2.2 CPU seconds for a million records each.
+        for (run, cpu) in r.runs.iter_mut().zip([1.5, 3.0, 2.2]) {
+            run.cpu_secs = Some(cpu);
+        }
+        let ns = r.cpu_ns_per_record().unwrap();
+        assert!((ns - 2200.0).abs() < 1e-6, "{ns}");
+        r.runs[1].cpu_secs = None;
+        assert_eq!(r.cpu_ns_per_record(), None);
+        assert_eq!(row("percore", 1, &[]).cpu_ns_per_record(), None);
     }
 }

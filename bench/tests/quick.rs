@@ -69,6 +69,9 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                     assert!(r["latency_us"][key].is_u64(), "{scenario}/{engine}: {key}");
                 }
                 assert!(r["records"].as_u64().unwrap() > 0);
+                // Every run reads a CPU clock: some CPU went into each record.
+                let cpu = r["cpu_ns_per_record"].as_f64();
+                assert!(cpu.is_some_and(|c| c > 0.0), "{scenario}/{engine}: {cpu:?}");
                 if engine == "percore" {
                     for base in ["v1", "v2", "timely", "independent"] {
                         let x = r["vs_baselines"][base].as_f64();

@@ -43,7 +43,7 @@ use percore_operators::{Pipeline, Plan};
 
 pub use batching::{AdaptiveBatch, Backlog, MIN_BATCH_ROWS};
 pub use file::FileInput;
-pub use metrics::{CoreStats, Latency, LatencySummary, RunStats};
+pub use metrics::{process_cpu_secs, CoreStats, Latency, LatencySummary, RunStats};
 pub use pages::disable_transparent_huge_pages;
 pub use parallel::{
     available_cpus, run_on, run_parallel, run_parallel_with, CoreSink, Encoder, Output,

@@ -56,6 +56,7 @@ pub fn run(
         secs: stats.elapsed_secs,
         latency: stats.latency_us,
         peak_rss: None,
+        cpu_secs: None,
     })
 }
 

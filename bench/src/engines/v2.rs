@@ -102,6 +102,7 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
         secs: started.elapsed().as_secs_f64(),
         latency: latency.summary(),
         peak_rss: None,
+        cpu_secs: None,
     })
 }
 
