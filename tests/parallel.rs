@@ -289,3 +289,60 @@ fn windows_fired_by_a_cores_own_watermark_are_timed_from_the_ingest() {
         );
     }
 }
+
+/// A source that says when its batches' rows arrived (a live feed's rows
+/// that waited before the core took them): latency counts from then, not
+/// from when the core read the batch.
+#[test]
+fn latency_counts_from_when_a_sources_rows_arrived() {
+    use percore::runtime::FirstCoreOnly;
+    use std::time::{Duration, Instant};
+
+    struct Arrived {
+        batches: std::vec::IntoIter<RecordBatch>,
+        arrived: Instant,
+    }
+    impl Source for Arrived {
+        fn next_batch(&mut self) -> percore::operators::Result<Option<RecordBatch>> {
+            Ok(self.batches.next())
+        }
+        fn arrived(&self) -> Option<Instant> {
+            Some(self.arrived)
+        }
+    }
+
+    let trades: Vec<Trade> = (0..200)
+        .map(|i| Trade {
+            symbol: Some(format!("S{}", i % 3)),
+            trader: Some(i % 7),
+            price: Some(100 + i as i128),
+            qty: Some(1),
+            ts: Some(i),
+            fprice: Some(1.5),
+        })
+        .collect();
+    let plan = sql::compile(&format!(
+        "{}SELECT symbol, price FROM trades WHERE qty > 0",
+        trades_ddl(10)
+    ))
+    .unwrap();
+    for cores in [1, 2] {
+        let batches = to_batches(&trades, 50);
+        // Rows that arrived 200 ms before the run started.
+        let arrived = Instant::now() - Duration::from_millis(200);
+        let input = Arc::new(FirstCoreOnly(move || {
+            Ok(Box::new(Arrived {
+                batches: batches.clone().into_iter(),
+                arrived,
+            }) as Box<dyn Source>)
+        }));
+        let stats = run_parallel(&plan, input, &ParallelConfig::new(cores), &mut |_| Ok(()))
+            .unwrap_or_else(|f| panic!("{}", f.error));
+        assert_eq!(stats.records_out, 200);
+        assert!(
+            stats.latency_us.p50 >= 200_000,
+            "{cores} cores: {:?}",
+            stats.latency_us
+        );
+    }
+}

@@ -66,6 +66,14 @@ pub trait Source {
         None
     }
 
+    /// When the last batch's first row arrived, for a source that knows (a
+    /// paced feed: when that row came due); `None`: when the batch was
+    /// read. Latency is counted from it, so the time a row waits in the
+    /// source (behind a busy core, or held to fill a batch) counts.
+    fn arrived(&self) -> Option<std::time::Instant> {
+        None
+    }
+
     /// How far event time has surely come, for a source that interleaves
     /// inputs each in event-time order only on its own (Kafka partitions):
     /// the least, over the inputs still being read, of the greatest event
@@ -175,6 +183,7 @@ impl PartitionedSource for GeneratorPartitions {
                 start: None,
                 made: 0,
                 max_batch: self.batch_size.max(1),
+                first_due: None,
             }),
             None => Box::new(GeneratorSource::new(
                 g(part * block).with_blocks(block, parts),
@@ -216,12 +225,20 @@ struct Paced {
     start: Option<std::time::Instant>,
     made: u64,
     max_batch: usize,
+    /// When the last batch's first row came due.
+    first_due: Option<std::time::Instant>,
 }
 
 impl Paced {
     fn due(&mut self) -> u64 {
         let start = *self.start.get_or_insert_with(std::time::Instant::now);
         (start.elapsed().as_secs_f64() * self.per_sec) as u64
+    }
+
+    /// When row `k` (counting from 1) comes due: `due()` reaches `k` then.
+    fn due_at(&self, k: u64) -> std::time::Instant {
+        let start = self.start.expect("set by due()");
+        start + std::time::Duration::from_secs_f64(k as f64 / self.per_sec)
     }
 }
 
@@ -230,9 +247,7 @@ impl Source for Paced {
         if self.gen.remaining() == 0 || self.due() > self.made {
             return None;
         }
-        let start = self.start.expect("set by due()");
-        let next =
-            start + std::time::Duration::from_secs_f64((self.made + 1) as f64 / self.per_sec);
+        let next = self.due_at(self.made + 1);
         let wait = next
             .saturating_duration_since(std::time::Instant::now())
             .min(std::time::Duration::from_millis(1));
@@ -259,7 +274,52 @@ impl Source for Paced {
             .saturating_sub(self.made)
             .clamp(1, max_rows.clamp(1, self.max_batch) as u64);
         let b = self.gen.next_rows(n as usize);
+        self.first_due = Some(self.due_at(self.made + 1));
         self.made += b.as_ref().map_or(0, |b| b.num_rows() as u64);
         Ok(b)
+    }
+
+    fn arrived(&self) -> Option<std::time::Instant> {
+        self.first_due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use percore_operators::codec::generator::Dataset;
+
+    use super::*;
+
+    /// A paced share's batch says when its first row came due, so the
+    /// time its rows waited for the core to take them counts as latency.
+    #[test]
+    fn a_paced_batch_arrived_when_its_first_row_came_due() {
+        let input = GeneratorPartitions {
+            dataset: Dataset::MarketData,
+            seed: 1,
+            rows: 10_000,
+            batch_size: 1_024,
+            config: Default::default(),
+            rate: Some(1_000.0),
+            columns: None,
+        };
+        let mut part = input.open(0, 1).unwrap().unwrap();
+        let src = &mut part.source;
+        let before = Instant::now();
+        // The clock starts at the first look; a row comes due each ms.
+        assert_eq!(src.backlog().unwrap().rows, 0);
+        std::thread::sleep(Duration::from_millis(30));
+        let b = src.next_batch_limited(1_024).unwrap().unwrap();
+        assert!(b.num_rows() >= 29, "{}", b.num_rows());
+        let first = src.arrived().unwrap();
+        // Row 1 came due 1 ms after the start, more than 20 ms ago.
+        assert!(first >= before, "not before the clock started");
+        assert!(first.elapsed() >= Duration::from_millis(20));
+        // The next batch's first row came due after this one's last.
+        std::thread::sleep(Duration::from_millis(5));
+        src.next_batch_limited(1_024).unwrap().unwrap();
+        assert!(src.arrived().unwrap() > first + Duration::from_millis(b.num_rows() as u64 - 1));
     }
 }

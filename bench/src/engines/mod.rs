@@ -49,10 +49,12 @@ pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize, cols: &[usi
     .reading_only(cols)
 }
 
-/// A feeder thread's batches: share `part` of `parts`, as fast as it can be
-/// made or paced at `rate` records/s over all parts (then each batch holds
-/// the rows that came due, up to [`BATCH`]: the runtime's paced source
-/// without percore's adaptive cap, `percore_runtime::AdaptiveBatch`).
+/// A feeder thread's batches, each with its ingest time: share `part` of
+/// `parts`, as fast as it can be made (ingest: when made) or paced at
+/// `rate` records/s over all parts (then each batch holds the rows that
+/// came due, up to [`BATCH`], the runtime's paced source without percore's
+/// adaptive cap and linger, `percore_runtime::AdaptiveBatch`; ingest: when
+/// its first row came due, so time a row waits to be taken counts).
 pub fn feed(
     dataset: Dataset,
     rows: u64,
@@ -60,13 +62,16 @@ pub fn feed(
     parts: usize,
     rate: Option<f64>,
     cols: &[usize],
-) -> Box<dyn Iterator<Item = RecordBatch> + Send> {
+) -> Box<dyn Iterator<Item = (RecordBatch, Instant)> + Send> {
     let mut g = share(dataset, rows, part, parts, cols);
     let Some(rate) = rate else {
-        return Box::new(g);
+        return Box::new(std::iter::from_fn(move || {
+            g.next().map(|b| (b, Instant::now()))
+        }));
     };
     let per_sec = (rate / parts as f64).max(1e-3);
     let start = Instant::now();
+    let due_at = move |row: u64| start + Duration::from_secs_f64(row as f64 / per_sec);
     let mut made = 0u64;
     Box::new(std::iter::from_fn(move || {
         if g.remaining() == 0 {
@@ -75,12 +80,12 @@ pub fn feed(
         loop {
             let due = (start.elapsed().as_secs_f64() * per_sec) as u64;
             if due > made {
+                let first = due_at(made + 1);
                 let b = g.next_rows((due - made).min(BATCH as u64) as usize)?;
                 made += b.num_rows() as u64;
-                return Some(b);
+                return Some((b, first));
             }
-            let next = start + Duration::from_secs_f64((made + 1) as f64 / per_sec);
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            std::thread::sleep(due_at(made + 1).saturating_duration_since(Instant::now()));
         }
     }))
 }

@@ -20,8 +20,9 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                 let shared = shared.clone();
                 scope.spawn(move || -> Result<u64> {
                     let mut records = 0;
-                    for batch in super::feed(s.dataset, rows, part, cores, rate, &plan.inputs) {
-                        let ingest = Instant::now();
+                    for (batch, ingest) in
+                        super::feed(s.dataset, rows, part, cores, rate, &plan.inputs)
+                    {
                         records += batch.num_rows() as u64;
                         shared
                             .lock()

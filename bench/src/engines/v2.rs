@@ -62,8 +62,9 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                     let mut records = 0;
                     let mut hashes = Vec::new();
                     let mut exchange = Exchange::new(owners, usize::MAX);
-                    for batch in super::feed(s.dataset, rows, me, cores, rate, &plan.inputs) {
-                        let ingest = Instant::now();
+                    for (batch, ingest) in
+                        super::feed(s.dataset, rows, me, cores, rate, &plan.inputs)
+                    {
                         records += batch.num_rows() as u64;
                         // Columns the query never reads are not routed.
                         let batch = plan.read(&batch);

@@ -155,6 +155,12 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 },
             };
+            // Paced: timed from when the batch's first row came due, as
+            // the other engines' feeders time theirs.
+            let now = match per_sec {
+                Some(ps) => start + Duration::from_secs_f64((made + 1) as f64 / ps),
+                None => Instant::now(),
+            };
             let ids = g.take_rows(n);
             let count = ids.len() as u64;
             if count == 0 {
@@ -162,7 +168,6 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
             }
             made += count;
             tally.borrow_mut().records += count;
-            let now = Instant::now();
             if dataset == Dataset::Orders {
                 order_buf.extend(ids.iter().map(|i| {
                     let o = g.order_row(i);

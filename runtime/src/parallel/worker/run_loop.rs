@@ -73,7 +73,9 @@ impl Worker<'_> {
                 match next {
                     Some(batch) => {
                         busy = true;
-                        let ingest = Instant::now();
+                        // Latency counts from when the batch's rows arrived
+                        // (a paced feed's rows wait while the core is busy).
+                        let ingest = part.source.arrived().unwrap_or_else(Instant::now);
                         let rows = batch.num_rows();
                         // Columns the query never reads go no further.
                         let batch = self.plan.read(&batch);
