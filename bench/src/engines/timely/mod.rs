@@ -135,6 +135,8 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
         .with_stride(peers as u64);
         let per_sec = rate.map(|r| (r / peers as f64).max(1e-3));
         let start = Instant::now();
+        // When row `k` (counting from 1) of this worker's share comes due.
+        let due_at = |k: u64, ps: f64| start + Duration::from_secs_f64(k as f64 / ps);
         let mut made = 0u64;
         let mut batch_no = 0u64;
         let mut max_seen = i64::MIN;
@@ -151,14 +153,15 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                     if due > made || g.remaining() == 0 {
                         break (due.saturating_sub(made)).clamp(1, BATCH as u64) as usize;
                     }
-                    let next = start + Duration::from_secs_f64((made + 1) as f64 / ps);
-                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                    std::thread::sleep(
+                        due_at(made + 1, ps).saturating_duration_since(Instant::now()),
+                    );
                 },
             };
             // Paced: timed from when the batch's first row came due, as
             // the other engines' feeders time theirs.
-            let now = match per_sec {
-                Some(ps) => start + Duration::from_secs_f64((made + 1) as f64 / ps),
+            let arrived = match per_sec {
+                Some(ps) => due_at(made + 1, ps),
                 None => Instant::now(),
             };
             let ids = g.take_rows(n);
@@ -173,7 +176,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                     let o = g.order_row(i);
                     (o.order_id, o.customer_id, o.date, o.total_amount as i64)
                 }));
-                ingest.borrow_mut().insert(*orders.time(), now);
+                ingest.borrow_mut().insert(*orders.time(), arrived);
                 orders.send_batch(&mut order_buf);
                 batch_no += 1;
                 orders.advance_to(batch_no);
@@ -201,7 +204,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize, rate: Option<f64>) -> Result<R
                     trade_buf.push(t);
                 }
                 tally.borrow_mut().late += late;
-                ingest.borrow_mut().insert(epoch, now);
+                ingest.borrow_mut().insert(epoch, arrived);
                 trades.send_batch(&mut trade_buf);
                 batch_no += 1;
                 let next = if name == "group_by" {
