@@ -31,7 +31,7 @@ use percore_runtime::Executors;
 
 use measure::{median_min_max, Run};
 use report::{print_table, to_json};
-use rounds::{run_rounds, Job, Spec};
+use rounds::{run_rounds, Job, Probes, Spec};
 
 #[derive(Parser)]
 #[command(name = "percore-bench", about = "Benchmarks of the percore scenarios")]
@@ -211,8 +211,8 @@ fn main() -> Result<()> {
     // between them (scaling, percore against a baseline) are taken round by
     // round (see `paired`).
     let mut specs: Vec<Spec> = Vec::new();
-    // The core-to-core round trip before each round (see `run_rounds`).
-    let mut trips: Vec<f64> = Vec::new();
+    // The machine's own figures, taken before each round (see `run_rounds`).
+    let mut probes = Probes::default();
     for &n in &cores {
         for &s in &scenarios {
             for engine in &engines {
@@ -228,7 +228,7 @@ fn main() -> Result<()> {
         .iter()
         .map(|spec| Job::new(spec, rows, a.rate, None))
         .collect();
-    run_rounds(&mut flat, runs, &mut trips)?;
+    run_rounds(&mut flat, runs, &mut probes)?;
     let mut table: Vec<Row> = Vec::new();
     if a.latency_sweep {
         let mut paced: Vec<Job> = Vec::new();
@@ -241,7 +241,7 @@ fn main() -> Result<()> {
                 paced.push(Job::new(job.spec, paced_rows, Some(rate), Some(load)));
             }
         }
-        run_rounds(&mut paced, runs, &mut trips)?;
+        run_rounds(&mut paced, runs, &mut probes)?;
         let mut paced = paced.into_iter();
         for job in flat {
             let swept = job.spec.swept();
@@ -268,12 +268,12 @@ fn main() -> Result<()> {
             .iter()
             .map(|spec| Job::new(spec, rows.min(2_000_000), None, None))
             .collect();
-        run_rounds(&mut jobs, runs, &mut trips)?;
+        run_rounds(&mut jobs, runs, &mut probes)?;
         table.extend(jobs.into_iter().map(|j| j.row));
     }
-    print_table(&table, runs, &trips);
+    print_table(&table, runs, &probes);
     if let Some(path) = &a.json {
-        let json = to_json(&table, rows, runs, &trips);
+        let json = to_json(&table, rows, runs, &probes);
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }

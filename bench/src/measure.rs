@@ -1,5 +1,7 @@
 //! What one run measured, and the machine it ran on.
 
+use std::time::{Duration, Instant};
+
 use percore_runtime::LatencySummary;
 
 /// One run of one engine on one scenario.
@@ -23,6 +25,13 @@ impl Run {
         self.records as f64 / self.secs.max(1e-9)
     }
 
+    /// The share of output rows whose latency was over 1 ms (`None` when
+    /// none was timed).
+    pub fn over_1ms_share(&self) -> Option<f64> {
+        let l = &self.latency;
+        (l.count > 0).then(|| l.over_1ms as f64 / l.count as f64)
+    }
+
     /// CPU nanoseconds per record read (`None` when the CPU time is unknown
     /// or nothing was read).
     pub fn cpu_ns_per_record(&self) -> Option<f64> {
@@ -42,6 +51,7 @@ impl Run {
                 "p999": self.latency.p999,
                 "max": self.latency.max,
                 "count": self.latency.count,
+                "over_1ms": self.latency.over_1ms,
             },
             "peak_rss_bytes": self.peak_rss,
             "cpu_secs": self.cpu_secs,
@@ -83,6 +93,7 @@ impl Run {
                 p999: u(&l["p999"]),
                 max: u(&l["max"]),
                 count: u(&l["count"]),
+                over_1ms: u(&l["over_1ms"]),
             },
             peak_rss: v["peak_rss_bytes"].as_u64(),
             cpu_secs: v["cpu_secs"].as_f64(),
@@ -138,7 +149,6 @@ pub fn machine() -> serde_json::Value {
 /// takes over a second (the other thread not running).
 pub fn round_trip_ns(rounds: u64) -> Option<f64> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::time::{Duration, Instant};
 
     /// The counter alone on its cache lines.
     #[repr(align(128))]
@@ -202,6 +212,115 @@ pub fn round_trip_ns(rounds: u64) -> Option<f64> {
     })
 }
 
+/// How often the host stopped threads that never yield: what a paced
+/// core's p99 cannot get below. A pause is a gap of over 200 µs between
+/// two clock readings of a thread that does nothing else — an interrupt,
+/// another thread, or on a virtual machine the host running something
+/// else on that vCPU. A core paused while rows come due catches up only
+/// after the pause, and with a watermark from every core one core's pause
+/// holds back what every core releases.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pauses {
+    /// CPU-seconds watched (threads × seconds).
+    pub cpu_secs: f64,
+    pub over_200us: u64,
+    pub over_1ms: u64,
+    /// The longest pause (µs).
+    pub longest_us: u64,
+    /// Time lost in pauses (seconds).
+    pub lost_secs: f64,
+}
+
+impl Pauses {
+    /// Notes one gap between clock readings (a pause when over 200 µs).
+    fn note(&mut self, gap: Duration) {
+        if gap <= Duration::from_micros(200) {
+            return;
+        }
+        self.over_200us += 1;
+        self.over_1ms += u64::from(gap > Duration::from_millis(1));
+        self.longest_us = self.longest_us.max(gap.as_micros() as u64);
+        self.lost_secs += gap.as_secs_f64();
+    }
+
+    pub fn add(&mut self, other: &Pauses) {
+        self.cpu_secs += other.cpu_secs;
+        self.over_200us += other.over_200us;
+        self.over_1ms += other.over_1ms;
+        self.longest_us = self.longest_us.max(other.longest_us);
+        self.lost_secs += other.lost_secs;
+    }
+
+    /// Pauses over 1 ms per CPU-second (`None` when nothing was watched).
+    pub fn over_1ms_per_sec(&self) -> Option<f64> {
+        (self.cpu_secs > 0.0).then(|| self.over_1ms as f64 / self.cpu_secs)
+    }
+
+    /// Pauses over 200 µs per CPU-second.
+    pub fn over_200us_per_sec(&self) -> Option<f64> {
+        (self.cpu_secs > 0.0).then(|| self.over_200us as f64 / self.cpu_secs)
+    }
+
+    /// The share of the watched time lost in pauses.
+    pub fn lost_share(&self) -> Option<f64> {
+        (self.cpu_secs > 0.0).then(|| self.lost_secs / self.cpu_secs)
+    }
+
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "cpu_secs": self.cpu_secs,
+            "over_200us": self.over_200us,
+            "over_1ms": self.over_1ms,
+            "over_1ms_per_cpu_sec": self.over_1ms_per_sec(),
+            "longest_us": self.longest_us,
+            "lost_share": self.lost_share(),
+        })
+    }
+}
+
+/// [`Pauses`] of one spinning thread pinned to each of the first `cpus`
+/// available CPUs for `watch` (`None` when a thread cannot be pinned).
+pub fn host_pauses(cpus: usize, watch: Duration) -> Option<Pauses> {
+    let ids = core_affinity::get_core_ids()?;
+    let ids: Vec<_> = ids.into_iter().take(cpus.max(1)).collect();
+    // Threads of their own: pinning this thread would pin the benchmark's
+    // child processes too.
+    let each: Vec<Option<Pauses>> = std::thread::scope(|s| {
+        let threads: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                s.spawn(move || {
+                    if !core_affinity::set_for_current(id) {
+                        return None;
+                    }
+                    let mut p = Pauses::default();
+                    let start = Instant::now();
+                    let mut last = start;
+                    loop {
+                        let now = Instant::now();
+                        p.note(now - last);
+                        last = now;
+                        if now - start >= watch {
+                            break;
+                        }
+                    }
+                    p.cpu_secs = start.elapsed().as_secs_f64();
+                    Some(p)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().ok().flatten())
+            .collect()
+    });
+    let mut all = Pauses::default();
+    for p in each {
+        all.add(&p?);
+    }
+    Some(all)
+}
+
 /// The median, minimum and maximum of `xs` (not empty).
 pub fn median_min_max(xs: &[f64]) -> (f64, f64, f64) {
     let mut v = xs.to_vec();
@@ -257,12 +376,51 @@ mod tests {
         );
     }
 
+    /// Gaps up to 200 µs are the clock's own steps; longer ones are
+    /// pauses, counted, timed and summed over threads.
+    #[test]
+    fn pauses_count_gaps_over_200_us() {
+        let mut a = Pauses::default();
+        for us in [1, 150, 200, 201, 999, 1_000, 1_001, 4_000] {
+            a.note(Duration::from_micros(us));
+        }
+        a.cpu_secs = 2.0;
+        assert_eq!((a.over_200us, a.over_1ms, a.longest_us), (5, 2, 4_000));
+        assert!((a.lost_secs - 7.201e-3).abs() < 1e-9);
+        let mut b = Pauses {
+            cpu_secs: 2.0,
+            ..Default::default()
+        };
+        b.note(Duration::from_millis(9));
+        a.add(&b);
+        assert_eq!(a.over_1ms_per_sec(), Some(3.0 / 4.0));
+        assert_eq!(a.over_200us_per_sec(), Some(6.0 / 4.0));
+        assert_eq!(a.longest_us, 9_000);
+        assert!((a.lost_share().unwrap() - 16.201e-3 / 4.0).abs() < 1e-9);
+        assert_eq!(Pauses::default().lost_share(), None);
+    }
+
+    /// A short watch on one CPU: it watched about that long and lost no
+    /// more than it watched.
+    #[test]
+    fn a_watch_of_one_cpu_accounts_for_its_time() {
+        let p = host_pauses(1, Duration::from_millis(50)).expect("a CPU to pin a thread to");
+        assert!(p.cpu_secs >= 0.05, "{p:?}");
+        assert!(p.lost_secs <= p.cpu_secs, "{p:?}");
+        assert!(p.over_1ms <= p.over_200us, "{p:?}");
+    }
+
     #[test]
     fn a_run_reads_back_from_its_json() {
-        let r = run(1000, 0.5, 42);
+        let mut r = run(1000, 0.5, 42);
+        r.latency.count = 400;
+        r.latency.over_1ms = 3;
         let back = Run::from_json(&r.to_json());
         assert_eq!(back.records, 1000);
         assert_eq!(back.latency.p99, 42);
+        assert_eq!(back.latency.over_1ms, 3);
+        assert_eq!(back.over_1ms_share(), Some(3.0 / 400.0));
+        assert_eq!(run(1, 1.0, 1).over_1ms_share(), None);
         assert_eq!(back.cpu_secs, Some(0.45));
         assert_eq!(back.peak_rss, Some(1000));
     }

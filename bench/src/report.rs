@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::measure::median_min_max;
+use crate::measure::{median_min_max, Pauses};
+use crate::rounds::Probes;
 use crate::{Row, CEILING};
 
 /// The one-core row of each scenario and engine, flat out.
@@ -49,14 +50,24 @@ fn trip_summary(trips: &[f64]) -> Option<(f64, f64, f64)> {
     (!trips.is_empty()).then(|| crate::measure::median_min_max(trips))
 }
 
-pub(crate) fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
+pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
     let base = one_core_rows(table);
-    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs; scaling and the ratios below are medians of ratios within a round (runs interleaved).\n");
-    if let Some((med, lo, hi)) = trip_summary(trips) {
+    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs (> 1 ms: the share of output rows over 1 ms; p99 is under 1 ms when it is under 1%); scaling and the ratios below are medians of ratios within a round (runs interleaved).\n");
+    if let Some((med, lo, hi)) = trip_summary(&probes.trips) {
         println!("A cache line from the first CPU to the second and back, before each round: median {med:.0} ns ({lo:.0}–{hi:.0}).\n");
     }
-    println!("| scenario | engine | cores | load | median | min–max | scaling | CPU ns/rec | p50 | p99 | p99.9 | max | peak RSS MB | output rows | late rows dropped |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    if let Some(p) = &probes.pauses {
+        println!(
+            "Host pauses (a spinning thread pinned to each CPU the paced runs use, {:.0} CPU-s before their rounds): {:.2} over 1 ms and {:.2} over 200 µs per CPU-second, the longest {:.1} ms, {:.2}% of the time lost. A paced core is paused as often, and catches up after: no p99 falls below what these cost.\n",
+            p.cpu_secs,
+            p.over_1ms_per_sec().unwrap_or(0.0),
+            p.over_200us_per_sec().unwrap_or(0.0),
+            p.longest_us as f64 / 1e3,
+            p.lost_share().unwrap_or(0.0) * 100.0
+        );
+    }
+    println!("| scenario | engine | cores | load | median | min–max | scaling | CPU ns/rec | p50 | p99 | p99.9 | max | > 1 ms | peak RSS MB | output rows | late rows dropped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in table {
         let (med, lo, hi) = r.rates();
         let m = r.median_run();
@@ -67,8 +78,11 @@ pub(crate) fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
         let cpu = r
             .cpu_ns_per_record()
             .map_or("–".into(), |c| format!("{c:.1}"));
+        let over = m
+            .over_1ms_share()
+            .map_or("–".into(), |x| format!("{:.2}%", x * 100.0));
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.scenario,
             r.engine,
             r.cores,
@@ -86,6 +100,7 @@ pub(crate) fn print_table(table: &[Row], runs: usize, trips: &[f64]) {
             m.latency.p99,
             m.latency.p999,
             m.latency.max,
+            over,
             rss,
             m.output_rows,
             m.late_rows
@@ -136,7 +151,7 @@ fn vs_baselines(table: &[Row], r: &Row) -> BTreeMap<&'static str, f64> {
     out
 }
 
-pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, trips: &[f64]) -> serde_json::Value {
+pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, probes: &Probes) -> serde_json::Value {
     let base = one_core_rows(table);
     let results: Vec<serde_json::Value> = table
         .iter()
@@ -162,6 +177,7 @@ pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, trips: &[f64]) -> s
                     "p99": m.latency.p99,
                     "p999": m.latency.p999,
                     "max": m.latency.max,
+                    "over_1ms_share": m.over_1ms_share(),
                 },
                 "output_rows": m.output_rows,
                 "late_rows": m.late_rows,
@@ -171,11 +187,12 @@ pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, trips: &[f64]) -> s
         .collect();
     serde_json::json!({
         "machine": crate::measure::machine(),
-        "core_round_trip_ns": trip_summary(trips).map(|(median, min, max)| serde_json::json!({
+        "host_pauses": probes.pauses.map(Pauses::to_json),
+        "core_round_trip_ns": trip_summary(&probes.trips).map(|(median, min, max)| serde_json::json!({
             "median": median,
             "min": min,
             "max": max,
-            "samples": trips.len(),
+            "samples": probes.trips.len(),
         })),
         "rows_per_run": rows,
         "runs": runs,

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
 
-use crate::measure::{self, Run};
+use crate::measure::{self, Pauses, Run};
 use crate::{scenarios, Row, CEILING};
 
 /// What to measure: one scenario on one engine at one core count.
@@ -53,16 +53,41 @@ impl<'a> Job<'a> {
     }
 }
 
+/// What the machine itself did while the runs ran: the core-to-core round
+/// trip before each round, and the host's pauses before each round of
+/// paced runs.
+#[derive(Debug, Default)]
+pub(crate) struct Probes {
+    pub(crate) trips: Vec<f64>,
+    pub(crate) pauses: Option<Pauses>,
+}
+
+/// How long the host's pauses are watched before a round of paced runs.
+const PAUSE_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `runs` rounds, each running every job once (a child process each), in
 /// order: interleaved, so the machine's phases fall on all of them alike.
 /// Each run is reported on stderr as it ends when stderr is a terminal;
 /// each measurement's median, once its rounds are done, always.
-pub(crate) fn run_rounds(jobs: &mut [Job<'_>], runs: usize, trips: &mut Vec<f64>) -> Result<()> {
+pub(crate) fn run_rounds(jobs: &mut [Job<'_>], runs: usize, probes: &mut Probes) -> Result<()> {
     let progress = runs > 1 && std::io::stderr().is_terminal();
+    // Paced runs are judged by their tails: how often the host pauses a
+    // core is watched before each of their rounds, on as many CPUs as
+    // the most cores a job runs on.
+    let paced_cpus = jobs
+        .iter()
+        .filter(|j| j.row.rate.is_some())
+        .map(|j| j.row.cores)
+        .max();
     for round in 1..=runs {
         // What exchanging data between two cores costs in this round (it
         // moves with the host's placement of the vCPUs).
-        trips.extend(measure::round_trip_ns(TRIPS));
+        probes.trips.extend(measure::round_trip_ns(TRIPS));
+        if let Some(cpus) = paced_cpus {
+            if let Some(p) = measure::host_pauses(cpus, PAUSE_WATCH) {
+                probes.pauses.get_or_insert_with(Pauses::default).add(&p);
+            }
+        }
         for job in jobs.iter_mut() {
             let run = job.spec.child(job.rows, job.row.rate)?;
             if progress {

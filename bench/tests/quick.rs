@@ -25,6 +25,8 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let cpus = v["machine"]["cpus_available"].as_u64().unwrap();
     assert!(cpus >= 1);
+    // Nothing was paced: the host's pauses were not watched.
+    assert!(v["host_pauses"].is_null(), "{}", v["host_pauses"]);
     // The core-to-core round trip, timed before each round, where there
     // are two CPUs to time it between (and said above the table).
     let trip = &v["core_round_trip_ns"];
@@ -68,6 +70,11 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                 for key in ["p50", "p99", "p999", "max"] {
                     assert!(r["latency_us"][key].is_u64(), "{scenario}/{engine}: {key}");
                 }
+                let over = r["latency_us"]["over_1ms_share"].as_f64();
+                assert!(
+                    over.is_some_and(|x| (0.0..=1.0).contains(&x)),
+                    "{scenario}/{engine}: {over:?}"
+                );
                 assert!(r["records"].as_u64().unwrap() > 0);
                 // Every run reads a CPU clock: some CPU went into each record.
                 let cpu = r["cpu_ns_per_record"].as_f64();
@@ -94,4 +101,43 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
             "{scenario}"
         );
     }
+}
+
+/// A paced run watches the host's pauses before its round (a second on
+/// each CPU it uses) and says what it saw above the table.
+#[test]
+fn a_paced_run_reports_the_hosts_pauses() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_percore-bench"))
+        .args([
+            "--quick",
+            "--cores",
+            "1",
+            "--engines",
+            "percore",
+            "--scenarios",
+            "select",
+            "--no-e2e",
+            "--rate",
+            "1000000",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("Host pauses"), "{table}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let p = &v["host_pauses"];
+    let watched = p["cpu_secs"].as_f64().unwrap();
+    assert!(watched >= 1.0, "{p}");
+    assert!(p["over_1ms"].as_u64().unwrap() <= p["over_200us"].as_u64().unwrap());
+    let lost = p["lost_share"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&lost), "{p}");
+    let r = &v["results"][0];
+    assert_eq!(r["rate"].as_f64(), Some(1_000_000.0));
+    assert!(r["latency_us"]["over_1ms_share"].as_f64().is_some(), "{r}");
 }

@@ -28,6 +28,9 @@ pub struct LatencySummary {
     pub max: u64,
     /// Output rows measured.
     pub count: u64,
+    /// Of those, the rows whose latency was over 1 ms (p99 is under 1 ms
+    /// exactly when these are under 1% of `count`).
+    pub over_1ms: u64,
 }
 
 /// Figures of one run.
@@ -79,6 +82,9 @@ impl Latency {
             p999: self.hist.value_at_quantile(0.999),
             max: self.hist.max(),
             count: self.hist.len(),
+            // Exact at 1,000 µs: the histogram counts every microsecond
+            // up to 2,047.
+            over_1ms: self.hist.len() - self.hist.count_between(0, 1_000),
         }
     }
 }
@@ -113,4 +119,32 @@ fn cpu_clock_secs(clock: libc::clockid_t) -> f64 {
         return 0.0;
     }
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Rows over 1 ms are counted exactly at the boundary: a row that
+    /// waited 1,000 µs is not over, one that waited 1,001 µs is.
+    #[test]
+    fn rows_over_one_ms_are_counted_from_the_histogram() {
+        let mut l = Latency::new();
+        for (us, rows) in [(5u64, 90u64), (1_000, 3), (1_001, 4), (70_000, 3)] {
+            l.hist.record_n(us, rows).unwrap();
+        }
+        let s = l.summary();
+        assert_eq!(s.count, 100);
+        assert_eq!(s.over_1ms, 7);
+        // p99 falls among the rows over 1 ms exactly when they are over 1%.
+        assert!(s.p99 > 1_000);
+        let mut merged = Latency::new();
+        merged.merge(&l);
+        let before = Instant::now() - Duration::from_millis(3);
+        merged.record(before, 10);
+        assert_eq!(merged.summary().over_1ms, 17);
+        assert_eq!(Latency::new().summary(), LatencySummary::default());
+    }
 }
