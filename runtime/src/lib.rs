@@ -41,7 +41,7 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use percore_operators::{Pipeline, Plan};
 
-pub use batching::{AdaptiveBatch, Backlog, MIN_BATCH_ROWS};
+pub use batching::{AdaptiveBatch, Backlog, LINGER, MIN_BATCH_ROWS};
 pub use file::FileInput;
 pub use metrics::{process_cpu_secs, CoreStats, Latency, LatencySummary, RunStats};
 pub use pages::disable_transparent_huge_pages;

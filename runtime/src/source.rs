@@ -262,9 +262,11 @@ impl Source for Paced {
     }
 
     fn backlog(&mut self) -> Option<Backlog> {
+        let rows = self.due().saturating_sub(self.made);
         Some(Backlog {
-            rows: self.due().saturating_sub(self.made),
+            rows,
             max_batch: self.max_batch,
+            waited: (rows > 0).then(|| self.due_at(self.made + 1).elapsed()),
         })
     }
 
@@ -317,9 +319,18 @@ mod tests {
         // Row 1 came due 1 ms after the start, more than 20 ms ago.
         assert!(first >= before, "not before the clock started");
         assert!(first.elapsed() >= Duration::from_millis(20));
-        // The next batch's first row came due after this one's last.
+        // The backlog says how long its oldest row has waited: rows came
+        // due during the 5 ms slept, the first of them over 3 ms ago.
         std::thread::sleep(Duration::from_millis(5));
+        let backlog = src.backlog().unwrap();
+        assert!(backlog.rows >= 4, "{backlog:?}");
+        let waited = backlog.waited.unwrap();
+        assert!(waited >= Duration::from_millis(3), "{waited:?}");
+        // The next batch's first row came due after this one's last.
         src.next_batch_limited(1_024).unwrap().unwrap();
         assert!(src.arrived().unwrap() > first + Duration::from_millis(b.num_rows() as u64 - 1));
+        // Nothing due: no wait to report.
+        let left = src.backlog().unwrap();
+        assert!(left.rows > 0 || left.waited.is_none(), "{left:?}");
     }
 }

@@ -58,6 +58,9 @@ impl Worker<'_> {
                     }
                     None => true,
                 };
+                // Rows due but not yet a full batch wait up to LINGER for
+                // more: the core spins on its inbox meanwhile (busy).
+                let mut lingering = false;
                 let next = match (ready, part.source.backlog()) {
                     (false, _) => None,
                     (true, None) => part.source.next_batch()?,
@@ -65,11 +68,17 @@ impl Worker<'_> {
                         let ctl = self
                             .batching
                             .get_or_insert_with(|| AdaptiveBatch::new(MIN_BATCH_ROWS, b.max_batch));
-                        let n = ctl.take(b.rows);
-                        part.source.next_batch_limited(n)?
+                        if ctl.ready(&b) {
+                            let n = ctl.take(b.rows);
+                            part.source.next_batch_limited(n)?
+                        } else {
+                            lingering = true;
+                            busy = true;
+                            None
+                        }
                     }
                 };
-                let exhausted = ready && next.is_none();
+                let exhausted = ready && next.is_none() && !lingering;
                 match next {
                     Some(batch) => {
                         busy = true;
