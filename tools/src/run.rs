@@ -273,6 +273,7 @@ fn write_stats(path: &std::path::Path, s: &RunStats) -> Result<(), Failure> {
             "p999": s.latency_us.p999,
             "max": s.latency_us.max,
             "count": s.latency_us.count,
+            "over_1ms": s.latency_us.over_1ms,
         },
     });
     let text = serde_json::to_string_pretty(&json).expect("stats serialise");

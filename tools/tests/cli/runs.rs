@@ -101,6 +101,10 @@ fn stats_file_has_counts_and_latency() {
             "{p}: {s}"
         );
     }
+    // Every output row was timed; those over 1 ms are some of them.
+    let l = &s["latency_us"];
+    assert_eq!(l["count"].as_u64(), Some(out), "{s}");
+    assert!(l["over_1ms"].as_u64().unwrap() <= out, "{s}");
     assert!(s["elapsed_seconds"].as_f64().unwrap() > 0.0);
 }
 
