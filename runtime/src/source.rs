@@ -32,8 +32,10 @@ pub trait Source {
     /// Rows waiting to be taken now (a live feed's rows that came due),
     /// for a source that knows: the caller then sizes each batch from it
     /// ([`crate::AdaptiveBatch`]) and asks with
-    /// [`Source::next_batch_limited`]. `None` (the default): the source sizes
-    /// its own batches.
+    /// [`Source::next_batch_limited`]; when it also says how long the
+    /// oldest has waited ([`Backlog::waited`]), the caller waits up to
+    /// [`crate::LINGER`] for a full batch. `None` (the default): the source
+    /// sizes its own batches.
     fn backlog(&mut self) -> Option<Backlog> {
         None
     }
