@@ -251,19 +251,24 @@ impl Pauses {
         self.lost_secs += other.lost_secs;
     }
 
+    /// `x` per CPU-second watched (`None` when nothing was watched).
+    fn per_cpu_sec(&self, x: f64) -> Option<f64> {
+        (self.cpu_secs > 0.0).then(|| x / self.cpu_secs)
+    }
+
     /// Pauses over 1 ms per CPU-second (`None` when nothing was watched).
     pub fn over_1ms_per_sec(&self) -> Option<f64> {
-        (self.cpu_secs > 0.0).then(|| self.over_1ms as f64 / self.cpu_secs)
+        self.per_cpu_sec(self.over_1ms as f64)
     }
 
     /// Pauses over 200 µs per CPU-second.
     pub fn over_200us_per_sec(&self) -> Option<f64> {
-        (self.cpu_secs > 0.0).then(|| self.over_200us as f64 / self.cpu_secs)
+        self.per_cpu_sec(self.over_200us as f64)
     }
 
     /// The share of the watched time lost in pauses.
     pub fn lost_share(&self) -> Option<f64> {
-        (self.cpu_secs > 0.0).then(|| self.lost_secs / self.cpu_secs)
+        self.per_cpu_sec(self.lost_secs)
     }
 
     pub fn to_json(self) -> serde_json::Value {

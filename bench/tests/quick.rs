@@ -4,25 +4,28 @@
 
 use std::process::Command;
 
-#[test]
-fn quick_run_reports_every_scenario_engine_and_core_count() {
+/// Runs `percore-bench --quick` with `args` and `--json`; it must succeed.
+/// Returns the table it printed and the JSON it wrote.
+fn quick(args: &[&str]) -> (String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let o = Command::new(env!("CARGO_BIN_EXE_percore-bench"))
-        .args([
-            "--quick",
-            "--cores",
-            "1,2",
-            "--json",
-            json.to_str().unwrap(),
-        ])
+        .arg("--quick")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = String::from_utf8(o.stdout).unwrap();
+    let v = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (table, v)
+}
+
+#[test]
+fn quick_run_reports_every_scenario_engine_and_core_count() {
+    let (table, v) = quick(&["--cores", "1,2"]);
     assert!(table.contains("| scenario | engine | cores |"), "{table}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let cpus = v["machine"]["cpus_available"].as_u64().unwrap();
     assert!(cpus >= 1);
     // Nothing was paced: the host's pauses were not watched.
@@ -107,30 +110,18 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
 /// each CPU it uses) and says what it saw above the table.
 #[test]
 fn a_paced_run_reports_the_hosts_pauses() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_percore-bench"))
-        .args([
-            "--quick",
-            "--cores",
-            "1",
-            "--engines",
-            "percore",
-            "--scenarios",
-            "select",
-            "--no-e2e",
-            "--rate",
-            "1000000",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let table = String::from_utf8(o.stdout).unwrap();
+    let (table, v) = quick(&[
+        "--cores",
+        "1",
+        "--engines",
+        "percore",
+        "--scenarios",
+        "select",
+        "--no-e2e",
+        "--rate",
+        "1000000",
+    ]);
     assert!(table.contains("Host pauses"), "{table}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let p = &v["host_pauses"];
     let watched = p["cpu_secs"].as_f64().unwrap();
     assert!(watched >= 1.0, "{p}");

@@ -53,8 +53,8 @@ pub fn share(dataset: Dataset, rows: u64, part: usize, parts: usize, cols: &[usi
 /// `parts`, as fast as it can be made (ingest: when made) or paced at
 /// `rate` records/s over all parts (then each batch holds the rows that
 /// came due, up to [`BATCH`], the runtime's paced source without percore's
-/// adaptive cap, `percore_runtime::AdaptiveBatch`; ingest: when its first
-/// row came due, so time a row waits to be taken counts).
+/// adaptive cap and linger, `percore_runtime::AdaptiveBatch`; ingest: when
+/// its first row came due, so time a row waits to be taken counts).
 pub fn feed(
     dataset: Dataset,
     rows: u64,
