@@ -346,3 +346,101 @@ fn latency_counts_from_when_a_sources_rows_arrived() {
         );
     }
 }
+
+/// Partitions far apart in event time (the second core's share starts where
+/// the first's ends, and the first core's source is slow): the second core
+/// runs ahead, and every row it reads waits for the first core's watermark.
+/// Under `align_rows` a core ahead stops reading once it holds that many
+/// rows; without it the leading core holds most of its share. The rows
+/// are those of one core either way.
+#[test]
+fn a_core_ahead_stops_reading_at_the_held_rows_bound() {
+    use std::time::Duration;
+
+    /// Contiguous halves; the first core's batches come slowly.
+    struct Skewed {
+        trades: Vec<Trade>,
+        batch_size: usize,
+    }
+    struct Slow(std::vec::IntoIter<RecordBatch>);
+    impl Source for Slow {
+        fn next_batch(&mut self) -> percore::operators::Result<Option<RecordBatch>> {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(self.0.next())
+        }
+    }
+    impl PartitionedSource for Skewed {
+        fn open(&self, part: usize, parts: usize) -> percore::operators::Result<Option<Partition>> {
+            let lo = self.trades.len() * part / parts;
+            let hi = self.trades.len() * (part + 1) / parts;
+            let batches = to_batches(&self.trades[lo..hi], self.batch_size).into_iter();
+            let source: Box<dyn Source> = match part {
+                0 => Box::new(Slow(batches)),
+                _ => Box::new(VecSource(batches)),
+            };
+            Ok(Some(Partition {
+                source,
+                first_seq: lo as i64,
+                seq_stride: 1,
+            }))
+        }
+    }
+
+    // One row a millisecond for 20 s: the second half is 10 s ahead, well
+    // inside the 60 s event-time alignment.
+    let trades: Vec<Trade> = (0..20_000i64)
+        .map(|i| Trade {
+            symbol: Some(format!("S{}", i % 16)),
+            trader: Some(i % 5),
+            price: Some((1_000 + (i * 7919) % 500).into()),
+            qty: Some(1 + i % 9),
+            ts: Some(i),
+            fprice: Some(0.5),
+        })
+        .collect();
+    let batch_size = 250;
+    let w = "OVER (PARTITION BY symbol ORDER BY ts ROWS BETWEEN 9 PRECEDING AND CURRENT ROW)";
+    let sql_text = format!(
+        "{}SELECT symbol, price, AVG(price) {w} AS a, MAX(price) {w} AS mx FROM trades",
+        trades_ddl(LATENESS)
+    );
+    let plan = sql::compile(&sql_text).unwrap();
+    let (want, late) = run_engine(&sql_text, &to_batches(&trades, batch_size)).unwrap();
+    assert_eq!(late, 0);
+    let run = |align_rows: usize| {
+        let input = Arc::new(Skewed {
+            trades: trades.clone(),
+            batch_size,
+        });
+        let cfg = ParallelConfig {
+            align_rows,
+            ..ParallelConfig::new(2)
+        };
+        let mut out = Vec::new();
+        let stats = run_parallel(&plan, input, &cfg, &mut |b| {
+            out.push(b.clone());
+            Ok(())
+        })
+        .unwrap_or_else(|f| panic!("{}", f.error));
+        assert_eq!(stats.late_rows, 0);
+        assert_eq!(
+            sorted_text(&common::batches_to_rows(&out)),
+            sorted_text(&want),
+            "align_rows {align_rows}: two cores vs one"
+        );
+        stats.cores.iter().map(|c| c.peak_held_rows).max().unwrap()
+    };
+    let bound = 1_000;
+    let bounded = run(bound);
+    let unbounded = run(usize::MAX);
+    // What a core may hold past the bound: the batch it read last, and
+    // what the other core sent before it stopped too.
+    assert!(
+        bounded <= 2 * bound + 4 * batch_size,
+        "held {bounded} rows under a bound of {bound}"
+    );
+    assert!(
+        unbounded >= 4 * bound,
+        "the leading core held only {unbounded} rows without a bound"
+    );
+}

@@ -47,7 +47,7 @@ pub use metrics::{process_cpu_secs, CoreStats, Latency, LatencySummary, RunStats
 pub use pages::disable_transparent_huge_pages;
 pub use parallel::{
     available_cpus, run_on, run_parallel, run_parallel_with, CoreSink, Encoder, Output,
-    ParallelConfig,
+    ParallelConfig, ALIGN_ROWS,
 };
 pub use pool::{Executors, Job};
 pub use sink::FileOutput;
@@ -91,6 +91,7 @@ pub fn run_local(
     let started = Instant::now();
     let mut pipeline = Pipeline::new(plan);
     let mut latency = metrics::Latency::new();
+    let mut peak_held = 0;
     let result = (|| -> Result<(), RunError> {
         loop {
             if source.fill().is_some() {
@@ -106,6 +107,7 @@ pub fn run_local(
                 sink(&out)?;
                 latency.record(ingest, out.num_rows() as u64);
             }
+            peak_held = peak_held.max(pipeline.held_rows());
         }
         let ingest = Instant::now();
         for out in pipeline.finish()? {
@@ -127,6 +129,7 @@ pub fn run_local(
             records_out: p.records_out,
             buffers_reused: 0,
             cpu_secs: 0.0,
+            peak_held_rows: peak_held,
         }],
         latency_us: latency.summary(),
     };

@@ -17,6 +17,10 @@ pub struct CoreStats {
     pub buffers_reused: u64,
     /// CPU time the core's thread used during the run.
     pub cpu_secs: f64,
+    /// The most input rows the core's operators held at once between
+    /// batches, waiting for the watermark (see
+    /// [`crate::ParallelConfig::align_rows`]).
+    pub peak_held_rows: usize,
 }
 
 /// Latency percentiles in microseconds.

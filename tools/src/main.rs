@@ -118,6 +118,10 @@ struct RunArgs {
     /// Batches each core-to-core ring holds (backpressure beyond that).
     #[arg(long, default_value_t = 16)]
     ring_capacity: usize,
+    /// Rows a core ahead of the slowest may hold for the watermark (ROWS
+    /// windows, EMIT CHANGES) before it waits for the slowest to catch up.
+    #[arg(long, default_value_t = percore_runtime::ALIGN_ROWS)]
+    align_rows: usize,
     /// Show per-core throughput on stderr while running (cores > 1).
     #[arg(long)]
     progress: bool,

@@ -155,6 +155,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         cpus: Some(cpus),
         progress: a.progress,
         ring_capacity: a.ring_capacity.max(1),
+        align_rows: a.align_rows,
         file_output,
         core_sink,
         local_keys: crate::kafka::local_keys(&plan),
@@ -266,6 +267,7 @@ fn write_stats(path: &std::path::Path, s: &RunStats) -> Result<(), Failure> {
             "records_out": c.records_out,
             "buffers_reused": c.buffers_reused,
             "cpu_seconds": c.cpu_secs,
+            "peak_held_rows": c.peak_held_rows,
         })).collect::<Vec<_>>(),
         "latency_us": {
             "p50": s.latency_us.p50,

@@ -78,6 +78,12 @@ pub trait Operator: Send {
     fn late_rows(&self) -> u64 {
         0
     }
+
+    /// Input rows held now, waiting for the watermark (an event-time
+    /// buffer's): the memory a core spends on rows it cannot release yet.
+    fn held_rows(&self) -> usize {
+        0
+    }
 }
 
 /// [`Operator::on_rows`] for an operator that does not hold rows: the rows

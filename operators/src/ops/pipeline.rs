@@ -200,4 +200,9 @@ impl Pipeline {
     pub fn stats(&self) -> PipelineStats {
         self.stats
     }
+
+    /// Input rows the operators hold now, waiting for the watermark.
+    pub fn held_rows(&self) -> usize {
+        self.ops.iter().map(|o| o.held_rows()).sum()
+    }
 }

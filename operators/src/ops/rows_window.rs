@@ -119,6 +119,10 @@ impl Operator for RowsWindow {
     fn late_rows(&self) -> u64 {
         self.buffer.late_rows()
     }
+
+    fn held_rows(&self) -> usize {
+        self.buffer.held_rows()
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,11 @@ use arrow_array::RecordBatch;
 
 use crate::sink::FileOutput;
 
+/// [`ParallelConfig::align_rows`]'s default: 32 full batches, about 16 MiB
+/// of market data held per core, far above what cores that keep together
+/// hold (the bench's two-core ROWS run: ~26,000 rows).
+pub const ALIGN_ROWS: usize = 1 << 18;
+
 /// How a parallel run is laid out.
 #[derive(Clone)]
 pub struct ParallelConfig {
@@ -25,6 +30,17 @@ pub struct ParallelConfig {
     /// watermark is more than this far (event-time ms) ahead of the slowest
     /// core's, so state for windows far in the future cannot pile up.
     pub align_ms: i64,
+    /// Watermark alignment by memory: a core ahead of the slowest core's
+    /// watermark also stops reading while its operators hold more than
+    /// this many rows waiting for the watermark ([`RunStats`]'s per-core
+    /// `peak_held_rows`). Event time alone bounds rows only as far as the
+    /// input's rate allows: a fast stream whose partitions run apart
+    /// (Kafka partitions read from different offsets, say) would hold
+    /// `align_ms` of every leading core's rows. The slowest core never
+    /// stops, so the watermark always moves.
+    ///
+    /// [`RunStats`]: crate::RunStats
+    pub align_rows: usize,
     /// With an encoder: every core writes its encoded results to this file
     /// itself (through io_uring) instead of sending them to the caller.
     pub file_output: Option<FileOutput>,
@@ -63,6 +79,7 @@ impl std::fmt::Debug for ParallelConfig {
             .field("io_memory", &self.io_memory)
             .field("progress", &self.progress)
             .field("align_ms", &self.align_ms)
+            .field("align_rows", &self.align_rows)
             .field("file_output", &self.file_output)
             .field("core_sink", &self.core_sink.as_ref().map(|_| "<fn>"))
             .field("local_keys", &self.local_keys)
@@ -80,6 +97,7 @@ impl ParallelConfig {
             io_memory: 256 << 10,
             progress: false,
             align_ms: 60_000,
+            align_rows: ALIGN_ROWS,
             file_output: None,
             core_sink: None,
             local_keys: false,

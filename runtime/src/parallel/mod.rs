@@ -41,7 +41,7 @@ mod config;
 mod progress;
 mod worker;
 
-pub use config::{available_cpus, CoreSink, ParallelConfig};
+pub use config::{available_cpus, CoreSink, ParallelConfig, ALIGN_ROWS};
 use progress::{Counter, Progress};
 use worker::Worker;
 
@@ -154,6 +154,7 @@ pub fn run_on(
         let counters = counters.clone();
         let owners = owners.clone();
         let align_ms = cfg.align_ms;
+        let align_rows = cfg.align_rows;
         let encoder = encoder.clone();
         let file_output = cfg.file_output.clone().filter(|_| encoder.is_some());
         let core_sink = cfg.core_sink.clone();
@@ -166,6 +167,7 @@ pub fn run_on(
                     counter: &counters[core],
                     owners,
                     align_ms,
+                    align_rows,
                     encoder,
                     file_output,
                     core_sink,
@@ -287,6 +289,7 @@ struct CoreSetup<'a> {
     /// The run's key owners, shared by every core.
     owners: Arc<Owners>,
     align_ms: i64,
+    align_rows: usize,
     encoder: Option<Encoder>,
     file_output: Option<FileOutput>,
     core_sink: Option<CoreSink>,

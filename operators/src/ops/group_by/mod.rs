@@ -424,6 +424,10 @@ impl Operator for GroupBy {
     fn late_rows(&self) -> u64 {
         self.buffer.as_ref().map_or(0, |b| b.late_rows())
     }
+
+    fn held_rows(&self) -> usize {
+        self.buffer.as_ref().map_or(0, |b| b.held_rows())
+    }
 }
 
 #[cfg(test)]

@@ -329,4 +329,8 @@ impl Operator for Tumbling {
     fn late_rows(&self) -> u64 {
         self.late + self.buffer.as_ref().map_or(0, |b| b.late_rows())
     }
+
+    fn held_rows(&self) -> usize {
+        self.buffer.as_ref().map_or(0, |b| b.held_rows())
+    }
 }

@@ -96,6 +96,8 @@ pub struct EventTimeBuffer {
     max_seen: Option<i64>,
     /// Runs in arrival order.
     pending: std::collections::VecDeque<Run>,
+    /// Rows the runs hold, all told.
+    held: usize,
     /// Scratch of a release: the rows taken, and the counting sort's counts.
     taken: Taken,
     counts: Vec<u32>,
@@ -116,6 +118,7 @@ impl EventTimeBuffer {
             lateness: lateness_ms,
             max_seen: None,
             pending: std::collections::VecDeque::new(),
+            held: 0,
             taken: Taken::default(),
             counts: Vec::new(),
             late: 0,
@@ -154,6 +157,16 @@ impl EventTimeBuffer {
     /// Rows dropped as late (or with a NULL time) so far.
     pub fn late_rows(&self) -> u64 {
         self.late
+    }
+
+    /// Rows held now: accepted, not yet released.
+    pub fn held_rows(&self) -> usize {
+        debug_assert_eq!(
+            self.held,
+            self.pending.iter().map(Run::held).sum::<usize>(),
+            "the count of held rows follows the runs"
+        );
+        self.held
     }
 
     /// Accepts a batch; returns the rows the advanced watermark releases.
@@ -224,6 +237,7 @@ impl EventTimeBuffer {
         };
         if held.as_ref().map_or(batch.num_rows(), Vec::len) > 0 {
             let run = self.run(batch, times, held, range);
+            self.held += run.held();
             self.pending.push_back(run);
         }
         self.released()

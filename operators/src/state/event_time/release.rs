@@ -41,6 +41,7 @@ impl EventTimeBuffer {
                     times: r.times.slice(*start, end - *start),
                 };
                 *start = end;
+                self.held -= released.times.len();
                 self.pending.retain(|r| !r.is_empty());
                 return Some(released);
             }
@@ -106,6 +107,7 @@ impl EventTimeBuffer {
         drop(batches);
         self.taken = taken;
         let released = Released { batch, times };
+        self.held -= released.times.len();
         self.pending.retain(|r| !r.is_empty());
         Some(released)
     }

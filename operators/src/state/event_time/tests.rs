@@ -194,9 +194,11 @@ fn check(steps: Vec<Step>, lateness: i64, external: bool) -> Result<(), TestCase
         };
         prop_assert_eq!(got, want);
         prop_assert_eq!(buf.late_rows(), model.late);
+        prop_assert_eq!(buf.held_rows(), model.held.len(), "rows held");
     }
     let want = model.release(i64::MAX);
     prop_assert_eq!(rows_of(buf.finish(), external), want);
+    prop_assert_eq!(buf.held_rows(), 0, "nothing held after the end");
     Ok(())
 }
 

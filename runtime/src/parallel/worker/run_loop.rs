@@ -43,10 +43,16 @@ impl Worker<'_> {
                 return Err(RunError::Aborted);
             }
             let mut busy = false;
-            // Watermark alignment: wait for the slowest core before reading on.
+            // Watermark alignment: a core ahead of the slowest waits for it
+            // before reading on, once it is `align_ms` of event time ahead
+            // or holds `align_rows` rows for the watermark (the slowest
+            // core, whose watermark is the minimum, always reads on).
+            let held = self.post.held_rows();
+            self.stats.peak_held_rows = self.stats.peak_held_rows.max(held);
             let ahead = time.is_some()
                 && self.keys.is_some()
-                && sent_wm > self.wm.saturating_add(self.align_ms);
+                && (sent_wm > self.wm.saturating_add(self.align_ms)
+                    || (sent_wm > self.wm && held > self.align_rows));
             if let Some(part) = source.as_mut().filter(|_| !ahead) {
                 // I/O (a file's next chunk, a paced source's wait) is
                 // awaited here, on this core; then the inbox gets its turn.
