@@ -350,11 +350,12 @@ fn latency_counts_from_when_a_sources_rows_arrived() {
 /// Partitions far apart in event time (the second core's share starts where
 /// the first's ends, and the first core's source is slow): the second core
 /// runs ahead, and every row it reads waits for the first core's watermark.
-/// Under `align_rows` a core ahead stops reading once it holds that many
-/// rows; without it the leading core holds most of its share. The rows
-/// are those of one core either way.
+/// Under `align_rows` a core stops reading once it has read that many rows
+/// past the slowest core's watermark, so the cores hold about that many;
+/// without it they hold most of the leading core's share. The rows are
+/// those of one core either way.
 #[test]
-fn a_core_ahead_stops_reading_at_the_held_rows_bound() {
+fn a_core_ahead_stops_reading_at_the_rows_bound() {
     use std::time::Duration;
 
     /// Contiguous halves; the first core's batches come slowly.
@@ -433,8 +434,8 @@ fn a_core_ahead_stops_reading_at_the_held_rows_bound() {
     let bound = 1_000;
     let bounded = run(bound);
     let unbounded = run(usize::MAX);
-    // What a core may hold past the bound: the batch it read last, and
-    // what the other core sent before it stopped too.
+    // What a core may hold besides: the rows lateness holds, the batch
+    // that took it past the bound.
     assert!(
         bounded <= 2 * bound + 4 * batch_size,
         "held {bounded} rows under a bound of {bound}"

@@ -118,8 +118,9 @@ struct RunArgs {
     /// Batches each core-to-core ring holds (backpressure beyond that).
     #[arg(long, default_value_t = 16)]
     ring_capacity: usize,
-    /// Rows a core ahead of the slowest may hold for the watermark (ROWS
-    /// windows, EMIT CHANGES) before it waits for the slowest to catch up.
+    /// Rows a core may read past the slowest core's watermark before it
+    /// waits for the slowest to catch up (what ROWS windows and EMIT
+    /// CHANGES hold for the watermark stays bounded).
     #[arg(long, default_value_t = percore_runtime::ALIGN_ROWS)]
     align_rows: usize,
     /// Show per-core throughput on stderr while running (cores > 1).

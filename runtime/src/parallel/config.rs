@@ -7,9 +7,11 @@ use arrow_array::RecordBatch;
 
 use crate::sink::FileOutput;
 
-/// [`ParallelConfig::align_rows`]'s default: 32 full batches, about 16 MiB
-/// of market data held per core, far above what cores that keep together
-/// hold (the bench's two-core ROWS run: ~26,000 rows).
+/// [`ParallelConfig::align_rows`]'s default: 32 full batches (about 16 MiB
+/// of market data), more than cores reading one stream together read past
+/// each other (the bench's two cores: up to seven 8,192-row batches, where
+/// `align_ms` stops them; bounds of one to four batches left their speed
+/// within the run-to-run spread).
 pub const ALIGN_ROWS: usize = 1 << 18;
 
 /// How a parallel run is laid out.
@@ -30,14 +32,18 @@ pub struct ParallelConfig {
     /// watermark is more than this far (event-time ms) ahead of the slowest
     /// core's, so state for windows far in the future cannot pile up.
     pub align_ms: i64,
-    /// Watermark alignment by memory: a core ahead of the slowest core's
-    /// watermark also stops reading while its operators hold more than
-    /// this many rows waiting for the watermark ([`RunStats`]'s per-core
-    /// `peak_held_rows`). Event time alone bounds rows only as far as the
-    /// input's rate allows: a fast stream whose partitions run apart
-    /// (Kafka partitions read from different offsets, say) would hold
-    /// `align_ms` of every leading core's rows. The slowest core never
-    /// stops, so the watermark always moves.
+    /// Watermark alignment in rows: a core also stops reading once it has
+    /// read this many rows past the slowest core's watermark (rows read
+    /// while its own watermark was ahead, until the slowest core's reaches
+    /// where its was). Those rows wait for the slowest core, on whichever
+    /// core owns their keys (ROWS windows and EMIT CHANGES hold them, see
+    /// [`RunStats`]'s per-core `peak_held_rows`), so this bounds what
+    /// cores hold beyond what lateness makes them hold anyway. Event time
+    /// alone (`align_ms`) bounds it only as far as the input's rate allows:
+    /// a fast stream whose partitions run apart (Kafka partitions read
+    /// from different offsets, say) would hold `align_ms` of every leading
+    /// core's rows. The slowest core never stops, so the watermark always
+    /// moves.
     ///
     /// [`RunStats`]: crate::RunStats
     pub align_rows: usize,

@@ -3,6 +3,7 @@
 //! in [`exchange`].
 
 mod exchange;
+mod lead;
 mod run_loop;
 
 use std::collections::VecDeque;
@@ -63,6 +64,9 @@ pub(super) struct Worker<'a> {
     counter: &'a Counter,
     align_ms: i64,
     align_rows: usize,
+    /// Rows read past the slowest core's watermark (counted only when
+    /// `align_rows` bounds them).
+    lead: lead::Lead,
     encoder: Option<Encoder>,
     file_output: Option<FileOutput>,
     core_sink: Option<CoreSink>,
@@ -129,6 +133,7 @@ impl<'a> Worker<'a> {
             counter: setup.counter,
             align_ms: setup.align_ms,
             align_rows: setup.align_rows,
+            lead: lead::Lead::default(),
             encoder: setup.encoder,
             file_output: setup.file_output,
             core_sink: setup.core_sink,

@@ -45,14 +45,17 @@ impl Worker<'_> {
             let mut busy = false;
             // Watermark alignment: a core ahead of the slowest waits for it
             // before reading on, once it is `align_ms` of event time ahead
-            // or holds `align_rows` rows for the watermark (the slowest
-            // core, whose watermark is the minimum, always reads on).
+            // or has read `align_rows` rows past the slowest core's
+            // watermark (the slowest core, whose watermark is the least,
+            // always reads on).
             let held = self.post.held_rows();
             self.stats.peak_held_rows = self.stats.peak_held_rows.max(held);
+            self.lead.passed(self.wm);
             let ahead = time.is_some()
                 && self.keys.is_some()
+                && sent_wm > self.wm
                 && (sent_wm > self.wm.saturating_add(self.align_ms)
-                    || (sent_wm > self.wm && held > self.align_rows));
+                    || self.lead.rows() > self.align_rows);
             if let Some(part) = source.as_mut().filter(|_| !ahead) {
                 // I/O (a file's next chunk, a paced source's wait) is
                 // awaited here, on this core; then the inbox gets its turn.
@@ -158,6 +161,9 @@ impl Worker<'_> {
                                         &mut sent_wm,
                                         ingest,
                                     )?;
+                                }
+                                if self.align_rows < usize::MAX {
+                                    self.lead.read(sent_wm, rows);
                                 }
                             }
                         }
