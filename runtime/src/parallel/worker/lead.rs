@@ -41,7 +41,7 @@ impl Lead {
         }
     }
 
-    /// Rows read since the run's watermark was last where this core's is.
+    /// Rows of the batches the run's watermark has not reached yet.
     pub(super) fn rows(&self) -> usize {
         self.rows
     }
