@@ -27,9 +27,9 @@
 //! greatest times are noted. A release takes, from each run, the rows at or
 //! below the limit (all of them, none, or those a pass over the run picks),
 //! and sorts what it took once — a row is sorted once and copied once (a
-//! plain time column not even once: the sorted times are that column). When
-//! no tie needs ordering by sequence, the sort notes each taken row's place
-//! and the rows are copied to their places in taken order
+//! plain time column not even once: the sorted times are that column). The
+//! sort notes each taken row's place (ties ordered by sequence where they
+//! need it) and the rows are copied to their places in taken order
 //! ([`crate::gather::scatter_columns_but`]): each run read in order, not at
 //! scattered places. It is zero-copy when one in-order run holds every
 //! released row.

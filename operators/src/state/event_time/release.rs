@@ -99,7 +99,8 @@ impl EventTimeBuffer {
             Order::Slots(slots) => {
                 // SAFETY: the counting sort gave each of the `n` taken rows
                 // the next place of its time's range, the ranges tiling
-                // `0..n`: a permutation.
+                // `0..n` (ties reordered by sequence only swap places
+                // among rows): a permutation.
                 let slots = unsafe { crate::gather::Slots::new_unchecked(slots) };
                 crate::gather::scatter_columns_but(&batches, &taken.rows, slots, known, cols)
             }

@@ -40,13 +40,14 @@ impl Order {
 /// were not moved, and the arrival order settles ties).
 ///
 /// When the times span less than four times the rows (a release's times lie
-/// within seconds): a counting sort on time that moves the times and
-/// (when they do not already ascend) the rows and sequences straight to
-/// their places — stable, so ties stay in arrival order — then each run of
-/// equal times (a few rows) put in sequence order by insertion; with no
-/// ties to order, it notes each row's place instead of moving it
-/// ([`Order::Slots`]). Else the order from [`sort_order`], applied.
-/// `counts` is scratch kept between calls.
+/// within seconds): a counting sort on time that notes each row's place
+/// ([`Order::Slots`]: the rows are then copied to their places in taken
+/// order, each run read in order) and moves the times there — stable, so
+/// ties stay in arrival order. When the sequences do not already ascend,
+/// it moves them and each row's number too, puts each run of equal times
+/// (a few rows) in sequence order by insertion, and reads the places back
+/// from the numbers. Else the order from [`sort_order`], applied
+/// ([`Order::Sorted`]). `counts` is scratch kept between calls.
 pub(super) fn sort_taken(
     taken: &Taken,
     counts: &mut Vec<u32>,
@@ -117,17 +118,21 @@ pub(super) fn sort_taken(
             (Order::Slots(slots), sorted_times, None)
         }
         Some(q) => {
-            let mut sorted_rows: Vec<Pair> = Vec::with_capacity(n);
+            // The taken row at each place, with the times and sequences in
+            // place order; ties then put in sequence order, moving the
+            // taken rows' numbers with them; each row's place read back
+            // from them. The rows themselves are scattered, as above.
+            let mut taken_at: Vec<u32> = Vec::with_capacity(n);
             let mut sorted_seqs: Vec<i64> = Vec::with_capacity(n);
-            let (r_out, s_out) = (
-                &mut sorted_rows.spare_capacity_mut()[..n],
+            let (i_out, s_out) = (
+                &mut taken_at.spare_capacity_mut()[..n],
                 &mut sorted_seqs.spare_capacity_mut()[..n],
             );
             for (i, &t) in times.iter().enumerate() {
                 let b = (t - t0) as usize;
                 let at = starts[b] as usize;
                 starts[b] = at as u32 + 1;
-                r_out[at].write(rows[i]);
+                i_out[at].write(i as u32);
                 t_out[at].write(t);
                 s_out[at].write(q[i]);
             }
@@ -135,19 +140,26 @@ pub(super) fn sort_taken(
             // slot of its time's range, so each of the first `n` slots of
             // the three vectors was written.
             unsafe {
-                sorted_rows.set_len(n);
+                taken_at.set_len(n);
                 sorted_seqs.set_len(n);
                 sorted_times.set_len(n);
             }
-            order_ties(&mut sorted_rows, &sorted_times, &mut sorted_seqs, counts);
-            (Order::Sorted(sorted_rows), sorted_times, Some(sorted_seqs))
+            order_ties(&mut taken_at, &sorted_times, &mut sorted_seqs, counts);
+            // `taken_at` is a permutation of `0..n` (each taken row was
+            // written to one place, and the ties' insertion only moved
+            // them among places): its inverse is each row's place.
+            let mut slots = vec![0u32; n];
+            for (at, &i) in taken_at.iter().enumerate() {
+                slots[i as usize] = at as u32;
+            }
+            (Order::Slots(slots), sorted_times, Some(sorted_seqs))
         }
     }
 }
 
 /// Puts each run of equal times `t` in sequence order `q`, moving the rows
-/// `r` with them; everything else is in order already. `scratch` is kept
-/// between calls.
+/// `r` (whatever names them) with them; everything else is in order
+/// already. `scratch` is kept between calls.
 ///
 /// On two cores a third of the rows tie with the row before (both cores'
 /// rows of one millisecond) and a quarter of those are out of sequence
@@ -158,7 +170,7 @@ pub(super) fn sort_taken(
 /// greatest of its equals in its place, which may put the next row out of
 /// order although it was not listed: the rows after a moved one are
 /// checked until one is in order.
-fn order_ties(r: &mut [Pair], t: &[i64], q: &mut [i64], scratch: &mut Vec<u32>) {
+fn order_ties<R: Copy>(r: &mut [R], t: &[i64], q: &mut [i64], scratch: &mut Vec<u32>) {
     let n = t.len();
     let (r, q) = (&mut r[..n], &mut q[..n]);
     list_out_of_order(t, q, scratch);
