@@ -358,31 +358,23 @@ fn latency_counts_from_when_a_sources_rows_arrived() {
 fn a_core_ahead_stops_reading_at_the_rows_bound() {
     use std::time::Duration;
 
-    /// Contiguous halves; the first core's batches come slowly.
-    struct Skewed {
-        trades: Vec<Trade>,
-        batch_size: usize,
-    }
-    struct Slow(std::vec::IntoIter<RecordBatch>);
+    /// [`Split`]'s contiguous shares, the first core's batches slowly.
+    struct Skewed(Split);
+    struct Slow(Box<dyn Source>);
     impl Source for Slow {
         fn next_batch(&mut self) -> percore::operators::Result<Option<RecordBatch>> {
             std::thread::sleep(Duration::from_millis(2));
-            Ok(self.0.next())
+            self.0.next_batch()
         }
     }
     impl PartitionedSource for Skewed {
         fn open(&self, part: usize, parts: usize) -> percore::operators::Result<Option<Partition>> {
-            let lo = self.trades.len() * part / parts;
-            let hi = self.trades.len() * (part + 1) / parts;
-            let batches = to_batches(&self.trades[lo..hi], self.batch_size).into_iter();
-            let source: Box<dyn Source> = match part {
-                0 => Box::new(Slow(batches)),
-                _ => Box::new(VecSource(batches)),
-            };
-            Ok(Some(Partition {
-                source,
-                first_seq: lo as i64,
-                seq_stride: 1,
+            Ok(self.0.open(part, parts)?.map(|p| match part {
+                0 => Partition {
+                    source: Box::new(Slow(p.source)),
+                    ..p
+                },
+                _ => p,
             }))
         }
     }
@@ -409,10 +401,10 @@ fn a_core_ahead_stops_reading_at_the_rows_bound() {
     let (want, late) = run_engine(&sql_text, &to_batches(&trades, batch_size)).unwrap();
     assert_eq!(late, 0);
     let run = |align_rows: usize| {
-        let input = Arc::new(Skewed {
+        let input = Arc::new(Skewed(Split {
             trades: trades.clone(),
             batch_size,
-        });
+        }));
         let cfg = ParallelConfig {
             align_rows,
             ..ParallelConfig::new(2)
