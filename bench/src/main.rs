@@ -37,10 +37,10 @@ use rounds::{run_rounds, Job, Probes, Spec};
 #[command(name = "percore-bench", about = "Benchmarks of the percore scenarios")]
 struct Args {
     /// Rows per run.
-    #[arg(long, default_value_t = 5_000_000)]
+    #[arg(long, default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     rows: u64,
     /// Runs per measurement (median, min and max are reported).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = at_least_one)]
     runs: usize,
     /// Core counts, e.g. `1,2` (default: 1 up to every available CPU).
     #[arg(long, value_delimiter = ',')]
@@ -69,7 +69,7 @@ struct Args {
     /// Latency mode: pace the sources at this many records/s (over all
     /// cores) instead of running flat out, and report the latency there (of
     /// the run with the median p99 when --runs is more than one).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
     /// After the throughput runs, run each engine again paced at 10%, 50% and
     /// 90% of the peak it just reached (about 2 s each, --runs times; the run
@@ -91,6 +91,24 @@ struct Args {
     /// K + 2N, ..., as percore's core K of N makes them).
     #[arg(long, hide = true, value_parser = parse_stripe)]
     stripe: Option<(usize, usize)>,
+}
+
+/// A count of at least one.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A rate of records per second: a positive, finite number.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => Err("must be a positive number of records per second".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `K/N` with K < N.
@@ -169,7 +187,7 @@ fn main() -> Result<()> {
     let (rows, runs) = if a.quick {
         (300_000, 1)
     } else {
-        (a.rows, a.runs.max(1))
+        (a.rows, a.runs)
     };
     let available = percore_runtime::available_cpus().len().max(1);
     let cores: Vec<usize> = if a.cores.is_empty() {
@@ -347,5 +365,25 @@ mod tests {
         assert!(parse_stripe("2/2").is_err());
         assert!(parse_stripe("1").is_err());
         assert!(parse_stripe("a/2").is_err());
+    }
+
+    #[test]
+    fn runs_rows_and_rates_are_checked() {
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert!(at_least_one("0").is_err());
+        assert!(at_least_one("x").is_err());
+        assert_eq!(parse_rate("1e6"), Ok(1e6));
+        for bad in ["0", "-5", "nan", "inf", "fast"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        for args in [
+            &["b", "--rows", "0"][..],
+            &["b", "--runs", "0"],
+            &["b", "--rate", "0"],
+            &["b", "--rate=-1"],
+        ] {
+            assert!(Args::try_parse_from(args).is_err(), "{args:?}");
+        }
+        assert!(Args::try_parse_from(["b", "--rows", "1", "--rate", "2.5e7"]).is_ok());
     }
 }
