@@ -45,8 +45,8 @@ impl Order {
 /// order, each run read in order) and moves the times there — stable, so
 /// ties stay in arrival order. When the sequences do not already ascend,
 /// it moves them and each row's number too, puts each run of equal times
-/// (a few rows) in sequence order by insertion, and reads the places back
-/// from the numbers. Else the order from [`sort_order`], applied
+/// (a few rows) in sequence order by insertion, and notes the new place of
+/// each row the insertion moves. Else the order from [`sort_order`], applied
 /// ([`Order::Sorted`]). `counts` is scratch kept between calls.
 pub(super) fn sort_taken(
     taken: &Taken,
@@ -118,48 +118,66 @@ pub(super) fn sort_taken(
             (Order::Slots(slots), sorted_times, None)
         }
         Some(q) => {
-            // The taken row at each place, with the times and sequences in
-            // place order; ties then put in sequence order, moving the
-            // taken rows' numbers with them; each row's place read back
-            // from them. The rows themselves are scattered, as above.
+            // Each row's place, the taken row at each place, and the times
+            // and sequences in place order; ties then put in sequence
+            // order, each row moved noting its new place. The rows
+            // themselves are scattered, as above.
+            let mut slots: Vec<u32> = Vec::with_capacity(n);
             let mut taken_at: Vec<u32> = Vec::with_capacity(n);
             let mut sorted_seqs: Vec<i64> = Vec::with_capacity(n);
-            let (i_out, s_out) = (
-                &mut taken_at.spare_capacity_mut()[..n],
-                &mut sorted_seqs.spare_capacity_mut()[..n],
+            // As above, every bucket and slot is in range (checked once);
+            // one sequence per taken row.
+            assert!(starts.len() > t_range as usize);
+            assert_eq!(q.len(), n, "a sequence per taken row");
+            let (st, so, io, to, qo) = (
+                starts.as_mut_ptr(),
+                slots.as_mut_ptr(),
+                taken_at.as_mut_ptr(),
+                t_out.as_mut_ptr() as *mut i64,
+                sorted_seqs.as_mut_ptr(),
             );
-            for (i, &t) in times.iter().enumerate() {
-                let b = (t - t0) as usize;
-                let at = starts[b] as usize;
-                starts[b] = at as u32 + 1;
-                i_out[at].write(i as u32);
-                t_out[at].write(t);
-                s_out[at].write(q[i]);
+            for (i, (&t, &s)) in times.iter().zip(q.iter()).enumerate() {
+                // SAFETY: as in the loop above: the bucket `t - t0` is
+                // below `starts.len()`, the slot `at` below `n` (within
+                // the room of `taken_at`, `t_out` and `sorted_seqs`), and
+                // `i < n` within `slots`' room.
+                unsafe {
+                    let b = st.add((t - t0) as usize);
+                    let at = *b as usize;
+                    *b = at as u32 + 1;
+                    so.add(i).write(at as u32);
+                    io.add(at).write(i as u32);
+                    to.add(at).write(t);
+                    qo.add(at).write(s);
+                }
             }
             // SAFETY: the counts summed to `n` and each row took the next
             // slot of its time's range, so each of the first `n` slots of
-            // the three vectors was written.
+            // the four vectors was written.
             unsafe {
+                slots.set_len(n);
                 taken_at.set_len(n);
                 sorted_seqs.set_len(n);
                 sorted_times.set_len(n);
             }
-            order_ties(&mut taken_at, &sorted_times, &mut sorted_seqs, counts);
-            // `taken_at` is a permutation of `0..n` (each taken row was
-            // written to one place, and the ties' insertion only moved
-            // them among places): its inverse is each row's place.
-            let mut slots = vec![0u32; n];
-            for (at, &i) in taken_at.iter().enumerate() {
-                slots[i as usize] = at as u32;
-            }
+            // The insertion only moves rows among places, so `slots` stays
+            // the inverse of `taken_at`, a permutation of `0..n`.
+            order_ties(
+                &mut taken_at,
+                &sorted_times,
+                &mut sorted_seqs,
+                counts,
+                |i, at| slots[i as usize] = at as u32,
+            );
             (Order::Slots(slots), sorted_times, Some(sorted_seqs))
         }
     }
 }
 
 /// Puts each run of equal times `t` in sequence order `q`, moving the rows
-/// `r` (whatever names them) with them; everything else is in order
-/// already. `scratch` is kept between calls.
+/// `r` (whatever names them) with them and calling `moved(row, place)`
+/// for each row that changes place; everything else is in order already.
+/// `scratch` is kept between calls.
 ///
 /// On two cores a third of the rows tie with the row before (both cores'
 /// rows of one millisecond) and a quarter of those are out of sequence
@@ -170,7 +188,13 @@ pub(super) fn sort_taken(
 /// greatest of its equals in its place, which may put the next row out of
 /// order although it was not listed: the rows after a moved one are
 /// checked until one is in order.
-fn order_ties<R: Copy>(r: &mut [R], t: &[i64], q: &mut [i64], scratch: &mut Vec<u32>) {
+fn order_ties<R: Copy>(
+    r: &mut [R],
+    t: &[i64],
+    q: &mut [i64],
+    scratch: &mut Vec<u32>,
+    mut moved: impl FnMut(R, usize),
+) {
     let n = t.len();
     let (r, q) = (&mut r[..n], &mut q[..n]);
     list_out_of_order(t, q, scratch);
@@ -184,10 +208,12 @@ fn order_ties<R: Copy>(r: &mut [R], t: &[i64], q: &mut [i64], scratch: &mut Vec<
             while j > 0 && t[j - 1] == t[k] && q[j - 1] > s {
                 r[j] = r[j - 1];
                 q[j] = q[j - 1];
+                moved(r[j], j);
                 j -= 1;
             }
             r[j] = row;
             q[j] = s;
+            moved(row, j);
             k += 1;
         }
         next = k;
