@@ -36,6 +36,8 @@ pub use pool::{reclaim, Pool, POOL_MAX};
 pub use scatter::{scatter_columns_but, Slots};
 use strings::concat_strings;
 
+use crate::cpu::by_cpu;
+
 /// Strings up to this long are copied as one fixed-size block.
 const SHORT: usize = std::mem::size_of::<u128>();
 
@@ -52,25 +54,64 @@ pub struct Rows<'a> {
     lens: &'a [usize],
 }
 
+/// Pairs checked a chunk at a time ([`chunk_within`]).
+const CHECK_CHUNK: usize = 256;
+
+/// Whether every pair of `c` lies within its own source (of `lens`, the
+/// least of them `shortest`). The chunk's least and greatest source and
+/// greatest row first, in a pass without a branch (vectorised, with
+/// AVX2 where the CPU has it): within the fewest sources and the shortest
+/// one, every pair lies within its own (sources of one length); a chunk
+/// of one source's pairs — a release takes its rows run by run, and its
+/// own runs are longer than the rows another core sent — within that
+/// source when its greatest row is; any other chunk pair by pair.
+fn chunk_within(c: &[Pair], lens: &[usize], shortest: usize) -> bool {
+    let (least_b, most_b, most_r) = by_cpu!(
+        ["avx2"] => bounds_avx2(c);
+        bounds_any(c)
+    );
+    if c.is_empty() || ((most_b as usize) < lens.len() && (most_r as usize) < shortest) {
+        return true;
+    }
+    if least_b == most_b {
+        return lens
+            .get(least_b as usize)
+            .is_some_and(|&n| (most_r as usize) < n);
+    }
+    c.iter()
+        .all(|&(b, r)| lens.get(b as usize).is_some_and(|&n| (r as usize) < n))
+}
+
+/// The least and greatest source and the greatest row of `c` (`u32::MAX`,
+/// 0, 0 when empty).
+#[inline(always)]
+fn bounds_any(c: &[Pair]) -> (u32, u32, u32) {
+    c.iter()
+        .fold((u32::MAX, 0u32, 0u32), |(lb, mb, mr), &(b, r)| {
+            (lb.min(b), mb.max(b), mr.max(r))
+        })
+}
+
+/// [`bounds_any`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bounds_avx2(c: &[Pair]) -> (u32, u32, u32) {
+    bounds_any(c)
+}
+
 impl<'a> Rows<'a> {
     /// `pairs` against sources of `lens` rows each.
     ///
     /// # Panics
     /// When a pair names a source or row that is not there.
     pub fn check(pairs: &'a [Pair], lens: &'a [usize]) -> Self {
-        // The greatest source and row first, in a pass without a branch
-        // (vectorised): within the fewest sources and the shortest source,
-        // every pair lies within its own (sources of one length, the
-        // common case). Else each pair against its own source's length.
-        let (most_b, most_r) = pairs
-            .iter()
-            .fold((0u32, 0u32), |(mb, mr), &(b, r)| (mb.max(b), mr.max(r)));
         let shortest = lens.iter().copied().min().unwrap_or(0);
-        let within = pairs.is_empty()
-            || ((most_b as usize) < lens.len() && (most_r as usize) < shortest)
-            || pairs
-                .iter()
-                .all(|&(b, r)| lens.get(b as usize).is_some_and(|&n| (r as usize) < n));
+        let within = pairs
+            .chunks(CHECK_CHUNK)
+            .all(|c| chunk_within(c, lens, shortest));
         assert!(within, "gathered rows lie within their sources");
         Rows { pairs, lens }
     }

@@ -38,6 +38,41 @@ proptest! {
         prop_assert_eq!(refused, outside);
     }
 
+    /// The same over lists long enough to be checked chunk by chunk:
+    /// sources of different lengths, the pairs in stretches of one source
+    /// (as a release takes them, run by run) or mixed, and at most one
+    /// pair past its source, anywhere.
+    #[test]
+    fn long_lists_are_refused_exactly_when_one_lies_outside(
+        lens in prop::collection::vec(1usize..300, 1..5),
+        picks in prop::collection::vec(any::<(prop::sample::Index, prop::sample::Index)>(), 0..1200),
+        stretches in any::<bool>(),
+        bad in prop::option::of((any::<prop::sample::Index>(), 0u32..2, 0u32..3)),
+    ) {
+        let mut pairs = pick_pairs(&picks, &lens);
+        if stretches {
+            pairs.sort_by_key(|p| p.0);
+        }
+        // One pair moved past its source's end (or to a source that is
+        // not there).
+        if let (Some((at, kind, by)), false) = (bad, pairs.is_empty()) {
+            let k = at.index(pairs.len());
+            let (b, _) = pairs[k];
+            pairs[k] = match kind {
+                0 => (b, (lens[b as usize] as u32) + by),
+                _ => (lens.len() as u32 + by, 0),
+            };
+        }
+        let outside = pairs
+            .iter()
+            .any(|&(b, r)| lens.get(b as usize).is_none_or(|&n| r as usize >= n));
+        let refused = std::panic::catch_unwind(|| {
+            Rows::check(&pairs, &lens);
+        })
+        .is_err();
+        prop_assert_eq!(refused, outside);
+    }
+
     /// Each gathered row is its source row (text and NULL), for strings
     /// of every length around the block size, from sliced sources; with
     /// `short`, none longer than 8 characters (16 bytes), the copies'
