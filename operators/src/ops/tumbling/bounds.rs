@@ -5,7 +5,8 @@
 //! end. Calls for the same window share two buffers — sliced, zero-copy —
 //! where each call filled two new ones (EMIT CHANGES emits a batch per input
 //! batch, thousands for one window); a new window, or more rows than the
-//! buffers hold, fills new ones.
+//! buffers hold, fills new ones, at least as long as the last (twice as
+//! long for the same window): filling stays a small share of the rows.
 
 use std::sync::Arc;
 
@@ -24,13 +25,22 @@ impl Bounds {
         let fits = |f: &(i64, i64, ScalarBuffer<i64>, ScalarBuffer<i64>)| {
             f.0 == start && f.1 == end && f.2.len() >= n
         };
+        // Filled anew: as long as the last buffers, twice as long when the
+        // same window outgrew them (its calls vary in length; filled to
+        // each longer one, a window's buffers were filled again and again).
+        let len = match &self.filled {
+            Some(f) if fits(f) => 0,
+            Some(f) if f.0 == start && f.1 == end => n.max(2 * f.2.len()),
+            Some(f) => n.max(f.2.len()),
+            None => n,
+        };
         let (_, _, starts, ends) = match &self.filled {
             Some(f) if fits(f) => f,
             _ => self.filled.insert((
                 start,
                 end,
-                ScalarBuffer::from(vec![start; n]),
-                ScalarBuffer::from(vec![end; n]),
+                ScalarBuffer::from(vec![start; len]),
+                ScalarBuffer::from(vec![end; len]),
             )),
         };
         let column = |b: &ScalarBuffer<i64>| -> ArrayRef {
