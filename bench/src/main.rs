@@ -223,6 +223,17 @@ fn main() -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
+    // The JSON file is written at the end, minutes from now: a path that
+    // cannot be written is refused before the first run (opened, not
+    // emptied).
+    if let Some(path) = &a.json {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("--json {}: cannot write there", path.display()))?;
+    }
     // Every measurement's runs are interleaved: round one runs each
     // measurement once, then round two, ... so a slow phase of a shared
     // machine falls on every engine and core count alike, and the ratios

@@ -132,3 +132,28 @@ fn a_paced_run_reports_the_hosts_pauses() {
     assert_eq!(r["rate"].as_f64(), Some(1_000_000.0));
     assert!(r["latency_us"]["over_1ms_share"].as_f64().is_some(), "{r}");
 }
+
+/// A `--json` path that cannot be written is refused before the first run
+/// (the report is written minutes later, at the end), and says which.
+#[test]
+fn an_unwritable_json_path_is_refused_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("missing").join("bench.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_percore-bench"))
+        .args(["--quick", "--scenarios", "select", "--engines", "percore"])
+        .arg("--json")
+        .arg(&json)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--json") && err.contains("missing"), "{err}");
+    // No run started: nothing measured, no table.
+    assert!(!err.contains("rec/s"), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
