@@ -82,6 +82,17 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
         return Err(Failure::usage("--batch-size must be at least 1"));
     }
     let plan = plan_of(&a.query)?;
+    // The statistics are written when the run ends, which for a stream may
+    // be hours from now: a path that cannot be written is refused first
+    // (opened, not emptied), as `--output` is.
+    if let Some(path) = &a.stats {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+    }
     let opts = InputOptions {
         rows: a.rows,
         seed: a.seed,

@@ -200,3 +200,24 @@ fn a_low_memlock_limit_is_a_clear_error_not_a_hang() {
         "{e}"
     );
 }
+
+#[test]
+fn a_stats_path_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("missing").join("s.json");
+    let o = fails(
+        &[
+            "run",
+            "--scenario",
+            "s0_select",
+            "--rows",
+            "50000",
+            "--stats",
+            stats.to_str().unwrap(),
+        ],
+        2,
+        &["cannot write", "missing"],
+    );
+    // Refused before the run: no row was written.
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
