@@ -25,24 +25,24 @@ impl Bounds {
         let fits = |f: &(i64, i64, ScalarBuffer<i64>, ScalarBuffer<i64>)| {
             f.0 == start && f.1 == end && f.2.len() >= n
         };
-        // Filled anew: as long as the last buffers, twice as long when the
-        // same window outgrew them (its calls vary in length; filled to
-        // each longer one, a window's buffers were filled again and again).
-        let len = match &self.filled {
-            Some(f) if fits(f) => 0,
-            Some(f) if f.0 == start && f.1 == end => n.max(2 * f.2.len()),
-            Some(f) => n.max(f.2.len()),
-            None => n,
-        };
-        let (_, _, starts, ends) = match &self.filled {
-            Some(f) if fits(f) => f,
-            _ => self.filled.insert((
+        if !self.filled.as_ref().is_some_and(fits) {
+            // Filled anew: as long as the last buffers, twice as long when
+            // the same window outgrew them (its calls vary in length;
+            // filled to each longer one, a window's buffers were filled
+            // again and again).
+            let len = match &self.filled {
+                Some(f) if f.0 == start && f.1 == end => n.max(2 * f.2.len()),
+                Some(f) => n.max(f.2.len()),
+                None => n,
+            };
+            self.filled = Some((
                 start,
                 end,
                 ScalarBuffer::from(vec![start; len]),
                 ScalarBuffer::from(vec![end; len]),
-            )),
-        };
+            ));
+        }
+        let (_, _, starts, ends) = self.filled.as_ref().expect("filled above");
         let column = |b: &ScalarBuffer<i64>| -> ArrayRef {
             Arc::new(TimestampMillisecondArray::new(b.slice(0, n), None))
         };
