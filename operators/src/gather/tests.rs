@@ -16,6 +16,20 @@ pub(super) fn pick_pairs(
         .collect()
 }
 
+/// `Rows::check` refuses `pairs` exactly when one lies past its source
+/// (or names no source) among sources of `lens` rows.
+fn refused_exactly_when_outside(pairs: &[Pair], lens: &[usize]) -> Result<(), TestCaseError> {
+    let outside = pairs
+        .iter()
+        .any(|&(b, r)| lens.get(b as usize).is_none_or(|&n| r as usize >= n));
+    let refused = std::panic::catch_unwind(|| {
+        Rows::check(pairs, lens);
+    })
+    .is_err();
+    prop_assert_eq!(refused, outside);
+    Ok(())
+}
+
 proptest! {
     /// `Rows::check` refuses exactly the lists with a pair past its
     /// source (or naming no source): sources of one length and of many,
@@ -28,14 +42,7 @@ proptest! {
         pairs in prop::collection::vec((0u32..5, prop_oneof![0u32..2, 0u32..7]), 0..8),
     ) {
         let lens = if same { vec![len; sources] } else { varied };
-        let outside = pairs
-            .iter()
-            .any(|&(b, r)| lens.get(b as usize).is_none_or(|&n| r as usize >= n));
-        let refused = std::panic::catch_unwind(|| {
-            Rows::check(&pairs, &lens);
-        })
-        .is_err();
-        prop_assert_eq!(refused, outside);
+        refused_exactly_when_outside(&pairs, &lens)?;
     }
 
     /// The same over lists long enough to be checked chunk by chunk:
@@ -63,14 +70,7 @@ proptest! {
                 _ => (lens.len() as u32 + by, 0),
             };
         }
-        let outside = pairs
-            .iter()
-            .any(|&(b, r)| lens.get(b as usize).is_none_or(|&n| r as usize >= n));
-        let refused = std::panic::catch_unwind(|| {
-            Rows::check(&pairs, &lens);
-        })
-        .is_err();
-        prop_assert_eq!(refused, outside);
+        refused_exactly_when_outside(&pairs, &lens)?;
     }
 
     /// Each gathered row is its source row (text and NULL), for strings
