@@ -128,10 +128,11 @@ const ENGINES: &[&str] = &["v1", "v2", "timely", "percore", CEILING];
 
 /// N one-core percore runs at once, each on its own CPU with the rows
 /// percore's core k of N reads (stripe k of N: blocks k, k + N, ... of a
-/// batch of consecutive rows), sharing
-/// nothing: what this machine gives N cores that need not talk to each
-/// other, on the very input each of percore's cores has, measured in the
-/// same rounds as the engines. Each run's answer covers its stripe only
+/// batch of consecutive rows; on SELECT, GROUP BY and TUMBLING, whose
+/// cores claim blocks as they go, what core k reads when the cores keep
+/// the same pace), sharing nothing: what this machine gives N cores that
+/// need not talk to each other, on the input each of percore's cores has,
+/// measured in the same rounds as the engines. Each run's answer covers its stripe only
 /// (no exchange). On a shared VM two vCPUs can slow each other (a sibling
 /// thread of one physical core, a busy host); percore's scaling is then
 /// read against this one's.

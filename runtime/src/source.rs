@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use percore_operators::codec::generator::Generator;
@@ -132,17 +134,34 @@ pub struct Partition {
 pub trait PartitionedSource: Send + Sync {
     /// Share `part` of `parts`, or `None` when that core reads nothing.
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>>;
+
+    /// This input for one run whose shares balance the work among
+    /// themselves (the generator's cores claiming blocks from one counter,
+    /// so a faster core reads more), or `None` (the default) when its
+    /// shares are fixed. The runtime asks once per run, before any core
+    /// opens its share (so every run starts afresh), and only for a query
+    /// that holds no rows for the watermark (see [`crate::run_on`]). A
+    /// wrapper of an input passes it on, as it passes on its shares.
+    fn balanced(&self) -> Option<Arc<dyn PartitionedSource>> {
+        None
+    }
 }
 
 /// The built-in generator split among cores in blocks of `batch_size`
 /// consecutive rows: core `p` of `n` generates blocks `p, p + n, p + 2n,
-/// ...`, so every core moves through event time together (a block apart) and
-/// watermarks (the minimum over cores) keep up. Each batch is consecutive
-/// rows, numbered by [`Source::first_row`]: held batches then sit in ranges
-/// of sequence numbers of their own, and an event-time release orders time
-/// ties without sorting by sequence. A paced share interleaves single rows
-/// instead (core `p` makes rows `p, p + n, ...`): a block apart in event time
-/// would hold its watermark back by a block's worth of wall time.
+/// ...`, so every core moves through event time together (a block apart)
+/// and watermarks (the minimum over cores) keep up. Balanced
+/// ([`PartitionedSource::balanced`]), each core takes the next block no
+/// core has taken yet instead (one shared counter, a block a claim): a
+/// faster core reads more, and the cores still move through event time
+/// together. Each batch is
+/// consecutive rows, numbered by [`Source::first_row`]: held batches then
+/// sit in ranges of sequence numbers of their own, and an event-time
+/// release orders time ties without sorting by sequence. A paced share
+/// interleaves single rows instead (core `p` makes rows `p, p + n, ...`): a
+/// block apart in event time would hold its watermark back by a block's
+/// worth of wall time.
+#[derive(Clone)]
 pub struct GeneratorPartitions {
     pub dataset: percore_operators::codec::generator::Dataset,
     pub seed: u64,
@@ -161,23 +180,38 @@ pub struct GeneratorPartitions {
     pub columns: Option<Vec<usize>>,
 }
 
+impl GeneratorPartitions {
+    /// The generator from row `first` on.
+    fn generator(&self, first: u64) -> Generator {
+        let g = Generator::range(
+            self.dataset,
+            self.seed,
+            first,
+            self.rows,
+            self.batch_size,
+            self.config,
+        );
+        match &self.columns {
+            Some(cols) => g.reading_only(cols),
+            None => g,
+        }
+    }
+}
+
 impl PartitionedSource for GeneratorPartitions {
+    fn balanced(&self) -> Option<Arc<dyn PartitionedSource>> {
+        // A paced run interleaves single rows, each core at its rate.
+        self.rate.is_none().then(|| {
+            Arc::new(ClaimedBlocks {
+                generator: self.clone(),
+                next: Arc::new(AtomicU64::new(0)),
+            }) as Arc<dyn PartitionedSource>
+        })
+    }
+
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
         let (part, parts, block) = (part as u64, parts as u64, self.batch_size.max(1) as u64);
-        let g = |first: u64| {
-            let g = Generator::range(
-                self.dataset,
-                self.seed,
-                first,
-                self.rows,
-                self.batch_size,
-                self.config,
-            );
-            match &self.columns {
-                Some(cols) => g.reading_only(cols),
-                None => g,
-            }
-        };
+        let g = |first: u64| self.generator(first);
         let source: Box<dyn Source> = match self.rate {
             Some(rate) => Box::new(Paced {
                 gen: g(part).with_stride(parts),
@@ -196,6 +230,61 @@ impl PartitionedSource for GeneratorPartitions {
             first_seq: part as i64,
             seq_stride: parts as i64,
         }))
+    }
+}
+
+/// One run of the generator flat out: each share claims the next block
+/// from `next` (see [`GeneratorPartitions`]).
+struct ClaimedBlocks {
+    generator: GeneratorPartitions,
+    /// The number of the next block no share has claimed.
+    next: Arc<AtomicU64>,
+}
+
+impl PartitionedSource for ClaimedBlocks {
+    fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
+        let block = self.generator.batch_size.max(1) as u64;
+        Ok(Some(Partition {
+            source: Box::new(Claiming {
+                generator: self.generator.generator(0).with_blocks(block, 1),
+                block,
+                rows: self.generator.rows,
+                next: self.next.clone(),
+            }),
+            // Unused: every batch is numbered by its first row.
+            first_seq: part as i64,
+            seq_stride: parts as i64,
+        }))
+    }
+}
+
+/// A core's share of a [`ClaimedBlocks`] run: a batch per block claimed.
+/// Each share's claims ascend, so its rows come in input order as a
+/// striped share's do (the watermark a share announces never passes a row
+/// of a block it claims later).
+struct Claiming {
+    generator: Generator,
+    block: u64,
+    rows: u64,
+    next: Arc<AtomicU64>,
+}
+
+impl Source for Claiming {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        // Only the claim is shared: nothing is ordered by it.
+        let first = self
+            .next
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_mul(self.block);
+        if first >= self.rows {
+            return Ok(None);
+        }
+        self.generator.seek(first);
+        Ok(self.generator.next_rows(self.block as usize))
+    }
+
+    fn first_row(&self) -> Option<i64> {
+        self.generator.last_first_row().map(|r| r as i64)
     }
 }
 
@@ -293,8 +382,80 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use percore_operators::codec::generator::Dataset;
+    use proptest::prelude::*;
 
     use super::*;
+
+    proptest! {
+        /// The shares of a balanced generator run, read in any
+        /// interleaving, make every block once, each share its blocks in
+        /// ascending order, each batch the rows the generator makes there
+        /// (numbered by its first row); a second run of the same input
+        /// makes every block again.
+        #[test]
+        fn balanced_shares_make_every_block_once(
+            order in prop::collection::vec(0..4usize, 0..40),
+            rows in 1u64..30_000,
+            parts in 1usize..4,
+        ) {
+            let block = 4_096;
+            let input = GeneratorPartitions {
+                dataset: Dataset::MarketData,
+                seed: 3,
+                rows,
+                batch_size: block,
+                config: Default::default(),
+                rate: None,
+                columns: None,
+            };
+            // Consecutive batches of one generator: block after block.
+            let whole: Vec<RecordBatch> =
+                Generator::range(Dataset::MarketData, 3, 0, rows, block, Default::default()).collect();
+            for _run in 0..2 {
+                let run = input.balanced().expect("a generator run flat out balances");
+                let mut shares: Vec<Partition> =
+                    (0..parts).map(|p| run.open(p, parts).unwrap().unwrap()).collect();
+                let mut got: Vec<Option<RecordBatch>> = vec![None; whole.len()];
+                let mut last: Vec<Option<i64>> = vec![None; parts];
+                let mut live: Vec<usize> = (0..parts).collect();
+                let mut turns = order.iter().chain(std::iter::repeat(&0));
+                while !live.is_empty() {
+                    let i = turns.next().unwrap() % live.len();
+                    let p = live[i];
+                    let Some(b) = shares[p].source.next_batch().unwrap() else {
+                        live.remove(i);
+                        continue;
+                    };
+                    let first = shares[p].source.first_row().unwrap();
+                    prop_assert!(last[p].is_none_or(|l| l < first), "share {p}: {last:?} then {first}");
+                    last[p] = Some(first);
+                    prop_assert_eq!(first % block as i64, 0);
+                    let k = first as usize / block;
+                    prop_assert!(got[k].is_none(), "block {k} twice");
+                    got[k] = Some(b);
+                }
+                for (k, (g, w)) in got.iter().zip(&whole).enumerate() {
+                    prop_assert_eq!(g.as_ref(), Some(w), "block {}", k);
+                }
+            }
+        }
+    }
+
+    /// A paced generator's shares interleave rows at their rate: not
+    /// balanced.
+    #[test]
+    fn a_paced_generator_is_not_balanced() {
+        let input = GeneratorPartitions {
+            dataset: Dataset::MarketData,
+            seed: 1,
+            rows: 10,
+            batch_size: 4,
+            config: Default::default(),
+            rate: Some(1_000.0),
+            columns: None,
+        };
+        assert!(input.balanced().is_none());
+    }
 
     /// A paced share's batch says when its first row came due, so the
     /// time its rows waited for the core to take them counts as latency.

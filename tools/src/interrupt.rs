@@ -71,6 +71,14 @@ pub(crate) struct StoppableParts {
 }
 
 impl PartitionedSource for StoppableParts {
+    fn balanced(&self) -> Option<Arc<dyn PartitionedSource>> {
+        let inner = self.inner.balanced()?;
+        Some(Arc::new(StoppableParts {
+            inner,
+            stop: self.stop.clone(),
+        }))
+    }
+
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
         Ok(self.inner.open(part, parts)?.map(|p| Partition {
             source: Box::new(Stoppable {

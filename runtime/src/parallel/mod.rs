@@ -6,7 +6,10 @@
 //! - every core reads its own input share, applies WHERE, and routes each row
 //!   to the core owning its key (PARTITION BY / GROUP BY keys hashed alike on
 //!   every core); queries without keys need no exchange, nor does input
-//!   already split by key (`local_keys`: each core owns what it reads);
+//!   already split by key (`local_keys`: each core owns what it reads). A
+//!   query that holds no rows for the watermark reads an input's balanced
+//!   shares where it has them ([`PartitionedSource::balanced`]: the
+//!   generator's cores claim blocks, so a faster core reads more);
 //! - rows go to an operator that holds them until the watermark (ROWS
 //!   windows, EMIT CHANGES) and are copied once, when released: a core's
 //!   own rows as a row list of the batch they came in, the others gathered
@@ -137,6 +140,15 @@ pub fn run_on(
 ) -> Result<RunStats, Box<Failed>> {
     let started = Instant::now();
     let n = executors.len();
+    // Shares that balance the work (a faster core reads more) where no
+    // operator holds rows for the watermark. Where one does (ROWS, EMIT
+    // CHANGES by event time), a core that reads ahead has its rows held
+    // longer on the other: two-core EMIT CHANGES took 8.7% more CPU
+    // (TUMBLING 15% less, GROUP BY and SELECT level or less).
+    let input = match plan.orders_rows() {
+        false => input.balanced().unwrap_or(input),
+        true => input,
+    };
     // Endpoint n is this thread, which only receives output.
     let mesh = Mesh::<Batch>::new(n + 1, cfg.ring_capacity.max(1));
     let main = mesh.endpoint(n);

@@ -314,6 +314,13 @@ impl Generator {
         self
     }
 
+    /// Makes rows from row `row` on: the next batch starts there (in
+    /// blocks, `row` should start a block; a share claiming blocks one by
+    /// one moves to each block it claims).
+    pub fn seek(&mut self, row: u64) {
+        self.next = row;
+    }
+
     /// The number of the first row of the last batch made, whose rows
     /// follow it one after another: `None` before the first batch, and
     /// always with a stride.
