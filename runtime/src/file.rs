@@ -6,9 +6,12 @@
 //!   (less for a small file, so each core gets several);
 //!   stripe `k` owns the lines that *start* in `[data + k·S, data + (k+1)·S)`,
 //!   so every line belongs to exactly one stripe wherever the cuts fall;
-//! - core `p` of `n` reads stripes `p, p + n, p + 2n, ...`: all cores move
-//!   through the file — and through event time, for a file in time order —
-//!   together, so watermark alignment never serialises them;
+//! - core `p` of `n` reads stripes `p, p + n, p + 2n, ...`; balanced
+//!   ([`PartitionedSource::balanced`]), each core instead takes the next
+//!   stripe no core has taken yet (one counter per run), so a faster core
+//!   reads more. Either way all cores move through the file — and through
+//!   event time, for a file in time order — together, so watermark
+//!   alignment never serialises them;
 //! - reads are `BufferedFile::read_at` calls of at most [`CHUNK`] bytes,
 //!   awaited on the reading core's executor (never a blocking read); a
 //!   chunk's whole lines are parsed there, a partial last line carried on;
@@ -23,6 +26,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use glommio::io::BufferedFile;
@@ -142,13 +147,42 @@ impl FileInput {
 }
 
 impl PartitionedSource for FileInput {
+    fn balanced(&self) -> Option<Arc<dyn PartitionedSource>> {
+        Some(Arc::new(BalancedFile {
+            input: self.clone(),
+            next: Arc::new(AtomicU64::new(0)),
+        }))
+    }
+
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
-        Ok(Some(Partition {
+        Ok(Some(self.share(part, parts, None)))
+    }
+}
+
+/// One run of a file whose cores claim its stripes from `next`.
+struct BalancedFile {
+    input: FileInput,
+    /// The next stripe no core has taken.
+    next: Arc<AtomicU64>,
+}
+
+impl PartitionedSource for BalancedFile {
+    fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
+        Ok(Some(self.input.share(part, parts, Some(self.next.clone()))))
+    }
+}
+
+impl FileInput {
+    /// Share `part` of `parts`: stripes `part, part + parts, ...`, or
+    /// those claimed from `claims`.
+    fn share(&self, part: usize, parts: usize, claims: Option<Arc<AtomicU64>>) -> Partition {
+        Partition {
             source: Box::new(FileShare {
                 input: self.clone(),
                 stripe: self.stripe_for(parts),
                 next_stripe: part as u64,
                 step: parts.max(1) as u64,
+                claims,
                 pos: 0,
                 limit: 0,
                 in_stripe: false,
@@ -164,7 +198,7 @@ impl PartitionedSource for FileInput {
             // Rows are numbered by their byte position instead.
             first_seq: 0,
             seq_stride: 0,
-        }))
+        }
     }
 }
 
@@ -175,6 +209,8 @@ struct FileShare {
     /// The next stripe to take, and the distance between this core's stripes.
     next_stripe: u64,
     step: u64,
+    /// The run's stripe counter, when the cores claim stripes.
+    claims: Option<Arc<AtomicU64>>,
     /// Next byte to read; lines starting at or after `limit` are not ours.
     pos: u64,
     limit: u64,
@@ -235,12 +271,16 @@ impl FileShare {
 
     /// Starts this core's next stripe; false when there is none.
     fn next_stripe(&mut self) -> bool {
-        let k = self.next_stripe;
+        let k = match &self.claims {
+            // Only the claim is shared: nothing is ordered by it.
+            Some(c) => c.fetch_add(1, Ordering::Relaxed),
+            None => self.next_stripe,
+        };
         let start = self.stripe_start(k);
         if start >= self.input.len {
             return false;
         }
-        self.next_stripe += self.step;
+        self.next_stripe = k + self.step;
         self.limit = self.stripe_start(k + 1);
         // A line starts at `start` if the byte before it ends a line.
         self.skip_partial = k > 0;

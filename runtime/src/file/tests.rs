@@ -3,25 +3,38 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use percore_operators::SqlType;
 
-fn read_all(input: &FileInput, parts: usize) -> Vec<(i64, i64)> {
+/// Every row (id, byte position) the shares of `input` read, taking a
+/// batch from each share in turn; each share's positions ascend.
+fn read_all(input: &dyn PartitionedSource, parts: usize) -> Vec<(i64, i64)> {
     let ex = glommio::LocalExecutorBuilder::default()
         .io_memory(64 << 10)
         .make()
         .unwrap();
     ex.run(async {
         let mut rows = Vec::new();
-        for p in 0..parts {
-            let mut share = input.open(p, parts).unwrap().unwrap().source;
-            loop {
+        let mut shares: Vec<_> = (0..parts)
+            .map(|p| (input.open(p, parts).unwrap().unwrap().source, -1))
+            .collect();
+        while !shares.is_empty() {
+            let mut k = 0;
+            while k < shares.len() {
+                let (share, last) = &mut shares[k];
                 while let Some(f) = share.fill() {
                     f.await.unwrap();
                 }
                 let Some(b) = share.next_batch().unwrap() else {
-                    break;
+                    shares.remove(k);
+                    continue;
                 };
                 let pos = share.row_positions().unwrap().to_vec();
+                assert!(
+                    pos.iter().all(|&p| p > *last),
+                    "a share's rows in file order"
+                );
+                *last = pos.last().copied().unwrap_or(*last);
                 let ids = b.column(0).as_primitive::<Int64Type>();
                 rows.extend(ids.values().iter().copied().zip(pos));
+                k += 1;
             }
         }
         rows
@@ -68,17 +81,34 @@ fn every_line_is_read_by_exactly_one_share_at_its_byte_position() {
                 let f = FileInput::new(&c, Format::Csv, &cols, 4, OnError::Fail)
                     .unwrap()
                     .with_sizes(chunk, stripe);
-                let mut got = read_all(&f, parts);
-                got.sort_by_key(|r| r.1);
                 let exp: Vec<(i64, i64)> = want.iter().map(|w| (w.0, w.1)).collect();
-                assert_eq!(got, exp, "csv rows={rows} chunk={chunk} parts={parts}");
+                // Stripes in turn, then claimed as the shares go.
+                for (mode, input) in [
+                    ("in turn", Arc::new(f.clone()) as _),
+                    ("claimed", f.balanced().unwrap()),
+                ] {
+                    let mut got = read_all(&*input, parts);
+                    got.sort_by_key(|r| r.1);
+                    assert_eq!(
+                        got, exp,
+                        "csv {mode} rows={rows} chunk={chunk} parts={parts}"
+                    );
+                }
                 let f = FileInput::new(&j, Format::JsonLines, &cols, 4, OnError::Fail)
                     .unwrap()
                     .with_sizes(chunk, stripe);
-                let mut got = read_all(&f, parts);
-                got.sort_by_key(|r| r.1);
                 let exp: Vec<(i64, i64)> = want.iter().map(|w| (w.0, w.2)).collect();
-                assert_eq!(got, exp, "jsonl rows={rows} chunk={chunk} parts={parts}");
+                for (mode, input) in [
+                    ("in turn", Arc::new(f.clone()) as _),
+                    ("claimed", f.balanced().unwrap()),
+                ] {
+                    let mut got = read_all(&*input, parts);
+                    got.sort_by_key(|r| r.1);
+                    assert_eq!(
+                        got, exp,
+                        "jsonl {mode} rows={rows} chunk={chunk} parts={parts}"
+                    );
+                }
             }
         }
     }

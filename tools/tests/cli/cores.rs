@@ -125,6 +125,10 @@ fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_fil
                 stats.to_str().unwrap(),
             ]);
             assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            // Every row read once, by the cores together: these queries hold
+            // no rows for the watermark, so the cores claim the file's stripes
+            // as they go and their shares differ from run to run (the
+            // runtime's file tests read stripes in turn and claimed).
             let s = read_stats(&stats);
             assert_eq!(s["records_in"], 3000);
             let per_core: Vec<u64> = s["cores"]
@@ -133,10 +137,8 @@ fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_fil
                 .iter()
                 .map(|c| c["records_in"].as_u64().unwrap())
                 .collect();
-            assert!(
-                per_core.iter().all(|&r| r > 500),
-                "every core reads a share: {per_core:?}"
-            );
+            assert_eq!(per_core.len().to_string(), cores);
+            assert_eq!(per_core.iter().sum::<u64>(), 3000, "{per_core:?}");
             let mut rows: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
             rows.sort();
             outs.push(rows);
