@@ -140,8 +140,10 @@ pub trait PartitionedSource: Send + Sync {
     /// so a faster core reads more), or `None` (the default) when its
     /// shares are fixed. The runtime asks once per run, before any core
     /// opens its share (so every run starts afresh), and only for a query
-    /// that holds no rows for the watermark (see [`crate::run_on`]). A
-    /// wrapper of an input passes it on, as it passes on its shares.
+    /// that holds no rows for the watermark (a SELECT, an EMIT FINAL
+    /// aggregate: where rows wait, a core that reads ahead has its rows
+    /// held longer on the others). A wrapper of an input passes it on, as
+    /// it passes on its shares.
     fn balanced(&self) -> Option<Arc<dyn PartitionedSource>> {
         None
     }
@@ -154,13 +156,12 @@ pub trait PartitionedSource: Send + Sync {
 /// ([`PartitionedSource::balanced`]), each core takes the next block no
 /// core has taken yet instead (one shared counter, a block a claim): a
 /// faster core reads more, and the cores still move through event time
-/// together. Each batch is
-/// consecutive rows, numbered by [`Source::first_row`]: held batches then
-/// sit in ranges of sequence numbers of their own, and an event-time
-/// release orders time ties without sorting by sequence. A paced share
-/// interleaves single rows instead (core `p` makes rows `p, p + n, ...`): a
-/// block apart in event time would hold its watermark back by a block's
-/// worth of wall time.
+/// together. Each batch is consecutive rows, numbered by
+/// [`Source::first_row`]: held batches then sit in ranges of sequence
+/// numbers of their own, and an event-time release orders time ties
+/// without sorting by sequence. A paced share interleaves single rows
+/// instead (core `p` makes rows `p, p + n, ...`): a block apart in event
+/// time would hold its watermark back by a block's worth of wall time.
 #[derive(Clone)]
 pub struct GeneratorPartitions {
     pub dataset: percore_operators::codec::generator::Dataset,
