@@ -19,9 +19,12 @@
 //! - after the batches it covers, each core sends every peer its watermark
 //!   (max event time read − lateness); a keyed operator's watermark is the
 //!   minimum over its senders, and end of input is a final watermark;
-//! - rows carry a global sequence number (hidden column after the source's),
-//!   so event-time ties resolve as on one core: the answer is the same on any
-//!   number of cores (for input out of order within the lateness bound);
+//! - on several cores, where ties in event time decide the output order
+//!   (ROWS windows, EMIT CHANGES by event time), rows carry a global
+//!   sequence number (hidden column after the source's), so ties resolve as
+//!   on one core, which releases them in the order it read them: the answer
+//!   is the same on any number of cores (for input out of order within the
+//!   lateness bound);
 //! - an error or panic on any core aborts the mesh; every core stops and the
 //!   run fails with the first error, naming its core.
 

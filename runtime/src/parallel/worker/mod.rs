@@ -95,8 +95,10 @@ impl<'a> Worker<'a> {
                 skip_filter: keys.is_some(),
                 external_watermark: true,
                 // Rows carry their sequence number only where ties in event
-                // time decide the output order.
-                seq_column: plan.orders_rows().then_some(plan.inputs.len()),
+                // time decide the output order and several cores' rows meet:
+                // one core releases ties in the order it read them, which
+                // is the input's.
+                seq_column: numbered_rows(plan, n).then_some(plan.inputs.len()),
                 partial_input: partial.is_some(),
                 own_partials: partial.is_some(),
                 input_read: true,
@@ -229,6 +231,13 @@ fn latest(times: &[i64], nulls: Option<&NullBuffer>) -> Option<i64> {
             .filter_map(|(&t, valid)| valid.then_some(t))
             .max(),
     }
+}
+
+/// Whether rows carry their sequence number on `n` cores: only where ties
+/// in event time decide the output order, and only when another core's
+/// rows may meet this core's in a release.
+pub(super) fn numbered_rows(plan: &Plan, n: usize) -> bool {
+    plan.orders_rows() && n > 1
 }
 
 /// `n` sequence numbers from `first`, `step` apart (consecutive ones as a

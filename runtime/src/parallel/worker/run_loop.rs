@@ -15,7 +15,7 @@ use crate::source::PartitionedSource;
 use crate::RunError;
 
 use super::super::{CoreReport, Payload, EXCHANGE_WAIT};
-use super::{latest, numbered, with_seq, Worker};
+use super::{latest, numbered, numbered_rows, with_seq, Worker};
 
 impl Worker<'_> {
     pub(in crate::parallel) async fn run(
@@ -27,7 +27,7 @@ impl Worker<'_> {
         }
         let lateness = self.plan.source.lateness_ms;
         let time = self.plan.watermark_time().cloned();
-        let ordered = self.plan.orders_rows();
+        let ordered = numbered_rows(self.plan, self.n);
         let mut filter = self.plan.filter.clone().map(Filter::new);
         let mut source = input.open(self.core, self.n)?;
         let mut seq = source.as_ref().map_or(0, |p| p.first_seq);
