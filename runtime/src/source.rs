@@ -212,10 +212,9 @@ impl PartitionedSource for GeneratorPartitions {
 
     fn open(&self, part: usize, parts: usize) -> Result<Option<Partition>> {
         let (part, parts, block) = (part as u64, parts as u64, self.batch_size.max(1) as u64);
-        let g = |first: u64| self.generator(first);
         let source: Box<dyn Source> = match self.rate {
             Some(rate) => Box::new(Paced {
-                gen: g(part).with_stride(parts),
+                gen: self.generator(part).with_stride(parts),
                 per_sec: (rate / parts as f64).max(1e-3),
                 start: None,
                 made: 0,
@@ -223,7 +222,7 @@ impl PartitionedSource for GeneratorPartitions {
                 first_due: None,
             }),
             None => Box::new(GeneratorSource::new(
-                g(part * block).with_blocks(block, parts),
+                self.generator(part * block).with_blocks(block, parts),
             )),
         };
         Ok(Some(Partition {
@@ -249,7 +248,6 @@ impl PartitionedSource for ClaimedBlocks {
             source: Box::new(Claiming {
                 generator: self.generator.generator(0).with_blocks(block, 1),
                 block,
-                rows: self.generator.rows,
                 next: self.next.clone(),
             }),
             // Unused: every batch is numbered by its first row.
@@ -266,7 +264,6 @@ impl PartitionedSource for ClaimedBlocks {
 struct Claiming {
     generator: Generator,
     block: u64,
-    rows: u64,
     next: Arc<AtomicU64>,
 }
 
@@ -277,9 +274,7 @@ impl Source for Claiming {
             .next
             .fetch_add(1, Ordering::Relaxed)
             .saturating_mul(self.block);
-        if first >= self.rows {
-            return Ok(None);
-        }
+        // Past the last row the generator makes none.
         self.generator.seek(first);
         Ok(self.generator.next_rows(self.block as usize))
     }

@@ -78,36 +78,29 @@ fn every_line_is_read_by_exactly_one_share_at_its_byte_position() {
                 continue;
             }
             for parts in 1..=5 {
-                let f = FileInput::new(&c, Format::Csv, &cols, 4, OnError::Fail)
-                    .unwrap()
-                    .with_sizes(chunk, stripe);
-                let exp: Vec<(i64, i64)> = want.iter().map(|w| (w.0, w.1)).collect();
-                // Stripes in turn, then claimed as the shares go.
-                for (mode, input) in [
-                    ("in turn", Arc::new(f.clone()) as _),
-                    ("claimed", f.balanced().unwrap()),
+                for (name, path, format, at) in [
+                    ("csv", &c, Format::Csv, 1),
+                    ("jsonl", &j, Format::JsonLines, 2),
                 ] {
-                    let mut got = read_all(&*input, parts);
-                    got.sort_by_key(|r| r.1);
-                    assert_eq!(
-                        got, exp,
-                        "csv {mode} rows={rows} chunk={chunk} parts={parts}"
-                    );
-                }
-                let f = FileInput::new(&j, Format::JsonLines, &cols, 4, OnError::Fail)
-                    .unwrap()
-                    .with_sizes(chunk, stripe);
-                let exp: Vec<(i64, i64)> = want.iter().map(|w| (w.0, w.2)).collect();
-                for (mode, input) in [
-                    ("in turn", Arc::new(f.clone()) as _),
-                    ("claimed", f.balanced().unwrap()),
-                ] {
-                    let mut got = read_all(&*input, parts);
-                    got.sort_by_key(|r| r.1);
-                    assert_eq!(
-                        got, exp,
-                        "jsonl {mode} rows={rows} chunk={chunk} parts={parts}"
-                    );
+                    let f = FileInput::new(path, format, &cols, 4, OnError::Fail)
+                        .unwrap()
+                        .with_sizes(chunk, stripe);
+                    let exp: Vec<(i64, i64)> = want
+                        .iter()
+                        .map(|w| (w.0, if at == 1 { w.1 } else { w.2 }))
+                        .collect();
+                    // Stripes in turn, then claimed as the shares go.
+                    for (mode, input) in [
+                        ("in turn", Arc::new(f.clone()) as _),
+                        ("claimed", f.balanced().unwrap()),
+                    ] {
+                        let mut got = read_all(&*input, parts);
+                        got.sort_by_key(|r| r.1);
+                        assert_eq!(
+                            got, exp,
+                            "{name} {mode} rows={rows} chunk={chunk} parts={parts}"
+                        );
+                    }
                 }
             }
         }
