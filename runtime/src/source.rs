@@ -62,7 +62,9 @@ pub trait Source {
 
     /// When the last batch's rows are consecutive rows of the input (the
     /// generator's blocks), the number of its first row; `None` to number
-    /// them by [`Source::row_positions`] or by count. A wrapper of a source
+    /// them by [`Source::row_positions`] or by count. The batch then carries
+    /// only its range of numbers, which no other batch's may overlap: each
+    /// input row is read once, in one batch. A wrapper of a source
     /// must pass it on, as it passes on `row_positions`: else rows are
     /// numbered by count, and ties in event time break differently on
     /// different numbers of cores.

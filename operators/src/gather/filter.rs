@@ -9,7 +9,8 @@
 //! column is copied row by row from that list: strings as the gathers copy
 //! them (one fixed 16-byte copy per short string, where Arrow's filter
 //! calls `memcpy` for every row), primitive values one load and store
-//! each, other types by Arrow's `take`.
+//! each, a column of `Null` type by its length alone, other types by
+//! Arrow's `take`.
 
 use std::sync::Arc;
 
@@ -18,8 +19,8 @@ use arrow_array::types::{
     ArrowPrimitiveType, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, RecordBatchOptions, StringArray,
-    UInt32Array,
+    Array, ArrayRef, BooleanArray, NullArray, PrimitiveArray, RecordBatch, RecordBatchOptions,
+    StringArray, UInt32Array,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
@@ -89,6 +90,8 @@ fn take(c: &ArrayRef, rows: Within) -> ArrayRef {
         DataType::Float64 => Arc::new(take_prim::<Float64Type>(c, rows)),
         DataType::Decimal128(..) => Arc::new(take_prim::<Decimal128Type>(c, rows)),
         DataType::Timestamp(..) => Arc::new(take_prim::<TimestampMillisecondType>(c, rows)),
+        // No values to copy (a range-numbered sequence column).
+        DataType::Null => Arc::new(NullArray::new(rows.rows.len())),
         _ => arrow_select::take::take(c, &UInt32Array::from(rows.rows.to_vec()), None)
             .expect("rows within the column"),
     }

@@ -19,7 +19,13 @@
 //! When every held batch's sequences ascend, each batch in a range of its
 //! own (batches of consecutive input rows, as the generator's blocks and a
 //! file's chunks are), the rows are taken batch by batch in sequence order
-//! and sorted on time alone: ties then need no sequences at all.
+//! and sorted on time alone: ties then need no sequences at all. A batch
+//! of consecutive input rows may carry just that range instead of a number
+//! per row ([`consecutive_rows`]): its rows, and any taken or filtered out
+//! of it, are numbered by the range's first plus their place in the batch
+//! where a release needs numbers (exact for the whole batch; for fewer
+//! rows still ascending within the range, which no other batch's range
+//! overlaps when each input row is read once).
 //!
 //! Held rows are kept as runs, one per accepted batch, in arrival order:
 //! a batch that came in order stays a sorted run whose released rows are a
@@ -48,8 +54,12 @@ mod tests;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, RecordBatch};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, NullArray, RecordBatch};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, FieldRef};
 
 use super::KeepMask;
 use crate::error::{Error, Result};
@@ -82,6 +92,33 @@ impl TimeColumn {
         };
         Ok((values, a.nulls().cloned()))
     }
+}
+
+/// Field metadata keys of a [`consecutive_rows`] column: the first and
+/// last input row of the batch's range.
+const FIRST_ROW: &str = "percore.first_row";
+const LAST_ROW: &str = "percore.last_row";
+
+/// The hidden sequence column (field and values) of a batch of `rows`
+/// consecutive input rows, the first numbered `first`: a column of no
+/// values (Arrow's `Null` type) whose field notes the range, so nothing is
+/// written, copied or checked per row. Taking or filtering rows of the
+/// batch keeps its schema, so the range stays with them.
+pub fn consecutive_rows(first: i64, rows: usize) -> (FieldRef, ArrayRef) {
+    let mut meta = HashMap::with_capacity(2);
+    meta.insert(FIRST_ROW.to_owned(), first.to_string());
+    let last = first.saturating_add(rows as i64 - 1);
+    meta.insert(LAST_ROW.to_owned(), last.to_string());
+    let field = Field::new("__seq", DataType::Null, true).with_metadata(meta);
+    (Arc::new(field), Arc::new(NullArray::new(rows)))
+}
+
+/// The range a [`consecutive_rows`] field notes; `None` for an empty range
+/// or a field without one.
+fn noted_range(field: &Field) -> Option<(i64, i64)> {
+    let at = |k: &str| field.metadata().get(k)?.parse::<i64>().ok();
+    let (first, last) = (at(FIRST_ROW)?, at(LAST_ROW)?);
+    (first <= last).then_some((first, last))
 }
 
 /// A batch of released rows with their event times, in event-time order.
@@ -314,11 +351,19 @@ impl EventTimeBuffer {
         rows: Option<Vec<u32>>,
         range: Option<(i64, i64)>,
     ) -> Run {
+        // Numbered per row, or by a range the batch's rows lie in, ascending
+        // (ties within the batch then need no sequence: its order is theirs).
+        let noted = self
+            .seq
+            .filter(|&c| batch.column(c).data_type() == &DataType::Null)
+            .map(|c| noted_range(batch.schema_ref().field(c)));
         let seqs: Option<ScalarBuffer<i64>> = self
             .seq
+            .filter(|_| noted.is_none())
             .map(|c| batch.column(c).as_primitive::<Int64Type>().values().clone());
         let key = |i: usize| (times[i], seqs.as_ref().map_or(0, |s| s[i]));
-        let seq_span = seqs.as_ref().and_then(|s| {
+        let seq_span = noted.flatten().or_else(|| {
+            let s = seqs.as_ref()?;
             let (first, last) = match &rows {
                 Some(r) => (*r.first()? as usize, *r.last()? as usize),
                 None => (0, s.len().checked_sub(1)?),

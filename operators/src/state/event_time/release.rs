@@ -59,6 +59,9 @@ impl EventTimeBuffer {
         if self.seq.is_none() || in_order {
             taken.seqs = None;
         }
+        if taken.seqs.is_some() {
+            self.pending.iter_mut().for_each(Run::number_rows);
+        }
         let most: usize = self.pending.iter().map(Run::held).sum();
         taken.rows.reserve(most);
         taken.times.reserve(most);

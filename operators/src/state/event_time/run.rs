@@ -15,7 +15,8 @@ pub(super) struct Run {
     pub(super) times: ScalarBuffer<i64>,
     pub(super) seqs: Option<ScalarBuffer<i64>>,
     /// The least and greatest sequence of the held rows when they ascend
-    /// in batch order (`None` when they do not, or there are none).
+    /// in batch order (`None` when they do not, or there are none); for a
+    /// batch numbered by range alone (`seqs` is `None`), that range.
     pub(super) seq_span: Option<(i64, i64)>,
     pub(super) held: Held,
 }
@@ -141,6 +142,18 @@ impl Taken {
 }
 
 impl Run {
+    /// Numbers each row of a batch numbered by range alone by the range's
+    /// first plus the row's place, for a release that orders ties by
+    /// sequence: the rows' own numbers for a whole batch, and for rows
+    /// taken out of one, ascending within its range.
+    pub(super) fn number_rows(&mut self) {
+        if self.seqs.is_none() {
+            let first = self.seq_span.map_or(0, |s| s.0);
+            let n = self.times.len() as i64;
+            self.seqs = Some((0..n).map(|k| first.saturating_add(k)).collect());
+        }
+    }
+
     /// How many rows are held.
     pub(super) fn held(&self) -> usize {
         match &self.held {

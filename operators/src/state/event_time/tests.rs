@@ -1,10 +1,12 @@
 use super::sort::sort_taken;
-use super::{EventTimeBuffer, Released, Taken, TimeColumn};
+use super::{consecutive_rows, EventTimeBuffer, Released, Taken, TimeColumn};
 use crate::expr::Expr;
+use crate::gather::take_batch;
 use crate::types::SqlType;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_schema::Schema;
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -15,7 +17,19 @@ enum Step {
     Push(Vec<(Option<i64>, i64)>),
     /// A batch of which only the rows marked are pushed, as a row list.
     PushRows(Vec<((Option<i64>, i64), bool)>),
+    /// A batch of consecutive rows numbered by their range alone
+    /// ([`consecutive_rows`]), of which the rows marked are pushed: the
+    /// whole batch, a row list of it, or a batch of those rows taken out
+    /// of it (as the exchange sends another core's rows).
+    Ranged(Vec<((Option<i64>, i64), bool)>, Pick),
     Advance(i64),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pick {
+    All,
+    Listed,
+    Taken,
 }
 
 fn step(external: bool) -> impl Strategy<Value = Step> {
@@ -61,6 +75,15 @@ fn block_step() -> impl Strategy<Value = Step> {
                 let (t, pick): (Vec<_>, Vec<_>) = r.into_iter().unzip();
                 Step::PushRows(numbered(t, b).into_iter().zip(pick).collect())
             }),
+        (
+            prop::collection::vec((times(), any::<bool>()), 1..40),
+            0i64..8,
+            prop_oneof![Just(Pick::All), Just(Pick::Listed), Just(Pick::Taken)],
+        )
+            .prop_map(move |(r, b, how)| {
+                let (t, pick): (Vec<_>, Vec<_>) = r.into_iter().unzip();
+                Step::Ranged(numbered(t, b).into_iter().zip(pick).collect(), how)
+            }),
         (0i64..70).prop_map(Step::Advance),
     ]
 }
@@ -74,6 +97,17 @@ fn batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
         (0..rows.len() as i64).map(|k| first_id + k),
     ));
     RecordBatch::try_from_iter([("t", t), ("id", id), ("seq", s)]).unwrap()
+}
+
+/// Columns `t` and `id` as [`batch`] makes them, then the range of
+/// sequences of consecutive rows from `rows[0]`'s (no number per row).
+fn ranged_batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
+    let numbered = batch(rows, first_id);
+    let (field, seq) = consecutive_rows(rows[0].1, rows.len());
+    let mut fields: Vec<_> = numbered.schema().fields()[..2].to_vec();
+    fields.push(field);
+    let cols = vec![numbered.column(0).clone(), numbered.column(1).clone(), seq];
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
 }
 
 /// What a release gave: (id, time) of each row, checking `times`
@@ -189,6 +223,35 @@ fn check(steps: Vec<Step>, lateness: i64, external: bool) -> Result<(), TestCase
                     .collect();
                 id += rows.len() as i64;
                 (got, model.push(&with_ids))
+            }
+            Step::Ranged(rows, how) => {
+                let all: Vec<_> = rows.iter().map(|r| r.0).collect();
+                let b = ranged_batch(&all, id);
+                let picked: Vec<u32> = (0..rows.len() as u32)
+                    .filter(|&k| rows[k as usize].1 || matches!(how, Pick::All))
+                    .collect();
+                let got = match how {
+                    Pick::All => buf.push(b),
+                    Pick::Listed => buf.push_rows(b, picked.clone()),
+                    Pick::Taken => buf.push(take_batch(&b, &picked)),
+                };
+                // The contract's numbers: the range's first plus the row's
+                // place in the batch pushed (its own number but in a batch
+                // taken out of another).
+                let first = all[0].1;
+                let with_ids: Vec<_> = picked
+                    .iter()
+                    .enumerate()
+                    .map(|(place, &k)| {
+                        let seq = match how {
+                            Pick::Taken => first + place as i64,
+                            _ => first + k as i64,
+                        };
+                        ((all[k as usize].0, seq), id + k as i64)
+                    })
+                    .collect();
+                id += rows.len() as i64;
+                (rows_of(got.unwrap(), external), model.push(&with_ids))
             }
             Step::Advance(w) => (rows_of(buf.advance(w), external), model.advance(w)),
         };

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_buffer::NullBuffer;
+use arrow_schema::FieldRef;
 use percore_operators::expr::Expr;
 use percore_operators::ops::PartialAgg;
 use percore_operators::state::time_range;
@@ -253,15 +254,16 @@ fn numbered(first: i64, step: i64, n: usize) -> Int64Array {
     Int64Array::from(seqs)
 }
 
-/// Appends the hidden sequence column.
-fn with_seq(batch: RecordBatch, seq: Int64Array) -> RecordBatch {
-    let seq: ArrayRef = Arc::new(seq);
+/// The hidden sequence column of numbers per row.
+fn per_row(seqs: Int64Array) -> (FieldRef, ArrayRef) {
+    let field = arrow_schema::Field::new("__seq", arrow_schema::DataType::Int64, false);
+    (Arc::new(field), Arc::new(seqs))
+}
+
+/// Appends the hidden sequence column (`seq`: its field and values).
+fn with_seq(batch: RecordBatch, (field, seq): (FieldRef, ArrayRef)) -> RecordBatch {
     let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
-    fields.push(Arc::new(arrow_schema::Field::new(
-        "__seq",
-        arrow_schema::DataType::Int64,
-        false,
-    )));
+    fields.push(field);
     let mut cols = batch.columns().to_vec();
     cols.push(seq);
     RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols)

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array};
 use percore_operators::ops::{Filter, Operator};
+use percore_operators::state::consecutive_rows;
 use percore_shuffle::{reclaim, Message};
 
 use crate::batching::{AdaptiveBatch, MIN_BATCH_ROWS};
@@ -15,7 +16,7 @@ use crate::source::PartitionedSource;
 use crate::RunError;
 
 use super::super::{CoreReport, Payload, EXCHANGE_WAIT};
-use super::{latest, numbered, numbered_rows, with_seq, Worker};
+use super::{latest, numbered, numbered_rows, per_row, with_seq, Worker};
 
 impl Worker<'_> {
     pub(in crate::parallel) async fn run(
@@ -102,16 +103,15 @@ impl Worker<'_> {
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
                         let source = &part.source;
-                        let batch = match source.row_positions() {
+                        let batch = match (source.row_positions(), source.first_row()) {
                             _ if !ordered => batch,
-                            Some(pos) => with_seq(batch, Int64Array::from(pos.to_vec())),
-                            None => {
-                                // Consecutive rows from the source's first
-                                // (the generator's blocks), else counted.
-                                let (first, step) =
-                                    source.first_row().map_or((seq, stride), |f| (f, 1));
-                                with_seq(batch, numbered(first, step, rows))
+                            (Some(pos), _) => {
+                                with_seq(batch, per_row(Int64Array::from(pos.to_vec())))
                             }
+                            // Consecutive rows (the generator's blocks):
+                            // their range alone, no number per row.
+                            (None, Some(first)) => with_seq(batch, consecutive_rows(first, rows)),
+                            (None, None) => with_seq(batch, per_row(numbered(seq, stride, rows))),
                         };
                         seq += rows as i64 * stride;
                         match &self.keys {
