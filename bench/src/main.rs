@@ -228,11 +228,7 @@ fn main() -> Result<()> {
     // cannot be written is refused before the first run (opened, not
     // emptied).
     if let Some(path) = &a.json {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+        percore_runtime::check_writable(path)
             .with_context(|| format!("--json {}: cannot write there", path.display()))?;
     }
     // Every measurement's runs are interleaved: round one runs each

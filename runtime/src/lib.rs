@@ -50,7 +50,7 @@ pub use parallel::{
     ParallelConfig, ALIGN_ROWS,
 };
 pub use pool::{Executors, Job};
-pub use sink::FileOutput;
+pub use sink::{check_writable, FileOutput};
 pub use source::{
     Fill, FirstCoreOnly, GeneratorPartitions, GeneratorSource, Partition, PartitionedSource, Source,
 };

@@ -24,6 +24,19 @@ pub struct FileOutput {
     pub next: Arc<AtomicU64>,
 }
 
+/// Fails unless `path` can be opened for writing (created when missing,
+/// never emptied): a file written when a run ends (statistics, a
+/// benchmark's figures) is refused before the run rather than lost after
+/// it.
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+}
+
 /// Bytes a core collects before writing them to a [`FileOutput`].
 const FILE_FLUSH: usize = 256 << 10;
 
@@ -92,5 +105,25 @@ impl CoreFile {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_writable;
+
+    /// A file is checked without being emptied; a missing one is created;
+    /// a path under a missing directory fails.
+    #[test]
+    fn a_writable_path_is_checked_without_emptying_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("kept.json");
+        std::fs::write(&kept, "{}\n").unwrap();
+        check_writable(&kept).unwrap();
+        assert_eq!(std::fs::read_to_string(&kept).unwrap(), "{}\n");
+        let fresh = dir.path().join("fresh.json");
+        check_writable(&fresh).unwrap();
+        assert!(fresh.exists());
+        assert!(check_writable(&dir.path().join("missing").join("s.json")).is_err());
     }
 }

@@ -86,11 +86,7 @@ pub(crate) fn run(a: RunArgs) -> Result<(), Failure> {
     // be hours from now: a path that cannot be written is refused first
     // (opened, not emptied), as `--output` is.
     if let Some(path) = &a.stats {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+        percore_runtime::check_writable(path)
             .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     let opts = InputOptions {
