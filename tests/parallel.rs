@@ -18,13 +18,42 @@ use proptest::prelude::*;
 struct Split {
     trades: Vec<Trade>,
     batch_size: usize,
+    /// Whether each batch names its first row (`Source::first_row`, so it
+    /// carries only its range of sequence numbers), else rows are counted
+    /// from the share's first.
+    ranged: bool,
 }
 
-struct VecSource(std::vec::IntoIter<RecordBatch>);
+struct VecSource {
+    batches: std::vec::IntoIter<RecordBatch>,
+    /// The number of the next batch's first row, and of the last one's.
+    next_row: i64,
+    first: Option<i64>,
+    ranged: bool,
+}
+
+impl VecSource {
+    /// Batches of consecutive rows, the first numbered `first_row`.
+    fn new(batches: Vec<RecordBatch>, first_row: i64, ranged: bool) -> Self {
+        VecSource {
+            batches: batches.into_iter(),
+            next_row: first_row,
+            first: None,
+            ranged,
+        }
+    }
+}
 
 impl Source for VecSource {
     fn next_batch(&mut self) -> percore::operators::Result<Option<RecordBatch>> {
-        Ok(self.0.next())
+        let b = self.batches.next();
+        self.first = b.as_ref().map(|_| self.next_row);
+        self.next_row += b.as_ref().map_or(0, |b| b.num_rows() as i64);
+        Ok(b)
+    }
+
+    fn first_row(&self) -> Option<i64> {
+        self.first.filter(|_| self.ranged)
     }
 }
 
@@ -33,8 +62,10 @@ impl PartitionedSource for Split {
         let lo = self.trades.len() * part / parts;
         let hi = self.trades.len() * (part + 1) / parts;
         Ok(Some(Partition {
-            source: Box::new(VecSource(
-                to_batches(&self.trades[lo..hi], self.batch_size).into_iter(),
+            source: Box::new(VecSource::new(
+                to_batches(&self.trades[lo..hi], self.batch_size),
+                lo as i64,
+                self.ranged,
             )),
             first_seq: lo as i64,
             seq_stride: 1,
@@ -53,6 +84,9 @@ fn run_cores(
     let input = Arc::new(Split {
         trades: trades.to_vec(),
         batch_size,
+        // Both numberings of rows, by the batch size: a random draw of
+        // every case, apart from the parity below.
+        ranged: batch_size % 4 < 2,
     });
     let mut out = Vec::new();
     let cfg = ParallelConfig {
@@ -120,12 +154,19 @@ proptest! {
     }
 
     #[test]
-    fn rows_window_on_n_cores(ts in bounded_trades(200, LATENESS), bs in 1usize..30, cores in 1usize..=4, n in 1usize..6) {
+    fn rows_window_on_n_cores(ts in bounded_trades(200, LATENESS), bs in 1usize..30, cores in 1usize..=4, n in 1usize..6, filtered in any::<bool>()) {
         let w = format!("OVER (PARTITION BY symbol ORDER BY ts ROWS BETWEEN {} PRECEDING AND CURRENT ROW)", n - 1);
+        // With WHERE, the rows it keeps (filtered before the exchange)
+        // form the windows, as they do in the reference.
+        let (cond, kept): (&str, Vec<Trade>) = if filtered {
+            (" WHERE price > 50.25", ts.iter().filter(|t| t.price.is_some_and(|p| p > 50_2500)).cloned().collect())
+        } else {
+            ("", ts.clone())
+        };
         let sql_body = format!(
             "SELECT symbol, price, AVG(price) {w} AS a, MIN(price) {w} AS mn, MAX(price) {w} AS mx, \
-             SUM(qty) {w} AS sq, COUNT(price) {w} AS cp, COUNT(*) {w} AS c, AVG(fprice) {w} AS af FROM trades");
-        let (want, late) = r::rows_window(&ts, LATENESS, n);
+             SUM(qty) {w} AS sq, COUNT(price) {w} AS cp, COUNT(*) {w} AS c, AVG(fprice) {w} AS af FROM trades{cond}");
+        let (want, late) = r::rows_window(&kept, LATENESS, n);
         prop_assert_eq!(late, 0);
         check(&sql_body, &ts, &want, bs, cores, 4)?;
     }
@@ -175,6 +216,7 @@ fn an_error_on_one_core_stops_the_run_and_names_it() {
         let input = Arc::new(Split {
             trades: ts.clone(),
             batch_size: 16,
+            ranged: false,
         });
         let err =
             run_parallel(&plan, input, &ParallelConfig::new(cores), &mut |_| Ok(())).unwrap_err();
@@ -263,7 +305,7 @@ fn windows_fired_by_a_cores_own_watermark_are_timed_from_the_ingest() {
         let plan = sql::compile(&sql_text).unwrap();
         let batches = to_batches(&trades, 10_000);
         let input = Arc::new(FirstCoreOnly(move || {
-            Ok(Box::new(VecSource(batches.clone().into_iter())) as Box<dyn Source>)
+            Ok(Box::new(VecSource::new(batches.clone(), 0, true)) as Box<dyn Source>)
         }));
         // Results kept on the core that made them (as the benchmark keeps
         // them), so each is timed at its emission, not at a delivery.
@@ -404,6 +446,7 @@ fn a_core_ahead_stops_reading_at_the_rows_bound() {
         let input = Arc::new(Skewed(Split {
             trades: trades.clone(),
             batch_size,
+            ranged: true,
         }));
         let cfg = ParallelConfig {
             align_rows,
