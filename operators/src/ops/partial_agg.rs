@@ -22,7 +22,9 @@
 //!   bounded: partials of one group may be sent several times and merge);
 //!   [`PartialAgg::flush_through`] and [`PartialAgg::flush_all`] build every
 //!   core's pieces at once;
-//! - output batches: `[window_start]` (windowed only), the group keys, each
+//! - output batches: `[window_start]` (windowed only), the group keys (one
+//!   column of their packed words where the table packs them,
+//!   [`crate::state::GroupTable::key_words`], else the key columns), each
 //!   group's row count, then each aggregate's partial columns (see
 //!   [`crate::state::Acc::partial`]);
 //!   the owning core merges them with `GroupBy`/`Tumbling` built by

@@ -207,12 +207,19 @@ impl Groups {
         self.owned.clone()
     }
 
-    /// Key columns, row counts and partial states of `groups` (for the core
-    /// owning their keys to [`Groups::merge`]), written into vectors from
+    /// Keys, row counts and partial states of `groups` (for the core
+    /// owning their keys to [`Groups::merge`]): the keys as one column of
+    /// their packed words where the table packs them
+    /// ([`GroupTable::key_words`]), else as key columns; written into vectors from
     /// `pool` (so their receiver can send them back whole, see
     /// [`crate::gather::reclaim`]).
     pub(crate) fn partial(&self, groups: &[u32], pool: &mut Pool) -> Result<Vec<ArrayRef>> {
-        let mut cols = self.table.key_columns_in(groups, pool);
+        // Packed keys go as their words, looked up as they are by the
+        // owner (no column decoded here and packed again there).
+        let mut cols = match self.table.key_words(groups) {
+            Some(words) => vec![words],
+            None => self.table.key_columns_in(groups, pool),
+        };
         let mut rows = Pool::take(&mut pool.i64s, groups.len());
         rows.extend(groups.iter().map(|&g| self.rows[g as usize]));
         cols.push(Arc::new(Int64Array::new(rows.into(), None)));
@@ -231,12 +238,22 @@ impl Groups {
         }
     }
 
-    /// Merges partial states: `cols` holds the key columns, the row counts,
-    /// then each aggregate's partial columns, as [`Groups::partial`] makes
-    /// them.
+    /// Merges partial states: `cols` holds the keys (a column of packed
+    /// key words, or the key columns), the row counts, then each
+    /// aggregate's partial columns, as [`Groups::partial`] makes them.
     pub(crate) fn merge(&mut self, cols: &[ArrayRef], n: usize) {
-        let k = self.table.width();
-        let groups = self.intern(&cols[..k], n);
+        let (k, groups) = match cols.first() {
+            Some(c) if GroupTable::is_key_words(c) => {
+                self.table.intern_words(c, &mut self.ids);
+                let groups = self.table.len();
+                self.rows.resize(groups, 0);
+                (1, groups)
+            }
+            _ => {
+                let k = self.table.width();
+                (k, self.intern(&cols[..k], n))
+            }
+        };
         let counts = cols[k].as_primitive::<Int64Type>().values();
         for (&g, &c) in self.ids.iter().zip(counts.iter()) {
             self.rows[g as usize] += c;

@@ -22,11 +22,14 @@ mod route;
 #[cfg(test)]
 mod tests;
 
-use arrow_array::ArrayRef;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray};
+use arrow_schema::DataType;
 use bumpalo::Bump;
 use hashbrown::HashTable;
 
-use super::packed::PackedKeys;
+use super::packed::{words_to_columns, PackedKeys};
 use crate::column::ColumnBuilder;
 use crate::gather::Pool;
 use crate::types::SqlType;
@@ -158,6 +161,59 @@ impl GroupTable {
     ) -> bool {
         let keys = self.packed.as_mut().expect("packed mode");
         keys.intern(cols, n, sel, &mut self.hashes, out)
+    }
+
+    /// The keys of `groups` as one column of their packed words (a
+    /// fixed-size binary value per key), for [`Self::intern_words`] of a
+    /// table of the same types — no column decoded here nor packed again
+    /// there; `None` when this table's keys are not packed (or there are
+    /// no key columns).
+    pub fn key_words(&self, groups: &[u32]) -> Option<ArrayRef> {
+        let p = self.packed.as_ref().filter(|_| !self.types.is_empty())?;
+        Some(Arc::new(p.key_words(groups)))
+    }
+
+    /// Whether `col` is a column of packed key words ([`Self::key_words`])
+    /// rather than a key column (no key column is of a binary type).
+    pub fn is_key_words(col: &ArrayRef) -> bool {
+        matches!(col.data_type(), DataType::FixedSizeBinary(_))
+    }
+
+    /// The key columns (of `types`) of keys given as their packed words
+    /// (a [`Self::key_words`] column of a table of those types).
+    ///
+    /// # Panics
+    /// When `words` is not such a column.
+    pub fn decode_key_words(words: &ArrayRef, types: &[SqlType]) -> Vec<ArrayRef> {
+        let words = words
+            .as_any()
+            .downcast_ref::<FixedSizeBinaryArray>()
+            .expect("a column of key words");
+        words_to_columns(words, types)
+    }
+
+    /// [`Self::intern`] for keys given as their packed words (a
+    /// [`Self::key_words`] column of a table of the same types): looked up
+    /// as they are while this table's keys pack, else decoded into key
+    /// columns first.
+    ///
+    /// # Panics
+    /// When `words` is not such a column.
+    pub fn intern_words(&mut self, words: &ArrayRef, out: &mut Vec<u32>) {
+        let words = words
+            .as_any()
+            .downcast_ref::<FixedSizeBinaryArray>()
+            .expect("a column of key words");
+        out.clear();
+        out.reserve(words.len());
+        if let Some(p) = &mut self.packed {
+            if p.intern_words(words, &mut self.hashes, out) {
+                return;
+            }
+        }
+        let cols = words_to_columns(words, &self.types);
+        self.intern(&cols, words.len(), out);
+        debug_assert_eq!(out.len(), words.len(), "an id per key");
     }
 
     /// [`Self::intern`] for rows `rows` of `keys` only, as if they were

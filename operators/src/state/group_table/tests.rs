@@ -261,6 +261,64 @@ proptest! {
         prop_assert_eq!(picked.key_columns(&all), taken.key_columns(&all));
     }
 
+    /// Keys sent as their packed words ([`GroupTable::key_words`]) intern
+    /// into another table as their key columns do: a table that still
+    /// packs (looking the words up as they are) or one a long string
+    /// unpacked (decoding them first), fresh or holding keys already, for
+    /// keys of one, two and three columns (widths 2, 3 and 5), NULLs,
+    /// NaNs and every string length up to 8 bytes; the words decode into
+    /// the sender's key columns, of a slice of the column too.
+    #[test]
+    fn key_words_intern_as_their_key_columns(
+        sent in proptest::collection::vec(cell(false), 1..60),
+        held in proptest::collection::vec(cell(false), 0..30),
+        picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..40),
+        used in prop_oneof![Just([true, false, false]), Just([false, true, false]),
+            Just([true, true, false]), Just([true, true, true])],
+        unpacked in any::<bool>(),
+    ) {
+        let types: Vec<SqlType> = [SqlType::BigInt, SqlType::Varchar, SqlType::Double]
+            .into_iter()
+            .zip(used)
+            .filter_map(|(t, u)| u.then_some(t))
+            .collect();
+        let columns = |rows: &[(Option<i64>, Option<String>, Option<f64>)]| -> Vec<ArrayRef> {
+            let a: ArrayRef = Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()));
+            let b: ArrayRef = Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()));
+            let c: ArrayRef = Arc::new(arrow_array::Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()));
+            [a, b, c].into_iter().zip(used).filter_map(|(k, u)| u.then_some(k)).collect()
+        };
+        let mut ids = Vec::new();
+        let mut sender = GroupTable::new(types.clone());
+        sender.intern(&columns(&sent), sent.len(), &mut ids);
+        let groups: Vec<u32> = picks.iter().map(|p| p.index(sender.len()) as u32).collect();
+        let words = sender.key_words(&groups).expect("short keys pack");
+        prop_assert!(GroupTable::is_key_words(&words));
+        let decoded = GroupTable::decode_key_words(&words, &types);
+        prop_assert_eq!(&decoded, &sender.key_columns(&groups));
+        if groups.len() > 1 {
+            let tail = GroupTable::decode_key_words(&words.slice(1, groups.len() - 1), &types);
+            prop_assert_eq!(tail, sender.key_columns(&groups[1..]));
+        }
+        // Two receivers with the same past: one takes the words, the
+        // other the key columns.
+        let (mut by_words, mut by_columns) = (GroupTable::new(types.clone()), GroupTable::new(types.clone()));
+        let mut past = held.clone();
+        if unpacked && used[1] {
+            past.push((None, Some("a string past 8 bytes".into()), None));
+        }
+        for t in [&mut by_words, &mut by_columns] {
+            t.intern(&columns(&past), past.len(), &mut ids);
+        }
+        let mut want = Vec::new();
+        by_words.intern_words(&words, &mut ids);
+        by_columns.intern(&decoded, groups.len(), &mut want);
+        prop_assert_eq!(&ids, &want);
+        prop_assert_eq!(by_words.len(), by_columns.len());
+        let all: Vec<u32> = (0..by_words.len() as u32).collect();
+        prop_assert_eq!(by_words.key_columns(&all), by_columns.key_columns(&all));
+    }
+
     /// Routing hashes of DECIMAL, BOOLEAN and TIMESTAMP keys (packed
     /// into five words) are their key columns' hashes, NULLs included.
     #[test]

@@ -13,13 +13,15 @@
 
 use std::mem::MaybeUninit;
 
-use arrow_array::ArrayRef;
+use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray};
+use arrow_buffer::Buffer;
 use hashbrown::HashTable;
 
 use super::group_table::{fold, key_f64, KeyCol, K1, K2};
 use crate::column::ColumnBuilder;
 use crate::cpu::by_cpu;
 use crate::gather::Pool;
+use crate::state::assert_ids_below;
 use crate::types::SqlType;
 
 mod decode;
@@ -287,6 +289,32 @@ impl<const W: usize> PackedSet<W> {
         true
     }
 
+    /// The words of `groups`' keys, one key's `W` after another's.
+    fn words_of(&self, groups: &[u32]) -> Vec<u64> {
+        assert_ids_below(groups, self.keys.len());
+        let mut words = Vec::with_capacity(groups.len() * W);
+        for &g in groups {
+            words.extend_from_slice(&self.keys[g as usize]);
+        }
+        words
+    }
+
+    /// [`Self::intern`] for keys given as their words (`W` a key, native
+    /// byte order, as [`Self::words_of`] lays them out).
+    fn intern_words(&mut self, words: &[u8], hashes: &mut Vec<u64>, out: &mut Vec<u32>) {
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.clear();
+        rows.extend(words.chunks_exact(W * 8).map(key_of::<W>));
+        let start = out.len();
+        out.reserve(rows.len());
+        let room = &mut out.spare_capacity_mut()[..rows.len()];
+        self.find_all(&rows, hashes, room);
+        // SAFETY: `find_all` wrote each of the `rows.len()` slots after
+        // `start` (room reserved for them above).
+        unsafe { out.set_len(start + rows.len()) };
+        self.rows = rows;
+    }
+
     /// Writes the group id of each of `rows` into the same slot of `room`,
     /// adding the keys not there yet (their hashes pushed to `hashes`):
     /// compiled for AVX2 and BMI where the CPU has them (a run-time check),
@@ -344,6 +372,44 @@ impl<const W: usize> PackedSet<W> {
     }
 }
 
+/// A key's `W` words from their `W * 8` bytes (native byte order).
+fn key_of<const W: usize>(bytes: &[u8]) -> [u64; W] {
+    std::array::from_fn(|i| {
+        u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+    })
+}
+
+/// Keys given as words ([`PackedKeys::key_words`]) decoded into key columns
+/// of `types`, as a table of those types would give them.
+///
+/// # Panics
+/// When the words are not as wide as keys of `types` pack.
+pub(super) fn words_to_columns(words: &FixedSizeBinaryArray, types: &[SqlType]) -> Vec<ArrayRef> {
+    fn decode<const W: usize>(bytes: &[u8], types: &[SqlType]) -> Vec<ArrayRef> {
+        let keys: Vec<[u64; W]> = bytes.chunks_exact(W * 8).map(key_of::<W>).collect();
+        let all: Vec<u32> = (0..keys.len() as u32).collect();
+        let mut builders: Vec<ColumnBuilder> = types
+            .iter()
+            .map(|t| ColumnBuilder::new(*t, keys.len()))
+            .collect();
+        append_keys(&keys, &all, &mut builders);
+        builders.into_iter().map(ColumnBuilder::finish).collect()
+    }
+    let bytes = words_bytes(words);
+    match (width(types), words.value_length()) {
+        (Some(2), 16) => decode::<2>(bytes, types),
+        (Some(3), 24) => decode::<3>(bytes, types),
+        (Some(5), 40) => decode::<5>(bytes, types),
+        (w, l) => panic!("key words of {l} bytes for keys of width {w:?}"),
+    }
+}
+
+/// The bytes of every value of a column of key words, in order.
+fn words_bytes(words: &FixedSizeBinaryArray) -> &[u8] {
+    let size = words.value_length() as usize;
+    &words.value_data()[..words.len() * size]
+}
+
 /// A group table's packed keys, in the narrowest width their types allow:
 /// keys of one word (a BIGINT, a short VARCHAR) pack into two words with
 /// the tag, of two into three, of up to four into five — fewer bytes to
@@ -390,6 +456,38 @@ impl PackedKeys {
             PackedKeys::W3(p) => p.intern(cols, n, sel, hashes, out),
             PackedKeys::W5(p) => p.intern(cols, n, sel, hashes, out),
         }
+    }
+
+    /// The keys of `groups` as one column of their words: a
+    /// fixed-size binary value of `W * 8` bytes per key (see
+    /// [`Self::intern_words`]).
+    pub(super) fn key_words(&self, groups: &[u32]) -> FixedSizeBinaryArray {
+        let (words, w) = match self {
+            PackedKeys::W2(p) => (p.words_of(groups), 2),
+            PackedKeys::W3(p) => (p.words_of(groups), 3),
+            PackedKeys::W5(p) => (p.words_of(groups), 5),
+        };
+        FixedSizeBinaryArray::new(w * 8, Buffer::from_vec(words), None)
+    }
+
+    /// Appends the group id of each key given as its words (a
+    /// [`Self::key_words`] column of keys of the same types) to `out`, as
+    /// [`Self::intern`] does for the key columns; `false` (nothing done)
+    /// when the words are not this table's width.
+    pub(super) fn intern_words(
+        &mut self,
+        words: &FixedSizeBinaryArray,
+        hashes: &mut Vec<u64>,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        let bytes = words_bytes(words);
+        match (self, words.value_length()) {
+            (PackedKeys::W2(p), 16) => p.intern_words(bytes, hashes, out),
+            (PackedKeys::W3(p), 24) => p.intern_words(bytes, hashes, out),
+            (PackedKeys::W5(p), 40) => p.intern_words(bytes, hashes, out),
+            _ => return false,
+        }
+        true
     }
 
     /// Appends the keys of `groups` to one builder per key column.

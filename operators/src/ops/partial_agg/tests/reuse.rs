@@ -107,7 +107,7 @@ fn a_window_s_table_keeps_its_keys_for_a_later_window_unless_it_holds_too_many()
         let flushed = p.flush_all(&Route::ONE, &mut Pool::default()).unwrap();
         let got: Vec<RecordBatch> = flushed.into_iter().map(|(_, b)| b).collect();
         assert_eq!(
-            rows(&got),
+            rows(&decoded(&plan, &got)),
             vec!["1970-01-01T00:00:00.010Z|k0|1"],
             "{keys} keys"
         );
@@ -154,7 +154,7 @@ fn a_kept_table_routes_its_old_and_new_keys_to_their_owners() {
         let closed = p.close_through(ts + 9, &route);
         for core in 0..2 {
             let pieces = p.pieces(&closed, core, &mut Pool::default()).unwrap();
-            let mut got: Vec<String> = pieces
+            let mut got: Vec<String> = decoded(&plan, &pieces)
                 .iter()
                 .flat_map(|b| {
                     use arrow_array::cast::AsArray;
