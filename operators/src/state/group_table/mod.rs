@@ -8,7 +8,10 @@
 //! ([`super::packed`]), others column by column. Only a new group's key is
 //! stored: its packed words, or else its encoding in one byte arena (a table
 //! whose keys stop packing re-encodes the groups it has, once). There is no
-//! heap object per group.
+//! heap object per group. Keys can leave a table as their packed words
+//! ([`GroupTable::key_words`]) and enter another table of the same types
+//! as they are ([`GroupTable::intern_words`]): the ids are those the key
+//! columns would get.
 
 //!
 //! Layout: this module holds the table; [`key_col`] reads, compares and
