@@ -72,6 +72,11 @@ impl Groups {
     /// the number of groups.
     fn intern(&mut self, keys: &[ArrayRef], n: usize) -> usize {
         self.table.intern(keys, n, &mut self.ids);
+        self.grown()
+    }
+
+    /// The number of groups, each with a row count (new groups' at 0).
+    fn grown(&mut self) -> usize {
         let groups = self.table.len();
         self.rows.resize(groups, 0);
         groups
@@ -245,9 +250,7 @@ impl Groups {
         let (k, groups) = match cols.first() {
             Some(c) if GroupTable::is_key_words(c) => {
                 self.table.intern_words(c, &mut self.ids);
-                let groups = self.table.len();
-                self.rows.resize(groups, 0);
-                (1, groups)
+                (1, self.grown())
             }
             _ => {
                 let k = self.table.width();

@@ -188,10 +188,7 @@ impl GroupTable {
     /// # Panics
     /// When `words` is not such a column.
     pub fn decode_key_words(words: &ArrayRef, types: &[SqlType]) -> Vec<ArrayRef> {
-        let words = words
-            .as_any()
-            .downcast_ref::<FixedSizeBinaryArray>()
-            .expect("a column of key words");
+        let words = as_key_words(words);
         words_to_columns(words, types)
     }
 
@@ -203,10 +200,7 @@ impl GroupTable {
     /// # Panics
     /// When `words` is not such a column.
     pub fn intern_words(&mut self, words: &ArrayRef, out: &mut Vec<u32>) {
-        let words = words
-            .as_any()
-            .downcast_ref::<FixedSizeBinaryArray>()
-            .expect("a column of key words");
+        let words = as_key_words(words);
         out.clear();
         out.reserve(words.len());
         if let Some(p) = &mut self.packed {
@@ -376,6 +370,16 @@ impl KeyRef {
         // none outlives the arena. The bytes are never written after the copy.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
+}
+
+/// A column of packed key words ([`GroupTable::key_words`]).
+///
+/// # Panics
+/// When `col` is not one.
+fn as_key_words(col: &ArrayRef) -> &FixedSizeBinaryArray {
+    col.as_any()
+        .downcast_ref::<FixedSizeBinaryArray>()
+        .expect("a column of key words")
 }
 
 /// Each of `keys` typed once, as a key column of its type in `types`.

@@ -271,22 +271,26 @@ impl<const W: usize> PackedSet<W> {
         out: &mut Vec<u32>,
     ) -> bool {
         let mut rows = std::mem::take(&mut self.rows);
-        if !pack(cols, n, sel, &mut rows) {
-            self.rows = rows;
-            return false;
+        let packed = pack(cols, n, sel, &mut rows);
+        if packed {
+            self.find_into(&rows, hashes, out);
         }
+        self.rows = rows;
+        packed
+    }
+
+    /// Appends the group id of each of `rows` to `out` ([`Self::find_all`]).
+    fn find_into(&mut self, rows: &[[u64; W]], hashes: &mut Vec<u64>, out: &mut Vec<u32>) {
         // Ids written into `out`'s room and its length set once after: a
         // push a row kept `out`'s length in memory, stored and reloaded
         // around each row (`extend` did little better).
         let start = out.len();
         out.reserve(rows.len());
         let room = &mut out.spare_capacity_mut()[..rows.len()];
-        self.find_all(&rows, hashes, room);
+        self.find_all(rows, hashes, room);
         // SAFETY: `find_all` wrote each of the `rows.len()` slots after
         // `start` (room reserved for them above).
         unsafe { out.set_len(start + rows.len()) };
-        self.rows = rows;
-        true
     }
 
     /// The words of `groups`' keys, one key's `W` after another's.
@@ -305,13 +309,7 @@ impl<const W: usize> PackedSet<W> {
         let mut rows = std::mem::take(&mut self.rows);
         rows.clear();
         rows.extend(words.chunks_exact(W * 8).map(key_of::<W>));
-        let start = out.len();
-        out.reserve(rows.len());
-        let room = &mut out.spare_capacity_mut()[..rows.len()];
-        self.find_all(&rows, hashes, room);
-        // SAFETY: `find_all` wrote each of the `rows.len()` slots after
-        // `start` (room reserved for them above).
-        unsafe { out.set_len(start + rows.len()) };
+        self.find_into(&rows, hashes, out);
         self.rows = rows;
     }
 
