@@ -18,27 +18,30 @@ use proptest::prelude::*;
 struct Split {
     trades: Vec<Trade>,
     batch_size: usize,
-    /// Whether each batch names its first row (`Source::first_row`, so it
-    /// carries only its range of sequence numbers), else rows are counted
-    /// from the share's first.
-    ranged: bool,
+    /// When each batch names its rows' range of sequence numbers
+    /// (`Source::row_range`, so it carries only that range), how far apart
+    /// consecutive rows' numbers are (1 as the generator's rows, more as a
+    /// file's lines by byte position); `None`: rows are counted from the
+    /// share's first.
+    ranged: Option<i64>,
 }
 
 struct VecSource {
     batches: std::vec::IntoIter<RecordBatch>,
-    /// The number of the next batch's first row, and of the last one's.
+    /// The number of the next batch's first row, and the last one's range.
     next_row: i64,
-    first: Option<i64>,
-    ranged: bool,
+    range: Option<(i64, i64)>,
+    ranged: Option<i64>,
 }
 
 impl VecSource {
-    /// Batches of consecutive rows, the first numbered `first_row`.
-    fn new(batches: Vec<RecordBatch>, first_row: i64, ranged: bool) -> Self {
+    /// Batches of consecutive rows, the first being input row `first_row`
+    /// (see [`Split::ranged`]).
+    fn new(batches: Vec<RecordBatch>, first_row: i64, ranged: Option<i64>) -> Self {
         VecSource {
             batches: batches.into_iter(),
             next_row: first_row,
-            first: None,
+            range: None,
             ranged,
         }
     }
@@ -47,13 +50,16 @@ impl VecSource {
 impl Source for VecSource {
     fn next_batch(&mut self) -> percore::operators::Result<Option<RecordBatch>> {
         let b = self.batches.next();
-        self.first = b.as_ref().map(|_| self.next_row);
-        self.next_row += b.as_ref().map_or(0, |b| b.num_rows() as i64);
+        let rows = b.as_ref().map_or(0, |b| b.num_rows() as i64);
+        let apart = self.ranged.unwrap_or(1);
+        let first = self.next_row * apart;
+        self.range = b.as_ref().map(|_| (first, first + (rows - 1) * apart));
+        self.next_row += rows;
         Ok(b)
     }
 
-    fn first_row(&self) -> Option<i64> {
-        self.first.filter(|_| self.ranged)
+    fn row_range(&self) -> Option<(i64, i64)> {
+        self.range.filter(|_| self.ranged.is_some())
     }
 }
 
@@ -85,8 +91,9 @@ fn run_cores(
         trades: trades.to_vec(),
         batch_size,
         // Both numberings of rows, by the batch size: a random draw of
-        // every case, apart from the parity below.
-        ranged: batch_size % 4 < 2,
+        // every case, apart from the parity below; ranges of numbers one
+        // apart and two apart.
+        ranged: (batch_size % 4 < 2).then_some(1 + batch_size as i64 % 2),
     });
     let mut out = Vec::new();
     let cfg = ParallelConfig {
@@ -216,7 +223,7 @@ fn an_error_on_one_core_stops_the_run_and_names_it() {
         let input = Arc::new(Split {
             trades: ts.clone(),
             batch_size: 16,
-            ranged: false,
+            ranged: None,
         });
         let err =
             run_parallel(&plan, input, &ParallelConfig::new(cores), &mut |_| Ok(())).unwrap_err();
@@ -305,7 +312,7 @@ fn windows_fired_by_a_cores_own_watermark_are_timed_from_the_ingest() {
         let plan = sql::compile(&sql_text).unwrap();
         let batches = to_batches(&trades, 10_000);
         let input = Arc::new(FirstCoreOnly(move || {
-            Ok(Box::new(VecSource::new(batches.clone(), 0, true)) as Box<dyn Source>)
+            Ok(Box::new(VecSource::new(batches.clone(), 0, Some(1))) as Box<dyn Source>)
         }));
         // Results kept on the core that made them (as the benchmark keeps
         // them), so each is timed at its emission, not at a delivery.
@@ -446,7 +453,7 @@ fn a_core_ahead_stops_reading_at_the_rows_bound() {
         let input = Arc::new(Skewed(Split {
             trades: trades.clone(),
             batch_size,
-            ranged: true,
+            ranged: Some(3),
         }));
         let cfg = ParallelConfig {
             align_rows,

@@ -16,7 +16,9 @@
 //!   awaited on the reading core's executor (never a blocking read); a
 //!   chunk's whole lines are parsed there, a partial last line carried on;
 //! - each row's sequence number is its byte position in the file, so ties in
-//!   event time resolve as in a one-core read of the whole file;
+//!   event time resolve as in a one-core read of the whole file; a batch
+//!   (consecutive lines of one stripe) names only its first and last row's
+//!   ([`Source::row_range`]);
 //! - a malformed row's error names its row and line in the whole file (lines
 //!   before it are counted only when there is an error to report).
 //!   Rows are told apart by newlines, so a CSV field holding a newline inside
@@ -191,7 +193,7 @@ impl FileInput {
                 tail: Vec::new(),
                 tail_pos: 0,
                 ready: VecDeque::new(),
-                positions: Vec::new(),
+                range: None,
                 done: false,
                 malformed: 0,
             }),
@@ -201,6 +203,9 @@ impl FileInput {
         }
     }
 }
+
+/// The byte positions of a batch's first and last row.
+type Range = (i64, i64);
 
 /// One core's stripes of the file; lives on that core.
 struct FileShare {
@@ -221,8 +226,10 @@ struct FileShare {
     /// Bytes read but not parsed, starting at file position `tail_pos`.
     tail: Vec<u8>,
     tail_pos: u64,
-    ready: VecDeque<Result<(RecordBatch, Vec<i64>)>>,
-    positions: Vec<i64>,
+    /// Parsed batches, each with its rows' first and last byte position.
+    ready: VecDeque<Result<(RecordBatch, Option<Range>)>>,
+    /// The byte positions of the last batch handed out (see `row_range`).
+    range: Option<Range>,
     done: bool,
     malformed: u64,
 }
@@ -384,8 +391,11 @@ impl FileShare {
     fn parse(&mut self, chunk: &[u8], base: u64) -> Result<()> {
         let i = &self.input;
         let mut push = |b: RecordBatch, pos: &[i64]| {
-            let pos = pos.iter().map(|p| p + base as i64).collect();
-            self.ready.push_back(Ok((b, pos)));
+            // The batch's lines are consecutive: the first and last
+            // positions bound them.
+            let range = Option::zip(pos.first(), pos.last());
+            let range = range.map(|(f, l)| (f + base as i64, l + base as i64));
+            self.ready.push_back(Ok((b, range)));
         };
         let (malformed, result) = parse_lines(
             i.format,
@@ -413,8 +423,8 @@ impl Source for FileShare {
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         match self.ready.pop_front() {
-            Some(Ok((b, pos))) => {
-                self.positions = pos;
+            Some(Ok((b, range))) => {
+                self.range = range;
                 Ok(Some(b))
             }
             Some(Err(e)) => Err(e),
@@ -430,8 +440,8 @@ impl Source for FileShare {
         self.malformed
     }
 
-    fn row_positions(&self) -> Option<&[i64]> {
-        Some(&self.positions)
+    fn row_range(&self) -> Option<(i64, i64)> {
+        self.range
     }
 }
 

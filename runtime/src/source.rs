@@ -60,15 +60,17 @@ pub trait Source {
         None
     }
 
-    /// When the last batch's rows are consecutive rows of the input (the
-    /// generator's blocks), the number of its first row; `None` to number
-    /// them by [`Source::row_positions`] or by count. The batch then carries
-    /// only its range of numbers, which no other batch's may overlap: each
-    /// input row is read once, in one batch. A wrapper of a source
-    /// must pass it on, as it passes on `row_positions`: else rows are
-    /// numbered by count, and ties in event time break differently on
-    /// different numbers of cores.
-    fn first_row(&self) -> Option<i64> {
+    /// When the last batch's rows are numbered ascending within a range of
+    /// numbers of its own — the generator's blocks (consecutive rows), a
+    /// file's chunks (consecutive lines, numbered by byte position) — the
+    /// numbers of its first and last row; `None` to number them by
+    /// [`Source::row_positions`] or by count. The batch then carries only
+    /// that range, which no other batch's may overlap (each input row is
+    /// read once, in one batch) and which holds at least as many numbers
+    /// as the batch has rows. A wrapper of a source must pass it on, as it
+    /// passes on `row_positions`: else rows are numbered by count, and ties
+    /// in event time break differently on different numbers of cores.
+    fn row_range(&self) -> Option<(i64, i64)> {
         None
     }
 
@@ -113,8 +115,9 @@ impl Source for GeneratorSource {
         Ok(self.0.next())
     }
 
-    fn first_row(&self) -> Option<i64> {
-        self.0.last_first_row().map(|r| r as i64)
+    fn row_range(&self) -> Option<(i64, i64)> {
+        let (first, last) = self.0.last_rows()?;
+        Some((first as i64, last as i64))
     }
 }
 
@@ -124,7 +127,7 @@ pub struct Partition {
     /// Global sequence number of the share's first row. Rows are numbered in
     /// input order, so sequence numbers break event-time ties the same way on
     /// any number of cores. These two count rows for a source that numbers
-    /// them neither by [`Source::row_positions`] nor by [`Source::first_row`].
+    /// them neither by [`Source::row_positions`] nor by [`Source::row_range`].
     pub first_seq: i64,
     /// Distance between the sequence numbers of consecutive rows of the share
     /// (1 for a contiguous share, `parts` for an interleaved one).
@@ -159,7 +162,7 @@ pub trait PartitionedSource: Send + Sync {
 /// core has taken yet instead (one shared counter, a block a claim): a
 /// faster core reads more, and the cores still move through event time
 /// together. Each batch is consecutive rows, numbered by
-/// [`Source::first_row`]: held batches then sit in ranges of sequence
+/// [`Source::row_range`]: held batches then sit in ranges of sequence
 /// numbers of their own, and an event-time release orders time ties
 /// without sorting by sequence. A paced share interleaves single rows
 /// instead (core `p` makes rows `p, p + n, ...`): a block apart in event
@@ -281,8 +284,9 @@ impl Source for Claiming {
         Ok(self.generator.next_rows(self.block as usize))
     }
 
-    fn first_row(&self) -> Option<i64> {
-        self.generator.last_first_row().map(|r| r as i64)
+    fn row_range(&self) -> Option<(i64, i64)> {
+        let (first, last) = self.generator.last_rows()?;
+        Some((first as i64, last as i64))
     }
 }
 
@@ -424,7 +428,8 @@ mod tests {
                         live.remove(i);
                         continue;
                     };
-                    let first = shares[p].source.first_row().unwrap();
+                    let (first, end) = shares[p].source.row_range().unwrap();
+                    prop_assert_eq!(end - first + 1, b.num_rows() as i64);
                     prop_assert!(last[p].is_none_or(|l| l < first), "share {p}: {last:?} then {first}");
                     last[p] = Some(first);
                     prop_assert_eq!(first % block as i64, 0);

@@ -35,8 +35,8 @@ impl Source for Stoppable {
     fn row_positions(&self) -> Option<&[i64]> {
         self.inner.row_positions()
     }
-    fn first_row(&self) -> Option<i64> {
-        self.inner.first_row()
+    fn row_range(&self) -> Option<(i64, i64)> {
+        self.inner.row_range()
     }
     fn event_time_bound(&self) -> Option<Option<i64>> {
         self.inner.event_time_bound()

@@ -3,9 +3,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use percore_operators::SqlType;
 
-/// Every row (id, byte position) the shares of `input` read, taking a
-/// batch from each share in turn; each share's positions ascend.
-fn read_all(input: &dyn PartitionedSource, parts: usize) -> Vec<(i64, i64)> {
+/// Every batch (its rows' ids, the range of byte positions it names) the
+/// shares of `input` read, taking a batch from each share in turn; each
+/// share's ranges ascend.
+fn read_all(input: &dyn PartitionedSource, parts: usize) -> Vec<(Vec<i64>, (i64, i64))> {
     let ex = glommio::LocalExecutorBuilder::default()
         .io_memory(64 << 10)
         .make()
@@ -26,14 +27,11 @@ fn read_all(input: &dyn PartitionedSource, parts: usize) -> Vec<(i64, i64)> {
                     shares.remove(k);
                     continue;
                 };
-                let pos = share.row_positions().unwrap().to_vec();
-                assert!(
-                    pos.iter().all(|&p| p > *last),
-                    "a share's rows in file order"
-                );
-                *last = pos.last().copied().unwrap_or(*last);
+                let range = share.row_range().expect("a batch names its range");
+                assert!(range.0 > *last, "a share's rows in file order");
+                *last = range.1;
                 let ids = b.column(0).as_primitive::<Int64Type>();
-                rows.extend(ids.values().iter().copied().zip(pos));
+                rows.push((ids.values().to_vec(), range));
                 k += 1;
             }
         }
@@ -94,12 +92,18 @@ fn every_line_is_read_by_exactly_one_share_at_its_byte_position() {
                         ("in turn", Arc::new(f.clone()) as _),
                         ("claimed", f.balanced().unwrap()),
                     ] {
-                        let mut got = read_all(&*input, parts);
+                        let at = format!("{name} {mode} rows={rows} chunk={chunk} parts={parts}");
+                        // A batch is consecutive lines (ids one apart),
+                        // its range their first and last line's start.
+                        let mut got = Vec::new();
+                        for (ids, range) in read_all(&*input, parts) {
+                            assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{at}");
+                            let pos = |id: &i64| exp[*id as usize].1;
+                            assert_eq!(range, (pos(&ids[0]), pos(ids.last().unwrap())), "{at}");
+                            got.extend(ids.iter().map(|id| (*id, pos(id))));
+                        }
                         got.sort_by_key(|r| r.1);
-                        assert_eq!(
-                            got, exp,
-                            "{name} {mode} rows={rows} chunk={chunk} parts={parts}"
-                        );
+                        assert_eq!(got, exp, "{at}");
                     }
                 }
             }

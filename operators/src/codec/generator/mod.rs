@@ -114,8 +114,8 @@ pub struct Generator {
     /// block, and the rows skipped after each; `block` 0 when not in blocks.
     block: u64,
     skip: u64,
-    /// The first row of the last batch made (see [`Generator::last_first_row`]).
-    last_first: Option<u64>,
+    /// The rows of the last batch made (see [`Generator::last_rows`]).
+    last: Option<RowIds>,
     end: u64,
     batch_size: usize,
     config: MarketConfig,
@@ -192,7 +192,7 @@ impl Generator {
             stride: 1,
             block: 0,
             skip: 0,
-            last_first: None,
+            last: None,
             end,
             batch_size: batch_size.max(1),
             symbols: (0..config.symbols).map(symbol_name).collect(),
@@ -321,11 +321,12 @@ impl Generator {
         self.next = row;
     }
 
-    /// The number of the first row of the last batch made, whose rows
-    /// follow it one after another: `None` before the first batch, and
-    /// always with a stride.
-    pub fn last_first_row(&self) -> Option<u64> {
-        self.last_first.filter(|_| self.stride == 1)
+    /// The numbers of the first and last row of the last batch made, whose
+    /// rows follow one another: `None` before the first batch, after an
+    /// empty one, and always with a stride.
+    pub fn last_rows(&self) -> Option<(u64, u64)> {
+        let r = self.last.filter(|r| r.stride == 1 && r.len > 0)?;
+        Some((r.first, r.first + r.len as u64 - 1))
     }
 
     /// Every `stride`-th row from here on (`stride` partitions that each take
@@ -357,7 +358,7 @@ impl Generator {
             return None;
         }
         let rows = self.take_rows(n);
-        self.last_first = Some(rows.first);
+        self.last = Some(rows);
         let read = self.read.as_deref().unwrap_or(&[]);
         let cols: Vec<Option<ArrayRef>> = match self.dataset {
             Dataset::Orders => self

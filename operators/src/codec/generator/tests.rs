@@ -115,7 +115,7 @@ fn interleaved_partitions_cover_every_row_once() {
 }
 
 /// Shares in blocks: every row once, each batch consecutive rows of one
-/// block of its share (numbered by `last_first_row`), the rows the
+/// block of its share (numbered by `last_rows`), the rows the
 /// whole data set has there; `remaining` counts down to the end.
 #[test]
 fn block_partitions_cover_every_row_once() {
@@ -143,7 +143,8 @@ fn block_partitions_cover_every_row_once() {
             assert_eq!(g.remaining(), share, "{parts} parts of {block}, share {p}");
             let mut made = 0;
             while let Some(b) = g.next() {
-                let first = g.last_first_row().unwrap();
+                let (first, last) = g.last_rows().unwrap();
+                assert_eq!(last - first + 1, b.num_rows() as u64);
                 assert!(b.num_rows() <= batch);
                 assert_eq!(first / block, (first + b.num_rows() as u64 - 1) / block);
                 assert_eq!(first / block % parts, p);

@@ -17,15 +17,15 @@
 //! split. That column must be a batch's last; released rows leave it out
 //! (nothing after the buffer reads it, and gathering it cost a column).
 //! When every held batch's sequences ascend, each batch in a range of its
-//! own (batches of consecutive input rows, as the generator's blocks and a
-//! file's chunks are), the rows are taken batch by batch in sequence order
-//! and sorted on time alone: ties then need no sequences at all. A batch
-//! of consecutive input rows may carry just that range instead of a number
-//! per row ([`consecutive_rows`]): its rows, and any taken or filtered out
-//! of it, are numbered by the range's first plus their place in the batch
-//! where a release needs numbers (exact for the whole batch; for fewer
-//! rows still ascending within the range, which no other batch's range
-//! overlaps when each input row is read once).
+//! own (batches of consecutive input rows, as the generator's blocks, or
+//! of a file's consecutive lines numbered by byte position), the rows are
+//! taken batch by batch in sequence order and sorted on time alone: ties
+//! then need no sequences at all. Such a batch may carry just its range
+//! instead of a number per row ([`rows_in_range`]): its rows, and any taken
+//! or filtered out of it, are numbered by the range's first plus their
+//! place in the batch where a release needs numbers (ascending within the
+//! range, which holds at least as many numbers as the batch has rows and
+//! which no other batch's range overlaps when each input row is read once).
 //!
 //! Held rows are kept as runs, one per accepted batch, in arrival order:
 //! a batch that came in order stays a sorted run whose released rows are a
@@ -94,26 +94,34 @@ impl TimeColumn {
     }
 }
 
-/// Field metadata keys of a [`consecutive_rows`] column: the first and
-/// last input row of the batch's range.
+/// Field metadata keys of a [`rows_in_range`] column: the numbers of the
+/// first and last input row of the batch.
 const FIRST_ROW: &str = "percore.first_row";
 const LAST_ROW: &str = "percore.last_row";
 
 /// The hidden sequence column (field and values) of a batch of `rows`
-/// consecutive input rows, the first numbered `first`: a column of no
-/// values (Arrow's `Null` type) whose field notes the range, so nothing is
-/// written, copied or checked per row. Taking or filtering rows of the
-/// batch keeps its schema, so the range stays with them.
-pub fn consecutive_rows(first: i64, rows: usize) -> (FieldRef, ArrayRef) {
+/// input rows numbered ascending from `first` to `last` (consecutive rows:
+/// `last = first + rows − 1`; a file's lines: their byte positions): a
+/// column of no values (Arrow's `Null` type) whose field notes the range,
+/// so nothing is written, copied or checked per row. Taking or filtering
+/// rows of the batch keeps its schema, so the range stays with them. The
+/// range must hold at least `rows` numbers.
+pub fn rows_in_range(first: i64, last: i64, rows: usize) -> (FieldRef, ArrayRef) {
+    debug_assert!(
+        rows == 0
+            || last
+                .checked_sub(first)
+                .is_some_and(|d| d >= rows as i64 - 1),
+        "{rows} rows in the range {first}..={last}"
+    );
     let mut meta = HashMap::with_capacity(2);
     meta.insert(FIRST_ROW.to_owned(), first.to_string());
-    let last = first.saturating_add(rows as i64 - 1);
     meta.insert(LAST_ROW.to_owned(), last.to_string());
     let field = Field::new("__seq", DataType::Null, true).with_metadata(meta);
     (Arc::new(field), Arc::new(NullArray::new(rows)))
 }
 
-/// The range a [`consecutive_rows`] field notes; `None` for an empty range
+/// The range a [`rows_in_range`] field notes; `None` for an empty range
 /// or a field without one.
 fn noted_range(field: &Field) -> Option<(i64, i64)> {
     let at = |k: &str| field.metadata().get(k)?.parse::<i64>().ok();

@@ -144,8 +144,8 @@ impl Taken {
 impl Run {
     /// Numbers each row of a batch numbered by range alone by the range's
     /// first plus the row's place, for a release that orders ties by
-    /// sequence: the rows' own numbers for a whole batch, and for rows
-    /// taken out of one, ascending within its range.
+    /// sequence: the rows' own numbers for a whole batch of consecutive
+    /// rows, else numbers ascending within its range.
     pub(super) fn number_rows(&mut self) {
         if self.seqs.is_none() {
             let first = self.seq_span.map_or(0, |s| s.0);

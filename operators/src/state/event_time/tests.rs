@@ -1,5 +1,5 @@
 use super::sort::sort_taken;
-use super::{consecutive_rows, EventTimeBuffer, Released, Taken, TimeColumn};
+use super::{rows_in_range, EventTimeBuffer, Released, Taken, TimeColumn};
 use crate::expr::Expr;
 use crate::gather::take_batch;
 use crate::types::SqlType;
@@ -17,8 +17,8 @@ enum Step {
     Push(Vec<(Option<i64>, i64)>),
     /// A batch of which only the rows marked are pushed, as a row list.
     PushRows(Vec<((Option<i64>, i64), bool)>),
-    /// A batch of consecutive rows numbered by their range alone
-    /// ([`consecutive_rows`]), of which the rows marked are pushed: the
+    /// A batch of rows numbered by their range alone ([`rows_in_range`]),
+    /// of which the rows marked are pushed: the
     /// whole batch, a row list of it, or a batch of those rows taken out
     /// of it (as the exchange sends another core's rows).
     Ranged(Vec<((Option<i64>, i64), bool)>, Pick),
@@ -55,21 +55,27 @@ fn step(external: bool) -> impl Strategy<Value = Step> {
 }
 
 /// A step like [`step`]'s, but each batch holds consecutive rows of the
-/// input: its sequences ascend from the start of one of a few blocks.
-/// Batches of different blocks are runs in ranges of their own (taken
-/// in sequence order); two of one block overlap, and so does a batch
-/// that skips rows of another's range.
+/// input: its sequences ascend from the start of one of a few blocks, one
+/// apart (the generator's rows) or further (a file's lines, numbered by
+/// byte position). Batches of different blocks are runs in ranges of
+/// their own (taken in sequence order); two of one block overlap, and so
+/// does a batch that skips rows of another's range.
 fn block_step() -> impl Strategy<Value = Step> {
     let times = || prop::option::weighted(0.95, 0i64..60);
-    let numbered = |rows: Vec<Option<i64>>, block: i64| -> Vec<(Option<i64>, i64)> {
-        rows.into_iter().zip(block * 100..).collect()
+    // Blocks 200 numbers apart hold 40 rows at most 4 apart.
+    let numbered = |rows: Vec<Option<i64>>, (block, apart): (i64, i64)| {
+        let seqs = (0..).map(move |k: i64| block * 200 + k * apart);
+        rows.into_iter()
+            .zip(seqs)
+            .collect::<Vec<(Option<i64>, i64)>>()
     };
+    let block = || (0i64..8, prop_oneof![Just(1i64), 2i64..5]);
     prop_oneof![
-        (prop::collection::vec(times(), 0..40), 0i64..8)
+        (prop::collection::vec(times(), 0..40), block())
             .prop_map(move |(r, b)| Step::Push(numbered(r, b))),
         (
             prop::collection::vec((times(), any::<bool>()), 0..40),
-            0i64..8
+            block()
         )
             .prop_map(move |(r, b)| {
                 let (t, pick): (Vec<_>, Vec<_>) = r.into_iter().unzip();
@@ -77,7 +83,7 @@ fn block_step() -> impl Strategy<Value = Step> {
             }),
         (
             prop::collection::vec((times(), any::<bool>()), 1..40),
-            0i64..8,
+            block(),
             prop_oneof![Just(Pick::All), Just(Pick::Listed), Just(Pick::Taken)],
         )
             .prop_map(move |(r, b, how)| {
@@ -99,11 +105,11 @@ fn batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
     RecordBatch::try_from_iter([("t", t), ("id", id), ("seq", s)]).unwrap()
 }
 
-/// Columns `t` and `id` as [`batch`] makes them, then the range of
-/// sequences of consecutive rows from `rows[0]`'s (no number per row).
+/// Columns `t` and `id` as [`batch`] makes them, then the range of the
+/// rows' sequences, from `rows[0]`'s to the last's (no number per row).
 fn ranged_batch(rows: &[(Option<i64>, i64)], first_id: i64) -> RecordBatch {
     let numbered = batch(rows, first_id);
-    let (field, seq) = consecutive_rows(rows[0].1, rows.len());
+    let (field, seq) = rows_in_range(rows[0].1, rows[rows.len() - 1].1, rows.len());
     let mut fields: Vec<_> = numbered.schema().fields()[..2].to_vec();
     fields.push(field);
     let cols = vec![numbered.column(0).clone(), numbered.column(1).clone(), seq];
@@ -303,7 +309,8 @@ proptest! {
     }
 
     /// The same with batches of consecutive rows, mostly each in a
-    /// sequence range of its own (taken in sequence order).
+    /// sequence range of its own (taken in sequence order), numbered one
+    /// apart or further.
     #[test]
     fn releases_as_the_model_with_batches_of_consecutive_rows(
         steps in prop::collection::vec(block_step(), 0..16),

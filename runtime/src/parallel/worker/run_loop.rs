@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array};
 use percore_operators::ops::{Filter, Operator};
-use percore_operators::state::consecutive_rows;
+use percore_operators::state::rows_in_range;
 use percore_shuffle::{reclaim, Message};
 
 use crate::batching::{AdaptiveBatch, MIN_BATCH_ROWS};
@@ -103,14 +103,17 @@ impl Worker<'_> {
                             .records_in
                             .store(self.stats.records_in, Ordering::Relaxed);
                         let source = &part.source;
-                        let batch = match (source.row_positions(), source.first_row()) {
+                        let batch = match (source.row_range(), source.row_positions()) {
                             _ if !ordered => batch,
-                            (Some(pos), _) => {
+                            // Rows in a range of their own (the generator's
+                            // blocks, a file's chunks): the range alone, no
+                            // number per row.
+                            (Some((first, last)), _) => {
+                                with_seq(batch, rows_in_range(first, last, rows))
+                            }
+                            (None, Some(pos)) => {
                                 with_seq(batch, per_row(Int64Array::from(pos.to_vec())))
                             }
-                            // Consecutive rows (the generator's blocks):
-                            // their range alone, no number per row.
-                            (None, Some(first)) => with_seq(batch, consecutive_rows(first, rows)),
                             (None, None) => with_seq(batch, per_row(numbered(seq, stride, rows))),
                         };
                         seq += rows as i64 * stride;
