@@ -38,6 +38,9 @@ impl Source for Stoppable {
     fn row_range(&self) -> Option<(i64, i64)> {
         self.inner.row_range()
     }
+    fn arrived(&self) -> Option<std::time::Instant> {
+        self.inner.arrived()
+    }
     fn event_time_bound(&self) -> Option<Option<i64>> {
         self.inner.event_time_bound()
     }
@@ -88,5 +91,81 @@ impl PartitionedSource for StoppableParts {
             first_seq: p.first_seq,
             seq_stride: p.seq_stride,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    use arrow_array::{ArrayRef, Int64Array};
+    use percore_runtime::Backlog;
+
+    /// A source whose every answer differs from a default one.
+    struct Marked(Instant);
+
+    impl Source for Marked {
+        fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+            self.next_batch_limited(3)
+        }
+        fn next_batch_limited(&mut self, max_rows: usize) -> Result<Option<RecordBatch>> {
+            let a: ArrayRef = std::sync::Arc::new(Int64Array::from_iter_values(0..max_rows as i64));
+            Ok(Some(RecordBatch::try_from_iter([("a", a)]).unwrap()))
+        }
+        fn backlog(&mut self) -> Option<Backlog> {
+            Some(Backlog {
+                rows: 7,
+                max_batch: 11,
+                waited: Some(Duration::from_micros(13)),
+            })
+        }
+        fn malformed_rows(&self) -> u64 {
+            17
+        }
+        fn row_positions(&self) -> Option<&[i64]> {
+            Some(&[19, 23])
+        }
+        fn row_range(&self) -> Option<(i64, i64)> {
+            Some((29, 31))
+        }
+        fn arrived(&self) -> Option<Instant> {
+            Some(self.0)
+        }
+        fn event_time_bound(&self) -> Option<Option<i64>> {
+            Some(Some(37))
+        }
+        fn idle(&self) -> bool {
+            true
+        }
+    }
+
+    /// A stoppable source answers as the source it wraps (a paced feed's
+    /// arrival times, a file's row ranges, ...) until it is stopped.
+    #[test]
+    fn a_stoppable_source_passes_on_every_answer_until_stopped() {
+        let at = Instant::now() - Duration::from_millis(5);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut s = Stoppable {
+            inner: Box::new(Marked(at)),
+            stop: stop.clone(),
+        };
+        assert!(s.fill().is_none());
+        assert_eq!(s.next_batch().unwrap().unwrap().num_rows(), 3);
+        assert_eq!(s.next_batch_limited(5).unwrap().unwrap().num_rows(), 5);
+        let b = s.backlog().unwrap();
+        assert_eq!(
+            (b.rows, b.max_batch, b.waited),
+            (7, 11, Some(Duration::from_micros(13)))
+        );
+        assert_eq!(s.malformed_rows(), 17);
+        assert_eq!(s.row_positions(), Some(&[19, 23][..]));
+        assert_eq!(s.row_range(), Some((29, 31)));
+        assert_eq!(s.arrived(), Some(at));
+        assert_eq!(s.event_time_bound(), Some(Some(37)));
+        assert!(s.idle());
+        stop.store(true, Ordering::Relaxed);
+        assert!(s.next_batch().unwrap().is_none());
+        assert!(s.next_batch_limited(5).unwrap().is_none());
     }
 }
