@@ -54,8 +54,9 @@ pub trait Source {
         0
     }
 
-    /// When the source numbers its own rows (a file: by byte position), the
-    /// numbers of the last batch's rows; `None` to number them by count.
+    /// When the source numbers its own rows one by one (Kafka: by offset
+    /// and partition), the numbers of the last batch's rows; `None` to
+    /// number them by [`Source::row_range`] or by count.
     fn row_positions(&self) -> Option<&[i64]> {
         None
     }
@@ -63,8 +64,8 @@ pub trait Source {
     /// When the last batch's rows are numbered ascending within a range of
     /// numbers of its own — the generator's blocks (consecutive rows), a
     /// file's chunks (consecutive lines, numbered by byte position) — the
-    /// numbers of its first and last row; `None` to number them by
-    /// [`Source::row_positions`] or by count. The batch then carries only
+    /// numbers of its first and last row, which the caller asks first;
+    /// `None` to number them by [`Source::row_positions`] or by count. The batch then carries only
     /// that range, which no other batch's may overlap (each input row is
     /// read once, in one batch) and which holds at least as many numbers
     /// as the batch has rows. A wrapper of a source must pass it on, as it
