@@ -73,6 +73,59 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
     }
 }
 
+/// Rows of a file tied in event time (fifty a millisecond) keep the order
+/// they have in the file on any number of cores: a ROWS window's averages
+/// and EMIT CHANGES' running counts and sums depend on it, so the sorted
+/// output lines are the same on one, two and three cores.
+#[test]
+fn a_file_read_by_several_cores_breaks_event_time_ties_as_one_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("symbol,trader_id,price,quantity,timestamp,trade_time\n");
+    for i in 0..4000u64 {
+        let at = format!(
+            "2024-01-15T10:00:{:02}.{:03}Z",
+            i / 50 / 1000,
+            i / 50 % 1000
+        );
+        text.push_str(&format!(
+            "S{},{},{}.{:02},{},{at},{at}\n",
+            i % 3,
+            i % 2,
+            100 + i * 7919 % 97,
+            i % 100,
+            1 + i % 5,
+        ));
+    }
+    let csv = write(dir.path(), "ties.csv", &text);
+    let binding = format!("market_data={csv}");
+    for scenario in ["s1_rows_window", "s3b_emit_changes"] {
+        let mut outs = Vec::new();
+        for cores in ["1", "2", "3"] {
+            let o = percore(&[
+                "run",
+                "--scenario",
+                scenario,
+                "--source",
+                &binding,
+                "--cores",
+                cores,
+                "--batch-size",
+                "64",
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let mut rows: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+            rows.sort();
+            outs.push(rows);
+        }
+        assert_eq!(outs[0].len(), 4000, "{scenario}");
+        assert!(outs[0] == outs[1], "{scenario}: two cores differ from one");
+        assert!(
+            outs[0] == outs[2],
+            "{scenario}: three cores differ from one"
+        );
+    }
+}
+
 #[test]
 fn a_file_is_split_among_cores_and_errors_name_the_row_and_line_in_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
