@@ -65,12 +65,13 @@ pub trait Source {
     /// numbers of its own — the generator's blocks (consecutive rows), a
     /// file's chunks (consecutive lines, numbered by byte position) — the
     /// numbers of its first and last row, which the caller asks first;
-    /// `None` to number them by [`Source::row_positions`] or by count. The batch then carries only
-    /// that range, which no other batch's may overlap (each input row is
-    /// read once, in one batch) and which holds at least as many numbers
-    /// as the batch has rows. A wrapper of a source must pass it on, as it
-    /// passes on `row_positions`: else rows are numbered by count, and ties
-    /// in event time break differently on different numbers of cores.
+    /// `None` to number them by [`Source::row_positions`] or by count. The
+    /// batch then carries only that range, which no other batch's may
+    /// overlap (each input row is read once, in one batch) and which holds
+    /// at least as many numbers as the batch has rows. A wrapper of a
+    /// source must pass it on, as it passes on `row_positions`: else rows
+    /// are numbered by count, and ties in event time break differently on
+    /// different numbers of cores.
     fn row_range(&self) -> Option<(i64, i64)> {
         None
     }
@@ -117,9 +118,15 @@ impl Source for GeneratorSource {
     }
 
     fn row_range(&self) -> Option<(i64, i64)> {
-        let (first, last) = self.0.last_rows()?;
-        Some((first as i64, last as i64))
+        made_range(&self.0)
     }
+}
+
+/// The row numbers of the last batch `g` made, as [`Source::row_range`]
+/// names them.
+fn made_range(g: &Generator) -> Option<(i64, i64)> {
+    let (first, last) = g.last_rows()?;
+    Some((first as i64, last as i64))
 }
 
 /// One core's share of the input, opened on that core.
@@ -286,8 +293,7 @@ impl Source for Claiming {
     }
 
     fn row_range(&self) -> Option<(i64, i64)> {
-        let (first, last) = self.generator.last_rows()?;
-        Some((first as i64, last as i64))
+        made_range(&self.generator)
     }
 }
 

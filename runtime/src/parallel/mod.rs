@@ -25,8 +25,8 @@
 //!   on one core, which releases them in the order it read them: the answer
 //!   is the same on any number of cores (for input out of order within the
 //!   lateness bound). A batch of consecutive input rows (the generator's
-//!   blocks) carries only its range of numbers, on a column of no values;
-//!   others a number per row;
+//!   blocks, a file's chunks) carries only its range of numbers, on a
+//!   column of no values; others a number per row;
 //! - an error or panic on any core aborts the mesh; every core stops and the
 //!   run fails with the first error, naming its core.
 
