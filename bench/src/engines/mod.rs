@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use arrow_array::RecordBatch;
 use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
+use percore_operators::state::time_range;
 use percore_operators::{Pipeline, PipelineOptions, Plan};
 use percore_runtime::Latency;
 
@@ -96,13 +97,38 @@ pub struct Engine {
     pub pipeline: Pipeline,
     pub output_rows: u64,
     pub latency: Latency,
+    /// With [`Engine::fed_by`]: each feeder's watermark (its latest event
+    /// time read − lateness; `i64::MAX` once it has ended) and the
+    /// engine's, the least of them.
+    feeders: Option<Feeders>,
+}
+
+/// The watermarks of an engine's feeding threads (see [`Engine::fed_by`]).
+struct Feeders {
+    marks: Vec<i64>,
+    lateness: i64,
+    wm: i64,
+}
+
+/// The latest event time of a batch (of the columns the query reads), as a
+/// feeder of [`Engine::fed_by`] reports it: `None` when the query keeps no
+/// event time or no row has one.
+pub fn latest_time(plan: &Plan, batch: &RecordBatch) -> Result<Option<i64>> {
+    let Some(t) = plan.watermark_time() else {
+        return Ok(None);
+    };
+    let (times, nulls) = t.eval(batch)?;
+    Ok(match nulls.filter(|n| n.null_count() > 0) {
+        None => time_range(&times).map(|(_, hi)| hi),
+        Some(n) => times
+            .iter()
+            .zip(n.iter())
+            .filter_map(|(&t, valid)| valid.then_some(t))
+            .max(),
+    })
 }
 
 impl Engine {
-    pub fn new(plan: &Plan) -> Self {
-        Self::with_pipeline(Pipeline::new(plan))
-    }
-
     /// An engine fed batches already cut to the columns the query reads
     /// ([`Plan::read`]).
     pub fn of_read_rows(plan: &Plan) -> Self {
@@ -113,12 +139,71 @@ impl Engine {
         Self::with_pipeline(Pipeline::with_options(plan, opt))
     }
 
+    /// An engine fed batches already cut to the columns the query reads by
+    /// `feeders` threads ([`Engine::push_from`]), its watermark the least of
+    /// theirs, as an operator's watermark is the least over its inputs: no
+    /// feeder's rows fall behind another's and are dropped as late.
+    pub fn fed_by(plan: &Plan, feeders: usize) -> Self {
+        let opt = PipelineOptions {
+            input_read: true,
+            external_watermark: true,
+            ..PipelineOptions::default()
+        };
+        let mut e = Self::with_pipeline(Pipeline::with_options(plan, opt));
+        e.feeders = Some(Feeders {
+            marks: vec![i64::MIN; feeders],
+            lateness: plan.source.lateness_ms,
+            wm: i64::MIN,
+        });
+        e
+    }
+
     fn with_pipeline(pipeline: Pipeline) -> Self {
         Engine {
             pipeline,
             output_rows: 0,
             latency: Latency::new(),
+            feeders: None,
         }
+    }
+
+    /// Runs one batch of feeder `feeder` ([`Self::fed_by`]) whose latest
+    /// event time is `latest` ([`latest_time`]), then what the engine's
+    /// watermark releases if the batch moved it.
+    pub fn push_from(
+        &mut self,
+        feeder: usize,
+        batch: RecordBatch,
+        latest: Option<i64>,
+        ingest: Instant,
+    ) -> Result<()> {
+        self.push(batch, ingest)?;
+        if let Some(t) = latest {
+            self.feeder_at(feeder, t.saturating_sub(self.lateness()), ingest)?;
+        }
+        Ok(())
+    }
+
+    /// Feeder `feeder` has ended: the watermark follows the others.
+    pub fn feeder_done(&mut self, feeder: usize) -> Result<()> {
+        self.feeder_at(feeder, i64::MAX, Instant::now())
+    }
+
+    fn lateness(&self) -> i64 {
+        self.feeders.as_ref().map_or(0, |f| f.lateness)
+    }
+
+    fn feeder_at(&mut self, feeder: usize, mark: i64, ingest: Instant) -> Result<()> {
+        let f = self.feeders.as_mut().expect("an engine fed_by feeders");
+        f.marks[feeder] = f.marks[feeder].max(mark);
+        let w = f.marks.iter().copied().min().unwrap_or(i64::MAX);
+        // All ended: finish releases the rest.
+        if w > f.wm && w < i64::MAX {
+            f.wm = w;
+            let out = self.pipeline.on_watermark(w)?;
+            self.count(&out, ingest);
+        }
+        Ok(())
     }
 
     /// Runs one input batch ingested at `ingest`, counting its output.
