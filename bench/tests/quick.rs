@@ -98,11 +98,19 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
         // percore's answer does not depend on the core count.
         let out = |engine: &str, cores: u64| row(engine, cores)["output_rows"].as_u64().unwrap();
         assert_eq!(out("percore", 1), out("percore", 2), "{scenario}");
-        // v1's watermark is the least of its feeders': it drops no row as
-        // late and does percore's work.
-        for cores in [1, 2] {
-            assert_eq!(row("v1", cores)["late_rows"], 0, "{scenario}/{cores}");
-            assert_eq!(out("v1", cores), out("percore", 1), "{scenario}/{cores}");
+        // The baselines' watermarks are the least of their feeders': they
+        // drop no row as late and do percore's work.
+        for (engine, cores) in [("v1", 1), ("v1", 2), ("v2", 1), ("v2", 2)] {
+            assert_eq!(
+                row(engine, cores)["late_rows"],
+                0,
+                "{scenario}/{engine}/{cores}"
+            );
+            assert_eq!(
+                out(engine, cores),
+                out("percore", 1),
+                "{scenario}/{engine}/{cores}"
+            );
         }
         assert_eq!(
             out("percore", 1),

@@ -17,6 +17,7 @@ pub mod timely;
 pub mod v1;
 pub mod v2;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -108,6 +109,10 @@ struct Feeders {
     marks: Vec<i64>,
     lateness: i64,
     wm: i64,
+    /// [`Engine::push_numbered`]: each feeder's next message number, and
+    /// the marks of its messages that came before an earlier one.
+    next: Vec<u64>,
+    early: Vec<BTreeMap<u64, i64>>,
 }
 
 /// The latest event time of a batch (of the columns the query reads), as a
@@ -130,18 +135,8 @@ pub fn latest_time(plan: &Plan, batch: &RecordBatch) -> Result<Option<i64>> {
 
 impl Engine {
     /// An engine fed batches already cut to the columns the query reads
-    /// ([`Plan::read`]).
-    pub fn of_read_rows(plan: &Plan) -> Self {
-        let opt = PipelineOptions {
-            input_read: true,
-            ..PipelineOptions::default()
-        };
-        Self::with_pipeline(Pipeline::with_options(plan, opt))
-    }
-
-    /// An engine fed batches already cut to the columns the query reads by
-    /// `feeders` threads ([`Engine::push_from`]), its watermark the least of
-    /// theirs, as an operator's watermark is the least over its inputs: no
+    /// ([`Plan::read`]) by `feeders` threads ([`Engine::push_from`] or
+    /// [`Engine::push_numbered`]), its watermark the least of theirs, as an operator's watermark is the least over its inputs: no
     /// feeder's rows fall behind another's and are dropped as late.
     pub fn fed_by(plan: &Plan, feeders: usize) -> Self {
         let opt = PipelineOptions {
@@ -154,6 +149,8 @@ impl Engine {
             marks: vec![i64::MIN; feeders],
             lateness: plan.source.lateness_ms,
             wm: i64::MIN,
+            next: vec![0; feeders],
+            early: vec![BTreeMap::new(); feeders],
         });
         e
     }
@@ -182,6 +179,37 @@ impl Engine {
             self.feeder_at(feeder, t.saturating_sub(self.lateness()), ingest)?;
         }
         Ok(())
+    }
+
+    /// Message `seq` (numbered from 0 for each feeder and engine) of feeder
+    /// `feeder`, taken in any order: its rows (if any), and `mark`, the
+    /// feeder's watermark once it had sent them (`i64::MAX`: it has ended).
+    /// A mark counts only once every earlier message of its feeder has come,
+    /// so no row of a message overtaken by a later one falls behind the
+    /// watermark.
+    pub fn push_numbered(
+        &mut self,
+        feeder: usize,
+        seq: u64,
+        batch: Option<RecordBatch>,
+        mark: i64,
+        ingest: Instant,
+    ) -> Result<()> {
+        if let Some(b) = batch {
+            self.push(b, ingest)?;
+        }
+        let f = self.feeders.as_mut().expect("an engine fed_by feeders");
+        if seq != f.next[feeder] {
+            f.early[feeder].insert(seq, mark);
+            return Ok(());
+        }
+        let mut mark = mark;
+        f.next[feeder] += 1;
+        while let Some(m) = f.early[feeder].remove(&f.next[feeder]) {
+            mark = mark.max(m);
+            f.next[feeder] += 1;
+        }
+        self.feeder_at(feeder, mark, ingest)
     }
 
     /// Feeder `feeder` has ended: the watermark follows the others.
@@ -225,6 +253,58 @@ impl Engine {
         for b in out {
             self.output_rows += b.num_rows() as u64;
             self.latency.record(ingest, b.num_rows() as u64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios;
+    use percore_operators::sql;
+
+    /// Two feeders' shares of the ROWS scenario's rows in messages of
+    /// 2,000 rows, each feeder's messages taken in pairs swapped (the
+    /// second before the first, as another worker may push it first): every
+    /// row comes out and none is late, whichever feeder's pair goes first.
+    #[test]
+    fn numbered_messages_taken_out_of_order_drop_no_row() {
+        let s = scenarios::find("rows_window").expect("a scenario");
+        let plan = sql::compile(s.sql).expect("the scenario compiles");
+        let rows = 40_000;
+        let msgs: Vec<Vec<(RecordBatch, i64)>> = (0..2)
+            .map(|f| {
+                let mut g = share(s.dataset, rows, f, 2, &plan.inputs);
+                let mut mark = i64::MIN;
+                std::iter::from_fn(|| g.next_rows(2_000))
+                    .map(|b| {
+                        let b = plan.read(&b);
+                        let t = latest_time(&plan, &b).unwrap().expect("times");
+                        mark = mark.max(t - plan.source.lateness_ms);
+                        (b, mark)
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(msgs[0].len(), 10);
+        for first in [0, 1] {
+            let mut e = Engine::fed_by(&plan, 2);
+            let now = Instant::now();
+            for pair in (0..msgs[0].len()).step_by(2) {
+                for f in [first, 1 - first] {
+                    for seq in [pair + 1, pair] {
+                        let (b, mark) = msgs[f][seq].clone();
+                        e.push_numbered(f, seq as u64, Some(b), mark, now).unwrap();
+                    }
+                }
+            }
+            for (f, m) in msgs.iter().enumerate() {
+                e.push_numbered(f, m.len() as u64, None, i64::MAX, now)
+                    .unwrap();
+            }
+            e.finish().unwrap();
+            assert_eq!(e.pipeline.stats().late_rows, 0, "{first}");
+            assert_eq!(e.output_rows, rows, "{first}");
         }
     }
 }

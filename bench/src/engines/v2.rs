@@ -2,6 +2,14 @@
 //! threads route rows by key hash through one shared channel, from which N
 //! worker threads take batches and push them into their partition's engine
 //! (the original engine's redesign).
+//!
+//! A partition's engine takes its watermark as the least of its producers'
+//! ([`Engine::push_numbered`]): each message carries its producer's
+//! watermark and its number among that producer's messages to the
+//! partition, so a batch another worker overtook holds the watermark back
+//! until it has come. Until session 42 each engine took its watermark from
+//! the rows it was pushed, and on two threads dropped about half of the
+//! ROWS, TUMBLING and EMIT CHANGES rows as late.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -15,16 +23,27 @@ use percore_operators::Plan;
 use percore_runtime::Latency;
 use percore_shuffle::{Exchange, Owners};
 
-use super::Engine;
+use super::{latest_time, Engine};
 use crate::measure::Run;
 use crate::scenarios::Scenario;
 
-type Msg = (usize, RecordBatch, Instant);
+/// What a producer sends a partition through the shared channel.
+struct Msg {
+    part: usize,
+    producer: usize,
+    /// Its number among `producer`'s messages to `part`.
+    seq: u64,
+    /// `None`: the producer's watermark alone (it routed `part` no rows).
+    batch: Option<RecordBatch>,
+    /// The producer's watermark after this message (`i64::MAX`: its end).
+    mark: i64,
+    ingest: Instant,
+}
 
 pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>) -> Result<Run> {
     let parts: Arc<Vec<Mutex<Engine>>> = Arc::new(
         (0..cores)
-            .map(|_| Mutex::new(Engine::of_read_rows(plan)))
+            .map(|_| Mutex::new(Engine::fed_by(plan, cores)))
             .collect(),
     );
     let keys: Vec<Expr> = plan
@@ -44,13 +63,13 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                 scope.spawn(move || -> Result<()> {
                     loop {
                         let msg = rx.lock().expect("channel lock").recv();
-                        let Ok((p, batch, ingest)) = msg else {
+                        let Ok(m) = msg else {
                             return Ok(());
                         };
-                        parts[p]
+                        parts[m.part]
                             .lock()
                             .expect("partition lock")
-                            .push(batch, ingest)?;
+                            .push_numbered(m.producer, m.seq, m.batch, m.mark, m.ingest)?;
                     }
                 })
             })
@@ -62,15 +81,44 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
                     let mut records = 0;
                     let mut hashes = Vec::new();
                     let mut exchange = Exchange::new(owners, usize::MAX);
+                    let mut sent = vec![0u64; cores];
+                    let mut mark = i64::MIN;
+                    let mut send = |part: usize, batch, mark, ingest| {
+                        let seq = sent[part];
+                        sent[part] += 1;
+                        let m = Msg {
+                            part,
+                            producer: me,
+                            seq,
+                            batch,
+                            mark,
+                            ingest,
+                        };
+                        tx.send(m).expect("workers outlive producers");
+                    };
                     for (batch, ingest) in
                         super::feed(s.dataset, rows, me, cores, rate, &plan.inputs)
                     {
                         records += batch.num_rows() as u64;
                         // Columns the query never reads are not routed.
                         let batch = plan.read(&batch);
-                        for (p, b) in route(&batch, keys, &mut exchange, &mut hashes, me)? {
-                            tx.send((p, b, ingest)).expect("workers outlive producers");
+                        if let Some(t) = latest_time(plan, &batch)? {
+                            mark = mark.max(t.saturating_sub(plan.source.lateness_ms));
                         }
+                        let mut routed = vec![false; cores];
+                        for (p, b) in route(&batch, keys, &mut exchange, &mut hashes, me)? {
+                            routed[p] = true;
+                            send(p, Some(b), mark, ingest);
+                        }
+                        // Every partition follows the producer's event time.
+                        if mark > i64::MIN {
+                            for p in (0..cores).filter(|&p| !routed[p]) {
+                                send(p, None, mark, ingest);
+                            }
+                        }
+                    }
+                    for p in 0..cores {
+                        send(p, None, i64::MAX, Instant::now());
                     }
                     Ok(records)
                 })
