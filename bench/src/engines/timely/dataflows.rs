@@ -3,10 +3,18 @@
 //! operator exchanged by key over native tuples, with hash maps for groups
 //! and the input frontier as the watermark.
 //!
+//! The hash maps are hashbrown's, with its default fast hash (foldhash), as
+//! percore's group tables are, not std's SipHash (which a service hashing
+//! its own keys has no need of): since session 42, when timely's GROUP BY
+//! ran 2.2× and TUMBLING 1.7× faster on one worker for it. Rows held for
+//! the frontier are sorted only when it has moved, by a sort that keeps
+//! what is already sorted as a run (1.1–1.3× on ROWS and EMIT CHANGES).
+//!
 //! Contract: the same output rows, per row and per group, as percore's
 //! operators give for the scenarios (see the parent module).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use hashbrown::HashMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::{Capability, Operator};
@@ -95,6 +103,9 @@ pub(super) fn tumbling<G: Scope<Timestamp = u64>>(
             let mut windows: BTreeMap<i64, HashMap<(i64, u32), Acc>> = BTreeMap::new();
             let mut held: Vec<Trade> = Vec::new();
             let mut buf = Vec::new();
+            // The frontier at the last release: held rows are sorted only
+            // when it has moved (a run already sorted, new rows after it).
+            let mut released = i64::MIN;
             move |input, output| {
                 input.for_each(|_, data| {
                     data.swap(&mut buf);
@@ -117,9 +128,10 @@ pub(super) fn tumbling<G: Scope<Timestamp = u64>>(
                 let f = frontier_min(input.frontier());
                 let limit = f.map_or(i64::MAX, |f| f as i64 + BASE);
                 if let Some(c) = cap.as_ref() {
-                    if changes && !held.is_empty() {
+                    if changes && !held.is_empty() && limit > released {
+                        released = limit;
                         // Rows below the frontier, in (trade_time, row) order.
-                        held.sort_unstable_by_key(|t| (t.5, t.6));
+                        held.sort_by_key(|t| (t.5, t.6));
                         let k = held.partition_point(|t| t.5 < limit);
                         let mut s = output.session(c);
                         for t in held.drain(..k) {
@@ -176,6 +188,8 @@ pub(super) fn rows_window<G: Scope<Timestamp = u64>>(
             let mut frames: HashMap<u32, (VecDeque<i64>, i128)> = HashMap::new();
             let mut held: Vec<Trade> = Vec::new();
             let mut buf = Vec::new();
+            // As the tumbling operator's.
+            let mut released = i64::MIN;
             move |input, output| {
                 input.for_each(|_, data| {
                     data.swap(&mut buf);
@@ -183,8 +197,9 @@ pub(super) fn rows_window<G: Scope<Timestamp = u64>>(
                 });
                 let f = frontier_min(input.frontier());
                 let limit = f.map_or(i64::MAX, |f| f as i64 + BASE);
-                if let Some(c) = cap.as_ref() {
-                    held.sort_unstable_by_key(|t| (t.4, t.6));
+                if let (Some(c), true) = (cap.as_ref(), limit > released) {
+                    released = limit;
+                    held.sort_by_key(|t| (t.4, t.6));
                     let k = held.partition_point(|t| t.4 < limit);
                     let mut s = output.session(c);
                     for t in held.drain(..k) {
