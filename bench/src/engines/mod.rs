@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use arrow_array::RecordBatch;
 use percore_operators::codec::generator::{Dataset, Generator, MarketConfig};
-use percore_operators::state::time_range;
 use percore_operators::{Pipeline, PipelineOptions, Plan};
 use percore_runtime::Latency;
 
@@ -119,25 +118,18 @@ struct Feeders {
 /// feeder of [`Engine::fed_by`] reports it: `None` when the query keeps no
 /// event time or no row has one.
 pub fn latest_time(plan: &Plan, batch: &RecordBatch) -> Result<Option<i64>> {
-    let Some(t) = plan.watermark_time() else {
-        return Ok(None);
-    };
-    let (times, nulls) = t.eval(batch)?;
-    Ok(match nulls.filter(|n| n.null_count() > 0) {
-        None => time_range(&times).map(|(_, hi)| hi),
-        Some(n) => times
-            .iter()
-            .zip(n.iter())
-            .filter_map(|(&t, valid)| valid.then_some(t))
-            .max(),
-    })
+    match plan.watermark_time() {
+        Some(t) => Ok(t.latest(batch)?),
+        None => Ok(None),
+    }
 }
 
 impl Engine {
     /// An engine fed batches already cut to the columns the query reads
     /// ([`Plan::read`]) by `feeders` threads ([`Engine::push_from`] or
-    /// [`Engine::push_numbered`]), its watermark the least of theirs, as an operator's watermark is the least over its inputs: no
-    /// feeder's rows fall behind another's and are dropped as late.
+    /// [`Engine::push_numbered`]), its watermark the least of theirs, as an
+    /// operator's watermark is the least over its inputs: no feeder's rows
+    /// fall behind another's and are dropped as late.
     pub fn fed_by(plan: &Plan, feeders: usize) -> Self {
         let opt = PipelineOptions {
             input_read: true,

@@ -92,6 +92,20 @@ impl TimeColumn {
         };
         Ok((values, a.nulls().cloned()))
     }
+
+    /// The latest time of `batch` that is not NULL (`None` when there is
+    /// none): one vectorised pass over the column when nothing is NULL.
+    pub fn latest(&self, batch: &RecordBatch) -> Result<Option<i64>> {
+        let (times, nulls) = self.eval(batch)?;
+        Ok(match nulls.filter(|n| n.null_count() > 0) {
+            None => time_range(&times).map(|(_, hi)| hi),
+            Some(n) => times
+                .iter()
+                .zip(n.iter())
+                .filter_map(|(&t, valid)| valid.then_some(t))
+                .max(),
+        })
+    }
 }
 
 /// Field metadata keys of a [`rows_in_range`] column: the numbers of the

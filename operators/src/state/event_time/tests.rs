@@ -290,6 +290,18 @@ fn an_external_watermark_makes_exactly_the_rows_below_it_late() {
 }
 
 proptest! {
+    /// A batch's latest time is the greatest of its times that are not
+    /// NULL (whatever value a NULL slot holds), none when all are NULL.
+    #[test]
+    fn the_latest_time_skips_nulls(
+        rows in prop::collection::vec((prop::option::of(-1_000i64..1_000), -5i64..5), 0..40),
+    ) {
+        let time = TimeColumn(Expr::column(0, SqlType::BigInt, "t"));
+        let b = batch(&rows, 0);
+        let want = rows.iter().filter_map(|r| r.0).max();
+        prop_assert_eq!(time.latest(&b).unwrap(), want);
+    }
+
     /// The buffer releases what the plain model does, in its order, on
     /// random batches: its own watermark (max time seen − lateness).
     #[test]

@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-use arrow_buffer::NullBuffer;
 use arrow_schema::FieldRef;
 use percore_operators::expr::Expr;
 use percore_operators::ops::PartialAgg;
-use percore_operators::state::time_range;
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{Endpoint, Exchange, Message, Sides};
 
@@ -218,19 +216,6 @@ impl<'a> Worker<'a> {
             self.emit(out, trigger).await?;
         }
         Ok(())
-    }
-}
-
-/// The latest of `times` that is not NULL (`None` when there is none): one
-/// vectorised pass over the column when nothing is NULL.
-fn latest(times: &[i64], nulls: Option<&NullBuffer>) -> Option<i64> {
-    match nulls.filter(|n| n.null_count() > 0) {
-        None => time_range(times).map(|(_, hi)| hi),
-        Some(n) => times
-            .iter()
-            .zip(n.iter())
-            .filter_map(|(&t, valid)| valid.then_some(t))
-            .max(),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::source::PartitionedSource;
 use crate::RunError;
 
 use super::super::{CoreReport, Payload, EXCHANGE_WAIT};
-use super::{latest, numbered, numbered_rows, per_row, with_seq, Worker};
+use super::{numbered, numbered_rows, per_row, with_seq, Worker};
 
 impl Worker<'_> {
     pub(in crate::parallel) async fn run(
@@ -124,8 +124,7 @@ impl Worker<'_> {
                             }
                             Some(_) => {
                                 if let Some(t) = &time {
-                                    let (times, nulls) = t.eval(&batch)?;
-                                    max_seen = max_seen.max(latest(&times, nulls.as_ref()));
+                                    max_seen = max_seen.max(t.latest(&batch)?);
                                 }
                                 // WHERE runs here, before the exchange.
                                 let mut kept = Vec::with_capacity(1);
