@@ -8,7 +8,9 @@
 //! its own keys has no need of): since session 42, when timely's GROUP BY
 //! ran 2.2× and TUMBLING 1.7× faster on one worker for it. Rows held for
 //! the frontier are sorted only when it has moved, by a sort that keeps
-//! what is already sorted as a run (1.1–1.3× on ROWS and EMIT CHANGES).
+//! what is already sorted as a run (1.1–1.3× on ROWS and EMIT CHANGES). A
+//! ROWS frame keeps its MIN and MAX in monotonic deques instead of scanning
+//! its 100 prices for each row (ROWS 4.72M → 9.1–9.2M rec/s on one worker).
 //!
 //! Contract: the same output rows, per row and per group, as percore's
 //! operators give for the scenarios (see the parent module).
@@ -185,7 +187,7 @@ pub(super) fn rows_window<G: Scope<Timestamp = u64>>(
         "rows_window",
         |cap, _| {
             let mut cap: Option<Capability<u64>> = Some(cap);
-            let mut frames: HashMap<u32, (VecDeque<i64>, i128)> = HashMap::new();
+            let mut frames: HashMap<u32, Frame> = HashMap::new();
             let mut held: Vec<Trade> = Vec::new();
             let mut buf = Vec::new();
             // As the tumbling operator's.
@@ -203,16 +205,8 @@ pub(super) fn rows_window<G: Scope<Timestamp = u64>>(
                     let k = held.partition_point(|t| t.4 < limit);
                     let mut s = output.session(c);
                     for t in held.drain(..k) {
-                        let (frame, sum) = frames.entry(t.0).or_default();
-                        frame.push_back(t.2);
-                        *sum += t.2 as i128;
-                        if frame.len() > 100 {
-                            *sum -= frame.pop_front().expect("full") as i128;
-                        }
-                        let n = frame.len() as i128;
-                        let lo = *frame.iter().min().expect("not empty");
-                        let hi = *frame.iter().max().expect("not empty");
-                        s.give((t.0, t.2, (*sum * 100 + n / 2) / n, lo, hi));
+                        let (avg, lo, hi) = frames.entry(t.0).or_default().push(t.2);
+                        s.give((t.0, t.2, avg, lo, hi));
                     }
                 }
                 match f {
@@ -228,4 +222,91 @@ pub(super) fn rows_window<G: Scope<Timestamp = u64>>(
             }
         },
     )
+}
+
+/// Rows in a ROWS frame (the current row and the 99 before it).
+const FRAME: u64 = 100;
+
+/// One partition's ROWS frame: its prices, their sum, and the minimum and
+/// maximum kept by monotonic deques (the textbook sliding-window
+/// minimum: each price enters and leaves each deque once), so a row costs
+/// the same whatever the frame's length.
+#[derive(Default)]
+struct Frame {
+    prices: VecDeque<i64>,
+    sum: i128,
+    /// Rows pushed so far (the next row's index).
+    rows: u64,
+    /// (index, price), prices ascending: the frame's minimum first.
+    mins: VecDeque<(u64, i64)>,
+    /// (index, price), prices descending: the frame's maximum first.
+    maxs: VecDeque<(u64, i64)>,
+}
+
+impl Frame {
+    /// Adds a row's price: the frame's AVG (scale 6, rounded half up), MIN
+    /// and MAX with it.
+    fn push(&mut self, p: i64) -> (i128, i64, i64) {
+        self.prices.push_back(p);
+        self.sum += p as i128;
+        if self.prices.len() as u64 > FRAME {
+            self.sum -= self.prices.pop_front().expect("full") as i128;
+        }
+        let i = self.rows;
+        self.rows += 1;
+        while self.mins.back().is_some_and(|&(_, x)| x >= p) {
+            self.mins.pop_back();
+        }
+        self.mins.push_back((i, p));
+        while self.maxs.back().is_some_and(|&(_, x)| x <= p) {
+            self.maxs.pop_back();
+        }
+        self.maxs.push_back((i, p));
+        let first = self.rows.saturating_sub(FRAME);
+        while self.mins.front().is_some_and(|&(j, _)| j < first) {
+            self.mins.pop_front();
+        }
+        while self.maxs.front().is_some_and(|&(j, _)| j < first) {
+            self.maxs.pop_front();
+        }
+        let n = self.prices.len() as i128;
+        let lo = self.mins.front().expect("the row just pushed").1;
+        let hi = self.maxs.front().expect("the row just pushed").1;
+        ((self.sum * 100 + n / 2) / n, lo, hi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame gives the AVG, MIN and MAX of its last 100 prices, as a scan
+    /// of them does, on prices that repeat, rise and fall.
+    #[test]
+    fn a_frame_is_its_last_hundred_prices() {
+        let mut f = Frame::default();
+        let mut all = Vec::new();
+        let mut x = 12_345u64;
+        for k in 0..2_000u64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let p = match k / 500 {
+                0 => (x >> 50) as i64 - 4_000,
+                1 => k as i64,
+                2 => 2_000 - k as i64,
+                _ => (x >> 61) as i64,
+            };
+            all.push(p);
+            let last = &all[all.len().saturating_sub(100)..];
+            let n = last.len() as i128;
+            let sum: i128 = last.iter().map(|&p| p as i128).sum();
+            let want = (
+                (sum * 100 + n / 2) / n,
+                *last.iter().min().unwrap(),
+                *last.iter().max().unwrap(),
+            );
+            assert_eq!(f.push(p), want, "row {k}");
+        }
+    }
 }
