@@ -13,7 +13,7 @@ use percore_shuffle::Message;
 use crate::RunError;
 
 use super::super::{Batch, Payload};
-use super::Worker;
+use super::{wire, Worker};
 
 impl Worker<'_> {
     pub(super) fn send(&mut self, to: usize, msg: Message<Batch>) -> Result<(), RunError> {
@@ -61,7 +61,7 @@ impl Worker<'_> {
                 let payload = if d == self.core || self.by_reference {
                     Payload::Selected(batch.clone(), rows)
                 } else {
-                    Payload::Rows(take_batch(batch, &rows))
+                    Payload::Rows(wire::narrow(take_batch(batch, &rows)))
                 };
                 self.send(d, Message::Data((payload, ingest)))?;
             }

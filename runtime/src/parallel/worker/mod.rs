@@ -5,6 +5,7 @@
 mod exchange;
 mod lead;
 mod run_loop;
+mod wire;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

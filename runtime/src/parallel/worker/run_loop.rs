@@ -16,7 +16,7 @@ use crate::source::PartitionedSource;
 use crate::RunError;
 
 use super::super::{CoreReport, Payload, EXCHANGE_WAIT};
-use super::{numbered, numbered_rows, per_row, with_seq, Worker};
+use super::{numbered, numbered_rows, per_row, wire, with_seq, Worker};
 
 impl Worker<'_> {
     pub(in crate::parallel) async fn run(
@@ -215,7 +215,7 @@ impl Worker<'_> {
                         // come, they were held idle while every batch took
                         // fresh memory).
                         let mine = (!self.local).then(|| b.clone());
-                        let out = self.post.push(b)?;
+                        let out = self.post.push(wire::widen(b))?;
                         self.emit(out, ingest).await?;
                         // Buffers the pipeline let go of go back to their maker.
                         let pool = mine.map(reclaim).unwrap_or_default();
