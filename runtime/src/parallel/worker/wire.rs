@@ -1,68 +1,191 @@
 //! Rows crossing to another core, narrowed for the trip.
 //!
 //! Contract:
-//! - [`narrow`] turns every DECIMAL column of precision 18 or less (Arrow's
-//!   16-byte `Decimal128`, whose values then fit 8 bytes: |v| < 10¹⁸ <
-//!   2⁶³) into a BIGINT column of the same values and nulls, its field
-//!   marked with the decimal's precision and scale; [`widen`] turns marked
-//!   columns back. `widen(narrow(b))` is `b`: types, values, nulls and
-//!   field metadata;
+//! - [`narrow`] sends each BIGINT, TIMESTAMP and DECIMAL (precision 18 or
+//!   less: Arrow's 16-byte `Decimal128`, whose values then fit 8 bytes,
+//!   |v| < 10¹⁸ < 2⁶³) column in fewer bytes: as 4-byte offsets from the
+//!   column's least value when its values (NULL slots included) span less
+//!   than 2³², else a DECIMAL as its 8-byte values, else as it is; the
+//!   field is marked with what it was. [`widen`] turns marked columns
+//!   back: `widen(narrow(b))` is `b` — types, values, nulls, field
+//!   metadata;
 //! - a batch with nothing to narrow (or widen) passes through as it is;
 //! - only the runtime's own messages are narrowed: the receiving core
 //!   widens a batch before any operator sees it.
 //!
 //! Why: rows held for the watermark (ROWS windows, EMIT CHANGES) cross to
-//! the core owning their key, and what crosses costs the receiver a cache
-//! miss to the other core per line read. A market-data price (DECIMAL(18,
-//! 4)) is 16 of the ~50 bytes an EMIT CHANGES row carries; sending 8
-//! bytes of it took two-core EMIT CHANGES to 0.930 of the time and ROWS to
-//! 0.969 (a two-pass probe, 12 interleaved pairs each, in a phase whose
-//! cache-line round trip between the vCPUs was ~260–350 ns).
+//! the core owning their key, and what crosses costs the receiver a miss
+//! to the other core's cache per line it reads. An EMIT CHANGES row of the
+//! market data carries ~50 bytes: a 16-byte price, three 8-byte numbers
+//! (trader, quantity, time) and a short symbol; narrowed, ~22.
 
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Decimal128Array, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::types::{Decimal128Type, Int64Type, TimestampMillisecondType, UInt32Type};
+use arrow_array::{
+    Array, ArrayRef, Decimal128Array, Int64Array, RecordBatch, TimestampMillisecondArray,
+    UInt32Array,
+};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use percore_operators::state::time_range;
 
-/// Field metadata of a narrowed column: `"precision,scale"`.
-const NARROWED: &str = "percore.wire.decimal";
+/// Field metadata of a narrowed column: what it was and how it travels,
+/// `"<offsets from BASE: BASE | wide: ->;<type>"`.
+const NARROWED: &str = "percore.wire";
 
 /// The widest DECIMAL whose values fit an `i64`.
 const MAX_PRECISION: u8 = 18;
 
-/// `b` with its DECIMAL columns of precision up to 18 sent as BIGINT.
+/// A column's type as it crosses, and back.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Wide {
+    BigInt,
+    Timestamp,
+    Decimal(u8, i8),
+}
+
+impl Wide {
+    fn of(t: &DataType) -> Option<Self> {
+        match t {
+            DataType::Int64 => Some(Wide::BigInt),
+            DataType::Timestamp(TimeUnit::Millisecond, None) => Some(Wide::Timestamp),
+            DataType::Decimal128(p, s) if *p <= MAX_PRECISION => Some(Wide::Decimal(*p, *s)),
+            _ => None,
+        }
+    }
+
+    fn data_type(self) -> DataType {
+        match self {
+            Wide::BigInt => DataType::Int64,
+            Wide::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, None),
+            Wide::Decimal(p, s) => DataType::Decimal128(p, s),
+        }
+    }
+
+    fn mark(self, base: Option<i64>) -> String {
+        let how = base.map_or("-".to_string(), |b| b.to_string());
+        match self {
+            Wide::BigInt => format!("{how};i64"),
+            Wide::Timestamp => format!("{how};ts"),
+            Wide::Decimal(p, s) => format!("{how};d{p},{s}"),
+        }
+    }
+
+    fn unmark(m: &str) -> Option<(Option<i64>, Self)> {
+        let (how, ty) = m.split_once(';')?;
+        let base = match how {
+            "-" => None,
+            b => Some(b.parse().ok()?),
+        };
+        let wide = match ty {
+            "i64" => Wide::BigInt,
+            "ts" => Wide::Timestamp,
+            d => {
+                let (p, s) = d.strip_prefix('d')?.split_once(',')?;
+                Wide::Decimal(p.parse().ok()?, s.parse().ok()?)
+            }
+        };
+        Some((base, wide))
+    }
+
+    /// The column `values` (and `nulls`) of this type.
+    fn array(self, values: Vec<i64>, nulls: Option<NullBuffer>) -> ArrayRef {
+        match self {
+            Wide::BigInt => Arc::new(Int64Array::new(values.into(), nulls)),
+            Wide::Timestamp => Arc::new(TimestampMillisecondArray::new(values.into(), nulls)),
+            Wide::Decimal(p, s) => {
+                let wide: Vec<i128> = values.iter().map(|&v| v as i128).collect();
+                Arc::new(
+                    Decimal128Array::new(wide.into(), nulls)
+                        .with_precision_and_scale(p, s)
+                        .expect("the precision and scale narrow took"),
+                )
+            }
+        }
+    }
+}
+
+/// A column's values as `i64`s (every slot, NULLs too); `None` for a
+/// DECIMAL holding a value beyond its precision that `i64` cannot hold
+/// (Arrow does not insist on the precision).
+fn values_of(c: &ArrayRef, wide: Wide) -> Option<ScalarBuffer<i64>> {
+    Some(match wide {
+        Wide::BigInt => c.as_primitive::<Int64Type>().values().clone(),
+        Wide::Timestamp => c
+            .as_primitive::<TimestampMillisecondType>()
+            .values()
+            .clone(),
+        Wide::Decimal(..) => {
+            let d = c.as_primitive::<Decimal128Type>().values();
+            let mut lost = false;
+            let v: Vec<i64> = d
+                .iter()
+                .map(|&v| {
+                    lost |= v as i64 as i128 != v;
+                    v as i64
+                })
+                .collect();
+            if lost {
+                return None;
+            }
+            v.into()
+        }
+    })
+}
+
+/// `b` with its numeric columns sent in fewer bytes (see the contract).
 pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
     let schema = b.schema();
-    let narrowable =
-        |f: &Field| matches!(f.data_type(), DataType::Decimal128(p, _) if *p <= MAX_PRECISION);
-    if !schema.fields().iter().any(|f| narrowable(f)) {
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| Wide::of(f.data_type()).is_some())
+    {
         return b;
     }
     let (fields, cols): (Vec<_>, Vec<ArrayRef>) = schema
         .fields()
         .iter()
         .zip(b.columns())
-        .map(|(f, c)| match f.data_type() {
-            DataType::Decimal128(p, s) if *p <= MAX_PRECISION => {
-                let d = c.as_primitive::<Decimal128Type>();
-                let values: Vec<i64> = d.values().iter().map(|&v| v as i64).collect();
-                let mut meta = f.metadata().clone();
-                meta.insert(NARROWED.to_string(), format!("{p},{s}"));
-                let field =
-                    Field::new(f.name(), DataType::Int64, f.is_nullable()).with_metadata(meta);
-                let col: ArrayRef = Arc::new(Int64Array::new(values.into(), d.nulls().cloned()));
-                (Arc::new(field), col)
-            }
-            _ => (f.clone(), c.clone()),
+        .map(|(f, c)| {
+            let Some((wide, values)) =
+                Wide::of(f.data_type()).and_then(|w| Some((w, values_of(c, w)?)))
+            else {
+                return (f.clone(), c.clone());
+            };
+            let nulls = c.nulls().cloned();
+            let span = Some(time_range(&values).unwrap_or((0, 0)))
+                .filter(|(lo, hi)| hi.abs_diff(*lo) <= u32::MAX as u64);
+            let (ty, base, col): (_, _, ArrayRef) = match (span, wide) {
+                (Some((lo, _)), _) => {
+                    let offsets: Vec<u32> =
+                        values.iter().map(|&v| v.wrapping_sub(lo) as u32).collect();
+                    (
+                        DataType::UInt32,
+                        Some(lo),
+                        Arc::new(UInt32Array::new(offsets.into(), nulls)),
+                    )
+                }
+                (None, Wide::Decimal(..)) => (
+                    DataType::Int64,
+                    None,
+                    Arc::new(Int64Array::new(values, nulls)),
+                ),
+                (None, _) => return (f.clone(), c.clone()),
+            };
+            let mut meta = f.metadata().clone();
+            meta.insert(NARROWED.to_string(), wide.mark(base));
+            let field = Field::new(f.name(), ty, f.is_nullable()).with_metadata(meta);
+            (Arc::new(field), col)
         })
         .unzip();
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     RecordBatch::try_new(Arc::new(schema), cols).expect("same rows, same column count")
 }
 
-/// `b` with the columns [`narrow`] marked turned back into DECIMAL.
+/// `b` with the columns [`narrow`] marked turned back.
 pub(super) fn widen(b: RecordBatch) -> RecordBatch {
     let schema = b.schema();
     if !schema
@@ -76,24 +199,23 @@ pub(super) fn widen(b: RecordBatch) -> RecordBatch {
         .fields()
         .iter()
         .zip(b.columns())
-        .map(|(f, c)| match f.metadata().get(NARROWED) {
-            Some(ps) => {
-                let (p, s) = ps
-                    .split_once(',')
-                    .and_then(|(p, s)| Some((p.parse::<u8>().ok()?, s.parse::<i8>().ok()?)))
-                    .expect("a mark narrow wrote");
-                let n = c.as_primitive::<Int64Type>();
-                let values: Vec<i128> = n.values().iter().map(|&v| v as i128).collect();
-                let col = Decimal128Array::new(values.into(), n.nulls().cloned())
-                    .with_precision_and_scale(p, s)
-                    .expect("the precision and scale narrow took");
-                let mut meta = f.metadata().clone();
-                meta.remove(NARROWED);
-                let field = Field::new(f.name(), DataType::Decimal128(p, s), f.is_nullable())
-                    .with_metadata(meta);
-                (Arc::new(field), Arc::new(col) as ArrayRef)
-            }
-            None => (f.clone(), c.clone()),
+        .map(|(f, c)| {
+            let Some(mark) = f.metadata().get(NARROWED) else {
+                return (f.clone(), c.clone());
+            };
+            let (base, wide) = Wide::unmark(mark).expect("a mark narrow wrote");
+            let values: Vec<i64> = match base {
+                Some(lo) => {
+                    let offsets = c.as_primitive::<UInt32Type>().values();
+                    offsets.iter().map(|&o| lo.wrapping_add(o as i64)).collect()
+                }
+                None => c.as_primitive::<Int64Type>().values().to_vec(),
+            };
+            let col = wide.array(values, c.nulls().cloned());
+            let mut meta = f.metadata().clone();
+            meta.remove(NARROWED);
+            let field = Field::new(f.name(), wide.data_type(), f.is_nullable()).with_metadata(meta);
+            (Arc::new(field), col)
         })
         .unzip();
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
@@ -109,35 +231,53 @@ mod tests {
 
     use super::*;
 
-    fn batch(prices: &[Option<i128>], wide: &[Option<i128>]) -> RecordBatch {
+    /// A row of [`batch`]: price, wide, n, t.
+    type Row = (Option<i128>, Option<i128>, Option<i64>, i64);
+
+    /// Columns: a DECIMAL(18, 4) price (with field metadata), a
+    /// DECIMAL(38, 2), a BIGINT, a TIMESTAMP and a VARCHAR.
+    fn batch(rows: &[Row]) -> RecordBatch {
         let meta = HashMap::from([("k".to_string(), "v".to_string())]);
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
         let fields = vec![
             Field::new("price", DataType::Decimal128(18, 4), true).with_metadata(meta),
             Field::new("wide", DataType::Decimal128(38, 2), true),
+            Field::new("n", DataType::Int64, true),
+            Field::new("t", ts, false),
             Field::new("s", DataType::Utf8, false),
         ];
+        let dec = |v: Vec<Option<i128>>, p, s| -> ArrayRef {
+            Arc::new(
+                Decimal128Array::from(v)
+                    .with_precision_and_scale(p, s)
+                    .unwrap(),
+            )
+        };
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(
-                Decimal128Array::from(prices.to_vec())
-                    .with_precision_and_scale(18, 4)
-                    .unwrap(),
-            ),
-            Arc::new(
-                Decimal128Array::from(wide.to_vec())
-                    .with_precision_and_scale(38, 2)
-                    .unwrap(),
-            ),
+            dec(rows.iter().map(|r| r.0).collect(), 18, 4),
+            dec(rows.iter().map(|r| r.1).collect(), 38, 2),
+            Arc::new(rows.iter().map(|r| r.2).collect::<Int64Array>()),
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                rows.iter().map(|r| r.3),
+            )),
             Arc::new(StringArray::from_iter_values(
-                prices.iter().map(|p| format!("{p:?}")),
+                rows.iter().map(|r| format!("{:?}", r.0)),
             )),
         ];
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
     }
 
+    /// A number drawn near `at` (within ±`near`) or anywhere in `i64`.
+    fn num(at: i64, near: i64) -> impl Strategy<Value = i64> {
+        prop_oneof![3 => (at - near)..=(at + near), 1 => any::<i64>()]
+    }
+
     proptest! {
-        /// Narrowed, a batch's DECIMAL(18, 4) column crosses as BIGINT
-        /// (a DECIMAL(38, 2) one as it is); widened, the batch is the one
-        /// sent, at the extremes of 18 digits and with NULLs.
+        /// Narrowed, a batch's numeric columns cross as 4-byte offsets
+        /// when their values span less than 2³², a DECIMAL(18, 4) as 8
+        /// bytes when not, the rest as they are; widened, the batch is the
+        /// one sent — at the extremes of 18 digits and of `i64`, with
+        /// NULLs.
         #[test]
         fn a_narrowed_batch_widens_to_itself(
             rows in prop::collection::vec(
@@ -145,20 +285,69 @@ mod tests {
                     prop::option::of(prop_oneof![
                         Just(999_999_999_999_999_999i128),
                         Just(-999_999_999_999_999_999i128),
-                        -1_000_000i128..1_000_000,
+                        (-1_000_000i64..1_000_000).prop_map(i128::from),
                     ]),
                     prop::option::of(any::<i64>().prop_map(|v| v as i128 * 1_000)),
+                    prop::option::of(num(0, 3_000_000_000)),
+                    num(1_705_312_800_000, 60_000),
                 ),
                 0..50,
             ),
         ) {
-            let prices: Vec<_> = rows.iter().map(|r| r.0).collect();
-            let wide: Vec<_> = rows.iter().map(|r| r.1).collect();
-            let b = batch(&prices, &wide);
+            let b = batch(&rows);
             let n = narrow(b.clone());
-            prop_assert_eq!(n.column(0).data_type(), &DataType::Int64);
+            let spans = |k: usize| {
+                let vals: Vec<i128> = match k {
+                    0 => rows.iter().map(|r| r.0.unwrap_or(0)).collect(),
+                    2 => rows.iter().map(|r| r.2.unwrap_or(0) as i128).collect(),
+                    _ => rows.iter().map(|r| r.3 as i128).collect(),
+                };
+                let lo = vals.iter().min().copied().unwrap_or(0);
+                let hi = vals.iter().max().copied().unwrap_or(0);
+                hi - lo <= u32::MAX as i128
+            };
+            let price = if spans(0) { DataType::UInt32 } else { DataType::Int64 };
+            prop_assert_eq!(n.column(0).data_type(), &price);
             prop_assert_eq!(n.column(1).data_type(), &DataType::Decimal128(38, 2));
+            for k in [2, 3] {
+                let want = if spans(k) { DataType::UInt32 } else { b.column(k).data_type().clone() };
+                prop_assert_eq!(n.column(k).data_type(), &want, "column {}", k);
+            }
             prop_assert_eq!(widen(n), b);
+        }
+    }
+
+    /// A DECIMAL(18) holding a value beyond 18 digits that `i64` cannot
+    /// hold (Arrow does not insist on the precision) crosses as it is.
+    #[test]
+    fn a_decimal_beyond_its_precision_is_not_narrowed() {
+        let big = i64::MAX as i128 * 4;
+        let d: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(big), Some(-big)])
+                .with_precision_and_scale(18, 0)
+                .unwrap(),
+        );
+        let b = RecordBatch::try_from_iter([("d", d)]).unwrap();
+        let n = narrow(b.clone());
+        assert_eq!(n, b);
+        assert_eq!(widen(n), b);
+    }
+
+    /// Values spanning exactly 2³² − 1 cross as offsets, one more as they
+    /// are (an offset would wrap).
+    #[test]
+    fn offsets_span_at_most_u32_max() {
+        for (hi, narrowed) in [(u32::MAX as i64 - 7, true), (u32::MAX as i64 - 6, false)] {
+            let n: ArrayRef = Arc::new(Int64Array::from(vec![-7, hi, 0]));
+            let b = RecordBatch::try_from_iter([("n", n)]).unwrap();
+            let w = narrow(b.clone());
+            let want = if narrowed {
+                DataType::UInt32
+            } else {
+                DataType::Int64
+            };
+            assert_eq!(w.column(0).data_type(), &want, "{hi}");
+            assert_eq!(widen(w), b, "{hi}");
         }
     }
 
