@@ -3,9 +3,10 @@
 //! Contract:
 //! - [`narrow`] sends each BIGINT, TIMESTAMP and DECIMAL (precision 18 or
 //!   less: Arrow's 16-byte `Decimal128`, whose values then fit 8 bytes,
-//!   |v| < 10¹⁸ < 2⁶³) column in fewer bytes: as 4-byte offsets from the
-//!   column's least value when its values (NULL slots included) span less
-//!   than 2³², else a DECIMAL as its 8-byte values, else as it is; the
+//!   |v| < 10¹⁸ < 2⁶³) column in fewer bytes: as offsets from the
+//!   column's least value, in 1, 2 or 4 bytes, when its values (NULL slots
+//!   included) span less than 2⁸, 2¹⁶ or 2³², else a DECIMAL as its 8-byte
+//!   values (one holding a value `i64` cannot, as it is), else as it is; the
 //!   field is marked with what it was. [`widen`] turns marked columns
 //!   back: `widen(narrow(b))` is `b` — types, values, nulls, field
 //!   metadata;
@@ -22,10 +23,12 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int64Type, TimestampMillisecondType, UInt32Type};
+use arrow_array::types::{
+    Decimal128Type, Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt8Type,
+};
 use arrow_array::{
     Array, ArrayRef, Decimal128Array, Int64Array, RecordBatch, TimestampMillisecondArray,
-    UInt32Array,
+    UInt16Array, UInt32Array, UInt8Array,
 };
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
@@ -159,14 +162,9 @@ pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
             let span = Some(time_range(&values).unwrap_or((0, 0)))
                 .filter(|(lo, hi)| hi.abs_diff(*lo) <= u32::MAX as u64);
             let (ty, base, col): (_, _, ArrayRef) = match (span, wide) {
-                (Some((lo, _)), _) => {
-                    let offsets: Vec<u32> =
-                        values.iter().map(|&v| v.wrapping_sub(lo) as u32).collect();
-                    (
-                        DataType::UInt32,
-                        Some(lo),
-                        Arc::new(UInt32Array::new(offsets.into(), nulls)),
-                    )
+                (Some((lo, hi)), _) => {
+                    let col = offsets(&values, lo, hi.abs_diff(lo), nulls);
+                    (col.data_type().clone(), Some(lo), col)
                 }
                 (None, Wide::Decimal(..)) => (
                     DataType::Int64,
@@ -183,6 +181,27 @@ pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
         .unzip();
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     RecordBatch::try_new(Arc::new(schema), cols).expect("same rows, same column count")
+}
+
+/// `values` as offsets from `lo` in the narrowest of 1, 2 and 4 bytes
+/// that holds `span` (at most `u32::MAX`).
+fn offsets(values: &[i64], lo: i64, span: u64, nulls: Option<NullBuffer>) -> ArrayRef {
+    let off = |v: &i64| v.wrapping_sub(lo);
+    if span <= u8::MAX as u64 {
+        let o: Vec<u8> = values.iter().map(|v| off(v) as u8).collect();
+        Arc::new(UInt8Array::new(o.into(), nulls))
+    } else if span <= u16::MAX as u64 {
+        let o: Vec<u16> = values.iter().map(|v| off(v) as u16).collect();
+        Arc::new(UInt16Array::new(o.into(), nulls))
+    } else {
+        let o: Vec<u32> = values.iter().map(|v| off(v) as u32).collect();
+        Arc::new(UInt32Array::new(o.into(), nulls))
+    }
+}
+
+/// The values `lo` + each of `offsets`.
+fn from_offsets<T: Copy + Into<i64>>(offsets: &[T], lo: i64) -> Vec<i64> {
+    offsets.iter().map(|&o| lo.wrapping_add(o.into())).collect()
 }
 
 /// `b` with the columns [`narrow`] marked turned back.
@@ -205,10 +224,11 @@ pub(super) fn widen(b: RecordBatch) -> RecordBatch {
             };
             let (base, wide) = Wide::unmark(mark).expect("a mark narrow wrote");
             let values: Vec<i64> = match base {
-                Some(lo) => {
-                    let offsets = c.as_primitive::<UInt32Type>().values();
-                    offsets.iter().map(|&o| lo.wrapping_add(o as i64)).collect()
-                }
+                Some(lo) => match c.data_type() {
+                    DataType::UInt8 => from_offsets(c.as_primitive::<UInt8Type>().values(), lo),
+                    DataType::UInt16 => from_offsets(c.as_primitive::<UInt16Type>().values(), lo),
+                    _ => from_offsets(c.as_primitive::<UInt32Type>().values(), lo),
+                },
                 None => c.as_primitive::<Int64Type>().values().to_vec(),
             };
             let col = wide.array(values, c.nulls().cloned());
@@ -296,7 +316,9 @@ mod tests {
         ) {
             let b = batch(&rows);
             let n = narrow(b.clone());
-            let spans = |k: usize| {
+            // What column `k` should cross as: offsets of the narrowest
+            // width its values' span fits, else `None`.
+            let narrowed = |k: usize| {
                 let vals: Vec<i128> = match k {
                     0 => rows.iter().map(|r| r.0.unwrap_or(0)).collect(),
                     2 => rows.iter().map(|r| r.2.unwrap_or(0) as i128).collect(),
@@ -304,13 +326,17 @@ mod tests {
                 };
                 let lo = vals.iter().min().copied().unwrap_or(0);
                 let hi = vals.iter().max().copied().unwrap_or(0);
-                hi - lo <= u32::MAX as i128
+                match hi - lo {
+                    d if d <= u8::MAX as i128 => Some(DataType::UInt8),
+                    d if d <= u16::MAX as i128 => Some(DataType::UInt16),
+                    d if d <= u32::MAX as i128 => Some(DataType::UInt32),
+                    _ => None,
+                }
             };
-            let price = if spans(0) { DataType::UInt32 } else { DataType::Int64 };
-            prop_assert_eq!(n.column(0).data_type(), &price);
+            prop_assert_eq!(n.column(0).data_type(), &narrowed(0).unwrap_or(DataType::Int64));
             prop_assert_eq!(n.column(1).data_type(), &DataType::Decimal128(38, 2));
             for k in [2, 3] {
-                let want = if spans(k) { DataType::UInt32 } else { b.column(k).data_type().clone() };
+                let want = narrowed(k).unwrap_or_else(|| b.column(k).data_type().clone());
                 prop_assert_eq!(n.column(k).data_type(), &want, "column {}", k);
             }
             prop_assert_eq!(widen(n), b);
@@ -333,21 +359,25 @@ mod tests {
         assert_eq!(widen(n), b);
     }
 
-    /// Values spanning exactly 2³² − 1 cross as offsets, one more as they
-    /// are (an offset would wrap).
+    /// Values spanning exactly 2⁸ − 1, 2¹⁶ − 1 and 2³² − 1 cross as
+    /// offsets of 1, 2 and 4 bytes, one more in the next width (at 2³² as
+    /// they are): an offset never wraps.
     #[test]
-    fn offsets_span_at_most_u32_max() {
-        for (hi, narrowed) in [(u32::MAX as i64 - 7, true), (u32::MAX as i64 - 6, false)] {
-            let n: ArrayRef = Arc::new(Int64Array::from(vec![-7, hi, 0]));
+    fn offsets_take_the_narrowest_width_that_holds_the_span() {
+        let cases = [
+            (u8::MAX as i64, DataType::UInt8),
+            (u8::MAX as i64 + 1, DataType::UInt16),
+            (u16::MAX as i64, DataType::UInt16),
+            (u16::MAX as i64 + 1, DataType::UInt32),
+            (u32::MAX as i64, DataType::UInt32),
+            (u32::MAX as i64 + 1, DataType::Int64),
+        ];
+        for (span, want) in cases {
+            let n: ArrayRef = Arc::new(Int64Array::from(vec![-7, span - 7, 0]));
             let b = RecordBatch::try_from_iter([("n", n)]).unwrap();
             let w = narrow(b.clone());
-            let want = if narrowed {
-                DataType::UInt32
-            } else {
-                DataType::Int64
-            };
-            assert_eq!(w.column(0).data_type(), &want, "{hi}");
-            assert_eq!(widen(w), b, "{hi}");
+            assert_eq!(w.column(0).data_type(), &want, "{span}");
+            assert_eq!(widen(w), b, "{span}");
         }
     }
 
