@@ -15,10 +15,15 @@
 //!   widens a batch before any operator sees it.
 //!
 //! Why: rows held for the watermark (ROWS windows, EMIT CHANGES) cross to
-//! the core owning their key, and what crosses costs the receiver a miss
-//! to the other core's cache per line it reads. An EMIT CHANGES row of the
-//! market data carries ~50 bytes: a 16-byte price, three 8-byte numbers
-//! (trader, quantity, time) and a short symbol; narrowed, ~22.
+//! the core owning their key, and the receiver reads every line of them
+//! from the other core's cache. An EMIT CHANGES row of the market data
+//! carried 47 bytes (a 16-byte price, three 8-byte numbers, a 3-letter
+//! symbol and its 4-byte offset); narrowed, 16 (trader 1, quantity and a
+//! batch's times 2 each, price 4). Two cores, in a phase where a cache
+//! line's round trip between the vCPUs took ~330 ns: EMIT CHANGES 0.740
+//! of the time, ROWS 0.819 (12 interleaved pairs of 10M-row runs). The
+//! two passes (narrowing after the sender's gather, widening on arrival)
+//! are plain loops over local memory.
 
 use std::sync::Arc;
 
