@@ -6,7 +6,9 @@
 //!   |v| < 10¹⁸ < 2⁶³) column in fewer bytes: as offsets from the
 //!   column's least value, in 1, 2 or 4 bytes, when its values (NULL slots
 //!   included) span less than 2⁸, 2¹⁶ or 2³², else a DECIMAL as its 8-byte
-//!   values (one holding a value `i64` cannot, as it is), else as it is; the
+//!   values (one holding a value `i64` cannot, as it is), else as it is;
+//!   a VARCHAR column whose values all have one length (ticker symbols,
+//!   codes) as that many bytes a value, without its 4-byte offsets; the
 //!   field is marked with what it was. [`widen`] turns marked columns
 //!   back: `widen(narrow(b))` is `b` — types, values, nulls, field
 //!   metadata;
@@ -18,12 +20,14 @@
 //! the core owning their key, and the receiver reads every line of them
 //! from the other core's cache. An EMIT CHANGES row of the market data
 //! carried 47 bytes (a 16-byte price, three 8-byte numbers, a 3-letter
-//! symbol and its 4-byte offset); narrowed, 16 (trader 1, quantity and a
-//! batch's times 2 each, price 4). Two cores, in a phase where a cache
-//! line's round trip between the vCPUs took ~330 ns: EMIT CHANGES 0.740
-//! of the time, ROWS 0.819 (12 interleaved pairs of 10M-row runs). The
-//! two passes (narrowing after the sender's gather, widening on arrival)
-//! are plain loops over local memory.
+//! symbol and its 4-byte offset); narrowed, 12 (trader 1, quantity and a
+//! batch's times 2 each, price 4, symbol 3). Two cores, in a phase where
+//! a cache line's round trip between the vCPUs took ~330 ns: EMIT CHANGES
+//! 0.740 of the time and ROWS 0.819 with the numbers narrowed, 0.975 and
+//! 0.993 more with the symbols (12 interleaved pairs of 10M-row runs
+//! each). The two passes (narrowing after the sender's gather, widening on
+//! arrival) are plain loops over local memory; a fixed-width VARCHAR's
+//! bytes are shared both ways, only its offsets checked and rebuilt.
 
 use std::sync::Arc;
 
@@ -32,16 +36,19 @@ use arrow_array::types::{
     Decimal128Type, Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt8Type,
 };
 use arrow_array::{
-    Array, ArrayRef, Decimal128Array, Int64Array, RecordBatch, TimestampMillisecondArray,
-    UInt16Array, UInt32Array, UInt8Array,
+    Array, ArrayRef, Decimal128Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray, UInt16Array, UInt32Array, UInt8Array,
 };
-use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use percore_operators::state::time_range;
 
 /// Field metadata of a narrowed column: what it was and how it travels,
 /// `"<offsets from BASE: BASE | wide: ->;<type>"`.
 const NARROWED: &str = "percore.wire";
+
+/// [`NARROWED`]'s mark of a VARCHAR column crossing as fixed-width bytes.
+const STRINGS: &str = "-;utf8";
 
 /// The widest DECIMAL whose values fit an `i64`.
 const MAX_PRECISION: u8 = 18;
@@ -149,7 +156,7 @@ pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
     if !schema
         .fields()
         .iter()
-        .any(|f| Wide::of(f.data_type()).is_some())
+        .any(|f| Wide::of(f.data_type()).is_some() || f.data_type() == &DataType::Utf8)
     {
         return b;
     }
@@ -158,6 +165,16 @@ pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
         .iter()
         .zip(b.columns())
         .map(|(f, c)| {
+            if f.data_type() == &DataType::Utf8 {
+                let Some(fixed) = fixed_strings(c) else {
+                    return (f.clone(), c.clone());
+                };
+                let mut meta = f.metadata().clone();
+                meta.insert(NARROWED.to_string(), STRINGS.to_string());
+                let field = Field::new(f.name(), fixed.data_type().clone(), f.is_nullable())
+                    .with_metadata(meta);
+                return (Arc::new(field), fixed);
+            }
             let Some((wide, values)) =
                 Wide::of(f.data_type()).and_then(|w| Some((w, values_of(c, w)?)))
             else {
@@ -204,6 +221,44 @@ fn offsets(values: &[i64], lo: i64, span: u64, nulls: Option<NullBuffer>) -> Arr
     }
 }
 
+/// A VARCHAR column whose every value (NULL slots too) has the same
+/// length, at least one byte, as that many bytes a value and no offsets
+/// (its bytes shared, not copied); `None` when the lengths differ.
+fn fixed_strings(c: &ArrayRef) -> Option<ArrayRef> {
+    let a = c.as_string::<i32>();
+    let offsets = a.value_offsets();
+    let width = *offsets.get(1)? - offsets[0];
+    let mut same = width > 0;
+    for w in offsets.windows(2) {
+        same &= w[1] - w[0] == width;
+    }
+    if !same {
+        return None;
+    }
+    let start = offsets[0] as usize;
+    let bytes = a
+        .values()
+        .slice_with_length(start, a.len() * width as usize);
+    Some(Arc::new(FixedSizeBinaryArray::new(
+        width,
+        bytes,
+        a.nulls().cloned(),
+    )))
+}
+
+/// [`fixed_strings`]' column back as VARCHAR (its bytes shared).
+fn strings_back(c: &ArrayRef) -> ArrayRef {
+    let a = c.as_fixed_size_binary();
+    let width = a.value_length();
+    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(width as usize, a.len()));
+    let bytes = a.values().clone();
+    // SAFETY: the bytes and their boundaries are those of the VARCHAR
+    // column `fixed_strings` took them from (every value `width` bytes long,
+    // back to back from its first), which Arrow had checked: valid offsets,
+    // each value valid UTF-8.
+    Arc::new(unsafe { StringArray::new_unchecked(offsets, bytes, a.nulls().cloned()) })
+}
+
 /// The values `lo` + each of `offsets`.
 fn from_offsets<T: Copy + Into<i64>>(offsets: &[T], lo: i64) -> Vec<i64> {
     offsets.iter().map(|&o| lo.wrapping_add(o.into())).collect()
@@ -227,6 +282,13 @@ pub(super) fn widen(b: RecordBatch) -> RecordBatch {
             let Some(mark) = f.metadata().get(NARROWED) else {
                 return (f.clone(), c.clone());
             };
+            if mark == STRINGS {
+                let mut meta = f.metadata().clone();
+                meta.remove(NARROWED);
+                let field =
+                    Field::new(f.name(), DataType::Utf8, f.is_nullable()).with_metadata(meta);
+                return (Arc::new(field), strings_back(c));
+            }
             let (base, wide) = Wide::unmark(mark).expect("a mark narrow wrote");
             let values: Vec<i64> = match base {
                 Some(lo) => match c.data_type() {
@@ -270,6 +332,7 @@ mod tests {
             Field::new("n", DataType::Int64, true),
             Field::new("t", ts, false),
             Field::new("s", DataType::Utf8, false),
+            Field::new("sym", DataType::Utf8, false),
         ];
         let dec = |v: Vec<Option<i128>>, p, s| -> ArrayRef {
             Arc::new(
@@ -287,6 +350,9 @@ mod tests {
             )),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| format!("{:?}", r.0)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| format!("{:03}", r.3.rem_euclid(1000))),
             )),
         ];
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
@@ -344,7 +410,42 @@ mod tests {
                 let want = narrowed(k).unwrap_or_else(|| b.column(k).data_type().clone());
                 prop_assert_eq!(n.column(k).data_type(), &want, "column {}", k);
             }
+            // Symbols of three letters cross as three bytes each; the
+            // debug strings (of lengths that differ) as they are.
+            let sym = if rows.is_empty() { DataType::Utf8 } else { DataType::FixedSizeBinary(3) };
+            prop_assert_eq!(n.column(5).data_type(), &sym);
+            let lengths: Vec<usize> = rows.iter().map(|r| format!("{:?}", r.0).len()).collect();
+            if lengths.windows(2).any(|w| w[0] != w[1]) {
+                prop_assert_eq!(n.column(4).data_type(), &DataType::Utf8);
+            }
             prop_assert_eq!(widen(n), b);
+        }
+    }
+
+    /// A slice of a VARCHAR column (its offsets not starting at zero)
+    /// crosses as fixed-width bytes and comes back; NULLs or empty values
+    /// (lengths that differ, or none) keep it as it is.
+    #[test]
+    fn strings_of_one_length_cross_without_offsets() {
+        let all: ArrayRef = Arc::new(StringArray::from(vec!["xx", "ABC", "DEF", "ghi", "é!"]));
+        let b = RecordBatch::try_from_iter([("s", all.slice(1, 3))]).unwrap();
+        let n = narrow(b.clone());
+        assert_eq!(n.column(0).data_type(), &DataType::FixedSizeBinary(3));
+        assert_eq!(widen(n), b);
+        // "é!" is three bytes too.
+        let b = RecordBatch::try_from_iter([("s", all.slice(3, 2))]).unwrap();
+        assert_eq!(
+            narrow(b.clone()).column(0).data_type(),
+            &DataType::FixedSizeBinary(3)
+        );
+        assert_eq!(widen(narrow(b.clone())), b);
+        for other in [
+            StringArray::from(vec![Some("ABC"), None, Some("DEF")]),
+            StringArray::from(vec!["", ""]),
+            StringArray::from(vec!["AB", "ABC"]),
+        ] {
+            let b = RecordBatch::try_from_iter([("s", Arc::new(other) as ArrayRef)]).unwrap();
+            assert_eq!(narrow(b.clone()), b);
         }
     }
 
@@ -388,8 +489,9 @@ mod tests {
 
     #[test]
     fn a_batch_with_nothing_to_narrow_passes_as_it_is() {
-        let s: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
-        let b = RecordBatch::try_from_iter([("s", s)]).unwrap();
+        let x: ArrayRef = Arc::new(arrow_array::Float64Array::from(vec![1.5, -2.0]));
+        let s: ArrayRef = Arc::new(StringArray::from(vec!["a", "bc"]));
+        let b = RecordBatch::try_from_iter([("x", x), ("s", s)]).unwrap();
         assert_eq!(narrow(b.clone()), b);
         assert_eq!(widen(b.clone()), b);
     }
