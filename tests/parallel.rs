@@ -102,6 +102,9 @@ fn run_cores(
         // or a row list of the batch they came in), by the batch size's
         // parity: a random draw of every case.
         rows_by_reference: batch_size % 2 == 1,
+        // Gathered rows cross narrowed or as they are, by the batch
+        // size's remainder by 3 (independent of the parity above).
+        narrow_rows: !batch_size.is_multiple_of(3),
         ..ParallelConfig::new(cores)
     };
     let stats = run_parallel(&plan, input, &cfg, &mut |b| {

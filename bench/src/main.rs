@@ -29,6 +29,7 @@ use clap::Parser;
 use percore_operators::sql;
 use percore_runtime::Executors;
 
+use engines::percore::Variant;
 use measure::{median_min_max, Run};
 use report::{print_table, to_json};
 use rounds::{run_rounds, Job, Probes, Spec};
@@ -51,7 +52,9 @@ struct Args {
     /// all five), and
     /// percore_rows_by_reference (percore with `rows_by_reference`: rows
     /// bound for another core's ROWS window or EMIT CHANGES sent as a row
-    /// list of their batch instead of gathered; only when named).
+    /// list of their batch instead of gathered; only when named),
+    /// percore_wide_rows (percore with `narrow_rows` off: rows gathered for
+    /// another core cross as they are, not narrowed; only when named).
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
     /// Scenarios: select, rows_window, group_by, tumbling, emit_changes (default: all).
@@ -205,9 +208,9 @@ fn main() -> Result<()> {
         a.engines.clone()
     };
     for e in &engines {
-        if !ENGINES.contains(&e.as_str()) && e != BY_REFERENCE {
+        if !ENGINES.contains(&e.as_str()) && e != BY_REFERENCE && e != WIDE_ROWS {
             bail!(
-                "unknown engine `{e}`; choose from {}, {BY_REFERENCE}",
+                "unknown engine `{e}`; choose from {}, {BY_REFERENCE}, {WIDE_ROWS}",
                 ENGINES.join(", ")
             );
         }
@@ -311,6 +314,9 @@ const E2E: &str = "percore_csv_to_jsonl";
 /// percore with rows held by the receiver sent by reference
 /// (`ParallelConfig::rows_by_reference`); not run unless named.
 const BY_REFERENCE: &str = "percore_rows_by_reference";
+/// percore with rows gathered for another core crossing as they are
+/// (`ParallelConfig::narrow_rows` off); not run unless named.
+const WIDE_ROWS: &str = "percore_wide_rows";
 
 /// One measurement in this process, printed as JSON.
 fn child_run(a: &Args) -> Result<()> {
@@ -325,7 +331,7 @@ fn child_run(a: &Args) -> Result<()> {
         .context("--child-run needs --engines")?
         .as_str();
     let n = *a.cores.first().context("--child-run needs --cores")?;
-    if a.stripe.is_some() && (n != 1 || !matches!(engine, "percore" | BY_REFERENCE)) {
+    if a.stripe.is_some() && (n != 1 || !matches!(engine, "percore" | BY_REFERENCE | WIDE_ROWS)) {
         bail!("--stripe applies to a one-core run of the percore engine");
     }
     let plan = sql::compile(s.sql)?;
@@ -333,7 +339,7 @@ fn child_run(a: &Args) -> Result<()> {
     // CPUs there are, a run is unpinned (as percore's cores beyond them
     // are).
     let executors = match engine {
-        "percore" | BY_REFERENCE => {
+        "percore" | BY_REFERENCE | WIDE_ROWS => {
             let all = percore_runtime::available_cpus();
             let cpus = match a.pin_cpu {
                 Some(k) => all.get(k).map(|&c| vec![c]).unwrap_or_default(),
@@ -348,10 +354,14 @@ fn child_run(a: &Args) -> Result<()> {
         "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
         "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
         "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
-        "percore" | BY_REFERENCE => {
+        "percore" | BY_REFERENCE | WIDE_ROWS => {
             let executors = executors.as_ref().expect("started above for percore");
-            let by_reference = engine == BY_REFERENCE;
-            engines::percore::run(executors, s, &plan, a.rows, a.rate, by_reference, a.stripe)?
+            let variant = match engine {
+                BY_REFERENCE => Variant::RowsByReference,
+                WIDE_ROWS => Variant::WideRows,
+                _ => Variant::Default,
+            };
+            engines::percore::run(executors, s, &plan, a.rows, a.rate, variant, a.stripe)?
         }
         E2E => e2e::run(s, a.rows, n)?,
         e => bail!("unknown engine `{e}`"),

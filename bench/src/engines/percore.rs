@@ -13,13 +13,25 @@ use super::BATCH;
 use crate::measure::Run;
 use crate::scenarios::Scenario;
 
+/// Which shape of percore's exchange of held rows a run takes (engines
+/// `percore`, `percore_rows_by_reference`, `percore_wide_rows`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Variant {
+    /// The defaults: gathered by the sender, narrowed for the trip.
+    Default,
+    /// `ParallelConfig::rows_by_reference`.
+    RowsByReference,
+    /// `ParallelConfig::narrow_rows` off: gathered, crossing as they are.
+    WideRows,
+}
+
 pub fn run(
     executors: &Executors,
     s: &Scenario,
     plan: &Plan,
     rows: u64,
     rate: Option<f64>,
-    rows_by_reference: bool,
+    variant: Variant,
     stripe: Option<(usize, usize)>,
 ) -> Result<Run> {
     let generator = GeneratorPartitions {
@@ -43,7 +55,8 @@ pub fn run(
     // `records_out`), as v1 and v2 count theirs on their worker threads.
     let cfg = ParallelConfig {
         core_sink: Some(Arc::new(|_, _| Ok(()))),
-        rows_by_reference,
+        rows_by_reference: variant == Variant::RowsByReference,
+        narrow_rows: variant != Variant::WideRows,
         ..ParallelConfig::new(executors.len())
     };
     let stats = run_on(executors, plan, input, &cfg, None, &mut |_| Ok(()))

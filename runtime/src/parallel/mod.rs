@@ -177,6 +177,7 @@ pub fn run_on(
         let core_sink = cfg.core_sink.clone();
         let local_keys = cfg.local_keys;
         let rows_by_reference = cfg.rows_by_reference;
+        let narrow_rows = cfg.narrow_rows;
         let done = done_tx.clone();
         let job: Job = Box::new(move || {
             Box::pin(async move {
@@ -190,6 +191,7 @@ pub fn run_on(
                     core_sink,
                     local_keys,
                     rows_by_reference,
+                    narrow_rows,
                 };
                 let report = run_core(core, n, &plan, input.as_ref(), ep, setup).await;
                 let _ = done.send((core, report));
@@ -312,6 +314,7 @@ struct CoreSetup<'a> {
     core_sink: Option<CoreSink>,
     local_keys: bool,
     rows_by_reference: bool,
+    narrow_rows: bool,
 }
 
 /// One core's whole run; always ends by telling the output thread.

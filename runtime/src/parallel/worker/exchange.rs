@@ -60,8 +60,10 @@ impl Worker<'_> {
                 }
                 let payload = if d == self.core || self.by_reference {
                     Payload::Selected(batch.clone(), rows)
-                } else {
+                } else if self.narrow_rows {
                     Payload::Rows(wire::narrow(take_batch(batch, &rows)))
+                } else {
+                    Payload::Rows(take_batch(batch, &rows))
                 };
                 self.send(d, Message::Data((payload, ingest)))?;
             }

@@ -44,6 +44,8 @@ pub(super) struct Worker<'a> {
     /// [`super::ParallelConfig::rows_by_reference`]); else the sender gathers them.
     holds_rows: bool,
     by_reference: bool,
+    /// Rows the sender gathers cross narrowed ([`super::ParallelConfig::narrow_rows`]).
+    narrow_rows: bool,
     parts: Vec<(usize, RecordBatch)>,
     /// Ingest time of the oldest row the exchange holds.
     pending_since: Option<Instant>,
@@ -118,6 +120,7 @@ impl<'a> Worker<'a> {
             exchange: Exchange::new(setup.owners, EXCHANGE_ROWS),
             holds_rows: post_holds_rows && !local,
             by_reference: setup.rows_by_reference,
+            narrow_rows: setup.narrow_rows,
             parts: Vec::new(),
             pending_since: None,
             partial,

@@ -107,35 +107,81 @@ impl Wide {
         Some((base, wide))
     }
 
-    /// The column `values` (and `nulls`) of this type.
-    fn array(self, values: Vec<i64>, nulls: Option<NullBuffer>) -> ArrayRef {
-        match self {
-            Wide::BigInt => Arc::new(Int64Array::new(values.into(), nulls)),
-            Wide::Timestamp => Arc::new(TimestampMillisecondArray::new(values.into(), nulls)),
-            Wide::Decimal(p, s) => {
-                let wide = i64_to_i128(&values);
-                Arc::new(
-                    Decimal128Array::new(wide.into(), nulls)
-                        .with_precision_and_scale(p, s)
-                        .expect("the precision and scale narrow took"),
-                )
+    /// The column of this type holding `values` (and `nulls`).
+    fn array(self, values: Values, nulls: Option<NullBuffer>) -> ArrayRef {
+        match (self, values) {
+            (Wide::BigInt, Values::Wide(v)) => Arc::new(Int64Array::new(v.into(), nulls)),
+            (Wide::Timestamp, Values::Wide(v)) => {
+                Arc::new(TimestampMillisecondArray::new(v.into(), nulls))
             }
+            (Wide::Decimal(p, s), Values::Decimal(v)) => Arc::new(
+                Decimal128Array::new(v.into(), nulls)
+                    .with_precision_and_scale(p, s)
+                    .expect("the precision and scale narrow took"),
+            ),
+            (w, v) => unreachable!("{w:?} widened to {v:?}"),
         }
     }
 }
 
-/// A column's values as `i64`s (every slot, NULLs too); `None` for a
-/// DECIMAL holding a value beyond its precision that `i64` cannot hold
-/// (Arrow does not insist on the precision).
-fn values_of(c: &ArrayRef, wide: Wide) -> Option<ScalarBuffer<i64>> {
-    Some(match wide {
-        Wide::BigInt => c.as_primitive::<Int64Type>().values().clone(),
-        Wide::Timestamp => c
-            .as_primitive::<TimestampMillisecondType>()
-            .values()
-            .clone(),
-        Wide::Decimal(..) => dec_to_i64(c.as_primitive::<Decimal128Type>().values())?.into(),
-    })
+/// A widened column's values: `i64`s, or a DECIMAL's `i128`s.
+#[derive(Debug)]
+enum Values {
+    Wide(Vec<i64>),
+    Decimal(Vec<i128>),
+}
+
+/// How a column's values are stored: `i64`s, or a DECIMAL's `i128`s
+/// (narrowed only when every one fits an `i64`, read as its lower half).
+trait Lane: Copy + Sized {
+    /// The value (its lower 64 bits).
+    fn low(self) -> i64;
+    /// `values` − `lo` in one byte each (the span fits).
+    fn to_u8(values: &[Self], lo: i64) -> Vec<u8>;
+    /// `values` − `lo` in two bytes each (the span fits).
+    fn to_u16(values: &[Self], lo: i64) -> Vec<u16>;
+    /// `values` − `lo` in four bytes each (the span fits).
+    fn to_u32(values: &[Self], lo: i64) -> Vec<u32>;
+}
+
+impl Lane for i64 {
+    #[inline(always)]
+    fn low(self) -> i64 {
+        self
+    }
+    fn to_u8(values: &[i64], lo: i64) -> Vec<u8> {
+        to_u8(values, lo)
+    }
+    fn to_u16(values: &[i64], lo: i64) -> Vec<u16> {
+        to_u16(values, lo)
+    }
+    fn to_u32(values: &[i64], lo: i64) -> Vec<u32> {
+        to_u32(values, lo)
+    }
+}
+
+impl Lane for i128 {
+    #[inline(always)]
+    fn low(self) -> i64 {
+        self as i64
+    }
+    fn to_u8(values: &[i128], lo: i64) -> Vec<u8> {
+        dec_to_u8(values, lo)
+    }
+    fn to_u16(values: &[i128], lo: i64) -> Vec<u16> {
+        dec_to_u16(values, lo)
+    }
+    fn to_u32(values: &[i128], lo: i64) -> Vec<u32> {
+        dec_to_u32(values, lo)
+    }
+}
+
+/// A BIGINT or TIMESTAMP column's values (every slot, NULLs too).
+fn values_of(c: &ArrayRef, wide: Wide) -> &[i64] {
+    match wide {
+        Wide::Timestamp => c.as_primitive::<TimestampMillisecondType>().values(),
+        _ => c.as_primitive::<Int64Type>().values(),
+    }
 }
 
 /// `b` with its numeric columns sent in fewer bytes (see the contract).
@@ -163,29 +209,36 @@ pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
                     .with_metadata(meta);
                 return (Arc::new(field), fixed);
             }
-            let Some((wide, values)) =
-                Wide::of(f.data_type()).and_then(|w| Some((w, values_of(c, w)?)))
-            else {
+            let Some(wide) = Wide::of(f.data_type()) else {
                 return (f.clone(), c.clone());
             };
             let nulls = c.nulls().cloned();
-            let span = Some(time_range(&values).unwrap_or((0, 0)))
-                .filter(|(lo, hi)| hi.abs_diff(*lo) <= u32::MAX as u64);
-            let (ty, base, col): (_, _, ArrayRef) = match (span, wide) {
-                (Some((lo, hi)), _) => {
-                    let col = offsets(&values, lo, hi.abs_diff(lo), nulls);
-                    (col.data_type().clone(), Some(lo), col)
+            let narrowed = match wide {
+                Wide::Decimal(..) => {
+                    let values = c.as_primitive::<Decimal128Type>().values();
+                    // A value beyond `i64` (beyond the precision: Arrow
+                    // does not insist on it) leaves the column as it is.
+                    dec_range(values).map(|(lo, hi)| {
+                        let col: ArrayRef = match offsets(values, lo, hi, nulls.clone()) {
+                            Some(col) => return (Some(lo), col),
+                            None => Arc::new(Int64Array::new(dec_to_i64(values).into(), nulls)),
+                        };
+                        (None, col)
+                    })
                 }
-                (None, Wide::Decimal(..)) => (
-                    DataType::Int64,
-                    None,
-                    Arc::new(Int64Array::new(values, nulls)),
-                ),
-                (None, _) => return (f.clone(), c.clone()),
+                _ => {
+                    let values = values_of(c, wide);
+                    let (lo, hi) = time_range(values).unwrap_or((0, 0));
+                    offsets(values, lo, hi, nulls).map(|col| (Some(lo), col))
+                }
+            };
+            let Some((base, col)) = narrowed else {
+                return (f.clone(), c.clone());
             };
             let mut meta = f.metadata().clone();
             meta.insert(NARROWED.to_string(), wide.mark(base));
-            let field = Field::new(f.name(), ty, f.is_nullable()).with_metadata(meta);
+            let field =
+                Field::new(f.name(), col.data_type().clone(), f.is_nullable()).with_metadata(meta);
             (Arc::new(field), col)
         })
         .unzip();
@@ -193,22 +246,25 @@ pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
     RecordBatch::try_new(Arc::new(schema), cols).expect("same rows, same column count")
 }
 
-/// `values` as offsets from `lo` in the narrowest of 1, 2 and 4 bytes
-/// that holds `span` (at most `u32::MAX`).
-fn offsets(values: &[i64], lo: i64, span: u64, nulls: Option<NullBuffer>) -> ArrayRef {
-    if span <= u8::MAX as u64 {
-        Arc::new(UInt8Array::new(to_u8(values, lo).into(), nulls))
+/// `values` (from `lo` to `hi`) as offsets from `lo` in the narrowest of
+/// 1, 2 and 4 bytes that holds their span; `None` when it is 2³² or more.
+fn offsets<L: Lane>(values: &[L], lo: i64, hi: i64, nulls: Option<NullBuffer>) -> Option<ArrayRef> {
+    let span = hi.abs_diff(lo);
+    Some(if span <= u8::MAX as u64 {
+        Arc::new(UInt8Array::new(L::to_u8(values, lo).into(), nulls))
     } else if span <= u16::MAX as u64 {
-        Arc::new(UInt16Array::new(to_u16(values, lo).into(), nulls))
+        Arc::new(UInt16Array::new(L::to_u16(values, lo).into(), nulls))
+    } else if span <= u32::MAX as u64 {
+        Arc::new(UInt32Array::new(L::to_u32(values, lo).into(), nulls))
     } else {
-        Arc::new(UInt32Array::new(to_u32(values, lo).into(), nulls))
-    }
+        return None;
+    })
 }
 
 /// Defines `$name`, which runs the loop `$any` compiled for AVX2 where the
 /// CPU has it (so it vectorises 4–8 values a step), else as it is.
 macro_rules! avx2_or_portable {
-    ($(#[$doc:meta])* fn $name:ident($($a:ident: $t:ty),*) -> $r:ty = $any:ident) => {
+    ($(#[$doc:meta])* fn $name:ident($($a:ident: $t:ty),*) -> $r:ty = $any:path) => {
         $(#[$doc])*
         fn $name($($a: $t),*) -> $r {
             #[cfg(target_arch = "x86_64")]
@@ -229,31 +285,60 @@ macro_rules! avx2_or_portable {
 
 avx2_or_portable!(
     /// `values` − `lo` in one byte each (the span fits).
-    fn to_u8(values: &[i64], lo: i64) -> Vec<u8> = to_u8_any
+    fn to_u8(values: &[i64], lo: i64) -> Vec<u8> = narrow_any::<i64, u8>
 );
 avx2_or_portable!(
     /// `values` − `lo` in two bytes each (the span fits).
-    fn to_u16(values: &[i64], lo: i64) -> Vec<u16> = to_u16_any
+    fn to_u16(values: &[i64], lo: i64) -> Vec<u16> = narrow_any::<i64, u16>
 );
 avx2_or_portable!(
     /// `values` − `lo` in four bytes each (the span fits).
-    fn to_u32(values: &[i64], lo: i64) -> Vec<u32> = to_u32_any
+    fn to_u32(values: &[i64], lo: i64) -> Vec<u32> = narrow_any::<i64, u32>
 );
 avx2_or_portable!(
-    /// DECIMAL values as `i64`s; `None` when one does not fit.
-    fn dec_to_i64(values: &[i128]) -> Option<Vec<i64>> = dec_to_i64_any
+    /// DECIMAL `values` − `lo` in one byte each (each fits `i64`, the span fits).
+    fn dec_to_u8(values: &[i128], lo: i64) -> Vec<u8> = narrow_any::<i128, u8>
+);
+avx2_or_portable!(
+    /// DECIMAL `values` − `lo` in two bytes each (each fits `i64`, the span fits).
+    fn dec_to_u16(values: &[i128], lo: i64) -> Vec<u16> = narrow_any::<i128, u16>
+);
+avx2_or_portable!(
+    /// DECIMAL `values` − `lo` in four bytes each (each fits `i64`, the span fits).
+    fn dec_to_u32(values: &[i128], lo: i64) -> Vec<u32> = narrow_any::<i128, u32>
+);
+avx2_or_portable!(
+    /// DECIMAL `values` as `i64`s (each fits).
+    fn dec_to_i64(values: &[i128]) -> Vec<i64> = dec_to_i64_any
+);
+avx2_or_portable!(
+    /// The least and greatest of DECIMAL `values` (`(0, 0)` for none);
+    /// `None` when one does not fit an `i64`.
+    fn dec_range(values: &[i128]) -> Option<(i64, i64)> = dec_range_any
 );
 avx2_or_portable!(
     /// `lo` + each of `offsets`.
-    fn u8_to_i64(offsets: &[u8], lo: i64) -> Vec<i64> = u8_to_i64_any
+    fn u8_to_i64(offsets: &[u8], lo: i64) -> Vec<i64> = widen_any::<u8, i64>
 );
 avx2_or_portable!(
     /// `lo` + each of `offsets`.
-    fn u16_to_i64(offsets: &[u16], lo: i64) -> Vec<i64> = u16_to_i64_any
+    fn u16_to_i64(offsets: &[u16], lo: i64) -> Vec<i64> = widen_any::<u16, i64>
 );
 avx2_or_portable!(
     /// `lo` + each of `offsets`.
-    fn u32_to_i64(offsets: &[u32], lo: i64) -> Vec<i64> = u32_to_i64_any
+    fn u32_to_i64(offsets: &[u32], lo: i64) -> Vec<i64> = widen_any::<u32, i64>
+);
+avx2_or_portable!(
+    /// `lo` + each of `offsets`, as DECIMAL's `i128`s.
+    fn u8_to_i128(offsets: &[u8], lo: i64) -> Vec<i128> = widen_any::<u8, i128>
+);
+avx2_or_portable!(
+    /// `lo` + each of `offsets`, as DECIMAL's `i128`s.
+    fn u16_to_i128(offsets: &[u16], lo: i64) -> Vec<i128> = widen_any::<u16, i128>
+);
+avx2_or_portable!(
+    /// `lo` + each of `offsets`, as DECIMAL's `i128`s.
+    fn u32_to_i128(offsets: &[u32], lo: i64) -> Vec<i128> = widen_any::<u32, i128>
 );
 avx2_or_portable!(
     /// `values` widened to DECIMAL's `i128`s.
@@ -261,42 +346,70 @@ avx2_or_portable!(
 );
 
 #[inline(always)]
-fn to_u8_any(values: &[i64], lo: i64) -> Vec<u8> {
-    values.iter().map(|v| v.wrapping_sub(lo) as u8).collect()
+fn narrow_any<L: Lane, O: Offset>(values: &[L], lo: i64) -> Vec<O> {
+    values
+        .iter()
+        .map(|v| O::low_bits(v.low().wrapping_sub(lo)))
+        .collect()
+}
+
+/// An offset's width: 1, 2 or 4 bytes.
+trait Offset: Copy {
+    /// `v`'s low bits (`v` fits: it is within the span).
+    fn low_bits(v: i64) -> Self;
+}
+
+impl Offset for u8 {
+    #[inline(always)]
+    fn low_bits(v: i64) -> u8 {
+        v as u8
+    }
+}
+
+impl Offset for u16 {
+    #[inline(always)]
+    fn low_bits(v: i64) -> u16 {
+        v as u16
+    }
+}
+
+impl Offset for u32 {
+    #[inline(always)]
+    fn low_bits(v: i64) -> u32 {
+        v as u32
+    }
 }
 
 #[inline(always)]
-fn to_u16_any(values: &[i64], lo: i64) -> Vec<u16> {
-    values.iter().map(|v| v.wrapping_sub(lo) as u16).collect()
+fn dec_to_i64_any(values: &[i128]) -> Vec<i64> {
+    values.iter().map(|&v| v as i64).collect()
 }
 
 #[inline(always)]
-fn to_u32_any(values: &[i64], lo: i64) -> Vec<u32> {
-    values.iter().map(|v| v.wrapping_sub(lo) as u32).collect()
-}
-
-#[inline(always)]
-fn dec_to_i64_any(values: &[i128]) -> Option<Vec<i64>> {
+fn dec_range_any(values: &[i128]) -> Option<(i64, i64)> {
+    if values.is_empty() {
+        return Some((0, 0));
+    }
     // A value fits when its upper 64 bits are its lower half's sign.
-    let lost = values.iter().fold(0i64, |lost, &v| {
-        lost | (((v >> 64) as i64) ^ ((v as i64) >> 63))
-    });
-    (lost == 0).then(|| values.iter().map(|&v| v as i64).collect())
+    let (lost, lo, hi) = values
+        .iter()
+        .fold((0i64, i64::MAX, i64::MIN), |(lost, lo, hi), &v| {
+            let low = v as i64;
+            (
+                lost | (((v >> 64) as i64) ^ (low >> 63)),
+                lo.min(low),
+                hi.max(low),
+            )
+        });
+    (lost == 0).then_some((lo, hi))
 }
 
 #[inline(always)]
-fn u8_to_i64_any(offsets: &[u8], lo: i64) -> Vec<i64> {
-    offsets.iter().map(|&o| lo.wrapping_add(o as i64)).collect()
-}
-
-#[inline(always)]
-fn u16_to_i64_any(offsets: &[u16], lo: i64) -> Vec<i64> {
-    offsets.iter().map(|&o| lo.wrapping_add(o as i64)).collect()
-}
-
-#[inline(always)]
-fn u32_to_i64_any(offsets: &[u32], lo: i64) -> Vec<i64> {
-    offsets.iter().map(|&o| lo.wrapping_add(o as i64)).collect()
+fn widen_any<O: Copy + Into<i64>, W: From<i64>>(offsets: &[O], lo: i64) -> Vec<W> {
+    offsets
+        .iter()
+        .map(|&o| W::from(lo.wrapping_add(o.into())))
+        .collect()
 }
 
 #[inline(always)]
@@ -371,13 +484,33 @@ pub(super) fn widen(b: RecordBatch) -> RecordBatch {
                 return (Arc::new(field), strings_back(c));
             }
             let (base, wide) = Wide::unmark(mark).expect("a mark narrow wrote");
-            let values: Vec<i64> = match base {
-                Some(lo) => match c.data_type() {
-                    DataType::UInt8 => u8_to_i64(c.as_primitive::<UInt8Type>().values(), lo),
-                    DataType::UInt16 => u16_to_i64(c.as_primitive::<UInt16Type>().values(), lo),
-                    _ => u32_to_i64(c.as_primitive::<UInt32Type>().values(), lo),
-                },
-                None => c.as_primitive::<Int64Type>().values().to_vec(),
+            let decimal = matches!(wide, Wide::Decimal(..));
+            let values = match (base, c.data_type()) {
+                (Some(lo), DataType::UInt8) => {
+                    let o = c.as_primitive::<UInt8Type>().values();
+                    if decimal {
+                        Values::Decimal(u8_to_i128(o, lo))
+                    } else {
+                        Values::Wide(u8_to_i64(o, lo))
+                    }
+                }
+                (Some(lo), DataType::UInt16) => {
+                    let o = c.as_primitive::<UInt16Type>().values();
+                    if decimal {
+                        Values::Decimal(u16_to_i128(o, lo))
+                    } else {
+                        Values::Wide(u16_to_i64(o, lo))
+                    }
+                }
+                (Some(lo), _) => {
+                    let o = c.as_primitive::<UInt32Type>().values();
+                    if decimal {
+                        Values::Decimal(u32_to_i128(o, lo))
+                    } else {
+                        Values::Wide(u32_to_i64(o, lo))
+                    }
+                }
+                (None, _) => Values::Decimal(i64_to_i128(c.as_primitive::<Int64Type>().values())),
             };
             let col = wide.array(values, c.nulls().cloned());
             let mut meta = f.metadata().clone();
@@ -561,9 +694,17 @@ mod tests {
         ];
         for (span, want) in cases {
             let n: ArrayRef = Arc::new(Int64Array::from(vec![-7, span - 7, 0]));
-            let b = RecordBatch::try_from_iter([("n", n)]).unwrap();
+            // A DECIMAL's offsets are taken from its 16-byte values
+            // directly; past 2³² it crosses as 8-byte values.
+            let d: ArrayRef = Arc::new(
+                Decimal128Array::from(vec![Some(-7), Some(span as i128 - 7), None])
+                    .with_precision_and_scale(18, 2)
+                    .unwrap(),
+            );
+            let b = RecordBatch::try_from_iter([("n", n), ("d", d)]).unwrap();
             let w = narrow(b.clone());
             assert_eq!(w.column(0).data_type(), &want, "{span}");
+            assert_eq!(w.column(1).data_type(), &want, "{span}");
             assert_eq!(widen(w), b, "{span}");
         }
     }
