@@ -79,10 +79,10 @@ pub struct ParallelConfig {
     /// the receiver before any operator sees them. Like
     /// `rows_by_reference`, it changes only the speed, which depends on
     /// what a line read from another core's cache costs: two cores, EMIT
-    /// CHANGES took 0.74 of the time narrowed where a cache line's round
-    /// trip between them took ~340 ns, 1.06 where it took ~65 ns (the
-    /// extra passes over local memory not repaid): see bench/HISTORY.md,
-    /// sessions 42 and 43.
+    /// CHANGES took 0.74–0.88 of the time narrowed where a cache line's
+    /// round trip between them took ~300–340 ns, 1.04 where it took ~65
+    /// ns (the extra passes over local memory not repaid): see
+    /// bench/HISTORY.md, sessions 42 and 43.
     pub narrow_rows: bool,
 }
 
