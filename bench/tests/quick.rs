@@ -115,6 +115,36 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
     }
 }
 
+/// The optional shapes of percore's exchange of held rows (by reference,
+/// not narrowed) run when named and compute percore's rows.
+#[test]
+fn the_exchange_variants_compute_percores_rows() {
+    let (_, v) = quick(&[
+        "--cores",
+        "2",
+        "--engines",
+        "percore,percore_rows_by_reference,percore_wide_rows",
+        "--scenarios",
+        "rows_window,emit_changes",
+        "--no-e2e",
+    ]);
+    let results = v["results"].as_array().unwrap();
+    for scenario in ["rows_window", "emit_changes"] {
+        let out = |engine: &str| {
+            let r = results
+                .iter()
+                .find(|r| r["scenario"] == scenario && r["engine"] == engine)
+                .unwrap_or_else(|| panic!("no {scenario}/{engine}"));
+            assert_eq!(r["late_rows"], 0, "{r}");
+            r["output_rows"].as_u64().unwrap()
+        };
+        let percore = out("percore");
+        assert!(percore > 0, "{scenario}");
+        assert_eq!(out("percore_rows_by_reference"), percore, "{scenario}");
+        assert_eq!(out("percore_wide_rows"), percore, "{scenario}");
+    }
+}
+
 /// A paced run watches the host's pauses before its round (a second on
 /// each CPU it uses) and says what it saw above the table.
 #[test]
