@@ -145,31 +145,36 @@ fn narrow_any<L: Lane, O: Offset>(values: &[L], lo: i64) -> Vec<O> {
 }
 
 /// An offset's width: 1, 2 or 4 bytes.
-pub(super) trait Offset: Copy {
+pub(super) trait Offset: Copy + Sized {
     /// `v`'s low bits (`v` fits: it is within the span).
     fn low_bits(v: i64) -> Self;
+    /// `lo` + each of `offsets`.
+    fn to_i64(offsets: &[Self], lo: i64) -> Vec<i64>;
+    /// `lo` + each of `offsets`, as DECIMAL's `i128`s.
+    fn to_i128(offsets: &[Self], lo: i64) -> Vec<i128>;
 }
 
-impl Offset for u8 {
-    #[inline(always)]
-    fn low_bits(v: i64) -> u8 {
-        v as u8
-    }
+/// [`Offset`] for `$t`, widened by `$to_i64` and `$to_i128`.
+macro_rules! offset {
+    ($t:ty, $to_i64:ident, $to_i128:ident) => {
+        impl Offset for $t {
+            #[inline(always)]
+            fn low_bits(v: i64) -> $t {
+                v as $t
+            }
+            fn to_i64(offsets: &[$t], lo: i64) -> Vec<i64> {
+                $to_i64(offsets, lo)
+            }
+            fn to_i128(offsets: &[$t], lo: i64) -> Vec<i128> {
+                $to_i128(offsets, lo)
+            }
+        }
+    };
 }
 
-impl Offset for u16 {
-    #[inline(always)]
-    fn low_bits(v: i64) -> u16 {
-        v as u16
-    }
-}
-
-impl Offset for u32 {
-    #[inline(always)]
-    fn low_bits(v: i64) -> u32 {
-        v as u32
-    }
-}
+offset!(u8, u8_to_i64, u8_to_i128);
+offset!(u16, u16_to_i64, u16_to_i128);
+offset!(u32, u32_to_i64, u32_to_i128);
 
 #[inline(always)]
 fn dec_to_i64_any(values: &[i128]) -> Vec<i64> {

@@ -47,20 +47,18 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Decimal128Type, Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt8Type,
+    ArrowPrimitiveType, Decimal128Type, Int64Type, TimestampMillisecondType, UInt16Type,
+    UInt32Type, UInt8Type,
 };
 use arrow_array::{
     Array, ArrayRef, Decimal128Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray,
     TimestampMillisecondArray, UInt16Array, UInt32Array, UInt8Array,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, FieldRef, Schema, TimeUnit};
 use percore_operators::state::time_range;
 
-use lanes::{
-    dec_range, dec_to_i64, i64_to_i128, u16_to_i128, u16_to_i64, u32_to_i128, u32_to_i64,
-    u8_to_i128, u8_to_i64, Lane,
-};
+use lanes::{dec_range, dec_to_i64, i64_to_i128, Lane, Offset};
 
 mod lanes;
 #[cfg(test)]
@@ -162,64 +160,72 @@ fn values_of(c: &ArrayRef, wide: Wide) -> &[i64] {
 
 /// `b` with its numeric columns sent in fewer bytes (see the contract).
 pub(super) fn narrow(b: RecordBatch) -> RecordBatch {
-    let schema = b.schema();
-    if !schema
+    if !b
+        .schema()
         .fields()
         .iter()
         .any(|f| Wide::of(f.data_type()).is_some() || f.data_type() == &DataType::Utf8)
     {
         return b;
     }
+    each_column(&b, |f, c| {
+        if f.data_type() == &DataType::Utf8 {
+            let fixed = fixed_strings(c)?;
+            let ty = fixed.data_type().clone();
+            return Some((retyped(f, ty, Some(STRINGS.to_string())), fixed));
+        }
+        let wide = Wide::of(f.data_type())?;
+        let nulls = c.nulls().cloned();
+        let (base, col) = match wide {
+            Wide::Decimal(..) => {
+                let values = c.as_primitive::<Decimal128Type>().values();
+                // A value beyond `i64` (beyond the precision: Arrow does
+                // not insist on it) leaves the column as it is.
+                let (lo, hi) = dec_range(values)?;
+                match offsets(values, lo, hi, nulls.clone()) {
+                    Some(col) => (Some(lo), col),
+                    None => (
+                        None,
+                        Arc::new(Int64Array::new(dec_to_i64(values).into(), nulls)) as ArrayRef,
+                    ),
+                }
+            }
+            _ => {
+                let values = values_of(c, wide);
+                let (lo, hi) = time_range(values).unwrap_or((0, 0));
+                (Some(lo), offsets(values, lo, hi, nulls)?)
+            }
+        };
+        let ty = col.data_type().clone();
+        Some((retyped(f, ty, Some(wide.mark(base))), col))
+    })
+}
+
+/// `b` with each column `each` turns into another (`None`: as it is).
+fn each_column(
+    b: &RecordBatch,
+    each: impl Fn(&Field, &ArrayRef) -> Option<(FieldRef, ArrayRef)>,
+) -> RecordBatch {
+    let schema = b.schema();
     let (fields, cols): (Vec<_>, Vec<ArrayRef>) = schema
         .fields()
         .iter()
         .zip(b.columns())
-        .map(|(f, c)| {
-            if f.data_type() == &DataType::Utf8 {
-                let Some(fixed) = fixed_strings(c) else {
-                    return (f.clone(), c.clone());
-                };
-                let mut meta = f.metadata().clone();
-                meta.insert(NARROWED.to_string(), STRINGS.to_string());
-                let field = Field::new(f.name(), fixed.data_type().clone(), f.is_nullable())
-                    .with_metadata(meta);
-                return (Arc::new(field), fixed);
-            }
-            let Some(wide) = Wide::of(f.data_type()) else {
-                return (f.clone(), c.clone());
-            };
-            let nulls = c.nulls().cloned();
-            let narrowed = match wide {
-                Wide::Decimal(..) => {
-                    let values = c.as_primitive::<Decimal128Type>().values();
-                    // A value beyond `i64` (beyond the precision: Arrow
-                    // does not insist on it) leaves the column as it is.
-                    dec_range(values).map(|(lo, hi)| {
-                        let col: ArrayRef = match offsets(values, lo, hi, nulls.clone()) {
-                            Some(col) => return (Some(lo), col),
-                            None => Arc::new(Int64Array::new(dec_to_i64(values).into(), nulls)),
-                        };
-                        (None, col)
-                    })
-                }
-                _ => {
-                    let values = values_of(c, wide);
-                    let (lo, hi) = time_range(values).unwrap_or((0, 0));
-                    offsets(values, lo, hi, nulls).map(|col| (Some(lo), col))
-                }
-            };
-            let Some((base, col)) = narrowed else {
-                return (f.clone(), c.clone());
-            };
-            let mut meta = f.metadata().clone();
-            meta.insert(NARROWED.to_string(), wide.mark(base));
-            let field =
-                Field::new(f.name(), col.data_type().clone(), f.is_nullable()).with_metadata(meta);
-            (Arc::new(field), col)
-        })
+        .map(|(f, c)| each(f, c).unwrap_or_else(|| (f.clone(), c.clone())))
         .unzip();
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     RecordBatch::try_new(Arc::new(schema), cols).expect("same rows, same column count")
+}
+
+/// Field `f` as a column of type `ty`, its metadata marked with `mark`, or
+/// with [`NARROWED`]'s mark taken away (`None`).
+fn retyped(f: &Field, ty: DataType, mark: Option<String>) -> FieldRef {
+    let mut meta = f.metadata().clone();
+    match mark {
+        Some(m) => meta.insert(NARROWED.to_string(), m),
+        None => meta.remove(NARROWED),
+    };
+    Arc::new(Field::new(f.name(), ty, f.is_nullable()).with_metadata(meta))
 }
 
 /// `values` (from `lo` to `hi`) as offsets from `lo` in the narrowest of
@@ -280,65 +286,39 @@ fn strings_back(c: &ArrayRef) -> ArrayRef {
 
 /// `b` with the columns [`narrow`] marked turned back.
 pub(super) fn widen(b: RecordBatch) -> RecordBatch {
-    let schema = b.schema();
-    if !schema
+    if !b
+        .schema()
         .fields()
         .iter()
         .any(|f| f.metadata().contains_key(NARROWED))
     {
         return b;
     }
-    let (fields, cols): (Vec<_>, Vec<ArrayRef>) = schema
-        .fields()
-        .iter()
-        .zip(b.columns())
-        .map(|(f, c)| {
-            let Some(mark) = f.metadata().get(NARROWED) else {
-                return (f.clone(), c.clone());
-            };
-            if mark == STRINGS {
-                let mut meta = f.metadata().clone();
-                meta.remove(NARROWED);
-                let field =
-                    Field::new(f.name(), DataType::Utf8, f.is_nullable()).with_metadata(meta);
-                return (Arc::new(field), strings_back(c));
-            }
-            let (base, wide) = Wide::unmark(mark).expect("a mark narrow wrote");
-            let decimal = matches!(wide, Wide::Decimal(..));
-            let values = match (base, c.data_type()) {
-                (Some(lo), DataType::UInt8) => {
-                    let o = c.as_primitive::<UInt8Type>().values();
-                    if decimal {
-                        Values::Decimal(u8_to_i128(o, lo))
-                    } else {
-                        Values::Wide(u8_to_i64(o, lo))
-                    }
-                }
-                (Some(lo), DataType::UInt16) => {
-                    let o = c.as_primitive::<UInt16Type>().values();
-                    if decimal {
-                        Values::Decimal(u16_to_i128(o, lo))
-                    } else {
-                        Values::Wide(u16_to_i64(o, lo))
-                    }
-                }
-                (Some(lo), _) => {
-                    let o = c.as_primitive::<UInt32Type>().values();
-                    if decimal {
-                        Values::Decimal(u32_to_i128(o, lo))
-                    } else {
-                        Values::Wide(u32_to_i64(o, lo))
-                    }
-                }
-                (None, _) => Values::Decimal(i64_to_i128(c.as_primitive::<Int64Type>().values())),
-            };
-            let col = wide.array(values, c.nulls().cloned());
-            let mut meta = f.metadata().clone();
-            meta.remove(NARROWED);
-            let field = Field::new(f.name(), wide.data_type(), f.is_nullable()).with_metadata(meta);
-            (Arc::new(field), col)
-        })
-        .unzip();
-    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
-    RecordBatch::try_new(Arc::new(schema), cols).expect("same rows, same column count")
+    each_column(&b, |f, c| {
+        let mark = f.metadata().get(NARROWED)?;
+        if mark == STRINGS {
+            return Some((retyped(f, DataType::Utf8, None), strings_back(c)));
+        }
+        let (base, wide) = Wide::unmark(mark).expect("a mark narrow wrote");
+        let values = match (base, c.data_type()) {
+            (Some(lo), DataType::UInt8) => back::<UInt8Type>(c, lo, wide),
+            (Some(lo), DataType::UInt16) => back::<UInt16Type>(c, lo, wide),
+            (Some(lo), _) => back::<UInt32Type>(c, lo, wide),
+            (None, _) => Values::Decimal(i64_to_i128(c.as_primitive::<Int64Type>().values())),
+        };
+        let col = wide.array(values, c.nulls().cloned());
+        Some((retyped(f, wide.data_type(), None), col))
+    })
+}
+
+/// A column of offsets (of type `T`) from `lo` back to `wide`'s values.
+fn back<T: ArrowPrimitiveType>(c: &ArrayRef, lo: i64, wide: Wide) -> Values
+where
+    T::Native: Offset,
+{
+    let offsets = c.as_primitive::<T>().values();
+    match wide {
+        Wide::Decimal(..) => Values::Decimal(T::Native::to_i128(offsets, lo)),
+        _ => Values::Wide(T::Native::to_i64(offsets, lo)),
+    }
 }
