@@ -208,7 +208,7 @@ fn main() -> Result<()> {
         a.engines.clone()
     };
     for e in &engines {
-        if !ENGINES.contains(&e.as_str()) && e != BY_REFERENCE && e != WIDE_ROWS {
+        if !ENGINES.contains(&e.as_str()) && percore_variant(e).is_none() {
             bail!(
                 "unknown engine `{e}`; choose from {}, {BY_REFERENCE}, {WIDE_ROWS}",
                 ENGINES.join(", ")
@@ -318,6 +318,17 @@ const BY_REFERENCE: &str = "percore_rows_by_reference";
 /// (`ParallelConfig::narrow_rows` off); not run unless named.
 const WIDE_ROWS: &str = "percore_wide_rows";
 
+/// The shape of percore's exchange an engine name runs, `None` for an
+/// engine that is not percore's.
+fn percore_variant(engine: &str) -> Option<Variant> {
+    match engine {
+        "percore" => Some(Variant::Default),
+        BY_REFERENCE => Some(Variant::RowsByReference),
+        WIDE_ROWS => Some(Variant::WideRows),
+        _ => None,
+    }
+}
+
 /// One measurement in this process, printed as JSON.
 fn child_run(a: &Args) -> Result<()> {
     let name = a
@@ -331,15 +342,16 @@ fn child_run(a: &Args) -> Result<()> {
         .context("--child-run needs --engines")?
         .as_str();
     let n = *a.cores.first().context("--child-run needs --cores")?;
-    if a.stripe.is_some() && (n != 1 || !matches!(engine, "percore" | BY_REFERENCE | WIDE_ROWS)) {
+    let variant = percore_variant(engine);
+    if a.stripe.is_some() && (n != 1 || variant.is_none()) {
         bail!("--stripe applies to a one-core run of the percore engine");
     }
     let plan = sql::compile(s.sql)?;
     // Started before the timing, as an embedding service would. Past the
     // CPUs there are, a run is unpinned (as percore's cores beyond them
     // are).
-    let executors = match engine {
-        "percore" | BY_REFERENCE | WIDE_ROWS => {
+    let executors = match variant {
+        Some(_) => {
             let all = percore_runtime::available_cpus();
             let cpus = match a.pin_cpu {
                 Some(k) => all.get(k).map(|&c| vec![c]).unwrap_or_default(),
@@ -347,24 +359,19 @@ fn child_run(a: &Args) -> Result<()> {
             };
             Some(Executors::start(n, Some(&cpus), 256 << 10).map_err(|e| anyhow::anyhow!("{e}"))?)
         }
-        _ => None,
+        None => None,
     };
     let cpu_before = percore_runtime::process_cpu_secs();
-    let mut run = match engine {
-        "v1" => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
-        "v2" => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
-        "timely" => engines::timely::run(s, a.rows, n, a.rate)?,
-        "percore" | BY_REFERENCE | WIDE_ROWS => {
+    let mut run = match (engine, variant) {
+        (_, Some(variant)) => {
             let executors = executors.as_ref().expect("started above for percore");
-            let variant = match engine {
-                BY_REFERENCE => Variant::RowsByReference,
-                WIDE_ROWS => Variant::WideRows,
-                _ => Variant::Default,
-            };
             engines::percore::run(executors, s, &plan, a.rows, a.rate, variant, a.stripe)?
         }
-        E2E => e2e::run(s, a.rows, n)?,
-        e => bail!("unknown engine `{e}`"),
+        ("v1", None) => engines::v1::run(s, &plan, a.rows, n, a.rate)?,
+        ("v2", None) => engines::v2::run(s, &plan, a.rows, n, a.rate)?,
+        ("timely", None) => engines::timely::run(s, a.rows, n, a.rate)?,
+        (E2E, None) => e2e::run(s, a.rows, n)?,
+        (e, None) => bail!("unknown engine `{e}`"),
     };
     run.cpu_secs = Some(percore_runtime::process_cpu_secs() - cpu_before);
     run.peak_rss = measure::peak_rss();
