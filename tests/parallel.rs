@@ -474,11 +474,42 @@ fn a_core_ahead_stops_reading_at_the_rows_bound() {
             sorted_text(&want),
             "align_rows {align_rows}: two cores vs one"
         );
-        stats.cores.iter().map(|c| c.peak_held_rows).max().unwrap()
+        for c in &stats.cores {
+            assert!(
+                0.0 <= c.held_back_secs
+                    && c.held_back_secs <= c.idle_secs
+                    && c.idle_secs <= stats.elapsed_secs,
+                "align_rows {align_rows}: {c:?} in {} s",
+                stats.elapsed_secs
+            );
+        }
+        // The second core, not slowed, is the one that waits.
+        let leader = &stats.cores[1];
+        (
+            stats.cores.iter().map(|c| c.peak_held_rows).max().unwrap(),
+            leader.idle_secs,
+            stats.cores.iter().map(|c| c.held_back_secs).sum::<f64>(),
+        )
     };
     let bound = 1_000;
-    let bounded = run(bound);
-    let unbounded = run(usize::MAX);
+    let (bounded, idle, held_back) = run(bound);
+    let (unbounded, idle_unbounded, held_back_unbounded) = run(usize::MAX);
+    // The first core sleeps 2 ms before each of its 40 batches: under the
+    // bound the second waits for it at almost every one of them, held back;
+    // without it, it is held back only until the first core's first
+    // watermark (one sleep), then reads on and waits for that core's end.
+    assert!(
+        held_back >= 0.02 && idle >= held_back,
+        "held back {held_back} s, idle {idle} s under the bound"
+    );
+    assert!(
+        held_back_unbounded * 4.0 < held_back,
+        "held back {held_back_unbounded} s without a bound, {held_back} s with"
+    );
+    assert!(
+        idle_unbounded >= 0.02,
+        "the leading core waited only {idle_unbounded} s for the slow one"
+    );
     // What a core may hold besides: the rows lateness holds, the batch
     // that took it past the bound.
     assert!(

@@ -47,6 +47,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize) -> Result<Run> {
         &mut |_| Ok(()),
     )
     .map_err(|f| anyhow::anyhow!("{}", f.error))?;
+    let idle_share = stats.idle_share();
     Ok(Run {
         records: stats.records_in,
         output_rows: stats.records_out,
@@ -55,5 +56,6 @@ pub fn run(s: &Scenario, rows: u64, cores: usize) -> Result<Run> {
         latency: stats.latency_us,
         peak_rss: None,
         cpu_secs: None,
+        idle_share,
     })
 }

@@ -164,6 +164,13 @@ impl Row {
         v.filter(|v| !v.is_empty()).map(|v| median_min_max(&v).0)
     }
 
+    /// The median of the runs' idle shares (`None` unless every run has
+    /// one: percore's engines).
+    fn idle_share(&self) -> Option<f64> {
+        let v: Option<Vec<f64>> = self.runs.iter().map(|r| r.idle_share).collect();
+        v.filter(|v| !v.is_empty()).map(|v| median_min_max(&v).0)
+    }
+
     /// The run whose latency and memory are reported: the one with the
     /// median rate, or for paced input (where every run keeps the same rate)
     /// the one with the median p99, so one stall of the machine in one run

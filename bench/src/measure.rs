@@ -18,6 +18,10 @@ pub struct Run {
     /// CPU time the run's process used during the run, every thread
     /// (seconds; runs that ran at the same time: their sum).
     pub cpu_secs: Option<f64>,
+    /// percore's cores' idle time over cores × run time
+    /// (`RunStats::idle_share`): what they spent waiting for each other
+    /// (or, on one core, for nothing to do).
+    pub idle_share: Option<f64>,
 }
 
 impl Run {
@@ -55,12 +59,13 @@ impl Run {
             },
             "peak_rss_bytes": self.peak_rss,
             "cpu_secs": self.cpu_secs,
+            "idle_share": self.idle_share,
         })
     }
 
     /// Runs that ran at the same time, as one: their records, output rows
-    /// and CPU time summed over the longest run's time; the latency and
-    /// peak memory of the slowest.
+    /// and CPU time summed over the longest run's time, their idle shares'
+    /// mean; the latency and peak memory of the slowest.
     ///
     /// # Panics
     /// When `runs` is empty.
@@ -75,6 +80,11 @@ impl Run {
             output_rows: runs.iter().map(|r| r.output_rows).sum(),
             late_rows: runs.iter().map(|r| r.late_rows).sum(),
             cpu_secs: runs.iter().map(|r| r.cpu_secs).sum(),
+            idle_share: runs
+                .iter()
+                .map(|r| r.idle_share)
+                .sum::<Option<f64>>()
+                .map(|s| s / runs.len() as f64),
             ..slowest
         }
     }
@@ -97,6 +107,7 @@ impl Run {
             },
             peak_rss: v["peak_rss_bytes"].as_u64(),
             cpu_secs: v["cpu_secs"].as_f64(),
+            idle_share: v["idle_share"].as_f64(),
         }
     }
 }
@@ -354,6 +365,7 @@ mod tests {
             },
             peak_rss: Some(records),
             cpu_secs: Some(secs * 0.9),
+            idle_share: Some(records as f64 / 1000.0),
         }
     }
 
@@ -377,6 +389,14 @@ mod tests {
         unknown.cpu_secs = None;
         assert_eq!(
             Run::together(vec![unknown, run(100, 1.0, 5)]).cpu_secs,
+            None
+        );
+        // Their idle shares' mean (0.1, 0.3, 0.2); unknown if one is.
+        assert!((r.idle_share.unwrap() - 0.2).abs() < 1e-9);
+        let mut unknown = run(100, 1.0, 5);
+        unknown.idle_share = None;
+        assert_eq!(
+            Run::together(vec![unknown, run(100, 1.0, 5)]).idle_share,
             None
         );
     }
@@ -428,5 +448,6 @@ mod tests {
         assert_eq!(run(1, 1.0, 1).over_1ms_share(), None);
         assert_eq!(back.cpu_secs, Some(0.45));
         assert_eq!(back.peak_rss, Some(1000));
+        assert_eq!(back.idle_share, Some(1.0));
     }
 }

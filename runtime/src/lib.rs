@@ -130,6 +130,8 @@ pub fn run_local(
             buffers_reused: 0,
             cpu_secs: 0.0,
             peak_held_rows: peak_held,
+            idle_secs: 0.0,
+            held_back_secs: 0.0,
         }],
         latency_us: latency.summary(),
     };

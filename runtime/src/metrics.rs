@@ -21,6 +21,16 @@ pub struct CoreStats {
     /// batches, waiting for the watermark (see
     /// [`crate::ParallelConfig::align_rows`]).
     pub peak_held_rows: usize,
+    /// Wall time the core spent parked with nothing to do: no batch its
+    /// input could give and no message from another core (a paced input's
+    /// waits for its next rows to come due are the input's, not counted).
+    /// On several cores, mostly a core waiting for a slower one.
+    pub idle_secs: f64,
+    /// Of `idle_secs`, the time the core was held back: it had read as far
+    /// past the slowest core's watermark as it may
+    /// ([`crate::ParallelConfig::align_rows`], `align_ms`) and waited for
+    /// that watermark to move.
+    pub held_back_secs: f64,
 }
 
 /// Latency percentiles in microseconds.
@@ -47,6 +57,16 @@ pub struct RunStats {
     pub elapsed_secs: f64,
     pub cores: Vec<CoreStats>,
     pub latency_us: LatencySummary,
+}
+
+impl RunStats {
+    /// The share of the cores' time spent idle (their `idle_secs` over
+    /// cores × elapsed time; `None` without cores or time): on several
+    /// cores, what waiting for each other cost.
+    pub fn idle_share(&self) -> Option<f64> {
+        let span = self.cores.len() as f64 * self.elapsed_secs;
+        (span > 0.0).then(|| self.cores.iter().map(|c| c.idle_secs).sum::<f64>() / span)
+    }
 }
 
 /// Ingest-to-emit latency of output rows, in microseconds.

@@ -275,6 +275,8 @@ fn write_stats(path: &std::path::Path, s: &RunStats) -> Result<(), Failure> {
             "buffers_reused": c.buffers_reused,
             "cpu_seconds": c.cpu_secs,
             "peak_held_rows": c.peak_held_rows,
+            "idle_seconds": c.idle_secs,
+            "held_back_seconds": c.held_back_secs,
         })).collect::<Vec<_>>(),
         "latency_us": {
             "p50": s.latency_us.p50,

@@ -62,6 +62,7 @@ pub fn run(
     let stats = run_on(executors, plan, input, &cfg, None, &mut |_| Ok(()))
         .map_err(|f| anyhow::anyhow!("{}", f.error))?;
     let output_rows = stats.records_out;
+    let idle_share = stats.idle_share();
     Ok(Run {
         records: stats.records_in,
         output_rows,
@@ -70,6 +71,7 @@ pub fn run(
         latency: stats.latency_us,
         peak_rss: None,
         cpu_secs: None,
+        idle_share,
     })
 }
 

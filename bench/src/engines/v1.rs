@@ -61,5 +61,6 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
         latency: g.latency.summary(),
         peak_rss: None,
         cpu_secs: None,
+        idle_share: None,
     })
 }

@@ -152,6 +152,7 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
         latency: latency.summary(),
         peak_rss: None,
         cpu_secs: None,
+        idle_share: None,
     })
 }
 

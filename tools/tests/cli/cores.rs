@@ -51,6 +51,17 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
                 );
                 assert!(c["cpu_seconds"].as_f64().unwrap() > 0.0, "{name}: {c}");
             }
+            let elapsed = s["elapsed_seconds"].as_f64().unwrap();
+            for c in per_core {
+                // Time parked, of it held back by the read-ahead bound:
+                // neither longer than the run.
+                let idle = c["idle_seconds"].as_f64().unwrap();
+                let held_back = c["held_back_seconds"].as_f64().unwrap();
+                assert!(
+                    0.0 <= held_back && held_back <= idle && idle <= elapsed,
+                    "{name} on {cores}: {c} in {elapsed} s"
+                );
+            }
             for c in per_core {
                 // Rows wait for the watermark where the output is in
                 // event-time order, and nowhere in a plain SELECT.

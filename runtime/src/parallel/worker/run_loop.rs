@@ -269,7 +269,13 @@ impl Worker<'_> {
             if !busy {
                 // Nothing to do: what is collected goes out before waiting.
                 self.flush_output().await?;
+                let waited = Instant::now();
                 self.ep.park(Duration::from_millis(1));
+                let waited = waited.elapsed().as_secs_f64();
+                self.stats.idle_secs += waited;
+                if ahead && source.is_some() {
+                    self.stats.held_back_secs += waited;
+                }
             }
         }
         self.stats.buffers_reused = self.exchange.reused();
