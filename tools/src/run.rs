@@ -253,8 +253,15 @@ fn report(s: &RunStats) {
     }
     if std::io::stderr().is_terminal() {
         let rate = s.records_in as f64 / s.elapsed_secs.max(1e-9);
+        // On several cores, how much of their time they waited.
+        let idle = s
+            .idle_share()
+            .filter(|_| s.cores.len() > 1)
+            .map_or(String::new(), |x| {
+                format!(", cores idle {:.1}% of the time", x * 100.0)
+            });
         eprintln!(
-            "percore: {} records in, {} out in {:.3} s ({:.0} rec/s)",
+            "percore: {} records in, {} out in {:.3} s ({:.0} rec/s{idle})",
             s.records_in, s.records_out, s.elapsed_secs, rate
         );
     }
