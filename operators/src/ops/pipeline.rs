@@ -12,6 +12,7 @@ use arrow_array::RecordBatch;
 use super::{Closed, Filter, GroupBy, Operator, Project, RowsWindow, Tumbling};
 use crate::error::Result;
 use crate::plan::{Plan, Stage};
+use crate::state::Prepare;
 use crate::types::arrow_schema;
 
 /// Counters of one pipeline (single writer: the pipeline's owner).
@@ -23,7 +24,7 @@ pub struct PipelineStats {
 }
 
 /// How a pipeline is driven when it is one of several (one per core).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct PipelineOptions {
     /// Leave WHERE out: it already ran before the exchange.
     pub skip_filter: bool,
@@ -42,6 +43,10 @@ pub struct PipelineOptions {
     /// Input rows are already cut to the columns the query reads
     /// ([`Plan::read`]); otherwise they are batches of the stream as declared.
     pub input_read: bool,
+    /// With `external_watermark`: what turns a batch held for the watermark
+    /// into the form a release reads, applied when a release first takes
+    /// rows of it ([`crate::state::EventTimeBuffer::preparing`]).
+    pub prepare: Option<Prepare>,
 }
 
 pub struct Pipeline {
@@ -71,11 +76,19 @@ impl Pipeline {
             Stage::Select => {}
             Stage::Rows(r) => {
                 let op = RowsWindow::new(r, lateness, stage_schema);
-                ops.push(Box::new(if ext { op.externally_driven(seq) } else { op }))
+                ops.push(Box::new(if ext {
+                    op.externally_driven(seq, opt.prepare)
+                } else {
+                    op
+                }))
             }
             Stage::Aggregate(a) if a.window.is_some() => {
                 let op = Tumbling::new(a, lateness, stage_schema);
-                let op = if ext { op.externally_driven(seq) } else { op };
+                let op = if ext {
+                    op.externally_driven(seq, opt.prepare)
+                } else {
+                    op
+                };
                 ops.push(Box::new(match (opt.partial_input, opt.own_partials) {
                     (true, true) => op.merging_partials().adopting_own_partials(),
                     (true, false) => op.merging_partials(),
@@ -84,7 +97,11 @@ impl Pipeline {
             }
             Stage::Aggregate(a) => {
                 let op = GroupBy::new(a, lateness, stage_schema);
-                let op = if ext { op.externally_driven(seq) } else { op };
+                let op = if ext {
+                    op.externally_driven(seq, opt.prepare)
+                } else {
+                    op
+                };
                 ops.push(Box::new(if opt.partial_input {
                     op.merging_partials()
                 } else {

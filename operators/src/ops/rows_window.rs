@@ -14,7 +14,7 @@ use super::{eval_all, Operator};
 use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::RowsPlan;
-use crate::state::{EventTimeBuffer, GroupTable, Sliding};
+use crate::state::{EventTimeBuffer, GroupTable, Prepare, Sliding};
 
 pub struct RowsWindow {
     partition_by: Vec<Expr>,
@@ -54,9 +54,11 @@ impl RowsWindow {
         }
     }
 
-    /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
-    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
-        self.buffer = self.buffer.externally_driven(seq);
+    /// Driven by [`Operator::on_watermark`]; time ties broken by column
+    /// `seq`; held batches turned by `prepare` when first released from
+    /// ([`EventTimeBuffer::preparing`]).
+    pub fn externally_driven(mut self, seq: Option<usize>, prepare: Option<Prepare>) -> Self {
+        self.buffer = self.buffer.externally_driven(seq).preparing(prepare);
         self
     }
 

@@ -16,7 +16,7 @@ mod sliding;
 
 pub(crate) use accumulators::assert_ids_below;
 pub use accumulators::{Acc, AggFunc, GroupIds};
-pub use event_time::{rows_in_range, time_range, EventTimeBuffer, Released, TimeColumn};
+pub use event_time::{rows_in_range, time_range, EventTimeBuffer, Prepare, Released, TimeColumn};
 pub use group_table::{hash_keys, split_keys, GroupTable};
 pub(crate) use keep::KeepMask;
 pub use route_simd::vectorised as hashes_vectorised;

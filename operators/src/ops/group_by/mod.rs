@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::expr::Expr;
 use crate::gather::Pool;
 use crate::plan::{AggCall, AggPlan, Emit};
-use crate::state::{Acc, AggFunc, EventTimeBuffer, GroupIds, GroupTable};
+use crate::state::{Acc, AggFunc, EventTimeBuffer, GroupIds, GroupTable, Prepare};
 
 /// Group table plus one accumulator per aggregate: the state of one set of
 /// groups. Each group's row count is kept here, once for all aggregates
@@ -356,8 +356,10 @@ impl GroupBy {
     }
 
     /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
-    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
-        self.buffer = self.buffer.map(|b| b.externally_driven(seq));
+    pub fn externally_driven(mut self, seq: Option<usize>, prepare: Option<Prepare>) -> Self {
+        self.buffer = self
+            .buffer
+            .map(|b| b.externally_driven(seq).preparing(prepare));
         self
     }
 

@@ -39,7 +39,7 @@ use super::windows::{window_starts, StartOf, Starts, Windows};
 use super::{eval_all, Closed, Operator};
 use crate::error::Result;
 use crate::plan::{AggPlan, Emit, Tumble};
-use crate::state::{EventTimeBuffer, KeepMask};
+use crate::state::{EventTimeBuffer, KeepMask, Prepare};
 
 mod bounds;
 mod partials;
@@ -101,8 +101,10 @@ impl Tumbling {
     }
 
     /// Driven by [`Operator::on_watermark`]; time ties broken by column `seq`.
-    pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
-        self.buffer = self.buffer.map(|b| b.externally_driven(seq));
+    pub fn externally_driven(mut self, seq: Option<usize>, prepare: Option<Prepare>) -> Self {
+        self.buffer = self
+            .buffer
+            .map(|b| b.externally_driven(seq).preparing(prepare));
         self.external = Some(None);
         self
     }

@@ -149,8 +149,14 @@ pub struct Released {
     pub times: ScalarBuffer<i64>,
 }
 
+/// Turns a held batch into the form a release reads, when it is not in it
+/// already (`None`: as it is): see [`EventTimeBuffer::preparing`].
+pub type Prepare = fn(&RecordBatch) -> Option<RecordBatch>;
+
 pub struct EventTimeBuffer {
     time: TimeColumn,
+    /// Applied to a held batch before a release first takes rows of it.
+    prepare: Option<Prepare>,
     lateness: i64,
     max_seen: Option<i64>,
     /// Runs in arrival order.
@@ -174,6 +180,7 @@ impl EventTimeBuffer {
     pub fn new(time: TimeColumn, lateness_ms: i64) -> Self {
         EventTimeBuffer {
             time,
+            prepare: None,
             lateness: lateness_ms,
             max_seen: None,
             pending: std::collections::VecDeque::new(),
@@ -192,6 +199,17 @@ impl EventTimeBuffer {
     pub fn externally_driven(mut self, seq: Option<usize>) -> Self {
         self.external = Some(None);
         self.seq = seq;
+        self
+    }
+
+    /// Holds each batch as it comes and turns it with `prepare` only when a
+    /// release is about to take rows of it: batches held in a compact form
+    /// (another core's rows, narrowed for the trip) stay compact while they
+    /// wait. Their time column (and sequence column) must be readable as
+    /// they come: admission reads them; `prepare` must keep every row and
+    /// value and give the columns their declared types.
+    pub fn preparing(mut self, prepare: Option<Prepare>) -> Self {
+        self.prepare = prepare;
         self
     }
 
@@ -417,6 +435,7 @@ impl EventTimeBuffer {
         };
         Run {
             batch,
+            raw: self.prepare.is_some(),
             times,
             seqs,
             seq_span,

@@ -22,15 +22,21 @@ impl EventTimeBuffer {
     /// `None`) in (time, sequence, arrival) order.
     pub(super) fn release(&mut self, limit: Option<i64>) -> Option<Released> {
         let limit = limit.unwrap_or(i64::MAX);
+        let due = |r: &Run| match r.held {
+            Held::Sorted { start } => start < r.times.len() && r.times[start] <= limit,
+            Held::Unsorted { min, .. } => min <= limit,
+        };
+        // Runs this release takes rows of, in the form it reads.
+        if let Some(prepare) = self.prepare {
+            for r in self.pending.iter_mut().filter(|r| r.raw && due(r)) {
+                if let Some(b) = prepare(&r.batch) {
+                    r.batch = b;
+                }
+                r.raw = false;
+            }
+        }
         // One in-order run holding every row released: a zero-copy slice.
-        let mut from = self
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| match r.held {
-                Held::Sorted { start } => start < r.times.len() && r.times[start] <= limit,
-                Held::Unsorted { min, .. } => min <= limit,
-            });
+        let mut from = self.pending.iter().enumerate().filter(|(_, r)| due(r));
         let (k, _) = from.next()?;
         if from.next().is_none() {
             let r = &mut self.pending[k];
@@ -80,7 +86,23 @@ impl EventTimeBuffer {
         // The sequences (sorted too when the sort moved them) served only
         // to order ties: the released rows leave that column out.
         let (order, times, _) = sort_taken(&taken, &mut self.counts);
-        let batches: Vec<&RecordBatch> = self.pending.iter().map(|r| &r.batch).collect();
+        // A run still in its raw form has nothing due (those were prepared
+        // above): an empty batch of a prepared run's columns stands in.
+        let stand_in = self
+            .pending
+            .iter()
+            .any(|r| r.raw)
+            .then(|| self.pending.iter().find(|r| !r.raw))
+            .flatten()
+            .map(|r| RecordBatch::new_empty(r.batch.schema()));
+        let batches: Vec<&RecordBatch> = self
+            .pending
+            .iter()
+            .map(|r| match &stand_in {
+                Some(empty) if r.raw => empty,
+                _ => &r.batch,
+            })
+            .collect();
         let times: ScalarBuffer<i64> = times.into();
         // A plain time column is the sorted times (a released row has a
         // time: NULL times are late), shared rather than gathered again.

@@ -11,6 +11,8 @@ use crate::gather::Pair;
 /// Rows of one accepted batch still held.
 pub(super) struct Run {
     pub(super) batch: RecordBatch,
+    /// `batch` has not been through the buffer's `prepare` yet.
+    pub(super) raw: bool,
     /// Each row's time and sequence number, in batch order.
     pub(super) times: ScalarBuffer<i64>,
     pub(super) seqs: Option<ScalarBuffer<i64>>,

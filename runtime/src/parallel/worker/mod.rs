@@ -15,6 +15,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::FieldRef;
 use percore_operators::expr::Expr;
 use percore_operators::ops::PartialAgg;
+use percore_operators::state::{Prepare, TimeColumn};
 use percore_operators::{Pipeline, PipelineOptions, Plan, SqlType};
 use percore_shuffle::{Endpoint, Exchange, Message, Sides};
 
@@ -76,6 +77,10 @@ pub(super) struct Worker<'a> {
     file: Option<CoreFile>,
     /// Every row read here is this core's own (see [`super::ParallelConfig::local_keys`]).
     local: bool,
+    /// The columns of a narrowed batch from another core widened on arrival
+    /// (`None`: all of them); the pipeline widens the rest when it releases
+    /// the rows.
+    eager: Option<Vec<usize>>,
 }
 
 impl<'a> Worker<'a> {
@@ -91,6 +96,20 @@ impl<'a> Worker<'a> {
         // Rows that never leave this core are folded straight into the final
         // aggregate: pre-aggregating them would only add a merge.
         let partial = PartialAgg::for_plan(plan).filter(|_| !local);
+        // Rows other cores send narrowed to an operator that holds them for
+        // the watermark: widened on arrival only where admission reads them
+        // (a plain time column, the sequence column), the rest when a
+        // release first takes rows of them — they wait in a quarter of the
+        // bytes.
+        let seq_column = numbered_rows(plan, n).then_some(plan.inputs.len());
+        let eager: Option<Vec<usize>> = match plan.watermark_time() {
+            Some(TimeColumn(Expr::Column { index, .. }))
+                if setup.narrow_rows && !local && plan.orders_rows() =>
+            {
+                Some([*index].into_iter().chain(seq_column).collect())
+            }
+            _ => None,
+        };
         let post = Pipeline::with_options(
             plan,
             PipelineOptions {
@@ -100,10 +119,11 @@ impl<'a> Worker<'a> {
                 // time decide the output order and several cores' rows meet:
                 // one core releases ties in the order it read them, which
                 // is the input's.
-                seq_column: numbered_rows(plan, n).then_some(plan.inputs.len()),
+                seq_column,
                 partial_input: partial.is_some(),
                 own_partials: partial.is_some(),
                 input_read: true,
+                prepare: eager.is_some().then_some(wire::widened as Prepare),
             },
         );
         let post_holds_rows = post.holds_rows();
@@ -144,6 +164,7 @@ impl<'a> Worker<'a> {
             core_sink: setup.core_sink,
             file: None,
             local,
+            eager,
         }
     }
 

@@ -215,7 +215,11 @@ impl Worker<'_> {
                         // come, they were held idle while every batch took
                         // fresh memory).
                         let mine = (!self.local).then(|| b.clone());
-                        let out = self.post.push(wire::widen(b))?;
+                        let b = match &self.eager {
+                            Some(cols) => wire::widen_only(b, cols),
+                            None => wire::widen(b),
+                        };
+                        let out = self.post.push(b)?;
                         self.emit(out, ingest).await?;
                         // Buffers the pipeline let go of go back to their maker.
                         let pool = mine.map(reclaim).unwrap_or_default();

@@ -108,7 +108,19 @@ proptest! {
         if lengths.windows(2).any(|w| w[0] != w[1]) {
             prop_assert_eq!(n.column(4).data_type(), &DataType::Utf8);
         }
-        prop_assert_eq!(widen(n), b);
+        prop_assert_eq!(widen(n.clone()), b.clone());
+        // Widened in two steps, as a core holding the rows does: the time
+        // column on arrival, the rest when a release takes them.
+        let part = widen_only(n.clone(), &[3]);
+        prop_assert_eq!(part.column(3), b.column(3));
+        prop_assert_eq!(part.schema_ref().field(3), b.schema_ref().field(3));
+        for k in [0, 2, 5] {
+            prop_assert_eq!(part.column(k).data_type(), n.column(k).data_type(), "column {} stays", k);
+        }
+        let rest = widened(&part);
+        prop_assert_eq!(rest.is_some(), n != b, "widened only when still narrow");
+        prop_assert_eq!(rest.unwrap_or(part), b.clone());
+        prop_assert!(widened(&b).is_none());
     }
 }
 
