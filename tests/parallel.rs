@@ -240,6 +240,59 @@ fn an_error_on_one_core_stops_the_run_and_names_it() {
     }
 }
 
+/// A slow output (the sink sleeps on the first batches) fills the rings
+/// into the output thread: the cores wait for room, counted as blocked,
+/// not as idle, and not more than the run lasted.
+#[test]
+fn cores_waiting_for_a_slow_output_count_it_as_blocked() {
+    let ts: Vec<Trade> = (0..4000)
+        .map(|i| Trade {
+            symbol: Some(["A", "B", "C", "D"][i % 4].into()),
+            trader: Some(1),
+            price: Some(10_000),
+            qty: Some(1),
+            ts: Some(1_705_312_800_000 + i as i64),
+            fprice: None,
+        })
+        .collect();
+    let plan = sql::compile(&format!(
+        "{}SELECT symbol, price FROM trades",
+        trades_ddl(0)
+    ))
+    .unwrap();
+    let input = Arc::new(Split {
+        trades: ts,
+        batch_size: 16,
+        ranged: None,
+    });
+    let cfg = ParallelConfig {
+        ring_capacity: 1,
+        ..ParallelConfig::new(2)
+    };
+    let mut slow = 10;
+    let stats = run_parallel(&plan, input, &cfg, &mut |_| {
+        if slow > 0 {
+            slow -= 1;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|f| panic!("{}", f.error));
+    assert_eq!(stats.records_out, 4000);
+    let blocked: f64 = stats.cores.iter().map(|c| c.blocked_secs).sum();
+    // Ten sleeps of 5 ms with both cores' batches queued behind them.
+    assert!(blocked >= 0.02, "blocked {blocked} s: {:?}", stats.cores);
+    for c in &stats.cores {
+        assert!(
+            c.idle_secs + c.blocked_secs <= stats.elapsed_secs,
+            "{c:?} in {} s",
+            stats.elapsed_secs
+        );
+    }
+    let share = stats.blocked_share().unwrap();
+    assert!(share > 0.0 && share <= 1.0, "{share}");
+}
+
 /// A paced generator's cores take batches sized by the adaptive cap (the
 /// rows that came due, at most 1,024 while a core keeps up, more while it
 /// falls behind): the results must be those of the same rows taken flat

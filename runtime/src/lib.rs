@@ -132,6 +132,7 @@ pub fn run_local(
             peak_held_rows: peak_held,
             idle_secs: 0.0,
             held_back_secs: 0.0,
+            blocked_secs: 0.0,
         }],
         latency_us: latency.summary(),
     };

@@ -31,6 +31,9 @@ pub struct CoreStats {
     /// ([`crate::ParallelConfig::align_rows`], `align_ms`) and waited for
     /// that watermark to move.
     pub held_back_secs: f64,
+    /// Wall time the core waited to send into a full ring: another core,
+    /// or the output thread, behind it (backpressure).
+    pub blocked_secs: f64,
 }
 
 /// Latency percentiles in microseconds.
@@ -64,8 +67,19 @@ impl RunStats {
     /// cores × elapsed time; `None` without cores or time): on several
     /// cores, what waiting for each other cost.
     pub fn idle_share(&self) -> Option<f64> {
+        self.share(|c| c.idle_secs)
+    }
+
+    /// The share of the cores' time spent blocked on full rings (their
+    /// `blocked_secs` over cores × elapsed time): what a slower receiver
+    /// (another core, the output) cost them.
+    pub fn blocked_share(&self) -> Option<f64> {
+        self.share(|c| c.blocked_secs)
+    }
+
+    fn share(&self, secs: impl Fn(&CoreStats) -> f64) -> Option<f64> {
         let span = self.cores.len() as f64 * self.elapsed_secs;
-        (span > 0.0).then(|| self.cores.iter().map(|c| c.idle_secs).sum::<f64>() / span)
+        (span > 0.0).then(|| self.cores.iter().map(secs).sum::<f64>() / span)
     }
 }
 

@@ -89,6 +89,7 @@ impl<T> Mesh<T> {
             mesh: self.clone(),
             me: core,
             next: Cell::new(0),
+            blocked: Cell::new(Duration::ZERO),
             _not_sync: PhantomData,
         }
     }
@@ -104,6 +105,8 @@ pub struct Endpoint<T> {
     me: usize,
     /// Round-robin position over inbound rings.
     next: Cell<usize>,
+    /// Time [`Endpoint::send`] waited for room in a full ring, all told.
+    blocked: Cell<Duration>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -155,12 +158,24 @@ impl<T> Endpoint<T> {
     ) -> Result<(), Message<T>> {
         let mut msg = msg;
         let mut idle = 0u32;
+        // Set once the ring was found full: the wait is timed from there.
+        let mut since: Option<Instant> = None;
+        let note = |since: Option<Instant>| {
+            if let Some(t) = since {
+                self.blocked.set(self.blocked.get() + t.elapsed());
+            }
+        };
         loop {
             match self.try_send(to, msg) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    note(since);
+                    return Ok(());
+                }
                 Err(m) => msg = m,
             }
+            since.get_or_insert_with(Instant::now);
             if self.mesh.is_aborted() {
+                note(since);
                 return Err(msg);
             }
             let mut drained = false;
@@ -180,6 +195,12 @@ impl<T> Endpoint<T> {
                 }
             }
         }
+    }
+
+    /// How long [`Endpoint::send`] has waited for room in full rings, all
+    /// told: this endpoint's time blocked by a slower receiver.
+    pub fn blocked(&self) -> Duration {
+        self.blocked.get()
     }
 
     /// The next message from `from`, if any.
@@ -262,6 +283,42 @@ mod tests {
             }
             assert_eq!(expect, 20_000);
             h.join().unwrap();
+        });
+    }
+
+    /// A sender whose receiver takes its messages only after a while
+    /// counts that wait as blocked; one that never met a full ring, none.
+    #[test]
+    fn time_waiting_for_room_is_counted_as_blocked() {
+        within(30, || {
+            let mesh = Mesh::<u64>::new(2, 1);
+            let tx = mesh.endpoint(0);
+            let rx = mesh.endpoint(1);
+            let (sent, first) = mpsc::channel();
+            let h = std::thread::spawn(move || {
+                tx.bind_thread();
+                tx.send(1, Message::Data(0), &mut |_, _| {}).unwrap();
+                assert_eq!(tx.blocked(), Duration::ZERO, "room for the first");
+                sent.send(()).unwrap();
+                // The ring is full until the receiver wakes.
+                tx.send(1, Message::Data(1), &mut |_, _| {}).unwrap();
+                tx.blocked()
+            });
+            first.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let mut got = 0;
+            while got < 2 {
+                match rx.try_recv(0) {
+                    Some(_) => got += 1,
+                    None => std::thread::yield_now(),
+                }
+            }
+            let blocked = h.join().unwrap();
+            assert!(
+                blocked >= Duration::from_millis(30) && blocked < Duration::from_secs(20),
+                "blocked {blocked:?}"
+            );
+            assert_eq!(rx.blocked(), Duration::ZERO);
         });
     }
 

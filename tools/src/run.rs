@@ -253,13 +253,16 @@ fn report(s: &RunStats) {
     }
     if std::io::stderr().is_terminal() {
         let rate = s.records_in as f64 / s.elapsed_secs.max(1e-9);
-        // On several cores, how much of their time they waited.
-        let idle = s
-            .idle_share()
-            .filter(|_| s.cores.len() > 1)
-            .map_or(String::new(), |x| {
-                format!(", cores idle {:.1}% of the time", x * 100.0)
-            });
+        // On several cores, how much of their time they waited: with
+        // nothing to do, or for room in a slower receiver's ring.
+        let idle = match (s.idle_share(), s.blocked_share()) {
+            (Some(i), Some(b)) if s.cores.len() > 1 => format!(
+                ", cores idle {:.1}% and blocked {:.1}% of the time",
+                i * 100.0,
+                b * 100.0
+            ),
+            _ => String::new(),
+        };
         eprintln!(
             "percore: {} records in, {} out in {:.3} s ({:.0} rec/s{idle})",
             s.records_in, s.records_out, s.elapsed_secs, rate
@@ -284,6 +287,7 @@ fn write_stats(path: &std::path::Path, s: &RunStats) -> Result<(), Failure> {
             "peak_held_rows": c.peak_held_rows,
             "idle_seconds": c.idle_secs,
             "held_back_seconds": c.held_back_secs,
+            "blocked_seconds": c.blocked_secs,
         })).collect::<Vec<_>>(),
         "latency_us": {
             "p50": s.latency_us.p50,

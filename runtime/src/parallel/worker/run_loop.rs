@@ -283,6 +283,7 @@ impl Worker<'_> {
             }
         }
         self.stats.buffers_reused = self.exchange.reused();
+        self.stats.blocked_secs = self.ep.blocked().as_secs_f64();
         Ok(CoreReport {
             late: self.post.stats().late_rows + self.partial.as_ref().map_or(0, |p| p.late_rows()),
             stats: self.stats,
