@@ -160,14 +160,18 @@ impl Row {
     /// The median of the runs' CPU nanoseconds per record (`None` unless
     /// every run has one).
     fn cpu_ns_per_record(&self) -> Option<f64> {
-        let v: Option<Vec<f64>> = self.runs.iter().map(Run::cpu_ns_per_record).collect();
-        v.filter(|v| !v.is_empty()).map(|v| median_min_max(&v).0)
+        self.median_of(Run::cpu_ns_per_record)
     }
 
     /// The median of the runs' idle shares (`None` unless every run has
     /// one: percore's engines).
     fn idle_share(&self) -> Option<f64> {
-        let v: Option<Vec<f64>> = self.runs.iter().map(|r| r.idle_share).collect();
+        self.median_of(|r| r.idle_share)
+    }
+
+    /// The median of a figure of the runs (`None` unless every run has it).
+    fn median_of(&self, figure: impl Fn(&Run) -> Option<f64>) -> Option<f64> {
+        let v: Option<Vec<f64>> = self.runs.iter().map(figure).collect();
         v.filter(|v| !v.is_empty()).map(|v| median_min_max(&v).0)
     }
 

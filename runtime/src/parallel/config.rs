@@ -75,8 +75,9 @@ pub struct ParallelConfig {
     /// cross narrowed when this is set (the default): numbers as offsets
     /// of 1, 2 or 4 bytes from their batch's least value, a DECIMAL(≤ 18)
     /// in at most 8 bytes, strings of one length without their offsets
-    /// (an EMIT CHANGES row of the market data 47 → 12 bytes), widened by
-    /// the receiver before any operator sees them. Like
+    /// (an EMIT CHANGES row of the market data 47 → 12 bytes), held so
+    /// until released (only their time and sequence widened on arrival)
+    /// and widened by the receiver before any operator reads the rest. Like
     /// `rows_by_reference`, it changes only the speed, which depends on
     /// what a line read from another core's cache costs: two cores, EMIT
     /// CHANGES took 0.74–0.88 of the time narrowed where a cache line's
