@@ -78,13 +78,12 @@ fn stats_file_has_counts_and_latency() {
     let out = json_lines(&stdout(&o)).len() as u64;
     assert_eq!(s["records_out"].as_u64(), Some(out));
     assert_eq!(s["late_rows_dropped"], 0);
-    // Two cores, each with its share of the generator's rows.
+    // Two cores, whose shares of the generator's rows add up. (The cores
+    // claim the generator's blocks as they go, so a core started late on
+    // a busy machine can find all 50,000 rows taken: no share is asked of
+    // either.)
     let cores = s["cores"].as_array().unwrap();
     assert_eq!(cores.len(), 2);
-    assert!(
-        cores.iter().all(|c| c["records_in"].as_u64().unwrap() > 0),
-        "{s}"
-    );
     let total: u64 = cores
         .iter()
         .map(|c| c["records_in"].as_u64().unwrap())
