@@ -13,7 +13,8 @@
 //!   event time, for a file in time order — together, so watermark
 //!   alignment never serialises them;
 //! - reads are `BufferedFile::read_at` calls of at most [`CHUNK`] bytes,
-//!   awaited on the reading core's executor (never a blocking read); a
+//!   awaited on the reading core's executor (never a blocking read; with
+//!   a timer beside each, [`crate::io_wait`]); a
 //!   chunk's whole lines are parsed there, a partial last line carried on;
 //! - each row's sequence number is its byte position in the file, so ties in
 //!   event time resolve as in a one-core read of the whole file; a batch
@@ -249,7 +250,9 @@ impl FileShare {
 
     async fn read(&self, pos: u64, size: usize) -> Result<glommio::io::ReadResult> {
         let file = self.file.as_ref().expect("opened");
-        file.read_at(pos, size).await.map_err(|e| self.io(e))
+        crate::io_wait::rechecked(file.read_at(pos, size))
+            .await
+            .map_err(|e| self.io(e))
     }
 
     /// Newlines in `[0, to)` and non-blank lines in `[from, to)`.
@@ -300,7 +303,7 @@ impl FileShare {
 
     async fn fill(&mut self) -> Result<()> {
         if self.file.is_none() {
-            let f = BufferedFile::open(&self.input.path)
+            let f = crate::io_wait::rechecked(BufferedFile::open(&self.input.path))
                 .await
                 .map_err(|e| self.io(e))?;
             self.file = Some(f);

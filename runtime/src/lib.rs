@@ -27,6 +27,7 @@
 
 mod batching;
 mod file;
+mod io_wait;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod metrics;

@@ -53,9 +53,9 @@ pub(crate) struct CoreFile {
 
 impl CoreFile {
     pub(crate) async fn open(out: &FileOutput) -> Result<Self, RunError> {
-        let file = glommio::io::OpenOptions::new()
-            .write(true)
-            .buffered_open(&out.path)
+        let mut opts = glommio::io::OpenOptions::new();
+        opts.write(true);
+        let file = crate::io_wait::rechecked(opts.buffered_open(&out.path))
             .await
             .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
         Ok(CoreFile {
@@ -91,9 +91,7 @@ impl CoreFile {
         let len = self.buf.len();
         let at = self.next.fetch_add(len as u64, Ordering::Relaxed);
         let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(FILE_FLUSH + (64 << 10)));
-        let n = self
-            .file
-            .write_at(bytes, at)
+        let n = crate::io_wait::rechecked(self.file.write_at(bytes, at))
             .await
             .map_err(|e| RunError::Sink(std::io::Error::other(e.to_string())))?;
         // A regular file writes short only when it cannot take more (a full
