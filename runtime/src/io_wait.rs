@@ -46,6 +46,17 @@ pub(crate) async fn rechecked<T>(io: impl Future<Output = T>) -> T {
     }
 }
 
+/// Runs `test` to completion on a fresh glommio executor with a small
+/// registered I/O buffer (the runtime's unit tests).
+#[cfg(test)]
+pub(crate) fn on_executor<T>(test: impl Future<Output = T>) -> T {
+    glommio::LocalExecutorBuilder::default()
+        .io_memory(64 << 10)
+        .make()
+        .unwrap()
+        .run(test)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,11 +91,7 @@ mod tests {
     /// value comes through.
     #[test]
     fn a_completion_nobody_wakes_for_is_seen_at_the_next_tick() {
-        let ex = glommio::LocalExecutorBuilder::default()
-            .io_memory(64 << 10)
-            .make()
-            .unwrap();
-        ex.run(async {
+        on_executor(async {
             let (ready, polls) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(0)));
             let flag = Flag {
                 ready: ready.clone(),

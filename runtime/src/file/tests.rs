@@ -1,4 +1,5 @@
 use super::*;
+use crate::io_wait::on_executor;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use percore_operators::SqlType;
@@ -33,19 +34,10 @@ async fn read_all(input: &dyn PartitionedSource, parts: usize) -> Vec<(Vec<i64>,
     rows
 }
 
-/// Runs `test` on one glommio executor (one for the whole test: the file
-/// test reads hundreds of inputs, and an executor per read made it spend
-/// most of its time setting up and tearing down io_uring rings).
-fn on_executor<T>(test: impl std::future::Future<Output = T>) -> T {
-    glommio::LocalExecutorBuilder::default()
-        .io_memory(64 << 10)
-        .make()
-        .unwrap()
-        .run(test)
-}
-
 #[test]
 fn every_line_is_read_by_exactly_one_share_at_its_byte_position() {
+    // One executor for the whole test: it reads hundreds of inputs, and an
+    // executor per read spent most of its time on io_uring rings.
     on_executor(async {
         let dir = tempfile::tempdir().unwrap();
         let cols = vec![Column::new("id", SqlType::BigInt)];
