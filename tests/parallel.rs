@@ -293,6 +293,60 @@ fn cores_waiting_for_a_slow_output_count_it_as_blocked() {
     assert!(share > 0.0 && share <= 1.0, "{share}");
 }
 
+/// A core whose CPU another thread keeps busy waits for it, and the run
+/// says so: one core pinned beside a thread that spins on the same CPU the
+/// whole run spends a good part of the run preempted (the scheduler shares
+/// the CPU between the two), never more than the run.
+#[test]
+fn a_core_sharing_its_cpu_counts_the_time_it_waited_as_preempted() {
+    use percore::runtime::{available_cpus, GeneratorPartitions};
+    use percore::Dataset;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cpu = available_cpus()[0];
+    let stop = Arc::new(AtomicBool::new(false));
+    let hog = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            assert!(core_affinity::set_for_current(core_affinity::CoreId {
+                id: cpu
+            }));
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        })
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/scenarios/s2_group_by.sql")).unwrap();
+    let plan = sql::compile(&text).unwrap();
+    let input = Arc::new(GeneratorPartitions {
+        dataset: Dataset::MarketData,
+        seed: 7,
+        rows: 400_000,
+        batch_size: 8_192,
+        config: Default::default(),
+        rate: None,
+        columns: Some(plan.inputs.clone()),
+    });
+    let cfg = ParallelConfig {
+        cpus: Some(vec![cpu]),
+        ..ParallelConfig::new(1)
+    };
+    let stats = run_parallel(&plan, input, &cfg, &mut |_| Ok(()));
+    stop.store(true, Ordering::Relaxed);
+    hog.join().unwrap();
+    let stats = stats.unwrap_or_else(|f| panic!("{}", f.error));
+    let core = &stats.cores[0];
+    assert!(
+        core.preempted_secs >= 0.2 * stats.elapsed_secs
+            && core.preempted_secs <= stats.elapsed_secs,
+        "preempted {} s of {} s",
+        core.preempted_secs,
+        stats.elapsed_secs
+    );
+    let share = stats.preempted_share().unwrap();
+    assert!((0.2..=1.0).contains(&share), "{share}");
+}
+
 /// A paced generator's cores take batches sized by the adaptive cap (the
 /// rows that came due, at most 1,024 while a core keeps up, more while it
 /// falls behind): the results must be those of the same rows taken flat

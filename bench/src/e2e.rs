@@ -48,6 +48,7 @@ pub fn run(s: &Scenario, rows: u64, cores: usize) -> Result<Run> {
     )
     .map_err(|f| anyhow::anyhow!("{}", f.error))?;
     let idle_share = stats.idle_share();
+    let preempted_share = stats.preempted_share();
     Ok(Run {
         records: stats.records_in,
         output_rows: stats.records_out,
@@ -57,5 +58,6 @@ pub fn run(s: &Scenario, rows: u64, cores: usize) -> Result<Run> {
         peak_rss: None,
         cpu_secs: None,
         idle_share,
+        preempted_share,
     })
 }

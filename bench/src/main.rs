@@ -169,6 +169,12 @@ impl Row {
         self.median_of(|r| r.idle_share)
     }
 
+    /// The median of the runs' preempted shares (`None` unless every run
+    /// has one: percore's engines).
+    fn preempted_share(&self) -> Option<f64> {
+        self.median_of(|r| r.preempted_share)
+    }
+
     /// The median of a figure of the runs (`None` unless every run has it).
     fn median_of(&self, figure: impl Fn(&Run) -> Option<f64>) -> Option<f64> {
         let v: Option<Vec<f64>> = self.runs.iter().map(figure).collect();

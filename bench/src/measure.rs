@@ -22,6 +22,11 @@ pub struct Run {
     /// (`RunStats::idle_share`): what they spent waiting for each other
     /// (or, on one core, for nothing to do).
     pub idle_share: Option<f64>,
+    /// percore's cores' time spent ready to run while another thread had
+    /// their CPUs, over cores × run time (`RunStats::preempted_share`):
+    /// what the rest of the machine (a kernel thread, another process)
+    /// took from them; rows due meanwhile wait.
+    pub preempted_share: Option<f64>,
 }
 
 impl Run {
@@ -60,12 +65,13 @@ impl Run {
             "peak_rss_bytes": self.peak_rss,
             "cpu_secs": self.cpu_secs,
             "idle_share": self.idle_share,
+            "preempted_share": self.preempted_share,
         })
     }
 
     /// Runs that ran at the same time, as one: their records, output rows
-    /// and CPU time summed over the longest run's time, their idle shares'
-    /// mean; the latency and peak memory of the slowest.
+    /// and CPU time summed over the longest run's time, their idle and
+    /// preempted shares' means; the latency and peak memory of the slowest.
     ///
     /// # Panics
     /// When `runs` is empty.
@@ -80,11 +86,8 @@ impl Run {
             output_rows: runs.iter().map(|r| r.output_rows).sum(),
             late_rows: runs.iter().map(|r| r.late_rows).sum(),
             cpu_secs: runs.iter().map(|r| r.cpu_secs).sum(),
-            idle_share: runs
-                .iter()
-                .map(|r| r.idle_share)
-                .sum::<Option<f64>>()
-                .map(|s| s / runs.len() as f64),
+            idle_share: mean_of(&runs, |r| r.idle_share),
+            preempted_share: mean_of(&runs, |r| r.preempted_share),
             ..slowest
         }
     }
@@ -108,8 +111,17 @@ impl Run {
             peak_rss: v["peak_rss_bytes"].as_u64(),
             cpu_secs: v["cpu_secs"].as_f64(),
             idle_share: v["idle_share"].as_f64(),
+            preempted_share: v["preempted_share"].as_f64(),
         }
     }
+}
+
+/// The mean of a share over `runs` (`None` unless every run has it).
+fn mean_of(runs: &[Run], share: impl Fn(&Run) -> Option<f64>) -> Option<f64> {
+    runs.iter()
+        .map(share)
+        .sum::<Option<f64>>()
+        .map(|s| s / runs.len() as f64)
 }
 
 /// This process's peak RSS (VmHWM) in bytes (each run is a process).
@@ -366,6 +378,7 @@ mod tests {
             peak_rss: Some(records),
             cpu_secs: Some(secs * 0.9),
             idle_share: Some(records as f64 / 1000.0),
+            preempted_share: Some(secs / 100.0),
         }
     }
 
@@ -397,6 +410,14 @@ mod tests {
         unknown.idle_share = None;
         assert_eq!(
             Run::together(vec![unknown, run(100, 1.0, 5)]).idle_share,
+            None
+        );
+        // Their preempted shares' mean likewise (0.01, 0.02, 0.015).
+        assert!((r.preempted_share.unwrap() - 0.015).abs() < 1e-9);
+        let mut unknown = run(100, 1.0, 5);
+        unknown.preempted_share = None;
+        assert_eq!(
+            Run::together(vec![unknown, run(100, 1.0, 5)]).preempted_share,
             None
         );
     }
@@ -449,5 +470,6 @@ mod tests {
         assert_eq!(back.cpu_secs, Some(0.45));
         assert_eq!(back.peak_rss, Some(1000));
         assert_eq!(back.idle_share, Some(1.0));
+        assert_eq!(back.preempted_share, Some(0.005));
     }
 }

@@ -52,7 +52,7 @@ fn trip_summary(trips: &[f64]) -> Option<(f64, f64, f64)> {
 
 pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
     let base = one_core_rows(table);
-    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs (> 1 ms: the share of output rows over 1 ms; p99 is under 1 ms when it is under 1%); idle: the share of percore's cores' time spent parked with nothing to do, on several cores mostly waiting for a slower one; scaling and the ratios below are medians of ratios within a round (runs interleaved).\n");
+    println!("Throughput in million records/s (median of {runs}; min–max), latency ingest → emit in µs (> 1 ms: the share of output rows over 1 ms; p99 is under 1 ms when it is under 1%); idle: the share of percore's cores' time spent parked with nothing to do, on several cores mostly waiting for a slower one; preempted: the share of their time another thread had their CPUs (rows due meanwhile wait); scaling and the ratios below are medians of ratios within a round (runs interleaved).\n");
     if let Some((med, lo, hi)) = trip_summary(&probes.trips) {
         println!("A cache line from the first CPU to the second and back, before each round: median {med:.0} ns ({lo:.0}–{hi:.0}).\n");
     }
@@ -66,8 +66,8 @@ pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
             p.lost_share().unwrap_or(0.0) * 100.0
         );
     }
-    println!("| scenario | engine | cores | load | median | min–max | scaling | CPU ns/rec | idle | p50 | p99 | p99.9 | max | > 1 ms | peak RSS MB | output rows | late rows dropped |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | engine | cores | load | median | min–max | scaling | CPU ns/rec | idle | preempted | p50 | p99 | p99.9 | max | > 1 ms | peak RSS MB | output rows | late rows dropped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in table {
         let (med, lo, hi) = r.rates();
         let m = r.median_run();
@@ -81,11 +81,14 @@ pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
         let idle = r
             .idle_share()
             .map_or("–".into(), |x| format!("{:.1}%", x * 100.0));
+        let preempted = r
+            .preempted_share()
+            .map_or("–".into(), |x| format!("{:.1}%", x * 100.0));
         let over = m
             .over_1ms_share()
             .map_or("–".into(), |x| format!("{:.2}%", x * 100.0));
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.scenario,
             r.engine,
             r.cores,
@@ -100,6 +103,7 @@ pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
             eff,
             cpu,
             idle,
+            preempted,
             m.latency.p50,
             m.latency.p99,
             m.latency.p999,
@@ -176,6 +180,7 @@ pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, probes: &Probes) ->
                 "scaling_efficiency": efficiency(r, &base),
                 "cpu_ns_per_record": r.cpu_ns_per_record(),
                 "idle_share": r.idle_share(),
+                "preempted_share": r.preempted_share(),
                 "vs_baselines": vs_baselines(table, r),
                 "latency_us": {
                     "p50": m.latency.p50,
@@ -229,6 +234,7 @@ mod tests {
                     peak_rss: None,
                     cpu_secs: None,
                     idle_share: None,
+                    preempted_share: None,
                 })
                 .collect(),
         }

@@ -82,6 +82,16 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                 // Every run reads a CPU clock: some CPU went into each record.
                 let cpu = r["cpu_ns_per_record"].as_f64();
                 assert!(cpu.is_some_and(|c| c > 0.0), "{scenario}/{engine}: {cpu:?}");
+                // percore's runs say what share of their cores' time other
+                // threads had their CPUs; the baselines have no cores.
+                let preempted = r["preempted_share"].as_f64();
+                match engine {
+                    "percore" | "independent" | "percore_csv_to_jsonl" => assert!(
+                        preempted.is_some_and(|x| (0.0..=1.0).contains(&x)),
+                        "{scenario}/{engine}: {preempted:?}"
+                    ),
+                    _ => assert_eq!(preempted, None, "{scenario}/{engine}"),
+                }
                 if engine == "percore" {
                     for base in ["v1", "v2", "timely", "independent"] {
                         let x = r["vs_baselines"][base].as_f64();

@@ -134,6 +134,7 @@ pub fn run_local(
             idle_secs: 0.0,
             held_back_secs: 0.0,
             blocked_secs: 0.0,
+            preempted_secs: 0.0,
         }],
         latency_us: latency.summary(),
     };

@@ -34,6 +34,12 @@ pub struct CoreStats {
     /// Wall time the core waited to send into a full ring: another core,
     /// or the output thread, behind it (backpressure).
     pub blocked_secs: f64,
+    /// Wall time the core's thread was ready to run while another thread
+    /// had its CPU: the kernel's run-queue wait (`/proc/thread-self/schedstat`;
+    /// 0 where the kernel does not keep it). A kernel thread or another
+    /// process taking a pinned core's CPU shows here, and every row due
+    /// meanwhile waits; a hypervisor pausing the whole vCPU does not.
+    pub preempted_secs: f64,
 }
 
 /// Latency percentiles in microseconds.
@@ -75,6 +81,13 @@ impl RunStats {
     /// (another core, the output) cost them.
     pub fn blocked_share(&self) -> Option<f64> {
         self.share(|c| c.blocked_secs)
+    }
+
+    /// The share of the cores' time their threads waited for their CPUs
+    /// while another thread ran there (their `preempted_secs` over cores ×
+    /// elapsed time): what the rest of the machine took from the run.
+    pub fn preempted_share(&self) -> Option<f64> {
+        self.share(|c| c.preempted_secs)
     }
 
     fn share(&self, secs: impl Fn(&CoreStats) -> f64) -> Option<f64> {
@@ -136,6 +149,16 @@ impl Default for Latency {
 /// CPU time the calling thread has used so far.
 pub(crate) fn thread_cpu_secs() -> f64 {
     cpu_clock_secs(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// Time the calling thread has spent ready to run but waiting for a CPU
+/// so far (seconds): the second figure of `/proc/thread-self/schedstat`,
+/// the run-queue wait in nanoseconds; `None` where the kernel does not
+/// keep it.
+pub(crate) fn thread_wait_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(ns as f64 * 1e-9)
 }
 
 /// CPU time every thread of this process has used so far (seconds; 0 when

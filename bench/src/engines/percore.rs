@@ -63,6 +63,7 @@ pub fn run(
         .map_err(|f| anyhow::anyhow!("{}", f.error))?;
     let output_rows = stats.records_out;
     let idle_share = stats.idle_share();
+    let preempted_share = stats.preempted_share();
     Ok(Run {
         records: stats.records_in,
         output_rows,
@@ -72,6 +73,7 @@ pub fn run(
         peak_rss: None,
         cpu_secs: None,
         idle_share,
+        preempted_share,
     })
 }
 

@@ -62,5 +62,6 @@ pub fn run(s: &Scenario, plan: &Plan, rows: u64, cores: usize, rate: Option<f64>
         peak_rss: None,
         cpu_secs: None,
         idle_share: None,
+        preempted_share: None,
     })
 }

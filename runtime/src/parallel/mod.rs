@@ -332,6 +332,7 @@ async fn run_core(
 ) -> Result<CoreReport, RunError> {
     ep.bind_thread();
     let cpu_start = crate::metrics::thread_cpu_secs();
+    let wait_start = crate::metrics::thread_wait_secs();
     let result =
         AssertUnwindSafe(async { Worker::new(core, n, plan, &ep, setup).run(input).await })
             .catch_unwind()
@@ -364,6 +365,9 @@ async fn run_core(
     };
     let result = result.map(|mut r| {
         r.stats.cpu_secs = crate::metrics::thread_cpu_secs() - cpu_start;
+        if let (Some(from), Some(to)) = (wait_start, crate::metrics::thread_wait_secs()) {
+            r.stats.preempted_secs = to - from;
+        }
         r
     });
     send_end(&ep, n);

@@ -54,12 +54,17 @@ fn n_cores_give_the_same_rows_as_one_core_on_every_scenario() {
             let elapsed = s["elapsed_seconds"].as_f64().unwrap();
             for c in per_core {
                 // Time parked, of it held back by the read-ahead bound:
-                // neither longer than the run.
+                // neither longer than the run; nor the time other threads
+                // had the core's CPU.
                 let idle = c["idle_seconds"].as_f64().unwrap();
                 let held_back = c["held_back_seconds"].as_f64().unwrap();
                 let blocked = c["blocked_seconds"].as_f64().unwrap();
+                let preempted = c["preempted_seconds"].as_f64().unwrap();
                 assert!(
-                    0.0 <= held_back && held_back <= idle && idle + blocked <= elapsed,
+                    0.0 <= held_back
+                        && held_back <= idle
+                        && idle + blocked <= elapsed
+                        && (0.0..=elapsed).contains(&preempted),
                     "{name} on {cores}: {c} in {elapsed} s"
                 );
             }
