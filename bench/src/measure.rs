@@ -404,22 +404,17 @@ mod tests {
             Run::together(vec![unknown, run(100, 1.0, 5)]).cpu_secs,
             None
         );
-        // Their idle shares' mean (0.1, 0.3, 0.2); unknown if one is.
-        assert!((r.idle_share.unwrap() - 0.2).abs() < 1e-9);
-        let mut unknown = run(100, 1.0, 5);
-        unknown.idle_share = None;
-        assert_eq!(
-            Run::together(vec![unknown, run(100, 1.0, 5)]).idle_share,
-            None
-        );
-        // Their preempted shares' mean likewise (0.01, 0.02, 0.015).
-        assert!((r.preempted_share.unwrap() - 0.015).abs() < 1e-9);
-        let mut unknown = run(100, 1.0, 5);
-        unknown.preempted_share = None;
-        assert_eq!(
-            Run::together(vec![unknown, run(100, 1.0, 5)]).preempted_share,
-            None
-        );
+        // Their idle shares' mean (0.1, 0.3, 0.2) and preempted shares'
+        // (0.01, 0.02, 0.015); either unknown if one run's is.
+        let idle: fn(&mut Run) -> &mut Option<f64> = |r| &mut r.idle_share;
+        let preempted: fn(&mut Run) -> &mut Option<f64> = |r| &mut r.preempted_share;
+        for (share, mean) in [(idle, 0.2), (preempted, 0.015)] {
+            assert!((share(&mut r.clone()).unwrap() - mean).abs() < 1e-9);
+            let mut unknown = run(100, 1.0, 5);
+            *share(&mut unknown) = None;
+            let mut both = Run::together(vec![unknown, run(100, 1.0, 5)]);
+            assert_eq!(*share(&mut both), None);
+        }
     }
 
     /// Gaps up to 200 µs are the clock's own steps; longer ones are
