@@ -61,13 +61,16 @@ pub(in crate::state) fn mix_short(h: u64, word: u64, len: u64) -> u64 {
 }
 
 /// The hash of a string longer than 8 bytes: its first and last 8 bytes up
-/// to 16, foldhash beyond.
-fn hash_long(b: &[u8]) -> u64 {
+/// to 16, then its length, each folded in turn; foldhash beyond. (The
+/// length XORed into the first word, as until session 46, cancelled a
+/// first byte that differed as the lengths did: "iéééééé" and "oééééé",
+/// whose last 8 bytes are alike, hashed alike.)
+pub(super) fn hash_long(b: &[u8]) -> u64 {
     let n = b.len();
     if n > 16 {
         use std::hash::BuildHasher;
         return foldhash::quality::FixedState::with_seed(K2).hash_one(b);
     }
     let w = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-    fold(w(0) ^ K2 ^ n as u64, w(n - 8) ^ K1)
+    fold(fold(w(0) ^ K2, w(n - 8) ^ K1), K2 ^ n as u64)
 }

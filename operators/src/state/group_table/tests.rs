@@ -375,6 +375,34 @@ proptest! {
     }
 }
 
+/// Strings of 9 to 16 bytes whose last 8 bytes are alike and whose first
+/// bytes differ exactly as their lengths do hash apart (the length once
+/// cancelled the first byte: proptest found "iéééééé" and "oééééé"), and
+/// route apart.
+#[test]
+fn a_first_byte_differing_as_the_length_does_still_hashes_apart() {
+    let mut seen = std::collections::HashMap::new();
+    for n in 9..=16usize {
+        for first in 0x40u8..0x80 {
+            let mut s = vec![first];
+            s.extend(std::iter::repeat_n(b'z', n - 1));
+            let h = super::hash::hash_long(&s);
+            if let Some(other) = seen.insert(h, s.clone()) {
+                panic!("{:?} and {:?} hash alike", other, s);
+            }
+        }
+    }
+    let strs = ["iéééééé", "oééééé"];
+    let mut h = Vec::new();
+    hash_keys(
+        &[Arc::new(StringArray::from(strs.to_vec())) as ArrayRef],
+        &[SqlType::Varchar],
+        2,
+        &mut h,
+    );
+    assert_ne!(h[0], h[1]);
+}
+
 proptest! {
     /// A NULL-free BIGINT and a NULL-free VARCHAR key, in either order
     /// (packed a row at a time, whole): each row's group is the one of
