@@ -293,14 +293,39 @@ fn cores_waiting_for_a_slow_output_count_it_as_blocked() {
     assert!(share > 0.0 && share <= 1.0, "{share}");
 }
 
+/// The plan of the scenario query `examples/scenarios/{name}.sql`.
+fn scenario_plan(name: &str) -> percore::Plan {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(root.join(format!("examples/scenarios/{name}.sql"))).unwrap();
+    sql::compile(&text).unwrap()
+}
+
+/// `rows` rows of the built-in market data (seed 7, blocks of 8,192), only
+/// the columns `plan` reads, paced at `rate` rows a second (`None`: flat out).
+fn market_data(
+    plan: &percore::Plan,
+    rows: u64,
+    rate: Option<f64>,
+) -> Arc<percore::runtime::GeneratorPartitions> {
+    Arc::new(percore::runtime::GeneratorPartitions {
+        dataset: percore::Dataset::MarketData,
+        seed: 7,
+        rows,
+        batch_size: 8_192,
+        config: Default::default(),
+        rate,
+        columns: Some(plan.inputs.clone()),
+    })
+}
+
 /// A core whose CPU another thread keeps busy waits for it, and the run
 /// says so: one core pinned beside a thread that spins on the same CPU the
 /// whole run spends a good part of the run preempted (the scheduler shares
 /// the CPU between the two), never more than the run.
 #[test]
 fn a_core_sharing_its_cpu_counts_the_time_it_waited_as_preempted() {
-    use percore::runtime::{available_cpus, GeneratorPartitions};
-    use percore::Dataset;
+    use percore::runtime::available_cpus;
     use std::sync::atomic::{AtomicBool, Ordering};
     let cpu = available_cpus()[0];
     let stop = Arc::new(AtomicBool::new(false));
@@ -315,18 +340,8 @@ fn a_core_sharing_its_cpu_counts_the_time_it_waited_as_preempted() {
             }
         })
     };
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("examples/scenarios/s2_group_by.sql")).unwrap();
-    let plan = sql::compile(&text).unwrap();
-    let input = Arc::new(GeneratorPartitions {
-        dataset: Dataset::MarketData,
-        seed: 7,
-        rows: 400_000,
-        batch_size: 8_192,
-        config: Default::default(),
-        rate: None,
-        columns: Some(plan.inputs.clone()),
-    });
+    let plan = scenario_plan("s2_group_by");
+    let input = market_data(&plan, 400_000, None);
     let cfg = ParallelConfig {
         cpus: Some(vec![cpu]),
         ..ParallelConfig::new(1)
@@ -354,24 +369,11 @@ fn a_core_sharing_its_cpu_counts_the_time_it_waited_as_preempted() {
 /// event-time order and on how rows meet in windows.
 #[test]
 fn paced_sources_with_adaptive_batches_give_the_rows_of_a_flat_out_run() {
-    use percore::runtime::GeneratorPartitions;
-    use percore::Dataset;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let rows = 60_000;
     for name in ["s1_rows_window", "s3a_tumbling", "s3b_emit_changes"] {
-        let text =
-            std::fs::read_to_string(root.join(format!("examples/scenarios/{name}.sql"))).unwrap();
-        let plan = sql::compile(&text).unwrap();
+        let plan = scenario_plan(name);
         let run = |rate: Option<f64>| {
-            let input = Arc::new(GeneratorPartitions {
-                dataset: Dataset::MarketData,
-                seed: 7,
-                rows,
-                batch_size: 8_192,
-                config: Default::default(),
-                rate,
-                columns: Some(plan.inputs.clone()),
-            });
+            let input = market_data(&plan, rows, rate);
             let mut out = Vec::new();
             let stats = run_parallel(&plan, input, &ParallelConfig::new(2), &mut |b| {
                 out.push(b.clone());

@@ -255,7 +255,7 @@ fn report(s: &RunStats) {
         let rate = s.records_in as f64 / s.elapsed_secs.max(1e-9);
         // On several cores, how much of their time they waited: with
         // nothing to do, or for room in a slower receiver's ring.
-        let mut idle = match (s.idle_share(), s.blocked_share()) {
+        let mut waits = match (s.idle_share(), s.blocked_share()) {
             (Some(i), Some(b)) if s.cores.len() > 1 => format!(
                 ", cores idle {:.1}% and blocked {:.1}% of the time",
                 i * 100.0,
@@ -265,10 +265,10 @@ fn report(s: &RunStats) {
         };
         // Time other threads took the cores' CPUs: every row due then waited.
         if let Some(p) = s.preempted_share().filter(|&p| p >= 0.001) {
-            idle.push_str(&format!(", preempted {:.1}%", p * 100.0));
+            waits.push_str(&format!(", preempted {:.1}%", p * 100.0));
         }
         eprintln!(
-            "percore: {} records in, {} out in {:.3} s ({:.0} rec/s{idle})",
+            "percore: {} records in, {} out in {:.3} s ({:.0} rec/s{waits})",
             s.records_in, s.records_out, s.elapsed_secs, rate
         );
     }
