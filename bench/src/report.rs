@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::budget::Budget;
 use crate::measure::{median_min_max, Pauses};
 use crate::rounds::Probes;
 use crate::{Row, CEILING};
@@ -139,6 +140,7 @@ pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
             println!("{l}");
         }
     }
+    crate::budget::print(table);
 }
 
 /// A flat-out percore row's throughput over each baseline's at the same
@@ -182,6 +184,7 @@ pub(crate) fn to_json(table: &[Row], rows: u64, runs: usize, probes: &Probes) ->
                 "idle_share": r.idle_share(),
                 "preempted_share": r.preempted_share(),
                 "vs_baselines": vs_baselines(table, r),
+                "scaling_budget": Budget::of(table, r).map(Budget::to_json),
                 "latency_us": {
                     "p50": m.latency.p50,
                     "p99": m.latency.p99,

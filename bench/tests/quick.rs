@@ -99,8 +99,31 @@ fn quick_run_reports_every_scenario_engine_and_core_count() {
                     }
                 }
                 assert!(r["output_rows"].is_u64());
+                // percore's flat-out rows at several cores carry the
+                // exchange's budget, from the CPU a record of percore's one
+                // core, of `independent` and of their own; no other row.
+                let budget = &r["scaling_budget"];
+                if engine == "percore" && cores == 2 {
+                    let f = |k: &str| {
+                        budget[k]
+                            .as_f64()
+                            .unwrap_or_else(|| panic!("{scenario}: {k}"))
+                    };
+                    let one = row("percore", 1)["cpu_ns_per_record"].as_f64().unwrap();
+                    let ind = row("independent", 2)["cpu_ns_per_record"].as_f64().unwrap();
+                    let own = r["cpu_ns_per_record"].as_f64().unwrap();
+                    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+                    assert!(close(f("allowed_cpu_ns_per_record"), one / 0.9), "{budget}");
+                    assert!(close(f("independent_cpu_ns_per_record"), ind), "{budget}");
+                    assert!(close(f("cpu_ns_per_record"), own), "{budget}");
+                    assert!(close(f("left_ns"), one / 0.9 - ind), "{budget}");
+                    assert!(close(f("spent_ns"), own - ind), "{budget}");
+                } else {
+                    assert!(budget.is_null(), "{scenario}/{engine}/{cores}: {budget}");
+                }
             }
         }
+        assert!(table.contains("The exchange's budget"), "{table}");
         // The independent runs share the input between them (stripe k of
         // N each, as percore's cores read it).
         let records = |engine: &str| row(engine, 2)["records"].as_u64().unwrap();
