@@ -130,45 +130,49 @@ mod tests {
         }
     }
 
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
+    /// The table of percore's one core, `independent`'s two and percore's
+    /// two, whose runs used these CPU seconds for a million records each.
+    fn table(one: &[f64], ind: &[f64], two: &[f64]) -> [Row; 3] {
+        let runs = |v: &[f64]| v.iter().map(|&x| Some(x)).collect::<Vec<_>>();
+        [
+            row("percore", 1, &runs(one)),
+            row(CEILING, 2, &runs(ind)),
+            row("percore", 2, &runs(two)),
+        ]
+    }
+
+    /// `b` holds these figures, and what is left and spent adds up.
+    fn assert_figures(b: Budget, allowed: f64, independent: f64, percore: f64) {
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        assert!(close(b.allowed, allowed), "{b:?}");
+        assert!(close(b.independent, independent), "{b:?}");
+        assert!(close(b.percore, percore), "{b:?}");
+        assert!(close(b.left, allowed - independent), "{b:?}");
+        assert!(close(b.spent, percore - independent), "{b:?}");
     }
 
     #[test]
     fn the_budget_is_what_the_target_leaves_beyond_cores_that_share_nothing() {
-        // One core 27 ns a record; two independent cores 28.5; percore's
-        // two 40.5. Run two ran in a slow phase (everything 2×).
-        let table = [
-            row("percore", 1, &[Some(0.027), Some(0.054), Some(0.027)]),
-            row(CEILING, 2, &[Some(0.0285), Some(0.057), Some(0.0285)]),
-            row("percore", 2, &[Some(0.0405), Some(0.081), Some(0.0405)]),
-        ];
-        let b = Budget::of(&table, &table[2]).unwrap();
-        assert!(close(b.allowed, 30.0), "{b:?}");
-        assert!(close(b.independent, 28.5), "{b:?}");
-        assert!(close(b.percore, 40.5), "{b:?}");
-        assert!(close(b.left, 1.5), "{b:?}");
-        assert!(close(b.spent, 12.0), "{b:?}");
+        // One core 27 ns a record (÷ 0.9: 30); two independent cores 28.5
+        // (1.5 left); percore's two 40.5 (12 spent). Run two ran in a slow
+        // phase (everything 2×).
+        let t = table(
+            &[0.027, 0.054, 0.027],
+            &[0.0285, 0.057, 0.0285],
+            &[0.0405, 0.081, 0.0405],
+        );
+        assert_figures(Budget::of(&t, &t[2]).unwrap(), 30.0, 28.5, 40.5);
         // Only percore's rows at several cores have one.
-        assert_eq!(Budget::of(&table, &table[0]), None);
-        assert_eq!(Budget::of(&table, &table[1]), None);
-    }
-
-    #[test]
-    fn the_figures_are_medians_of_runs_and_add_up() {
-        // Medians: one core 27 (÷ 0.9: 30), independent 29, percore 40; a
-        // stalled run of each is left out.
-        let table = [
-            row("percore", 1, &[Some(0.027), Some(0.090), Some(0.026)]),
-            row(CEILING, 2, &[Some(0.028), Some(0.040), Some(0.029)]),
-            row("percore", 2, &[Some(0.04), Some(0.2), Some(0.03)]),
-        ];
-        let b = Budget::of(&table, &table[2]).unwrap();
-        assert!(close(b.allowed, 30.0), "{b:?}");
-        assert!(close(b.independent, 29.0), "{b:?}");
-        assert!(close(b.percore, 40.0), "{b:?}");
-        assert!(close(b.left, b.allowed - b.independent), "{b:?}");
-        assert!(close(b.spent, b.percore - b.independent), "{b:?}");
+        assert_eq!(Budget::of(&t, &t[0]), None);
+        assert_eq!(Budget::of(&t, &t[1]), None);
+        // Each figure is its row's median: a stalled run of each is left
+        // out.
+        let t = table(
+            &[0.027, 0.090, 0.026],
+            &[0.028, 0.040, 0.029],
+            &[0.04, 0.2, 0.03],
+        );
+        assert_figures(Budget::of(&t, &t[2]).unwrap(), 30.0, 29.0, 40.0);
     }
 
     #[test]
