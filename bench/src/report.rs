@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::budget::Budget;
+use crate::budget::{self, Budget};
 use crate::measure::{median_min_max, Pauses};
 use crate::rounds::Probes;
 use crate::{Row, CEILING};
@@ -140,7 +140,7 @@ pub(crate) fn print_table(table: &[Row], runs: usize, probes: &Probes) {
             println!("{l}");
         }
     }
-    crate::budget::print(table);
+    budget::print(table);
 }
 
 /// A flat-out percore row's throughput over each baseline's at the same
