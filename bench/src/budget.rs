@@ -21,6 +21,7 @@
 //! not side by side, and on a noisy host a round's difference can take
 //! the other sign from the medians'.
 
+use crate::report::flat_out;
 use crate::{Row, CEILING};
 
 /// The scaling the budget is for: 2 cores ≥ 1.8× one.
@@ -42,16 +43,8 @@ impl Budget {
         if r.engine != "percore" || r.rate.is_some() || r.cores < 2 {
             return None;
         }
-        let flat_out = |engine: &str, cores: usize| {
-            table.iter().find(|b| {
-                b.scenario == r.scenario
-                    && b.engine == engine
-                    && b.cores == cores
-                    && b.rate.is_none()
-            })
-        };
-        let allowed = flat_out("percore", 1)?.cpu_ns_per_record()? / TARGET;
-        let independent = flat_out(CEILING, r.cores)?.cpu_ns_per_record()?;
+        let allowed = flat_out(table, r.scenario, "percore", 1)?.cpu_ns_per_record()? / TARGET;
+        let independent = flat_out(table, r.scenario, CEILING, r.cores)?.cpu_ns_per_record()?;
         let percore = r.cpu_ns_per_record()?;
         Some(Budget {
             allowed,
@@ -118,13 +111,9 @@ mod tests {
                 .map(|&cpu_secs| Run {
                     records: 1_000_000,
                     output_rows: 1,
-                    late_rows: 0,
                     secs: 1.0,
-                    latency: Default::default(),
-                    peak_rss: None,
                     cpu_secs,
-                    idle_share: None,
-                    preempted_share: None,
+                    ..Default::default()
                 })
                 .collect(),
         }

@@ -21,6 +21,19 @@ fn one_core_rows(table: &[Row]) -> BTreeMap<(&str, &str), &Row> {
         .collect()
 }
 
+/// The flat-out row of `engine` on `scenario` at `cores` cores, if `table`
+/// has one.
+pub(crate) fn flat_out<'a>(
+    table: &'a [Row],
+    scenario: &str,
+    engine: &str,
+    cores: usize,
+) -> Option<&'a Row> {
+    table.iter().find(|b| {
+        b.scenario == scenario && b.engine == engine && b.cores == cores && b.rate.is_none()
+    })
+}
+
 /// `a`'s throughput over `b`'s, paired: the median of the ratios of the
 /// runs of the same round (both rows' runs were interleaved, see
 /// `run_rounds`), so a slow phase that hit one round hits both sides of
@@ -151,9 +164,7 @@ fn vs_baselines(table: &[Row], r: &Row) -> BTreeMap<&'static str, f64> {
         return out;
     }
     for base in ["v1", "v2", "timely", CEILING] {
-        let b = table.iter().find(|b| {
-            b.scenario == r.scenario && b.engine == base && b.cores == r.cores && b.rate.is_none()
-        });
+        let b = flat_out(table, r.scenario, base, r.cores);
         if let Some(x) = b.and_then(|b| paired(r, b)) {
             out.insert(base, x);
         }
@@ -231,13 +242,8 @@ mod tests {
                 .map(|&secs| Run {
                     records: 1_000_000,
                     output_rows: 1,
-                    late_rows: 0,
                     secs,
-                    latency: Default::default(),
-                    peak_rss: None,
-                    cpu_secs: None,
-                    idle_share: None,
-                    preempted_share: None,
+                    ..Default::default()
                 })
                 .collect(),
         }
